@@ -1,0 +1,49 @@
+//! Who acts: the attribution every event carries (Part 11 AT-02). Authentication lives in `api`;
+//! here are only the values it produces.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::values::Name;
+
+/// A person's account id; never reused, even after deactivation (AC-02).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UserId(Uuid);
+
+impl UserId {
+    pub fn from_uuid(id: Uuid) -> Self {
+        Self(id)
+    }
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+}
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The authority a person acted with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Operator,
+    TeamLeader,
+    Maintenance,
+    Quality,
+    Engineer,
+    Auditor,
+    Admin,
+}
+
+/// The person behind a command, with the printed name they had at that moment (Part 11 11.50).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub user_id: UserId,
+    pub printed_name: Name,
+    pub role: Role,
+}

@@ -1,0 +1,70 @@
+//! The shape every aggregate has: a pure decision over its own state and an `apply` that only assigns.
+//! The write side adapts this trait to cqrs-es; keeping it here keeps `domain` free of any async runtime.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::values::Reason;
+
+pub trait Aggregate: Default + Clone + Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// Persisted name of the aggregate type: an API, never renamed in place.
+    const TYPE: &'static str;
+    type Command: Command;
+    type Event: Event;
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Decides which events a command produces on the current state. `now` is the server's clock,
+    /// passed in so that deciding (and replaying) never reads a clock of its own.
+    fn handle(&self, command: Self::Command, now: DateTime<Utc>) -> Result<Vec<Self::Event>, Self::Error>;
+
+    /// Folds one event into the state. Never fails: events are facts that already happened.
+    fn apply(&mut self, event: &Self::Event);
+}
+
+pub trait Command: Send + Sync + 'static {
+    /// The reason for change this command carries, when it changes or voids a record.
+    /// The write side copies it into every event's metadata.
+    fn reason(&self) -> Option<&Reason> {
+        None
+    }
+}
+
+/// Events serialise externally tagged (`{"JobStarted": {...}}`): the tag is the persisted event type.
+pub trait Event: Serialize + DeserializeOwned + Clone + PartialEq + std::fmt::Debug + Send + Sync + 'static {
+    fn event_type(&self) -> &'static str;
+    /// Schema version of this event's payload; a shape change bumps it and adds an upcaster.
+    fn event_version(&self) -> u32 {
+        1
+    }
+}
+
+/// Declares an event enum of struct variants and derives its `Event::event_type` from the variant names.
+macro_rules! event_enum {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident { $($body:tt)* }),* $(,)? }) => {
+        $(#[$meta])*
+        pub enum $name { $($(#[$vmeta])* $variant { $($body)* }),* }
+
+        impl $crate::aggregate::Event for $name {
+            fn event_type(&self) -> &'static str {
+                match self { $(Self::$variant { .. } => stringify!($variant)),* }
+            }
+        }
+    };
+}
+pub(crate) use event_enum;
+
+/// Given/when/then for aggregate tests: replay `given`, handle `when`, return the decision.
+#[cfg(test)]
+pub(crate) fn given<A: Aggregate>(given: &[A::Event], when: A::Command) -> Result<Vec<A::Event>, A::Error> {
+    let mut state = A::default();
+    for event in given {
+        state.apply(event);
+    }
+    state.handle(when, test_now())
+}
+
+#[cfg(test)]
+pub(crate) fn test_now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-03-02T08:00:00Z").map(|t| t.with_timezone(&Utc)).unwrap_or_default()
+}

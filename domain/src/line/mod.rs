@@ -1,0 +1,307 @@
+//! Production line: the configuration every figure of a line is computed with. Each setting that
+//! changes over time is versioned with an effective-from instant (RC-03) and a change carries a reason.
+
+mod calendar;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+pub use self::calendar::{CalendarError, PlannedBreak, ShiftDefinition, check_calendar};
+use crate::aggregate::{self, event_enum};
+use crate::line_id::LineId;
+use crate::values::{EquipmentId, LossCategory, Millis, Name, ProductId, Reason, ReasonCode};
+
+/// The small-stop threshold a line has until one is configured (oee.md: 2 minutes).
+pub const DEFAULT_SMALL_STOP_THRESHOLD: Millis = match Millis::new(120_000) {
+    Ok(ms) => ms,
+    Err(_) => panic!("the default threshold is positive"),
+};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineCommand {
+    Register {
+        line: LineId,
+        name: Name,
+        time_zone: Tz,
+    },
+    AddEquipment {
+        equipment: EquipmentId,
+        name: Name,
+    },
+    SetIdealCycleTime {
+        product: ProductId,
+        ideal_cycle_time: Millis,
+        effective_from: DateTime<Utc>,
+        reason: Option<Reason>,
+    },
+    SetShiftCalendar {
+        shifts: Vec<ShiftDefinition>,
+        effective_from: DateTime<Utc>,
+        reason: Option<Reason>,
+    },
+    SetSmallStopThreshold {
+        threshold: Millis,
+        effective_from: DateTime<Utc>,
+        reason: Option<Reason>,
+    },
+    DefineDowntimeReason {
+        code: ReasonCode,
+        label: Name,
+        parent: Option<ReasonCode>,
+        loss_category: LossCategory,
+        reason: Option<Reason>,
+    },
+    /// Locks a code against redefinition; the write side sends it before a stop first uses the code.
+    MarkDowntimeReasonUsed {
+        code: ReasonCode,
+    },
+}
+
+impl aggregate::Command for LineCommand {
+    fn reason(&self) -> Option<&Reason> {
+        match self {
+            Self::SetIdealCycleTime { reason, .. }
+            | Self::SetShiftCalendar { reason, .. }
+            | Self::SetSmallStopThreshold { reason, .. }
+            | Self::DefineDowntimeReason { reason, .. } => reason.as_ref(),
+            Self::Register { .. } | Self::AddEquipment { .. } | Self::MarkDowntimeReasonUsed { .. } => None,
+        }
+    }
+}
+
+event_enum! {
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub enum LineEvent {
+        LineRegistered { line: LineId, name: Name, time_zone: Tz },
+        EquipmentAdded { equipment: EquipmentId, name: Name },
+        IdealCycleTimeSet { product: ProductId, version: u32, ideal_cycle_time: Millis, effective_from: DateTime<Utc>, reason: Option<Reason> },
+        ShiftCalendarSet { version: u32, shifts: Vec<ShiftDefinition>, effective_from: DateTime<Utc>, reason: Option<Reason> },
+        SmallStopThresholdSet { version: u32, threshold: Millis, effective_from: DateTime<Utc>, reason: Option<Reason> },
+        DowntimeReasonDefined { code: ReasonCode, label: Name, parent: Option<ReasonCode>, loss_category: LossCategory, reason: Option<Reason> },
+        DowntimeReasonMarkedUsed { code: ReasonCode },
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LineError {
+    #[error("line is already registered")]
+    AlreadyRegistered,
+    #[error("line is not registered")]
+    NotRegistered,
+    #[error("equipment {0} already exists on this line")]
+    DuplicateEquipment(EquipmentId),
+    #[error("a new version must take effect after the current one ({current})")]
+    NotAfterCurrentVersion { current: DateTime<Utc> },
+    #[error("changing an existing setting needs a reason")]
+    ReasonRequired,
+    #[error("invalid shift calendar: {0}")]
+    Calendar(#[from] CalendarError),
+    #[error("downtime reason {0} is not defined on this line")]
+    UnknownReason(ReasonCode),
+    #[error("downtime reason {0} has been used and can no longer change")]
+    ReasonInUse(ReasonCode),
+    #[error("downtime reason {0} cannot be its own ancestor")]
+    ReasonCycle(ReasonCode),
+    #[error("downtime reason {0} has sub-reasons; only leaves can be assigned")]
+    NotALeaf(ReasonCode),
+}
+
+/// One version of a setting that changes over time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Versioned<T> {
+    pub version: u32,
+    pub effective_from: DateTime<Utc>,
+    pub value: T,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DowntimeReasonNode {
+    pub label: Name,
+    pub parent: Option<ReasonCode>,
+    pub loss_category: LossCategory,
+    pub used: bool,
+}
+
+/// A reason a stop may be given: a defined leaf of the tree, with the category its loss is booked to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssignableReason {
+    pub code: ReasonCode,
+    pub loss_category: LossCategory,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Line {
+    pub identity: Option<(LineId, Name, Tz)>,
+    pub equipment: BTreeMap<EquipmentId, Name>,
+    pub ideal_cycle_times: BTreeMap<ProductId, Vec<Versioned<Millis>>>,
+    pub calendars: Vec<Versioned<Vec<ShiftDefinition>>>,
+    pub small_stop_thresholds: Vec<Versioned<Millis>>,
+    pub reasons: BTreeMap<ReasonCode, DowntimeReasonNode>,
+}
+
+/// The next version of a versioned setting: takes effect strictly after the current one, and replacing
+/// one needs a reason.
+fn next_version<T>(
+    versions: &[Versioned<T>],
+    effective_from: DateTime<Utc>,
+    reason: Option<&Reason>,
+) -> Result<u32, LineError> {
+    let Some(current) = versions.last() else { return Ok(1) };
+    if effective_from <= current.effective_from {
+        return Err(LineError::NotAfterCurrentVersion { current: current.effective_from });
+    }
+    if reason.is_none() {
+        return Err(LineError::ReasonRequired);
+    }
+    Ok(current.version + 1)
+}
+
+impl Line {
+    pub fn is_registered(&self) -> bool {
+        self.identity.is_some()
+    }
+
+    /// The small-stop threshold in force at `at`.
+    pub fn small_stop_threshold_at(&self, at: DateTime<Utc>) -> Millis {
+        self.small_stop_thresholds
+            .iter()
+            .rev()
+            .find(|version| version.effective_from <= at)
+            .map_or(DEFAULT_SMALL_STOP_THRESHOLD, |version| version.value)
+    }
+
+    /// Looks a code up for assignment to a stop: it must be defined and a leaf.
+    pub fn assignable_reason(&self, code: &ReasonCode) -> Result<AssignableReason, LineError> {
+        let node = self.reasons.get(code).ok_or_else(|| LineError::UnknownReason(code.clone()))?;
+        if self.has_children(code) {
+            return Err(LineError::NotALeaf(code.clone()));
+        }
+        Ok(AssignableReason { code: code.clone(), loss_category: node.loss_category })
+    }
+
+    fn has_children(&self, code: &ReasonCode) -> bool {
+        self.reasons.values().any(|node| node.parent.as_ref() == Some(code))
+    }
+
+    fn registered(&self) -> Result<(), LineError> {
+        if self.is_registered() { Ok(()) } else { Err(LineError::NotRegistered) }
+    }
+
+    fn define_reason(
+        &self,
+        code: ReasonCode,
+        label: Name,
+        parent: Option<ReasonCode>,
+        loss_category: LossCategory,
+        reason: Option<Reason>,
+    ) -> Result<Vec<LineEvent>, LineError> {
+        if let Some(existing) = self.reasons.get(&code) {
+            if existing.used {
+                return Err(LineError::ReasonInUse(code));
+            }
+            if reason.is_none() {
+                return Err(LineError::ReasonRequired);
+            }
+        }
+        if let Some(parent_code) = &parent {
+            let parent_node =
+                self.reasons.get(parent_code).ok_or_else(|| LineError::UnknownReason(parent_code.clone()))?;
+            // A used leaf that gains a child would stop being assignable: that is a change to a used code.
+            if parent_node.used {
+                return Err(LineError::ReasonInUse(parent_code.clone()));
+            }
+            let mut ancestor = Some(parent_code);
+            while let Some(current) = ancestor {
+                if *current == code {
+                    return Err(LineError::ReasonCycle(code));
+                }
+                ancestor = self.reasons.get(current).and_then(|node| node.parent.as_ref());
+            }
+        }
+        Ok(vec![LineEvent::DowntimeReasonDefined { code, label, parent, loss_category, reason }])
+    }
+}
+
+impl aggregate::Aggregate for Line {
+    const TYPE: &'static str = "line";
+    type Command = LineCommand;
+    type Event = LineEvent;
+    type Error = LineError;
+
+    fn handle(&self, command: LineCommand, _now: DateTime<Utc>) -> Result<Vec<LineEvent>, LineError> {
+        if !matches!(command, LineCommand::Register { .. }) {
+            self.registered()?;
+        }
+        match command {
+            LineCommand::Register { line, name, time_zone } => {
+                if self.is_registered() {
+                    return Err(LineError::AlreadyRegistered);
+                }
+                Ok(vec![LineEvent::LineRegistered { line, name, time_zone }])
+            }
+            LineCommand::AddEquipment { equipment, name } => {
+                if self.equipment.contains_key(&equipment) {
+                    return Err(LineError::DuplicateEquipment(equipment));
+                }
+                Ok(vec![LineEvent::EquipmentAdded { equipment, name }])
+            }
+            LineCommand::SetIdealCycleTime { product, ideal_cycle_time, effective_from, reason } => {
+                let versions = self.ideal_cycle_times.get(&product).map_or(&[][..], Vec::as_slice);
+                let version = next_version(versions, effective_from, reason.as_ref())?;
+                Ok(vec![LineEvent::IdealCycleTimeSet { product, version, ideal_cycle_time, effective_from, reason }])
+            }
+            LineCommand::SetShiftCalendar { shifts, effective_from, reason } => {
+                check_calendar(&shifts)?;
+                let version = next_version(&self.calendars, effective_from, reason.as_ref())?;
+                Ok(vec![LineEvent::ShiftCalendarSet { version, shifts, effective_from, reason }])
+            }
+            LineCommand::SetSmallStopThreshold { threshold, effective_from, reason } => {
+                let version = next_version(&self.small_stop_thresholds, effective_from, reason.as_ref())?;
+                Ok(vec![LineEvent::SmallStopThresholdSet { version, threshold, effective_from, reason }])
+            }
+            LineCommand::DefineDowntimeReason { code, label, parent, loss_category, reason } => {
+                self.define_reason(code, label, parent, loss_category, reason)
+            }
+            LineCommand::MarkDowntimeReasonUsed { code } => {
+                let leaf = self.assignable_reason(&code)?;
+                let already = self.reasons.get(&leaf.code).is_some_and(|node| node.used);
+                Ok(if already { vec![] } else { vec![LineEvent::DowntimeReasonMarkedUsed { code }] })
+            }
+        }
+    }
+
+    fn apply(&mut self, event: &LineEvent) {
+        match event.clone() {
+            LineEvent::LineRegistered { line, name, time_zone } => self.identity = Some((line, name, time_zone)),
+            LineEvent::EquipmentAdded { equipment, name } => {
+                self.equipment.insert(equipment, name);
+            }
+            LineEvent::IdealCycleTimeSet { product, version, ideal_cycle_time, effective_from, .. } => {
+                self.ideal_cycle_times.entry(product).or_default().push(Versioned {
+                    version,
+                    effective_from,
+                    value: ideal_cycle_time,
+                });
+            }
+            LineEvent::ShiftCalendarSet { version, shifts, effective_from, .. } => {
+                self.calendars.push(Versioned { version, effective_from, value: shifts });
+            }
+            LineEvent::SmallStopThresholdSet { version, threshold, effective_from, .. } => {
+                self.small_stop_thresholds.push(Versioned { version, effective_from, value: threshold });
+            }
+            LineEvent::DowntimeReasonDefined { code, label, parent, loss_category, .. } => {
+                self.reasons.insert(code, DowntimeReasonNode { label, parent, loss_category, used: false });
+            }
+            LineEvent::DowntimeReasonMarkedUsed { code } => {
+                if let Some(node) = self.reasons.get_mut(&code) {
+                    node.used = true;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,216 @@
+use chrono::{DateTime, Duration, Utc};
+
+use super::calendar::tests::shift;
+use super::*;
+use crate::aggregate::{Aggregate as _, given, test_now};
+
+fn line_id() -> LineId {
+    LineId::parse("plant-1/packing/L3").unwrap_or_else(|_| panic!("valid line path"))
+}
+fn name(text: &str) -> Name {
+    Name::parse(text).unwrap_or_else(|_| panic!("valid name"))
+}
+fn reason(text: &str) -> Reason {
+    Reason::parse(text).unwrap_or_else(|_| panic!("valid reason"))
+}
+fn code(text: &str) -> ReasonCode {
+    ReasonCode::parse(text).unwrap_or_else(|_| panic!("valid code"))
+}
+fn product() -> ProductId {
+    ProductId::parse("BOTTLE-500").unwrap_or_else(|_| panic!("valid product"))
+}
+fn ms(value: u64) -> Millis {
+    Millis::new(value).unwrap_or_else(|_| panic!("positive"))
+}
+fn at(hours: i64) -> DateTime<Utc> {
+    test_now() + Duration::hours(hours)
+}
+fn registered() -> LineEvent {
+    LineEvent::LineRegistered { line: line_id(), name: name("Line 3"), time_zone: chrono_tz::Europe::Berlin }
+}
+fn reason_defined(text: &str, parent: Option<&str>) -> LineEvent {
+    LineEvent::DowntimeReasonDefined {
+        code: code(text),
+        label: name(text),
+        parent: parent.map(code),
+        loss_category: LossCategory::Unplanned,
+        reason: None,
+    }
+}
+
+#[test]
+fn registers_a_line_once() {
+    let command = LineCommand::Register { line: line_id(), name: name("Line 3"), time_zone: chrono_tz::Europe::Berlin };
+    assert_eq!(given::<Line>(&[], command.clone()), Ok(vec![registered()]));
+    assert_eq!(given::<Line>(&[registered()], command), Err(LineError::AlreadyRegistered));
+}
+
+#[test]
+fn rejects_configuration_of_an_unregistered_line() {
+    let command = LineCommand::AddEquipment {
+        equipment: EquipmentId::parse("filler").unwrap_or_else(|_| panic!()),
+        name: name("Filler"),
+    };
+    assert_eq!(given::<Line>(&[], command), Err(LineError::NotRegistered));
+}
+
+#[test]
+fn adds_equipment_and_rejects_a_duplicate() {
+    let filler = EquipmentId::parse("filler").unwrap_or_else(|_| panic!());
+    let command = LineCommand::AddEquipment { equipment: filler.clone(), name: name("Filler") };
+    let added = LineEvent::EquipmentAdded { equipment: filler.clone(), name: name("Filler") };
+    assert_eq!(given::<Line>(&[registered()], command.clone()), Ok(vec![added.clone()]));
+    assert_eq!(given::<Line>(&[registered(), added], command), Err(LineError::DuplicateEquipment(filler)));
+}
+
+#[test]
+fn versions_ideal_cycle_times_and_requires_a_reason_to_change_one() {
+    let first = LineCommand::SetIdealCycleTime {
+        product: product(),
+        ideal_cycle_time: ms(1000),
+        effective_from: at(0),
+        reason: None,
+    };
+    let first_set = LineEvent::IdealCycleTimeSet {
+        product: product(),
+        version: 1,
+        ideal_cycle_time: ms(1000),
+        effective_from: at(0),
+        reason: None,
+    };
+    assert_eq!(given::<Line>(&[registered()], first), Ok(vec![first_set.clone()]));
+
+    let history = [registered(), first_set];
+    let without_reason = LineCommand::SetIdealCycleTime {
+        product: product(),
+        ideal_cycle_time: ms(900),
+        effective_from: at(1),
+        reason: None,
+    };
+    assert_eq!(given::<Line>(&history, without_reason), Err(LineError::ReasonRequired));
+
+    let backdated = LineCommand::SetIdealCycleTime {
+        product: product(),
+        ideal_cycle_time: ms(900),
+        effective_from: at(0),
+        reason: Some(reason("faster nozzle")),
+    };
+    assert_eq!(given::<Line>(&history, backdated), Err(LineError::NotAfterCurrentVersion { current: at(0) }));
+
+    let change = LineCommand::SetIdealCycleTime {
+        product: product(),
+        ideal_cycle_time: ms(900),
+        effective_from: at(1),
+        reason: Some(reason("faster nozzle")),
+    };
+    assert_eq!(
+        given::<Line>(&history, change),
+        Ok(vec![LineEvent::IdealCycleTimeSet {
+            product: product(),
+            version: 2,
+            ideal_cycle_time: ms(900),
+            effective_from: at(1),
+            reason: Some(reason("faster nozzle"))
+        }])
+    );
+}
+
+#[test]
+fn sets_a_shift_calendar_and_rejects_overlapping_shifts() {
+    let good = vec![shift("early", "06:00", "14:00", &[("10:00", 30)]), shift("late", "14:00", "22:00", &[])];
+    let command = LineCommand::SetShiftCalendar { shifts: good.clone(), effective_from: at(0), reason: None };
+    assert_eq!(
+        given::<Line>(&[registered()], command),
+        Ok(vec![LineEvent::ShiftCalendarSet { version: 1, shifts: good, effective_from: at(0), reason: None }])
+    );
+    let overlapping = vec![shift("early", "06:00", "14:00", &[]), shift("late", "13:00", "22:00", &[])];
+    let command = LineCommand::SetShiftCalendar { shifts: overlapping, effective_from: at(0), reason: None };
+    assert!(matches!(
+        given::<Line>(&[registered()], command),
+        Err(LineError::Calendar(CalendarError::OverlappingShifts(..)))
+    ));
+}
+
+#[test]
+fn versions_the_small_stop_threshold_with_the_default_before_the_first() {
+    let command = LineCommand::SetSmallStopThreshold { threshold: ms(60_000), effective_from: at(1), reason: None };
+    let set =
+        LineEvent::SmallStopThresholdSet { version: 1, threshold: ms(60_000), effective_from: at(1), reason: None };
+    assert_eq!(given::<Line>(&[registered()], command), Ok(vec![set.clone()]));
+    let mut line = Line::default();
+    line.apply(&registered());
+    line.apply(&set);
+    assert_eq!(line.small_stop_threshold_at(at(0)), DEFAULT_SMALL_STOP_THRESHOLD);
+    assert_eq!(line.small_stop_threshold_at(at(2)), ms(60_000));
+    let again = LineCommand::SetSmallStopThreshold { threshold: ms(30_000), effective_from: at(2), reason: None };
+    assert_eq!(given::<Line>(&[registered(), set], again), Err(LineError::ReasonRequired));
+}
+
+#[test]
+fn defines_a_reason_tree_under_known_parents_only() {
+    let root = reason_defined("mech", None);
+    let child = LineCommand::DefineDowntimeReason {
+        code: code("mech.jam"),
+        label: name("mech.jam"),
+        parent: Some(code("mech")),
+        loss_category: LossCategory::Unplanned,
+        reason: None,
+    };
+    assert_eq!(
+        given::<Line>(&[registered(), root.clone()], child.clone()),
+        Ok(vec![reason_defined("mech.jam", Some("mech"))])
+    );
+    assert_eq!(given::<Line>(&[registered()], child), Err(LineError::UnknownReason(code("mech"))));
+}
+
+#[test]
+fn redefining_an_unused_code_needs_a_reason_and_a_used_code_never_changes() {
+    let history = [registered(), reason_defined("jam", None)];
+    let redefine = |with_reason: Option<Reason>| LineCommand::DefineDowntimeReason {
+        code: code("jam"),
+        label: name("Jam at infeed"),
+        parent: None,
+        loss_category: LossCategory::Unplanned,
+        reason: with_reason,
+    };
+    assert_eq!(given::<Line>(&history, redefine(None)), Err(LineError::ReasonRequired));
+    assert!(given::<Line>(&history, redefine(Some(reason("clearer label")))).is_ok());
+
+    let used = [registered(), reason_defined("jam", None), LineEvent::DowntimeReasonMarkedUsed { code: code("jam") }];
+    assert_eq!(given::<Line>(&used, redefine(Some(reason("clearer label")))), Err(LineError::ReasonInUse(code("jam"))));
+    let child_of_used = LineCommand::DefineDowntimeReason {
+        code: code("jam.a"),
+        label: name("a"),
+        parent: Some(code("jam")),
+        loss_category: LossCategory::Unplanned,
+        reason: None,
+    };
+    assert_eq!(given::<Line>(&used, child_of_used), Err(LineError::ReasonInUse(code("jam"))));
+}
+
+#[test]
+fn rejects_a_reason_that_would_become_its_own_ancestor() {
+    let history = [registered(), reason_defined("a", None), reason_defined("b", Some("a"))];
+    let cycle = LineCommand::DefineDowntimeReason {
+        code: code("a"),
+        label: name("a"),
+        parent: Some(code("b")),
+        loss_category: LossCategory::Unplanned,
+        reason: Some(reason("move")),
+    };
+    assert_eq!(given::<Line>(&history, cycle), Err(LineError::ReasonCycle(code("a"))));
+}
+
+#[test]
+fn marks_a_leaf_used_once_and_refuses_parents_and_unknown_codes() {
+    let history = [registered(), reason_defined("mech", None), reason_defined("mech.jam", Some("mech"))];
+    let mark = |text: &str| LineCommand::MarkDowntimeReasonUsed { code: code(text) };
+    assert_eq!(
+        given::<Line>(&history, mark("mech.jam")),
+        Ok(vec![LineEvent::DowntimeReasonMarkedUsed { code: code("mech.jam") }])
+    );
+    assert_eq!(given::<Line>(&history, mark("mech")), Err(LineError::NotALeaf(code("mech"))));
+    assert_eq!(given::<Line>(&history, mark("nope")), Err(LineError::UnknownReason(code("nope"))));
+    let marked = [registered(), reason_defined("jam", None), LineEvent::DowntimeReasonMarkedUsed { code: code("jam") }];
+    assert_eq!(given::<Line>(&marked, mark("jam")), Ok(vec![]));
+}
