@@ -24,6 +24,18 @@ pub enum CountKind {
     Reject,
 }
 
+/// One reading of a PLC counter, as a gateway reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounterReading {
+    pub counter: CounterId,
+    pub kind: CountKind,
+    pub width: CounterWidth,
+    /// Per-source sequence: a reading at or below the last one seen is a repeat.
+    pub sequence: u64,
+    pub value: u64,
+    pub source_timestamp: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobCommand {
     Create {
@@ -51,14 +63,7 @@ pub enum JobCommand {
         reject: u64,
         reject_reason: Option<ReasonCode>,
     },
-    RecordCounterReading {
-        counter: CounterId,
-        kind: CountKind,
-        width: CounterWidth,
-        sequence: u64,
-        value: u64,
-        source_timestamp: DateTime<Utc>,
-    },
+    RecordCounterReading(CounterReading),
     CorrectProduction {
         good_delta: i64,
         reject_delta: i64,
@@ -170,16 +175,8 @@ impl Job {
         if allowed.contains(&self.status) { Ok(()) } else { Err(JobError::WrongStatus { action, status: self.status }) }
     }
 
-    fn counter_reading(
-        &self,
-        counter: CounterId,
-        kind: CountKind,
-        width: CounterWidth,
-        sequence: u64,
-        value: u64,
-        source_timestamp: DateTime<Utc>,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<JobEvent>, JobError> {
+    fn counter_reading(&self, reading: CounterReading, at: DateTime<Utc>) -> Result<Vec<JobEvent>, JobError> {
+        let CounterReading { counter, kind, width, sequence, value, source_timestamp } = reading;
         if value > width.max_value() {
             return Err(JobError::CounterOutOfRange { value });
         }
@@ -286,10 +283,10 @@ impl aggregate::Aggregate for Job {
                 self.total_after(CountKind::Reject, reject)?;
                 JobEvent::ProductionRecorded { good, reject, reject_reason, at }
             }
-            JobCommand::RecordCounterReading { counter, kind, width, sequence, value, source_timestamp } => {
+            JobCommand::RecordCounterReading(reading) => {
                 // A machine keeps counting while a job is paused; those units belong to the job.
                 self.expect_status("record a counter reading on", &[Running, Paused])?;
-                return self.counter_reading(counter, kind, width, sequence, value, source_timestamp, at);
+                return self.counter_reading(reading, at);
             }
             JobCommand::CorrectProduction { good_delta, reject_delta, reason } => {
                 self.expect_status("correct production of", &[Running, Paused, Completed])?;

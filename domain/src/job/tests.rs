@@ -55,14 +55,14 @@ fn completed() -> Vec<JobEvent> {
     events
 }
 fn reading(sequence: u64, value: u64) -> JobCommand {
-    JobCommand::RecordCounterReading {
+    JobCommand::RecordCounterReading(CounterReading {
         counter: counter(),
         kind: CountKind::Good,
         width: CounterWidth::Bits16,
         sequence,
         value,
         source_timestamp: now() - Duration::seconds(1),
-    }
+    })
 }
 fn baseline(sequence: u64, value: u64) -> JobEvent {
     JobEvent::CounterBaselineRecorded {
@@ -212,14 +212,14 @@ fn counter_readings_are_refused_out_of_range_with_a_changed_kind_or_before_start
     assert_eq!(given::<Job>(&running(), reading(1, 70_000)), Err(JobError::CounterOutOfRange { value: 70_000 }));
     let mut history = running();
     history.push(baseline(1, 100));
-    let as_reject = JobCommand::RecordCounterReading {
+    let as_reject = JobCommand::RecordCounterReading(CounterReading {
         counter: counter(),
         kind: CountKind::Reject,
         width: CounterWidth::Bits16,
         sequence: 2,
         value: 120,
         source_timestamp: now(),
-    };
+    });
     assert!(matches!(given::<Job>(&history, as_reject), Err(JobError::CounterChanged { .. })));
     assert_eq!(
         given::<Job>(&accepted(), reading(1, 1)),
