@@ -1,0 +1,41 @@
+//! Connecting to PostgreSQL the way the write side needs it: migrations as the owner, everything else
+//! as `ms5_app`, which may only read and append events.
+
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Connection, Executor, PgConnection};
+
+pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
+
+/// The role every application connection acts as.
+pub const APPLICATION_ROLE: &str = "ms5_app";
+
+/// Applies pending migrations, connected as the database owner.
+pub async fn migrate(owner_url: &str) -> Result<(), MigrateError> {
+    let mut connection = PgConnection::connect(owner_url).await?;
+    MIGRATOR.run(&mut connection).await?;
+    connection.close().await?;
+    Ok(())
+}
+
+/// Whether every migration this build knows has been applied (readiness).
+pub async fn migrations_applied(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    let applied: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success").fetch_one(pool).await?;
+    Ok(usize::try_from(applied).unwrap_or_default() >= MIGRATOR.iter().count())
+}
+
+/// A pool whose every connection acts as `ms5_app`. `url` may name the owner (the embedded default)
+/// or a login role that is a member of `ms5_app`.
+pub async fn application_pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                connection.execute(format!("SET ROLE {APPLICATION_ROLE}").as_str()).await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
+}

@@ -1,0 +1,81 @@
+//! Executing one command: load, check the caller's expected version, decide, append, and on a conflict
+//! with another process decide again on fresh state (bounded).
+
+use chrono::{SubsecRound, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate as _, AggregateContext as _};
+
+use crate::adapter::{Adapted, Stamped};
+use crate::error::StoreError;
+use crate::metadata::{CommandContext, EventMetadata};
+use crate::store::{Appended, PgEventStore};
+
+/// How often a command is decided again after losing a race to another process. In-process writers
+/// queue instead of racing (see `cache`), so this bounds contention between service instances only.
+pub const MAX_ATTEMPTS: u32 = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError<E: std::error::Error> {
+    /// The domain refused the command; nothing was written.
+    #[error(transparent)]
+    Rejected(E),
+    /// The caller's expected version is stale; nothing was written.
+    #[error("expected version {expected} but the aggregate is at version {current_version}")]
+    Conflict { expected: u64, current_version: u64 },
+    /// Other writers kept winning for every attempt; nothing was written.
+    #[error("gave up after {MAX_ATTEMPTS} attempts lost to concurrent writers")]
+    Contended,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The result of an accepted command: the aggregate's version after it and the events it appended
+/// (none when the command changed nothing, e.g. a repeated PLC reading).
+#[derive(Debug, Clone)]
+pub struct CommandOutcome {
+    pub version: u64,
+    pub appended: Option<Appended>,
+}
+
+/// Executes `command` on aggregate `aggregate_id`, attributing every event to `context`.
+pub async fn execute<A: domain::Aggregate>(
+    store: &PgEventStore<A>,
+    aggregate_id: &str,
+    command: A::Command,
+    context: &CommandContext,
+) -> Result<CommandOutcome, CommandError<A::Error>>
+where
+    A::Command: Clone,
+{
+    let metadata = EventMetadata::for_command(context, domain::Command::reason(&command));
+    for _ in 0..MAX_ATTEMPTS {
+        let mut loaded = store.load(aggregate_id).await?;
+        if let Some(expected) = context.expected_version
+            && expected != loaded.version()
+        {
+            // The caller may have seen a version another process wrote after our warm copy.
+            store.reload(&mut loaded).await?;
+            if expected != loaded.version() {
+                return Err(CommandError::Conflict { expected, current_version: loaded.version() });
+            }
+        }
+        let sink = EventSink::<Adapted<A>>::default();
+        let stamped = Stamped { command: command.clone(), now: Utc::now().trunc_subsecs(6) };
+        loaded.aggregate().handle(stamped, &(), &sink).await.map_err(CommandError::Rejected)?;
+        let events: Vec<A::Event> = sink.collect().await.into_iter().map(|event| event.0).collect();
+        if events.is_empty() {
+            return Ok(CommandOutcome { version: loaded.version(), appended: None });
+        }
+        match store.append(loaded, events, &metadata).await {
+            Ok(appended) => return Ok(CommandOutcome { version: appended.version, appended: Some(appended) }),
+            Err(StoreError::Conflict { current_version }) => {
+                if let Some(expected) = context.expected_version {
+                    return Err(CommandError::Conflict { expected, current_version });
+                }
+                tracing::debug!(aggregate_type = A::TYPE, aggregate_id, current_version, "lost a race; deciding again");
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(CommandError::Contended)
+}

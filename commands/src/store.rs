@@ -1,0 +1,398 @@
+//! The PostgreSQL event store: loading aggregates (snapshot + tail, or warm from memory) and appending a
+//! command's events in one statement, with the hash chain, optimistic concurrency and snapshots.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use chrono::{SubsecRound, Utc};
+use cqrs_es::{AggregateContext, AggregateError, EventEnvelope};
+use domain::Event as _;
+use futures_util::TryStreamExt;
+use serde_json::Value;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::adapter::{Adapted, AdaptedEvent};
+use crate::cache::{AggregateCache, Loaded, SlotGuard};
+use crate::canonical::{HashedEvent, StreamHash, stream_hash};
+use crate::error::StoreError;
+use crate::event_log::{RecordedEvent, StreamBound, read_stream};
+use crate::metadata::EventMetadata;
+
+#[derive(Debug, Clone, Copy)]
+pub struct StoreSettings {
+    /// A snapshot is written with the append that takes a stream this many events past the last one.
+    pub snapshot_every: u64,
+    /// How many idle aggregates this process keeps warm before it forgets them.
+    pub cache_capacity: usize,
+    /// Keep each aggregate's committed state between commands. Off, every command reads its aggregate
+    /// from the database (snapshot + tail): the cold path, which benchmarks measure on its own.
+    pub keep_warm: bool,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self { snapshot_every: 100, cache_capacity: 10_000, keep_warm: true }
+    }
+}
+
+/// The event store for aggregates of type `A`. Cheap to clone; clones share the warm state.
+#[derive(Debug)]
+pub struct PgEventStore<A> {
+    pool: PgPool,
+    cache: Arc<AggregateCache<Adapted<A>>>,
+    settings: StoreSettings,
+    aggregate: PhantomData<fn() -> A>,
+}
+
+impl<A> Clone for PgEventStore<A> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            cache: Arc::clone(&self.cache),
+            settings: self.settings,
+            aggregate: PhantomData,
+        }
+    }
+}
+
+/// An aggregate loaded for one command: the lock on it, and a working copy that the decision mutates.
+#[derive(Debug)]
+pub struct LoadedAggregate<A> {
+    aggregate_id: String,
+    guard: SlotGuard<Adapted<A>>,
+    working: Loaded<Adapted<A>>,
+}
+
+impl<A> LoadedAggregate<A> {
+    /// The stream's version (its last sequence number) before this command.
+    pub fn version(&self) -> u64 {
+        self.working.version
+    }
+
+    pub fn state(&self) -> &A {
+        &self.working.aggregate.0
+    }
+}
+
+impl<A: domain::Aggregate> AggregateContext<Adapted<A>> for LoadedAggregate<A> {
+    fn aggregate(&mut self) -> &mut Adapted<A> {
+        &mut self.working.aggregate
+    }
+}
+
+/// The events one append wrote, as the log now holds them.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    pub version: u64,
+    pub events: Vec<RecordedEvent>,
+}
+
+/// Inserts a command's events in array order, so the gapless-sequence trigger sees each predecessor.
+macro_rules! appended_cte {
+    () => {
+        "appended AS (
+            INSERT INTO events (event_id, aggregate_type, aggregate_id, sequence, event_type, event_version,
+                                payload, metadata, recorded_at, stream_hash)
+            SELECT e.event_id, $2, $3, e.sequence, e.event_type, e.event_version, e.payload, $8, $9, e.stream_hash
+            FROM unnest($1::uuid[], $4::bigint[], $5::text[], $6::int[], $7::jsonb[], $10::bytea[])
+                 WITH ORDINALITY AS e(event_id, sequence, event_type, event_version, payload, stream_hash, n)
+            ORDER BY e.n
+            RETURNING position, transaction_id::text::bigint AS transaction_id, sequence
+        ) SELECT position, transaction_id FROM appended ORDER BY sequence"
+    };
+}
+
+const APPEND_EVENTS: &str = concat!("WITH ", appended_cte!());
+
+/// The same, replacing the aggregate's snapshot in the same statement (and so the same transaction).
+const APPEND_EVENTS_WITH_SNAPSHOT: &str = concat!(
+    "WITH snapshot AS (
+        INSERT INTO snapshots (aggregate_type, aggregate_id, sequence, state, stream_hash)
+        VALUES ($2, $3, $11, $12, $13)
+        ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
+        SET sequence = EXCLUDED.sequence, state = EXCLUDED.state, stream_hash = EXCLUDED.stream_hash,
+            taken_at = now()
+        WHERE snapshots.sequence < EXCLUDED.sequence
+    ), ",
+    appended_cte!()
+);
+
+/// Splits an externally tagged event (`{"JobStarted": {...}}`) into its payload.
+fn encode_event<E: domain::Event>(event: &E) -> Result<(&'static str, Value), StoreError> {
+    let event_type = event.event_type();
+    let mut tagged = serde_json::to_value(event)?;
+    let payload = tagged.as_object_mut().and_then(|fields| fields.remove(event_type)).ok_or_else(|| {
+        StoreError::Corrupt(serde::ser::Error::custom(format!("{event_type} does not serialise tagged")))
+    })?;
+    Ok((event_type, payload))
+}
+
+pub(crate) fn decode_event<E: domain::Event>(event_type: &str, payload: Value) -> Result<E, StoreError> {
+    let mut tagged = serde_json::Map::with_capacity(1);
+    tagged.insert(event_type.to_owned(), payload);
+    Ok(serde_json::from_value(Value::Object(tagged))?)
+}
+
+fn as_hash(bytes: &[u8]) -> Option<StreamHash> {
+    bytes.try_into().ok()
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl<A: domain::Aggregate> PgEventStore<A> {
+    pub fn new(pool: PgPool, settings: StoreSettings) -> Self {
+        Self { pool, cache: Arc::new(AggregateCache::new(settings.cache_capacity)), settings, aggregate: PhantomData }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Locks `aggregate_id` in this process and returns its committed state.
+    pub async fn load(&self, aggregate_id: &str) -> Result<LoadedAggregate<A>, StoreError> {
+        let mut guard = self.cache.lock(aggregate_id).await;
+        let working = match guard.as_ref() {
+            Some(warm) if self.settings.keep_warm => warm.clone(),
+            _ => {
+                let loaded = self.read_state(aggregate_id).await?;
+                *guard = Some(loaded.clone());
+                loaded
+            }
+        };
+        Ok(LoadedAggregate { aggregate_id: aggregate_id.to_owned(), guard, working })
+    }
+
+    /// Re-reads a loaded aggregate from the database: the warm copy may be behind what another process
+    /// has committed since.
+    pub async fn reload(&self, context: &mut LoadedAggregate<A>) -> Result<(), StoreError> {
+        let fresh = self.read_state(&context.aggregate_id).await?;
+        *context.guard = Some(fresh.clone());
+        context.working = fresh;
+        Ok(())
+    }
+
+    /// Rebuilds an aggregate from its newest snapshot and the events after it, streaming the tail.
+    async fn read_state(&self, aggregate_id: &str) -> Result<Loaded<Adapted<A>>, StoreError> {
+        let snapshot: Option<(i64, Value, Vec<u8>)> = sqlx::query_as(
+            "SELECT sequence, state, stream_hash FROM snapshots WHERE aggregate_type = $1 AND aggregate_id = $2",
+        )
+        .bind(A::TYPE)
+        .bind(aggregate_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let from_snapshot = snapshot.and_then(|(sequence, state, hash)| {
+            match serde_json::from_value::<Adapted<A>>(state) {
+                Ok(aggregate) => Some(Loaded {
+                    aggregate,
+                    version: u64::try_from(sequence).unwrap_or_default(),
+                    stream_hash: as_hash(&hash),
+                    snapshot_version: u64::try_from(sequence).unwrap_or_default(),
+                }),
+                Err(error) => {
+                    // Written by an older shape of the state: replaying the stream is always correct.
+                    tracing::warn!(%error, aggregate_type = A::TYPE, aggregate_id, "ignoring unreadable snapshot");
+                    None
+                }
+            }
+        });
+        let mut loaded = from_snapshot.unwrap_or(Loaded {
+            aggregate: Adapted::default(),
+            version: 0,
+            stream_hash: None,
+            snapshot_version: 0,
+        });
+        let mut tail = sqlx::query_as::<_, (i64, String, Value, Vec<u8>)>(
+            "SELECT sequence, event_type, payload, stream_hash FROM events
+             WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3 ORDER BY sequence",
+        )
+        .bind(A::TYPE)
+        .bind(aggregate_id)
+        .bind(to_i64(loaded.version))
+        .fetch(&self.pool);
+        while let Some((sequence, event_type, payload, hash)) = tail.try_next().await? {
+            let event: A::Event = decode_event(&event_type, payload)?;
+            loaded.aggregate.0.apply(&event);
+            loaded.version = u64::try_from(sequence).unwrap_or_default();
+            loaded.stream_hash = as_hash(&hash);
+        }
+        Ok(loaded)
+    }
+
+    /// Appends `events` (already applied to the context's working copy) after the context's version,
+    /// in one statement. On success the working copy becomes the warm state; on any failure the warm
+    /// state is dropped, so the next command reads the database.
+    pub async fn append(
+        &self,
+        mut context: LoadedAggregate<A>,
+        events: Vec<A::Event>,
+        metadata: &EventMetadata,
+    ) -> Result<Appended, StoreError> {
+        match self.insert(&context, &events, metadata).await {
+            Ok(appended) => {
+                context.working.version = appended.version;
+                context.working.stream_hash = appended.events.last().and_then(|e| as_hash(&e.stream_hash));
+                if appended.version - context.working.snapshot_version >= self.settings.snapshot_every {
+                    context.working.snapshot_version = appended.version;
+                }
+                *context.guard = Some(context.working);
+                Ok(appended)
+            }
+            Err(error) => {
+                *context.guard = None;
+                Err(error)
+            }
+        }
+    }
+
+    async fn insert(
+        &self,
+        context: &LoadedAggregate<A>,
+        events: &[A::Event],
+        metadata: &EventMetadata,
+    ) -> Result<Appended, StoreError> {
+        let recorded_at = Utc::now().trunc_subsecs(6);
+        let metadata = metadata.to_json();
+        let mut previous = context.working.stream_hash;
+        let mut rows = Vec::with_capacity(events.len());
+        for (sequence, event) in (context.working.version + 1..).zip(events) {
+            let (event_type, payload) = encode_event(event)?;
+            let mut row = RecordedEvent {
+                position: 0,
+                transaction_id: 0,
+                event_id: Uuid::now_v7(),
+                aggregate_type: A::TYPE.to_owned(),
+                aggregate_id: context.aggregate_id.clone(),
+                sequence: to_i64(sequence),
+                event_type: event_type.to_owned(),
+                event_version: i32::try_from(event.event_version()).unwrap_or(i32::MAX),
+                payload,
+                metadata: metadata.clone(),
+                recorded_at,
+                stream_hash: Vec::new(),
+            };
+            let hash = stream_hash(
+                previous.as_ref(),
+                &HashedEvent {
+                    event_id: row.event_id,
+                    aggregate_type: A::TYPE,
+                    aggregate_id: &context.aggregate_id,
+                    sequence,
+                    event_type,
+                    event_version: event.event_version(),
+                    payload: &row.payload,
+                    metadata: &metadata,
+                    recorded_at,
+                },
+            );
+            row.stream_hash = hash.to_vec();
+            previous = Some(hash);
+            rows.push(row);
+        }
+        let version = context.working.version + rows.len() as u64;
+        let take_snapshot = version - context.working.snapshot_version >= self.settings.snapshot_every;
+        let query =
+            sqlx::query_as::<_, (i64, i64)>(if take_snapshot { APPEND_EVENTS_WITH_SNAPSHOT } else { APPEND_EVENTS })
+                .bind(rows.iter().map(|r| r.event_id).collect::<Vec<_>>())
+                .bind(A::TYPE)
+                .bind(&context.aggregate_id)
+                .bind(rows.iter().map(|r| r.sequence).collect::<Vec<_>>())
+                .bind(rows.iter().map(|r| r.event_type.clone()).collect::<Vec<_>>())
+                .bind(rows.iter().map(|r| r.event_version).collect::<Vec<_>>())
+                .bind(rows.iter().map(|r| r.payload.clone()).collect::<Vec<_>>())
+                .bind(&metadata)
+                .bind(recorded_at)
+                .bind(rows.iter().map(|r| r.stream_hash.clone()).collect::<Vec<_>>());
+        let query = if take_snapshot {
+            query
+                .bind(to_i64(version))
+                .bind(serde_json::to_value(&context.working.aggregate)?)
+                .bind(previous.map(|hash| hash.to_vec()).unwrap_or_default())
+        } else {
+            query
+        };
+        let written = match query.fetch_all(&self.pool).await {
+            Ok(written) => written,
+            Err(sqlx::Error::Database(error)) if error.constraint() == Some("events_stream_sequence_key") => {
+                return Err(StoreError::Conflict {
+                    current_version: self.current_version(&context.aggregate_id).await?,
+                });
+            }
+            Err(error) => return Err(error.into()),
+        };
+        for (row, (position, transaction_id)) in rows.iter_mut().zip(written) {
+            row.position = position;
+            row.transaction_id = transaction_id;
+        }
+        Ok(Appended { version, events: rows })
+    }
+
+    /// The stream's version as committed now.
+    pub async fn current_version(&self, aggregate_id: &str) -> Result<u64, StoreError> {
+        let version: i64 = sqlx::query_scalar(
+            "SELECT coalesce(max(sequence), 0) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
+        )
+        .bind(A::TYPE)
+        .bind(aggregate_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u64::try_from(version).unwrap_or_default())
+    }
+}
+
+fn framework_error<E: std::error::Error>(error: StoreError) -> AggregateError<E> {
+    match error {
+        StoreError::Conflict { .. } => AggregateError::AggregateConflict,
+        StoreError::Database(error) => AggregateError::DatabaseConnectionError(Box::new(error)),
+        StoreError::Corrupt(error) => AggregateError::DeserializationError(Box::new(error)),
+        StoreError::Metadata(error) => AggregateError::UnexpectedError(Box::new(error)),
+    }
+}
+
+fn envelope<A: domain::Aggregate>(event: RecordedEvent) -> Result<EventEnvelope<Adapted<A>>, StoreError> {
+    let metadata: EventMetadata = serde_json::from_value(event.metadata)?;
+    Ok(EventEnvelope {
+        aggregate_id: event.aggregate_id,
+        sequence: usize::try_from(event.sequence).unwrap_or_default(),
+        payload: AdaptedEvent(decode_event(&event.event_type, event.payload)?),
+        metadata: metadata.to_map(),
+    })
+}
+
+/// cqrs-es's view of the store, so `CqrsFramework` runs on it. MS5 Floor's own command path
+/// (`execute`) uses the inherent methods, which also report the current version on a conflict.
+impl<A: domain::Aggregate> cqrs_es::EventStore<Adapted<A>> for PgEventStore<A> {
+    type AC = LoadedAggregate<A>;
+
+    async fn load_events(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Vec<EventEnvelope<Adapted<A>>>, AggregateError<A::Error>> {
+        let events = read_stream(&self.pool, A::TYPE, aggregate_id, StreamBound::All).await.map_err(framework_error)?;
+        events.into_iter().map(envelope::<A>).collect::<Result<_, _>>().map_err(framework_error)
+    }
+
+    async fn load_aggregate(&self, aggregate_id: &str) -> Result<Self::AC, AggregateError<A::Error>> {
+        self.load(aggregate_id).await.map_err(framework_error)
+    }
+
+    async fn commit(
+        &self,
+        events: Vec<AdaptedEvent<A::Event>>,
+        context: Self::AC,
+        metadata: HashMap<String, String>,
+    ) -> Result<Vec<EventEnvelope<Adapted<A>>>, AggregateError<A::Error>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let metadata = EventMetadata::from_map(&metadata).map_err(|e| framework_error(e.into()))?;
+        let appended = self
+            .append(context, events.into_iter().map(|event| event.0).collect(), &metadata)
+            .await
+            .map_err(framework_error)?;
+        appended.events.into_iter().map(envelope::<A>).collect::<Result<_, _>>().map_err(framework_error)
+    }
+}

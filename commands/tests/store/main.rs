@@ -1,0 +1,10 @@
+//! Store tests on a fresh PostgreSQL database each: what the write side guarantees to everyone who
+//! reads the log.
+
+mod append;
+mod commit_order;
+mod concurrency;
+mod framework;
+mod immutability;
+mod snapshots;
+mod support;
