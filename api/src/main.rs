@@ -1,1 +1,83 @@
-fn main() {}
+//! `ms5-floor`: runs the service. With no `DATABASE_URL` it starts (creating on first run) a private
+//! PostgreSQL cluster in the data directory and stops it again on shutdown.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use sqlx::{Connection, Executor, PgConnection};
+use tracing_subscriber::EnvFilter;
+
+/// MS5 Floor: event-sourced manufacturing floor backend.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Settings {
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(long, env = "MS5_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// PostgreSQL to use. Unset: a private cluster in --data-dir.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Owner connection for migrations, when DATABASE_URL's role may not run them.
+    #[arg(long, env = "MIGRATION_DATABASE_URL", hide_env_values = true)]
+    migration_database_url: Option<String>,
+    /// Where the private cluster lives when DATABASE_URL is unset.
+    #[arg(long, env = "MS5_DATA_DIR", default_value = ".ms5-data/postgres")]
+    data_dir: PathBuf,
+    /// Connections in the application's pool.
+    #[arg(long, env = "MS5_DB_POOL_SIZE", default_value_t = 32)]
+    pool_size: u32,
+}
+
+const EMBEDDED_DATABASE: &str = "ms5_floor";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+    let settings = Settings::parse();
+
+    let (url, cluster) = match &settings.database_url {
+        Some(url) => (url.clone(), None),
+        None => {
+            let options = local_postgres::ClusterOptions {
+                data_dir: settings.data_dir.clone(),
+                throwaway: false,
+                max_connections: 100,
+            };
+            let cluster = tokio::task::spawn_blocking(move || local_postgres::start(&options))
+                .await?
+                .context("starting the private PostgreSQL cluster")?;
+            create_database_if_missing(&cluster.url("postgres"), EMBEDDED_DATABASE).await?;
+            (cluster.url(EMBEDDED_DATABASE), Some(cluster))
+        }
+    };
+    let migration_url = settings.migration_database_url.as_deref().unwrap_or(&url);
+    commands::database::migrate(migration_url).await.context("applying migrations")?;
+    let pool = commands::database::application_pool(&url, settings.pool_size).await.context("connecting")?;
+
+    let application = api::Application::build(pool, settings.listen).context("binding the listener")?;
+    tracing::info!(address = %application.address(), "MS5 Floor is listening");
+    println!("MS5 Floor listening on http://{}", application.address());
+    let served = application.run_until_stopped().await;
+
+    if let Some(cluster) = cluster {
+        tokio::task::spawn_blocking(move || cluster.stop()).await?.context("stopping the private cluster")?;
+    }
+    served.context("serving")
+}
+
+async fn create_database_if_missing(server_url: &str, name: &str) -> anyhow::Result<()> {
+    let mut admin = PgConnection::connect(server_url).await.context("connecting to the private cluster")?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(name)
+        .fetch_one(&mut admin)
+        .await?;
+    if !exists {
+        admin.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+    }
+    admin.close().await?;
+    Ok(())
+}

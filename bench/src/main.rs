@@ -1,1 +1,265 @@
-fn main() {}
+//! `bench`: command throughput and latency of MS5 Floor's event store against plain cqrs-es +
+//! postgres-es 0.5 on the same PostgreSQL, with pgbench's single-row INSERT+COMMIT as the ceiling.
+//! Prints a Markdown table. Runs on its own durable private cluster; touches nothing else.
+
+mod baseline;
+mod ours;
+mod pgbench;
+mod runner;
+mod workload;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, Executor, PgConnection};
+
+use crate::runner::{Stats, run};
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Seconds each measured scenario runs.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Events in the long stream compared against a fresh one.
+    #[arg(long, default_value_t = 100_000)]
+    long_stream: u64,
+    /// Where the benchmark's private cluster lives.
+    #[arg(long, default_value = "target/bench-postgres")]
+    data_dir: PathBuf,
+}
+
+/// Divisible by 1, 8 and 32, so that writers never share an aggregate in the distinct scenarios.
+const AGGREGATES: usize = 1024;
+const HOT_AGGREGATES: usize = 10;
+const POOL_SIZE: u32 = 40;
+
+struct Row {
+    scenario: String,
+    store: &'static str,
+    writers: usize,
+    stats: Stats,
+}
+
+async fn fresh_database(server: &str, name: &str) -> anyhow::Result<String> {
+    let mut admin = PgConnection::connect(server).await?;
+    admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await?;
+    admin.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+    admin.close().await?;
+    Ok(server.replacen("/postgres?", &format!("/{name}?"), 1))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let duration = Duration::from_secs(args.seconds);
+    let options =
+        local_postgres::ClusterOptions { data_dir: args.data_dir.clone(), throwaway: false, max_connections: 200 };
+    let cluster = tokio::task::spawn_blocking(move || local_postgres::start(&options)).await??;
+    let server = cluster.url("postgres");
+
+    let ours_url = fresh_database(&server, "bench_ours").await?;
+    commands::database::migrate(&ours_url).await?;
+    let ours_pool = commands::database::application_pool(&ours_url, POOL_SIZE).await?;
+    let base_url = fresh_database(&server, "bench_baseline").await?;
+    let base_pool = PgPoolOptions::new().max_connections(POOL_SIZE).connect(&base_url).await?;
+    baseline::create_schema(&base_pool).await?;
+
+    eprintln!("seeding {AGGREGATES} running jobs in each store");
+    let ids = Arc::new(workload::job_ids(AGGREGATES));
+    let store = Arc::new(ours::store(&ours_pool, true));
+    let plain = Arc::new(baseline::plain(&base_pool));
+    seed(&ids, {
+        let store = Arc::clone(&store);
+        move |id| {
+            let store = Arc::clone(&store);
+            async move { ours::start_job(&store, &id).await.map_err(|e| e.to_string()) }
+        }
+    })
+    .await?;
+    seed(&ids, {
+        let plain = Arc::clone(&plain);
+        move |id| {
+            let plain = Arc::clone(&plain);
+            async move { baseline::start_job(&plain, &id).await.map_err(|e| e.to_string()) }
+        }
+    })
+    .await?;
+
+    let mut rows = Vec::new();
+    for writers in [1, 8, 32] {
+        let scenario = format!("distinct aggregates ({AGGREGATES})");
+        eprintln!("{scenario}, {writers} writers");
+        let pick = move |writer: usize, i: u64| (writer + i as usize * writers) % AGGREGATES;
+        let (s, ids2) = (Arc::clone(&store), Arc::clone(&ids));
+        let stats = run(writers, duration, u64::MAX, move |w, i| {
+            let (s, ids2) = (Arc::clone(&s), Arc::clone(&ids2));
+            async move { ours::command(&s, &ids2[pick(w, i)]).await }
+        })
+        .await;
+        rows.push(Row { scenario: scenario.clone(), store: "ms5 store", writers, stats });
+        let (p, ids2) = (Arc::clone(&plain), Arc::clone(&ids));
+        let stats = run(writers, duration, u64::MAX, move |w, i| {
+            let (p, ids2) = (Arc::clone(&p), Arc::clone(&ids2));
+            async move { baseline::command(&p, &ids2[pick(w, i)]).await }
+        })
+        .await;
+        rows.push(Row { scenario, store: "cqrs-es + postgres-es 0.5", writers, stats });
+    }
+
+    eprintln!("hot aggregates");
+    let hot = move |writer: usize, i: u64| (writer + i as usize) % HOT_AGGREGATES;
+    let scenario = format!("hot: {HOT_AGGREGATES} aggregates");
+    let (s, ids2) = (Arc::clone(&store), Arc::clone(&ids));
+    let stats = run(32, duration, u64::MAX, move |w, i| {
+        let (s, ids2) = (Arc::clone(&s), Arc::clone(&ids2));
+        async move { ours::command(&s, &ids2[hot(w, i)]).await }
+    })
+    .await;
+    rows.push(Row { scenario: scenario.clone(), store: "ms5 store", writers: 32, stats });
+    let (p, ids2) = (Arc::clone(&plain), Arc::clone(&ids));
+    let stats = run(32, duration, u64::MAX, move |w, i| {
+        let (p, ids2) = (Arc::clone(&p), Arc::clone(&ids2));
+        async move { baseline::command(&p, &ids2[hot(w, i)]).await }
+    })
+    .await;
+    rows.push(Row { scenario, store: "cqrs-es + postgres-es 0.5", writers: 32, stats });
+
+    eprintln!("growing a stream to {} events in each store", args.long_stream);
+    let long_id = workload::job_ids(1).remove(0);
+    let fresh_id = workload::job_ids(1).remove(0);
+    ours::grow_stream(&store, &long_id, args.long_stream).await?;
+    ours::start_job(&store, &fresh_id).await?;
+    baseline::grow_stream(&base_pool, &long_id, args.long_stream).await?;
+    baseline::start_job(&plain, &fresh_id).await?;
+    let snapshotting = Arc::new(baseline::snapshotting(&base_pool));
+    let cold = Arc::new(ours::store(&ours_pool, false));
+    for (label, id) in [(format!("{} events", args.long_stream), &long_id), ("fresh (4 events)".to_owned(), &fresh_id)]
+    {
+        for (store_label, store) in
+            [("ms5 store, warm", Arc::clone(&store)), ("ms5 store, cold (snapshot + tail)", Arc::clone(&cold))]
+        {
+            let id = id.clone();
+            let stats = run(1, duration, 5_000, move |_, _| {
+                let (store, id) = (Arc::clone(&store), id.clone());
+                async move { ours::command(&store, &id).await }
+            })
+            .await;
+            rows.push(Row { scenario: format!("one stream: {label}"), store: store_label, writers: 1, stats });
+        }
+        let (f, id) = (Arc::clone(&snapshotting), id.clone());
+        let stats = run(1, duration, 5_000, move |_, _| {
+            let (f, id) = (Arc::clone(&f), id.clone());
+            async move { baseline::command(&f, &id).await }
+        })
+        .await;
+        rows.push(Row {
+            scenario: format!("one stream: {label}"),
+            store: "cqrs-es + postgres-es 0.5 (snapshot every 100)",
+            writers: 1,
+            stats,
+        });
+    }
+
+    let mut ceiling = Vec::new();
+    for clients in [1, 8, 32] {
+        eprintln!("pgbench, {clients} clients");
+        ceiling.push((clients, pgbench::insert_commit_tps(&cluster, &ours_url, clients, args.seconds).await?));
+    }
+    print_report(&rows, &ceiling);
+    drop((ours_pool, base_pool));
+    tokio::task::spawn_blocking(move || cluster.stop()).await?.context("stopping the bench cluster")?;
+    Ok(())
+}
+
+/// Brings every job to running, 32 at a time.
+async fn seed<F, Fut>(ids: &Arc<Vec<String>>, start: F) -> anyhow::Result<()>
+where
+    F: Fn(String) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), String>> + Send,
+{
+    let ids2 = Arc::clone(ids);
+    let per_writer = AGGREGATES.div_ceil(32) as u64;
+    let stats = run(32, Duration::from_secs(600), per_writer, move |w, i| {
+        let id = ids2.get(w + i as usize * 32).cloned();
+        let started = id.map(&start);
+        async move {
+            match started {
+                Some(future) => future.await,
+                None => Ok(()),
+            }
+        }
+    })
+    .await;
+    anyhow::ensure!(stats.failed == 0, "{} jobs failed to start", stats.failed);
+    Ok(())
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.2}", duration.as_secs_f64() * 1000.0)
+}
+
+fn print_report(rows: &[Row], ceiling: &[(usize, pgbench::Result)]) {
+    println!("| scenario | store | writers | commands/s | p50 ms | p99 ms | failed attempts |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    for row in rows {
+        println!(
+            "| {} | {} | {} | {:.0} | {} | {} | {} |",
+            row.scenario,
+            row.store,
+            row.writers,
+            row.stats.per_second(),
+            ms(row.stats.percentile(0.50)),
+            ms(row.stats.percentile(0.99)),
+            row.stats.failed
+        );
+    }
+    for (clients, result) in ceiling {
+        println!(
+            "| single-row INSERT+COMMIT | pgbench (ceiling) | {clients} | {:.0} | {:.2} (mean) | - | - |",
+            result.tps, result.mean_latency_ms
+        );
+    }
+    let find = |scenario: &str, store: &str, writers: usize| {
+        rows.iter().find(|r| r.scenario.starts_with(scenario) && r.store == store && r.writers == writers)
+    };
+    let ours32 = find("distinct", "ms5 store", 32);
+    let base32 = find("distinct", "cqrs-es + postgres-es 0.5", 32);
+    let hot = find("hot", "ms5 store", 32);
+    let ceiling32 = ceiling.iter().find(|(c, _)| *c == 32).map(|(_, r)| r.tps);
+    println!();
+    if let (Some(ours), Some(base)) = (ours32, base32) {
+        println!(
+            "- 32 writers, ms5 store / baseline: {:.2}x (goal >= 2x)",
+            ours.stats.per_second() / base.stats.per_second()
+        );
+    }
+    if let (Some(ours), Some(tps)) = (ours32, ceiling32) {
+        println!(
+            "- 32 writers, ms5 store / pgbench ceiling: {:.0}% (goal >= 50%)",
+            100.0 * ours.stats.per_second() / tps
+        );
+    }
+    if let (Some(hot), Some(ours)) = (hot, ours32) {
+        println!(
+            "- hot / distinct throughput at 32 writers: {:.0}% with {} failed (goal >= 50%, none failed)",
+            100.0 * hot.stats.per_second() / ours.stats.per_second(),
+            hot.stats.failed
+        );
+    }
+    for store in ["ms5 store, warm", "ms5 store, cold (snapshot + tail)"] {
+        let long = rows
+            .iter()
+            .find(|r| r.scenario.starts_with("one stream") && !r.scenario.contains("fresh") && r.store == store);
+        let fresh = rows.iter().find(|r| r.scenario.contains("fresh") && r.store == store);
+        if let (Some(long), Some(fresh)) = (long, fresh) {
+            println!(
+                "- {store}: p99 long stream / fresh: {:.2}x (goal <= 1.5x)",
+                long.stats.percentile(0.99).as_secs_f64() / fresh.stats.percentile(0.99).as_secs_f64()
+            );
+        }
+    }
+}

@@ -53,6 +53,15 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// The cluster in `data_dir` (which must exist), whether or not it is initialised or running.
+    fn at(data_dir: &Path) -> Result<Self, ClusterError> {
+        let bin_dir = find_or_install_binaries()?;
+        let run_as = is_root().then(|| CLUSTER_OWNER_WHEN_ROOT.to_owned());
+        let data_dir = fs::canonicalize(data_dir).map_err(io_error(data_dir))?;
+        let socket_dir = socket_dir_for(&data_dir);
+        Ok(Self { data_dir, socket_dir, bin_dir, run_as })
+    }
+
     /// Connection URL for `database` as the cluster's superuser.
     pub fn url(&self, database: &str) -> String {
         format!("postgres://{CLUSTER_OWNER_WHEN_ROOT}@localhost:{PORT}/{database}?host={}", self.socket_dir.display())
@@ -130,12 +139,8 @@ fn is_root() -> bool {
 /// that is already running there is reused. Callers that share one cluster across processes must
 /// serialise calls (the test kit holds a file lock).
 pub fn start(options: &ClusterOptions) -> Result<Cluster, ClusterError> {
-    let bin_dir = find_or_install_binaries()?;
-    let run_as = is_root().then(|| CLUSTER_OWNER_WHEN_ROOT.to_owned());
     fs::create_dir_all(&options.data_dir).map_err(io_error(&options.data_dir))?;
-    let data_dir = fs::canonicalize(&options.data_dir).map_err(io_error(&options.data_dir))?;
-    let socket_dir = socket_dir_for(&data_dir);
-    let cluster = Cluster { data_dir, socket_dir, bin_dir, run_as };
+    let cluster = Cluster::at(&options.data_dir)?;
 
     if let Some(owner) = &cluster.run_as {
         hand_over(owner, &cluster.data_dir)?;
@@ -155,6 +160,15 @@ pub fn start(options: &ClusterOptions) -> Result<Cluster, ClusterError> {
         tracing::info!(data_dir = %cluster.data_dir.display(), "started private PostgreSQL cluster");
     }
     Ok(cluster)
+}
+
+/// Stops the cluster in `data_dir` if one runs there; a directory without a cluster is left alone.
+pub fn stop_if_running(data_dir: &Path) -> Result<(), ClusterError> {
+    if !data_dir.join("PG_VERSION").exists() {
+        return Ok(());
+    }
+    let cluster = Cluster::at(data_dir)?;
+    if is_running(&cluster) { cluster.stop() } else { Ok(()) }
 }
 
 fn socket_dir_for(data_dir: &Path) -> PathBuf {

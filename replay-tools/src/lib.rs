@@ -1,1 +1,1 @@
-//! placeholder
+//! Command-line tools for auditors and admins (replay, verify, rebuild, export/import).

@@ -1,0 +1,3 @@
+//! Black-box tests of the running service on a fresh database each.
+
+mod health;

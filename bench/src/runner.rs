@@ -1,0 +1,71 @@
+//! Runs writers against a deadline and summarises what they achieved.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What a run achieved: successful commands, failed attempts and the successes' latencies.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub succeeded: u64,
+    pub failed: u64,
+    pub elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Stats {
+    pub fn per_second(&self) -> f64 {
+        self.succeeded as f64 / self.elapsed.as_secs_f64()
+    }
+
+    pub fn percentile(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let rank = ((self.latencies.len() as f64 * p).ceil() as usize).clamp(1, self.latencies.len());
+        self.latencies[rank - 1]
+    }
+}
+
+/// Runs `writers` concurrent loops of `command(writer, iteration)` until `duration` has passed (or
+/// `max_per_writer` commands each), counting an `Err` as a failed attempt.
+pub async fn run<F, Fut>(writers: usize, duration: Duration, max_per_writer: u64, command: F) -> Stats
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), String>> + Send,
+{
+    let command = Arc::new(command);
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = Vec::with_capacity(writers);
+    for writer in 0..writers {
+        let command = Arc::clone(&command);
+        tasks.push(tokio::spawn(async move {
+            let mut stats = Stats::default();
+            let mut iteration = 0;
+            while Instant::now() < deadline && iteration < max_per_writer {
+                let t0 = Instant::now();
+                match command(writer, iteration).await {
+                    Ok(()) => {
+                        stats.succeeded += 1;
+                        stats.latencies.push(t0.elapsed());
+                    }
+                    Err(_) => stats.failed += 1,
+                }
+                iteration += 1;
+            }
+            stats
+        }));
+    }
+    let mut total = Stats::default();
+    for task in tasks {
+        if let Ok(stats) = task.await {
+            total.succeeded += stats.succeeded;
+            total.failed += stats.failed;
+            total.latencies.extend(stats.latencies);
+        }
+    }
+    total.elapsed = started.elapsed();
+    total.latencies.sort_unstable();
+    total
+}
