@@ -30,6 +30,11 @@ struct Settings {
     pool_size: u32,
 }
 
+// Many small short-lived allocations across threads per command: glibc malloc showed up as ~15% of
+// the client's CPU in profiles; mimalloc is made for this pattern.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const EMBEDDED_DATABASE: &str = "ms5_floor";
 
 #[tokio::main]

@@ -13,11 +13,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{Parser, ValueEnum};
+use commands::PgEventStore;
+use domain::job::Job;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, Executor, PgConnection};
 
 use crate::runner::{Stats, run};
+
+// Many small short-lived allocations across threads per command: glibc malloc showed up as ~15% of
+// the client's CPU in profiles; mimalloc is made for this pattern.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -27,9 +34,24 @@ struct Args {
     /// Events in the long stream compared against a fresh one.
     #[arg(long, default_value_t = 100_000)]
     long_stream: u64,
+    /// Which scenarios to run.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Scenario::Distinct, Scenario::Hot, Scenario::Long, Scenario::Ceiling])]
+    scenarios: Vec<Scenario>,
     /// Where the benchmark's private cluster lives.
     #[arg(long, default_value = "target/bench-postgres")]
     data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// 1, 8 and 32 writers on distinct aggregates.
+    Distinct,
+    /// 32 writers on 10 aggregates.
+    Hot,
+    /// One stream of --long-stream events against a fresh one.
+    Long,
+    /// pgbench single-row INSERT+COMMIT at 1, 8 and 32 clients.
+    Ceiling,
 }
 
 /// Divisible by 1, 8 and 32, so that writers never share an aggregate in the distinct scenarios.
@@ -42,6 +64,15 @@ struct Row {
     store: &'static str,
     writers: usize,
     stats: Stats,
+}
+
+/// Flushes dirty pages before a measured scenario, so that no scenario pays for the previous one's
+/// writes with a checkpoint inside its window.
+async fn checkpoint(server: &str) -> anyhow::Result<()> {
+    let mut admin = PgConnection::connect(server).await?;
+    admin.execute("CHECKPOINT").await?;
+    admin.close().await?;
+    Ok(())
 }
 
 async fn fresh_database(server: &str, name: &str) -> anyhow::Result<String> {
@@ -65,7 +96,9 @@ async fn main() -> anyhow::Result<()> {
     commands::database::migrate(&ours_url).await?;
     let ours_pool = commands::database::application_pool(&ours_url, POOL_SIZE).await?;
     let base_url = fresh_database(&server, "bench_baseline").await?;
-    let base_pool = PgPoolOptions::new().max_connections(POOL_SIZE).connect(&base_url).await?;
+    // The same pool settings as ours, so the comparison is of the stores alone.
+    let base_pool =
+        PgPoolOptions::new().max_connections(POOL_SIZE).test_before_acquire(false).connect(&base_url).await?;
     baseline::create_schema(&base_pool).await?;
 
     eprintln!("seeding {AGGREGATES} running jobs in each store");
@@ -89,12 +122,15 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
 
+    let server = server.as_str();
     let mut rows = Vec::new();
-    for writers in [1, 8, 32] {
+    let wanted = |scenario| args.scenarios.contains(&scenario);
+    for writers in [1, 8, 32].into_iter().filter(|_| wanted(Scenario::Distinct)) {
         let scenario = format!("distinct aggregates ({AGGREGATES})");
         eprintln!("{scenario}, {writers} writers");
         let pick = move |writer: usize, i: u64| (writer + i as usize * writers) % AGGREGATES;
         let (s, ids2) = (Arc::clone(&store), Arc::clone(&ids));
+        checkpoint(server).await?;
         let stats = run(writers, duration, u64::MAX, move |w, i| {
             let (s, ids2) = (Arc::clone(&s), Arc::clone(&ids2));
             async move { ours::command(&s, &ids2[pick(w, i)]).await }
@@ -102,6 +138,7 @@ async fn main() -> anyhow::Result<()> {
         .await;
         rows.push(Row { scenario: scenario.clone(), store: "ms5 store", writers, stats });
         let (p, ids2) = (Arc::clone(&plain), Arc::clone(&ids));
+        checkpoint(server).await?;
         let stats = run(writers, duration, u64::MAX, move |w, i| {
             let (p, ids2) = (Arc::clone(&p), Arc::clone(&ids2));
             async move { baseline::command(&p, &ids2[pick(w, i)]).await }
@@ -110,39 +147,81 @@ async fn main() -> anyhow::Result<()> {
         rows.push(Row { scenario, store: "cqrs-es + postgres-es 0.5", writers, stats });
     }
 
+    if wanted(Scenario::Hot) {
+        hot_aggregates(&mut rows, server, &store, &plain, &ids, duration).await?;
+    }
+    if wanted(Scenario::Long) {
+        long_stream(&mut rows, server, &args, &store, &plain, &ours_pool, &base_pool, duration).await?;
+    }
+    let mut ceiling = Vec::new();
+    for clients in [1, 8, 32].into_iter().filter(|_| wanted(Scenario::Ceiling)) {
+        eprintln!("pgbench, {clients} clients");
+        checkpoint(server).await?;
+        ceiling.push((clients, pgbench::insert_commit_tps(&cluster, &ours_url, clients, args.seconds).await?));
+    }
+    print_report(&rows, &ceiling);
+    drop((ours_pool, base_pool));
+    tokio::task::spawn_blocking(move || cluster.stop()).await?.context("stopping the bench cluster")?;
+    Ok(())
+}
+
+async fn hot_aggregates(
+    rows: &mut Vec<Row>,
+    server: &str,
+    store: &Arc<PgEventStore<Job>>,
+    plain: &Arc<baseline::Framework>,
+    ids: &Arc<Vec<String>>,
+    duration: Duration,
+) -> anyhow::Result<()> {
     eprintln!("hot aggregates");
     let hot = move |writer: usize, i: u64| (writer + i as usize) % HOT_AGGREGATES;
     let scenario = format!("hot: {HOT_AGGREGATES} aggregates");
-    let (s, ids2) = (Arc::clone(&store), Arc::clone(&ids));
+    let (s, ids2) = (Arc::clone(store), Arc::clone(ids));
+    checkpoint(server).await?;
     let stats = run(32, duration, u64::MAX, move |w, i| {
         let (s, ids2) = (Arc::clone(&s), Arc::clone(&ids2));
         async move { ours::command(&s, &ids2[hot(w, i)]).await }
     })
     .await;
     rows.push(Row { scenario: scenario.clone(), store: "ms5 store", writers: 32, stats });
-    let (p, ids2) = (Arc::clone(&plain), Arc::clone(&ids));
+    let (p, ids2) = (Arc::clone(plain), Arc::clone(ids));
+    checkpoint(server).await?;
     let stats = run(32, duration, u64::MAX, move |w, i| {
         let (p, ids2) = (Arc::clone(&p), Arc::clone(&ids2));
         async move { baseline::command(&p, &ids2[hot(w, i)]).await }
     })
     .await;
     rows.push(Row { scenario, store: "cqrs-es + postgres-es 0.5", writers: 32, stats });
+    Ok(())
+}
 
+#[allow(clippy::too_many_arguments)]
+async fn long_stream(
+    rows: &mut Vec<Row>,
+    server: &str,
+    args: &Args,
+    store: &Arc<PgEventStore<Job>>,
+    plain: &Arc<baseline::Framework>,
+    ours_pool: &sqlx::PgPool,
+    base_pool: &sqlx::PgPool,
+    duration: Duration,
+) -> anyhow::Result<()> {
     eprintln!("growing a stream to {} events in each store", args.long_stream);
     let long_id = workload::job_ids(1).remove(0);
     let fresh_id = workload::job_ids(1).remove(0);
-    ours::grow_stream(&store, &long_id, args.long_stream).await?;
-    ours::start_job(&store, &fresh_id).await?;
-    baseline::grow_stream(&base_pool, &long_id, args.long_stream).await?;
-    baseline::start_job(&plain, &fresh_id).await?;
-    let snapshotting = Arc::new(baseline::snapshotting(&base_pool));
-    let cold = Arc::new(ours::store(&ours_pool, false));
+    ours::grow_stream(store, &long_id, args.long_stream).await?;
+    ours::start_job(store, &fresh_id).await?;
+    baseline::grow_stream(base_pool, &long_id, args.long_stream).await?;
+    baseline::start_job(plain, &fresh_id).await?;
+    let snapshotting = Arc::new(baseline::snapshotting(base_pool));
+    let cold = Arc::new(ours::store(ours_pool, false));
     for (label, id) in [(format!("{} events", args.long_stream), &long_id), ("fresh (4 events)".to_owned(), &fresh_id)]
     {
         for (store_label, store) in
             [("ms5 store, warm", Arc::clone(&store)), ("ms5 store, cold (snapshot + tail)", Arc::clone(&cold))]
         {
             let id = id.clone();
+            checkpoint(server).await?;
             let stats = run(1, duration, 5_000, move |_, _| {
                 let (store, id) = (Arc::clone(&store), id.clone());
                 async move { ours::command(&store, &id).await }
@@ -151,6 +230,7 @@ async fn main() -> anyhow::Result<()> {
             rows.push(Row { scenario: format!("one stream: {label}"), store: store_label, writers: 1, stats });
         }
         let (f, id) = (Arc::clone(&snapshotting), id.clone());
+        checkpoint(server).await?;
         let stats = run(1, duration, 5_000, move |_, _| {
             let (f, id) = (Arc::clone(&f), id.clone());
             async move { baseline::command(&f, &id).await }
@@ -163,15 +243,6 @@ async fn main() -> anyhow::Result<()> {
             stats,
         });
     }
-
-    let mut ceiling = Vec::new();
-    for clients in [1, 8, 32] {
-        eprintln!("pgbench, {clients} clients");
-        ceiling.push((clients, pgbench::insert_commit_tps(&cluster, &ours_url, clients, args.seconds).await?));
-    }
-    print_report(&rows, &ceiling);
-    drop((ours_pool, base_pool));
-    tokio::task::spawn_blocking(move || cluster.stop()).await?.context("stopping the bench cluster")?;
     Ok(())
 }
 

@@ -27,23 +27,39 @@ pub struct HashedEvent<'a> {
 }
 
 pub fn stream_hash(previous: Option<&StreamHash>, event: &HashedEvent<'_>) -> StreamHash {
-    let mut bytes = Vec::with_capacity(512);
-    let canonical = serde_json::json!({
-        "event_id": event.event_id.to_string(),
-        "aggregate_type": event.aggregate_type,
-        "aggregate_id": event.aggregate_id,
-        "sequence": event.sequence,
-        "event_type": event.event_type,
-        "event_version": event.event_version,
-        "payload": event.payload,
-        "metadata": event.metadata,
-        "recorded_at": event.recorded_at.to_rfc3339_opts(SecondsFormat::Micros, true),
-    });
-    write_canonical(&canonical, &mut bytes);
+    let mut bytes = Vec::with_capacity(1024);
+    write_hashed_event(event, &mut bytes);
     let mut hasher = Sha256::new();
     hasher.update(previous.unwrap_or(&[0; 32]));
     hasher.update(&bytes);
     hasher.finalize().into()
+}
+
+/// The canonical JSON object of an event's hashed fields, written field by field (keys in sorted order)
+/// so that payload and metadata are not copied into an intermediate value first.
+fn write_hashed_event(event: &HashedEvent<'_>, out: &mut Vec<u8>) {
+    let scalar = |key: &str, value: Value, out: &mut Vec<u8>| {
+        write_scalar(&Value::String(key.to_owned()), out);
+        out.push(b':');
+        write_scalar(&value, out);
+        out.push(b',');
+    };
+    out.push(b'{');
+    scalar("aggregate_id", Value::from(event.aggregate_id), out);
+    scalar("aggregate_type", Value::from(event.aggregate_type), out);
+    scalar("event_id", Value::from(event.event_id.to_string()), out);
+    scalar("event_type", Value::from(event.event_type), out);
+    scalar("event_version", Value::from(event.event_version), out);
+    out.extend_from_slice(br#""metadata":"#);
+    write_canonical(event.metadata, out);
+    out.extend_from_slice(br#","payload":"#);
+    write_canonical(event.payload, out);
+    out.push(b',');
+    scalar("recorded_at", Value::from(event.recorded_at.to_rfc3339_opts(SecondsFormat::Micros, true)), out);
+    write_scalar(&Value::from("sequence"), out);
+    out.push(b':');
+    write_scalar(&Value::from(event.sequence), out);
+    out.push(b'}');
 }
 
 fn write_canonical(value: &Value, out: &mut Vec<u8>) {
@@ -109,6 +125,28 @@ mod tests {
         assert_eq!(hash, stream_hash(None, &sample(&same, &metadata)));
         assert_ne!(hash, stream_hash(None, &sample(&other, &metadata)));
         assert_ne!(hash, stream_hash(Some(&[1; 32]), &sample(&one, &metadata)));
+    }
+
+    #[test]
+    fn the_hashed_event_is_the_canonical_form_of_its_fields_as_one_object() {
+        let metadata = serde_json::json!({"z": 1, "a": [true, null]});
+        let payload = serde_json::json!({"good": 3, "at": "2026-03-02T08:00:00Z"});
+        let event = sample(&payload, &metadata);
+        let as_object = serde_json::json!({
+            "event_id": event.event_id.to_string(),
+            "aggregate_type": event.aggregate_type,
+            "aggregate_id": event.aggregate_id,
+            "sequence": event.sequence,
+            "event_type": event.event_type,
+            "event_version": event.event_version,
+            "payload": payload,
+            "metadata": metadata,
+            "recorded_at": "2023-11-14T22:13:20.123456Z",
+        });
+        let (mut direct, mut generic) = (Vec::new(), Vec::new());
+        write_hashed_event(&event, &mut direct);
+        write_canonical(&as_object, &mut generic);
+        assert_eq!(String::from_utf8_lossy(&direct), String::from_utf8_lossy(&generic));
     }
 
     #[test]

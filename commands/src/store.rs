@@ -86,38 +86,67 @@ impl<A: domain::Aggregate> AggregateContext<Adapted<A>> for LoadedAggregate<A> {
 #[derive(Debug, Clone)]
 pub struct Appended {
     pub version: u64,
-    pub events: Vec<RecordedEvent>,
+    pub events: Vec<AppendedEvent>,
 }
 
-/// Inserts a command's events in array order, so the gapless-sequence trigger sees each predecessor.
-macro_rules! appended_cte {
-    () => {
-        "appended AS (
-            INSERT INTO events (event_id, aggregate_type, aggregate_id, sequence, event_type, event_version,
-                                payload, metadata, recorded_at, stream_hash)
-            SELECT e.event_id, $2, $3, e.sequence, e.event_type, e.event_version, e.payload, $8, $9, e.stream_hash
-            FROM unnest($1::uuid[], $4::bigint[], $5::text[], $6::int[], $7::jsonb[], $10::bytea[])
-                 WITH ORDINALITY AS e(event_id, sequence, event_type, event_version, payload, stream_hash, n)
-            ORDER BY e.n
-            RETURNING position, transaction_id::text::bigint AS transaction_id, sequence
-        ) SELECT position, transaction_id FROM appended ORDER BY sequence"
-    };
+/// Where one appended event landed in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendedEvent {
+    pub event_id: Uuid,
+    pub sequence: u64,
+    pub event_type: &'static str,
+    pub position: i64,
+    pub transaction_id: i64,
+    pub stream_hash: StreamHash,
 }
 
-const APPEND_EVENTS: &str = concat!("WITH ", appended_cte!());
+/// Columns every event of one append shares, bound once as $1..$4.
+const SHARED_COLUMNS: usize = 4;
+/// Columns each event binds for itself.
+const EVENT_COLUMNS: usize = 6;
 
-/// The same, replacing the aggregate's snapshot in the same statement (and so the same transaction).
-const APPEND_EVENTS_WITH_SNAPSHOT: &str = concat!(
-    "WITH snapshot AS (
-        INSERT INTO snapshots (aggregate_type, aggregate_id, sequence, state, stream_hash)
-        VALUES ($2, $3, $11, $12, $13)
-        ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
-        SET sequence = EXCLUDED.sequence, state = EXCLUDED.state, stream_hash = EXCLUDED.stream_hash,
-            taken_at = now()
-        WHERE snapshots.sequence < EXCLUDED.sequence
-    ), ",
-    appended_cte!()
-);
+/// One INSERT of `events` rows. Multi-row VALUES keeps the rows in command order, so the identity
+/// column and the gapless-sequence trigger see each event after its predecessor. With `snapshot`, the
+/// aggregate's snapshot is replaced by a CTE of the same statement, so in the same transaction.
+fn append_statement(events: usize, snapshot: bool) -> String {
+    let mut sql = String::with_capacity(600 + events * 60);
+    if snapshot {
+        let first = SHARED_COLUMNS + events * EVENT_COLUMNS + 1;
+        sql.push_str(&format!(
+            "WITH snapshot AS (
+                INSERT INTO snapshots (aggregate_type, aggregate_id, sequence, state, stream_hash)
+                VALUES ($1, $2, ${first}, ${}, ${})
+                ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
+                SET sequence = EXCLUDED.sequence, state = EXCLUDED.state, stream_hash = EXCLUDED.stream_hash,
+                    taken_at = now()
+                WHERE snapshots.sequence < EXCLUDED.sequence
+            ) ",
+            first + 1,
+            first + 2
+        ));
+    }
+    sql.push_str(
+        "INSERT INTO events (aggregate_type, aggregate_id, metadata, recorded_at, event_id, sequence, event_type, \
+         event_version, payload, stream_hash) VALUES ",
+    );
+    for event in 0..events {
+        let p = SHARED_COLUMNS + event * EVENT_COLUMNS;
+        if event > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "($1, $2, $3, $4, ${}, ${}, ${}, ${}, ${}, ${})",
+            p + 1,
+            p + 2,
+            p + 3,
+            p + 4,
+            p + 5,
+            p + 6
+        ));
+    }
+    sql.push_str(" RETURNING sequence, position, transaction_id::text::bigint");
+    sql
+}
 
 /// Splits an externally tagged event (`{"JobStarted": {...}}`) into its payload.
 fn encode_event<E: domain::Event>(event: &E) -> Result<(&'static str, Value), StoreError> {
@@ -234,7 +263,7 @@ impl<A: domain::Aggregate> PgEventStore<A> {
         match self.insert(&context, &events, metadata).await {
             Ok(appended) => {
                 context.working.version = appended.version;
-                context.working.stream_hash = appended.events.last().and_then(|e| as_hash(&e.stream_hash));
+                context.working.stream_hash = appended.events.last().map(|event| event.stream_hash);
                 if appended.version - context.working.snapshot_version >= self.settings.snapshot_every {
                     context.working.snapshot_version = appended.version;
                 }
@@ -257,63 +286,59 @@ impl<A: domain::Aggregate> PgEventStore<A> {
         let recorded_at = Utc::now().trunc_subsecs(6);
         let metadata = metadata.to_json();
         let mut previous = context.working.stream_hash;
-        let mut rows = Vec::with_capacity(events.len());
+        let mut appended = Vec::with_capacity(events.len());
+        let mut payloads = Vec::with_capacity(events.len());
         for (sequence, event) in (context.working.version + 1..).zip(events) {
             let (event_type, payload) = encode_event(event)?;
-            let mut row = RecordedEvent {
-                position: 0,
-                transaction_id: 0,
-                event_id: Uuid::now_v7(),
-                aggregate_type: A::TYPE.to_owned(),
-                aggregate_id: context.aggregate_id.clone(),
-                sequence: to_i64(sequence),
-                event_type: event_type.to_owned(),
-                event_version: i32::try_from(event.event_version()).unwrap_or(i32::MAX),
-                payload,
-                metadata: metadata.clone(),
-                recorded_at,
-                stream_hash: Vec::new(),
-            };
+            let event_id = Uuid::now_v7();
             let hash = stream_hash(
                 previous.as_ref(),
                 &HashedEvent {
-                    event_id: row.event_id,
+                    event_id,
                     aggregate_type: A::TYPE,
                     aggregate_id: &context.aggregate_id,
                     sequence,
                     event_type,
                     event_version: event.event_version(),
-                    payload: &row.payload,
+                    payload: &payload,
                     metadata: &metadata,
                     recorded_at,
                 },
             );
-            row.stream_hash = hash.to_vec();
             previous = Some(hash);
-            rows.push(row);
+            payloads.push(payload);
+            appended.push(AppendedEvent {
+                event_id,
+                sequence,
+                event_type,
+                position: 0,
+                transaction_id: 0,
+                stream_hash: hash,
+            });
         }
-        let version = context.working.version + rows.len() as u64;
+        let version = context.working.version + appended.len() as u64;
         let take_snapshot = version - context.working.snapshot_version >= self.settings.snapshot_every;
-        let query =
-            sqlx::query_as::<_, (i64, i64)>(if take_snapshot { APPEND_EVENTS_WITH_SNAPSHOT } else { APPEND_EVENTS })
-                .bind(rows.iter().map(|r| r.event_id).collect::<Vec<_>>())
-                .bind(A::TYPE)
-                .bind(&context.aggregate_id)
-                .bind(rows.iter().map(|r| r.sequence).collect::<Vec<_>>())
-                .bind(rows.iter().map(|r| r.event_type.clone()).collect::<Vec<_>>())
-                .bind(rows.iter().map(|r| r.event_version).collect::<Vec<_>>())
-                .bind(rows.iter().map(|r| r.payload.clone()).collect::<Vec<_>>())
-                .bind(&metadata)
-                .bind(recorded_at)
-                .bind(rows.iter().map(|r| r.stream_hash.clone()).collect::<Vec<_>>());
-        let query = if take_snapshot {
-            query
+        let statement = append_statement(appended.len(), take_snapshot);
+        let mut query = sqlx::query_as::<_, (i64, i64, i64)>(&statement)
+            .bind(A::TYPE)
+            .bind(&context.aggregate_id)
+            .bind(&metadata)
+            .bind(recorded_at);
+        for ((row, payload), event) in appended.iter().zip(&payloads).zip(events) {
+            query = query
+                .bind(row.event_id)
+                .bind(to_i64(row.sequence))
+                .bind(row.event_type)
+                .bind(i32::try_from(event.event_version()).unwrap_or(i32::MAX))
+                .bind(payload)
+                .bind(&row.stream_hash[..]);
+        }
+        if take_snapshot {
+            query = query
                 .bind(to_i64(version))
                 .bind(serde_json::to_value(&context.working.aggregate)?)
-                .bind(previous.map(|hash| hash.to_vec()).unwrap_or_default())
-        } else {
-            query
-        };
+                .bind(previous.map(|hash| hash.to_vec()).unwrap_or_default());
+        }
         let written = match query.fetch_all(&self.pool).await {
             Ok(written) => written,
             Err(sqlx::Error::Database(error)) if error.constraint() == Some("events_stream_sequence_key") => {
@@ -323,11 +348,13 @@ impl<A: domain::Aggregate> PgEventStore<A> {
             }
             Err(error) => return Err(error.into()),
         };
-        for (row, (position, transaction_id)) in rows.iter_mut().zip(written) {
-            row.position = position;
-            row.transaction_id = transaction_id;
+        for (sequence, position, transaction_id) in written {
+            if let Some(row) = appended.iter_mut().find(|row| to_i64(row.sequence) == sequence) {
+                row.position = position;
+                row.transaction_id = transaction_id;
+            }
         }
-        Ok(Appended { version, events: rows })
+        Ok(Appended { version, events: appended })
     }
 
     /// The stream's version as committed now.
@@ -388,11 +415,20 @@ impl<A: domain::Aggregate> cqrs_es::EventStore<Adapted<A>> for PgEventStore<A> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let metadata = EventMetadata::from_map(&metadata).map_err(|e| framework_error(e.into()))?;
-        let appended = self
-            .append(context, events.into_iter().map(|event| event.0).collect(), &metadata)
-            .await
-            .map_err(framework_error)?;
-        appended.events.into_iter().map(envelope::<A>).collect::<Result<_, _>>().map_err(framework_error)
+        let parsed = EventMetadata::from_map(&metadata).map_err(|e| framework_error(e.into()))?;
+        let aggregate_id = context.aggregate_id.clone();
+        let payloads: Vec<A::Event> = events.into_iter().map(|event| event.0).collect();
+        let appended = self.append(context, payloads.clone(), &parsed).await.map_err(framework_error)?;
+        Ok(appended
+            .events
+            .iter()
+            .zip(payloads)
+            .map(|(row, payload)| EventEnvelope {
+                aggregate_id: aggregate_id.clone(),
+                sequence: usize::try_from(row.sequence).unwrap_or_default(),
+                payload: AdaptedEvent(payload),
+                metadata: metadata.clone(),
+            })
+            .collect())
     }
 }
