@@ -218,7 +218,7 @@ async fn long_stream(
     for (label, id) in [(format!("{} events", args.long_stream), &long_id), ("fresh (4 events)".to_owned(), &fresh_id)]
     {
         for (store_label, store) in
-            [("ms5 store, warm", Arc::clone(&store)), ("ms5 store, cold (snapshot + tail)", Arc::clone(&cold))]
+            [("ms5 store, warm", Arc::clone(store)), ("ms5 store, cold (snapshot + tail)", Arc::clone(&cold))]
         {
             let id = id.clone();
             checkpoint(server).await?;
