@@ -13,6 +13,7 @@ pub mod database;
 pub mod error;
 pub mod event_log;
 pub mod execute;
+pub mod lookups;
 pub mod metadata;
 pub mod store;
 

@@ -195,6 +195,12 @@ impl<A: domain::Aggregate> PgEventStore<A> {
         Ok(LoadedAggregate { aggregate_id: aggregate_id.to_owned(), guard, working })
     }
 
+    /// The aggregate's committed state, for a decision about another aggregate. The lock is held only
+    /// while the state is copied.
+    pub async fn state(&self, aggregate_id: &str) -> Result<A, StoreError> {
+        Ok(self.load(aggregate_id).await?.working.aggregate.0)
+    }
+
     /// Re-reads a loaded aggregate from the database: the warm copy may be behind what another process
     /// has committed since.
     pub async fn reload(&self, context: &mut LoadedAggregate<A>) -> Result<(), StoreError> {
@@ -260,11 +266,13 @@ impl<A: domain::Aggregate> PgEventStore<A> {
         events: Vec<A::Event>,
         metadata: &EventMetadata,
     ) -> Result<Appended, StoreError> {
-        match self.insert(&context, &events, metadata).await {
+        let version = context.working.version + events.len() as u64;
+        let snapshot_due = version - context.working.snapshot_version >= self.settings.snapshot_every;
+        match self.insert(&context, &events, metadata, snapshot_due).await {
             Ok(appended) => {
                 context.working.version = appended.version;
                 context.working.stream_hash = appended.events.last().map(|event| event.stream_hash);
-                if appended.version - context.working.snapshot_version >= self.settings.snapshot_every {
+                if snapshot_due {
                     context.working.snapshot_version = appended.version;
                 }
                 *context.guard = Some(context.working);
@@ -282,6 +290,7 @@ impl<A: domain::Aggregate> PgEventStore<A> {
         context: &LoadedAggregate<A>,
         events: &[A::Event],
         metadata: &EventMetadata,
+        take_snapshot: bool,
     ) -> Result<Appended, StoreError> {
         let recorded_at = Utc::now().trunc_subsecs(6);
         let metadata = metadata.to_json();
@@ -317,7 +326,6 @@ impl<A: domain::Aggregate> PgEventStore<A> {
             });
         }
         let version = context.working.version + appended.len() as u64;
-        let take_snapshot = version - context.working.snapshot_version >= self.settings.snapshot_every;
         let statement = append_statement(appended.len(), take_snapshot);
         let mut query = sqlx::query_as::<_, (i64, i64, i64)>(&statement)
             .bind(A::TYPE)

@@ -15,6 +15,8 @@ pub enum ValueError {
     TooLong { what: &'static str, max: usize },
     #[error("{what} may hold only letters, digits, '.', '-' and '_' and must start with a letter or digit")]
     BadCharacters { what: &'static str },
+    #[error("{what} must not contain control characters other than line breaks and tabs")]
+    ControlCharacters { what: &'static str },
     #[error("{what} must be greater than zero")]
     NotPositive { what: &'static str },
 }
@@ -105,6 +107,10 @@ impl<const MAX: usize> Text<MAX> {
         }
         if trimmed.chars().count() > MAX {
             return Err(ValueError::TooLong { what: "text", max: MAX });
+        }
+        // NUL cannot be stored in jsonb at all; other control characters only hide what was written.
+        if trimmed.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+            return Err(ValueError::ControlCharacters { what: "text" });
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -201,6 +207,8 @@ mod tests {
         assert_eq!(Reason::parse("  wrong code ").map(|r| r.to_string()), Ok("wrong code".into()));
         assert!(Reason::parse("   ").is_err());
         assert!(Name::parse(&"x".repeat(201)).is_err());
+        assert_eq!(Reason::parse("a\u{0}b"), Err(ValueError::ControlCharacters { what: "text" }));
+        assert!(Reason::parse("line one\nline two\tend").is_ok());
     }
 
     #[test]

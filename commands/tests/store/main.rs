@@ -6,5 +6,6 @@ mod commit_order;
 mod concurrency;
 mod framework;
 mod immutability;
+mod lookups;
 mod snapshots;
 mod support;

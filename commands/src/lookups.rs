@@ -1,0 +1,128 @@
+//! Commands whose decision needs facts owned by another aggregate. The domain takes those facts as
+//! values in the command; these functions look them up first, then execute the command as usual.
+
+use chrono::{DateTime, Utc};
+use domain::checklist::{Checklist, ChecklistCommand, ChecklistTemplate, TemplateVersion};
+use domain::downtime::{Downtime, DowntimeCommand, StopSource};
+use domain::line::{Line, LineCommand, LineError};
+use domain::line_id::LineId;
+use domain::values::{EquipmentId, Reason, ReasonCode};
+use uuid::Uuid;
+
+use crate::execute::{CommandError, CommandOutcome, execute};
+use crate::metadata::CommandContext;
+use crate::store::PgEventStore;
+
+/// Why a command that depends on another aggregate was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError<E: std::error::Error> {
+    /// The command itself was refused or could not be stored.
+    #[error(transparent)]
+    Command(CommandError<E>),
+    /// The line the command refers to refused it (unregistered, unknown or non-leaf reason).
+    #[error(transparent)]
+    Line(CommandError<LineError>),
+    #[error("checklist template {0} has not been defined")]
+    UnknownTemplate(String),
+    #[error("equipment {0} is not part of the line")]
+    UnknownEquipment(EquipmentId),
+}
+
+impl<E: std::error::Error> From<crate::StoreError> for LookupError<E> {
+    fn from(error: crate::StoreError) -> Self {
+        Self::Command(CommandError::Store(error))
+    }
+}
+
+/// Starts a stop on a registered line, classifying it later by the line's small-stop threshold in force
+/// when it started.
+pub async fn start_downtime(
+    lines: &PgEventStore<Line>,
+    stops: &PgEventStore<Downtime>,
+    downtime_id: &str,
+    start: StopStart,
+    context: &CommandContext,
+) -> Result<CommandOutcome, LookupError<domain::downtime::DowntimeError>> {
+    let line = lines.state(&start.line.to_string()).await?;
+    if !line.is_registered() {
+        return Err(LookupError::Line(CommandError::Rejected(LineError::NotRegistered)));
+    }
+    if let Some(equipment) = &start.equipment
+        && !line.equipment.contains_key(equipment)
+    {
+        return Err(LookupError::UnknownEquipment(equipment.clone()));
+    }
+    let command = DowntimeCommand::Start {
+        small_stop_threshold: line.small_stop_threshold_at(start.started_at),
+        line: start.line,
+        equipment: start.equipment,
+        source: start.source,
+        started_at: start.started_at,
+    };
+    execute(stops, downtime_id, command, context).await.map_err(LookupError::Command)
+}
+
+/// What a caller says about a stop that starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StopStart {
+    pub line: LineId,
+    pub equipment: Option<EquipmentId>,
+    pub source: StopSource,
+    pub started_at: DateTime<Utc>,
+}
+
+/// Gives a stop a reason from its line's tree: assigns it, or with `reason_for_change` replaces the one it
+/// has. The code is locked against redefinition on the line first; if the stop then refuses the reason,
+/// the code merely stays locked, which loses nothing.
+pub async fn give_downtime_reason(
+    lines: &PgEventStore<Line>,
+    stops: &PgEventStore<Downtime>,
+    downtime_id: &str,
+    code: ReasonCode,
+    reason_for_change: Option<Reason>,
+    context: &CommandContext,
+) -> Result<CommandOutcome, LookupError<domain::downtime::DowntimeError>> {
+    let stop = stops.state(downtime_id).await?;
+    let Some(line_id) = stop.line else {
+        return Err(LookupError::Command(CommandError::Rejected(domain::downtime::DowntimeError::NotStarted)));
+    };
+    let line_id = line_id.to_string();
+    let reason_code = lines
+        .state(&line_id)
+        .await?
+        .assignable_reason(&code)
+        .map_err(|e| LookupError::Line(CommandError::Rejected(e)))?;
+    let mark = LineCommand::MarkDowntimeReasonUsed { code };
+    execute(lines, &line_id, mark, &line_context(context)).await.map_err(LookupError::Line)?;
+    let command = match reason_for_change {
+        None => DowntimeCommand::AssignReason { reason_code },
+        Some(reason) => DowntimeCommand::ChangeReason { reason_code, reason },
+    };
+    execute(stops, downtime_id, command, context).await.map_err(LookupError::Command)
+}
+
+/// The same attribution for a follow-on command on another aggregate: caused by the same command, but
+/// the caller's expected version was about the other aggregate.
+fn line_context(context: &CommandContext) -> CommandContext {
+    CommandContext { expected_version: None, ..context.clone() }
+}
+
+/// Starts a checklist from the current version of a template.
+pub async fn start_checklist(
+    templates: &PgEventStore<ChecklistTemplate>,
+    checklists: &PgEventStore<Checklist>,
+    checklist_id: &str,
+    template_id: &str,
+    job: Option<Uuid>,
+    context: &CommandContext,
+) -> Result<CommandOutcome, LookupError<domain::checklist::ChecklistError>> {
+    let template = templates.state(template_id).await?;
+    if template.version == 0 {
+        return Err(LookupError::UnknownTemplate(template_id.to_owned()));
+    }
+    let version =
+        TemplateVersion { template_id: template_id.to_owned(), version: template.version, items: template.items };
+    execute(checklists, checklist_id, ChecklistCommand::Start { template: version, job }, context)
+        .await
+        .map_err(LookupError::Command)
+}
