@@ -7,7 +7,7 @@ use domain::job::{Job, JobEvent};
 use postgres_es::{PostgresCqrs, PostgresEventRepository, postgres_cqrs, postgres_snapshot_cqrs};
 use sqlx::{Executor, PgPool};
 
-use crate::workload::{one_good, start_commands};
+use crate::workload::{Target, metadata_map, one_good, start_commands};
 
 /// postgres-es's published schema (its `db/init.sql`), tables only.
 const SCHEMA: &str = "
@@ -39,24 +39,25 @@ pub fn snapshotting(pool: &PgPool) -> Framework {
     postgres_snapshot_cqrs(pool.clone(), vec![], 100, ())
 }
 
-pub async fn command(framework: &Framework, id: &str) -> Result<(), String> {
-    let metadata = crate::workload::metadata_map();
-    let stamped = Stamped { command: one_good(), now: chrono::Utc::now() };
-    framework.execute_with_metadata(id, stamped, metadata).await.map_err(|e| e.to_string())
-}
-
-pub async fn start_job(framework: &Framework, id: &str) -> anyhow::Result<()> {
-    for command in start_commands() {
-        let stamped = Stamped { command, now: chrono::Utc::now() };
-        framework.execute_with_metadata(id, stamped, crate::workload::metadata_map()).await?;
+impl Target for Framework {
+    async fn start_job(&self, id: &str) -> Result<(), String> {
+        for command in start_commands() {
+            let stamped = Stamped { command, now: chrono::Utc::now() };
+            self.execute_with_metadata(id, stamped, metadata_map()).await.map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
-    Ok(())
+
+    async fn command(&self, id: &str) -> Result<(), String> {
+        let stamped = Stamped { command: one_good(), now: chrono::Utc::now() };
+        self.execute_with_metadata(id, stamped, metadata_map()).await.map_err(|e| e.to_string())
+    }
 }
 
 /// Grows one job's stream to `events` events through postgres-es's repository in batches of 1,000,
 /// ending with the snapshot its snapshotting store would have written.
 pub async fn grow_stream(pool: &PgPool, id: &str, events: u64) -> anyhow::Result<()> {
-    start_job(&plain(pool), id).await?;
+    plain(pool).start_job(id).await.map_err(anyhow::Error::msg)?;
     let repository = PostgresEventRepository::new(pool.clone());
     let mut state = Adapted::<Job>::default();
     for event in sqlx::query_scalar::<_, serde_json::Value>(
@@ -68,7 +69,7 @@ pub async fn grow_stream(pool: &PgPool, id: &str, events: u64) -> anyhow::Result
     {
         state.apply(serde_json::from_value(event)?);
     }
-    let metadata = serde_json::to_value(crate::workload::metadata_map())?;
+    let metadata = serde_json::to_value(metadata_map())?;
     let mut written: u64 = 4;
     while written < events {
         let batch = (events - written).min(1000);

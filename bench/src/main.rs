@@ -14,12 +14,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use commands::PgEventStore;
-use domain::job::Job;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, Executor, PgConnection};
 
+use crate::pgbench::Workload;
 use crate::runner::{Stats, run};
+use crate::workload::Target;
 
 // Many small short-lived allocations across threads per command: glibc malloc showed up as ~15% of
 // the client's CPU in profiles; mimalloc is made for this pattern.
@@ -50,9 +50,15 @@ enum Scenario {
     Hot,
     /// One stream of --long-stream events against a fresh one.
     Long,
-    /// pgbench single-row INSERT+COMMIT at 1, 8 and 32 clients.
+    /// pgbench single-row INSERT+COMMIT at 1, 8 and 32 clients, and our append statement at 32.
     Ceiling,
 }
+
+const OURS: &str = "ms5 store";
+const OURS_WARM: &str = "ms5 store, warm";
+const OURS_COLD: &str = "ms5 store, cold (snapshot + tail)";
+const BASELINE: &str = "cqrs-es + postgres-es 0.5";
+const BASELINE_SNAPSHOTTING: &str = "cqrs-es + postgres-es 0.5 (snapshot every 100)";
 
 /// Divisible by 1, 8 and 32, so that writers never share an aggregate in the distinct scenarios.
 const AGGREGATES: usize = 1024;
@@ -105,22 +111,8 @@ async fn main() -> anyhow::Result<()> {
     let ids = Arc::new(workload::job_ids(AGGREGATES));
     let store = Arc::new(ours::store(&ours_pool, true));
     let plain = Arc::new(baseline::plain(&base_pool));
-    seed(&ids, {
-        let store = Arc::clone(&store);
-        move |id| {
-            let store = Arc::clone(&store);
-            async move { ours::start_job(&store, &id).await.map_err(|e| e.to_string()) }
-        }
-    })
-    .await?;
-    seed(&ids, {
-        let plain = Arc::clone(&plain);
-        move |id| {
-            let plain = Arc::clone(&plain);
-            async move { baseline::start_job(&plain, &id).await.map_err(|e| e.to_string()) }
-        }
-    })
-    .await?;
+    seed(&store, &ids).await?;
+    seed(&plain, &ids).await?;
 
     let server = server.as_str();
     let mut rows = Vec::new();
@@ -129,137 +121,92 @@ async fn main() -> anyhow::Result<()> {
         let scenario = format!("distinct aggregates ({AGGREGATES})");
         eprintln!("{scenario}, {writers} writers");
         let pick = move |writer: usize, i: u64| (writer + i as usize * writers) % AGGREGATES;
-        let (s, ids2) = (Arc::clone(&store), Arc::clone(&ids));
-        checkpoint(server).await?;
-        let stats = run(writers, duration, u64::MAX, move |w, i| {
-            let (s, ids2) = (Arc::clone(&s), Arc::clone(&ids2));
-            async move { ours::command(&s, &ids2[pick(w, i)]).await }
-        })
-        .await;
-        rows.push(Row { scenario: scenario.clone(), store: "ms5 store", writers, stats });
-        let (p, ids2) = (Arc::clone(&plain), Arc::clone(&ids));
-        checkpoint(server).await?;
-        let stats = run(writers, duration, u64::MAX, move |w, i| {
-            let (p, ids2) = (Arc::clone(&p), Arc::clone(&ids2));
-            async move { baseline::command(&p, &ids2[pick(w, i)]).await }
-        })
-        .await;
-        rows.push(Row { scenario, store: "cqrs-es + postgres-es 0.5", writers, stats });
+        let stats = measure(server, &store, &ids, writers, duration, u64::MAX, pick).await?;
+        rows.push(Row { scenario: scenario.clone(), store: OURS, writers, stats });
+        let stats = measure(server, &plain, &ids, writers, duration, u64::MAX, pick).await?;
+        rows.push(Row { scenario, store: BASELINE, writers, stats });
     }
 
     if wanted(Scenario::Hot) {
-        hot_aggregates(&mut rows, server, &store, &plain, &ids, duration).await?;
+        eprintln!("hot aggregates");
+        let scenario = format!("hot: {HOT_AGGREGATES} aggregates");
+        let pick = |writer: usize, i: u64| (writer + i as usize) % HOT_AGGREGATES;
+        let stats = measure(server, &store, &ids, 32, duration, u64::MAX, pick).await?;
+        rows.push(Row { scenario: scenario.clone(), store: OURS, writers: 32, stats });
+        let stats = measure(server, &plain, &ids, 32, duration, u64::MAX, pick).await?;
+        rows.push(Row { scenario, store: BASELINE, writers: 32, stats });
     }
+
     if wanted(Scenario::Long) {
-        long_stream(&mut rows, server, &args, &store, &plain, &ours_pool, &base_pool, duration).await?;
+        eprintln!("growing a stream to {} events in each store", args.long_stream);
+        let streams = Arc::new(workload::job_ids(2));
+        let (long, fresh) = (&streams[0], &streams[1]);
+        ours::grow_stream(&store, long, args.long_stream).await?;
+        store.start_job(fresh).await.map_err(anyhow::Error::msg)?;
+        baseline::grow_stream(&base_pool, long, args.long_stream).await?;
+        plain.start_job(fresh).await.map_err(anyhow::Error::msg)?;
+        let cold = Arc::new(ours::store(&ours_pool, false));
+        let snapshotting = Arc::new(baseline::snapshotting(&base_pool));
+        for (index, label) in [(0, format!("{} events", args.long_stream)), (1, "fresh (4 events)".to_owned())] {
+            let scenario = format!("one stream: {label}");
+            let pick = move |_: usize, _: u64| index;
+            let stats = measure(server, &store, &streams, 1, duration, 5_000, pick).await?;
+            rows.push(Row { scenario: scenario.clone(), store: OURS_WARM, writers: 1, stats });
+            let stats = measure(server, &cold, &streams, 1, duration, 5_000, pick).await?;
+            rows.push(Row { scenario: scenario.clone(), store: OURS_COLD, writers: 1, stats });
+            let stats = measure(server, &snapshotting, &streams, 1, duration, 5_000, pick).await?;
+            rows.push(Row { scenario, store: BASELINE_SNAPSHOTTING, writers: 1, stats });
+        }
     }
+
     let mut ceiling = Vec::new();
     for clients in [1, 8, 32].into_iter().filter(|_| wanted(Scenario::Ceiling)) {
         eprintln!("pgbench, {clients} clients");
         checkpoint(server).await?;
-        ceiling.push((clients, pgbench::insert_commit_tps(&cluster, &ours_url, clients, args.seconds).await?));
+        ceiling.push((clients, pgbench::run(&cluster, &ours_url, Workload::Ceiling, clients, args.seconds).await?));
     }
-    print_report(&rows, &ceiling);
+    let own_statement = if wanted(Scenario::Ceiling) {
+        eprintln!("pgbench, our append statement, 32 clients");
+        checkpoint(server).await?;
+        Some(pgbench::run(&cluster, &ours_url, Workload::EventsAppend, 32, args.seconds).await?)
+    } else {
+        None
+    };
+    print_report(&rows, &ceiling, own_statement);
     drop((ours_pool, base_pool));
     tokio::task::spawn_blocking(move || cluster.stop()).await?.context("stopping the bench cluster")?;
     Ok(())
 }
 
-async fn hot_aggregates(
-    rows: &mut Vec<Row>,
+/// Runs `target`'s command from `writers` writers, each picking its aggregate with `pick`, after a
+/// checkpoint.
+async fn measure<T: Target>(
     server: &str,
-    store: &Arc<PgEventStore<Job>>,
-    plain: &Arc<baseline::Framework>,
+    target: &Arc<T>,
     ids: &Arc<Vec<String>>,
+    writers: usize,
     duration: Duration,
-) -> anyhow::Result<()> {
-    eprintln!("hot aggregates");
-    let hot = move |writer: usize, i: u64| (writer + i as usize) % HOT_AGGREGATES;
-    let scenario = format!("hot: {HOT_AGGREGATES} aggregates");
-    let (s, ids2) = (Arc::clone(store), Arc::clone(ids));
+    max_per_writer: u64,
+    pick: impl Fn(usize, u64) -> usize + Copy + Send + Sync + 'static,
+) -> anyhow::Result<Stats> {
     checkpoint(server).await?;
-    let stats = run(32, duration, u64::MAX, move |w, i| {
-        let (s, ids2) = (Arc::clone(&s), Arc::clone(&ids2));
-        async move { ours::command(&s, &ids2[hot(w, i)]).await }
+    let (target, ids) = (Arc::clone(target), Arc::clone(ids));
+    Ok(run(writers, duration, max_per_writer, move |writer, i| {
+        let (target, ids) = (Arc::clone(&target), Arc::clone(&ids));
+        async move { target.command(&ids[pick(writer, i)]).await }
     })
-    .await;
-    rows.push(Row { scenario: scenario.clone(), store: "ms5 store", writers: 32, stats });
-    let (p, ids2) = (Arc::clone(plain), Arc::clone(ids));
-    checkpoint(server).await?;
-    let stats = run(32, duration, u64::MAX, move |w, i| {
-        let (p, ids2) = (Arc::clone(&p), Arc::clone(&ids2));
-        async move { baseline::command(&p, &ids2[hot(w, i)]).await }
-    })
-    .await;
-    rows.push(Row { scenario, store: "cqrs-es + postgres-es 0.5", writers: 32, stats });
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn long_stream(
-    rows: &mut Vec<Row>,
-    server: &str,
-    args: &Args,
-    store: &Arc<PgEventStore<Job>>,
-    plain: &Arc<baseline::Framework>,
-    ours_pool: &sqlx::PgPool,
-    base_pool: &sqlx::PgPool,
-    duration: Duration,
-) -> anyhow::Result<()> {
-    eprintln!("growing a stream to {} events in each store", args.long_stream);
-    let long_id = workload::job_ids(1).remove(0);
-    let fresh_id = workload::job_ids(1).remove(0);
-    ours::grow_stream(store, &long_id, args.long_stream).await?;
-    ours::start_job(store, &fresh_id).await?;
-    baseline::grow_stream(base_pool, &long_id, args.long_stream).await?;
-    baseline::start_job(plain, &fresh_id).await?;
-    let snapshotting = Arc::new(baseline::snapshotting(base_pool));
-    let cold = Arc::new(ours::store(ours_pool, false));
-    for (label, id) in [(format!("{} events", args.long_stream), &long_id), ("fresh (4 events)".to_owned(), &fresh_id)]
-    {
-        for (store_label, store) in
-            [("ms5 store, warm", Arc::clone(store)), ("ms5 store, cold (snapshot + tail)", Arc::clone(&cold))]
-        {
-            let id = id.clone();
-            checkpoint(server).await?;
-            let stats = run(1, duration, 5_000, move |_, _| {
-                let (store, id) = (Arc::clone(&store), id.clone());
-                async move { ours::command(&store, &id).await }
-            })
-            .await;
-            rows.push(Row { scenario: format!("one stream: {label}"), store: store_label, writers: 1, stats });
-        }
-        let (f, id) = (Arc::clone(&snapshotting), id.clone());
-        checkpoint(server).await?;
-        let stats = run(1, duration, 5_000, move |_, _| {
-            let (f, id) = (Arc::clone(&f), id.clone());
-            async move { baseline::command(&f, &id).await }
-        })
-        .await;
-        rows.push(Row {
-            scenario: format!("one stream: {label}"),
-            store: "cqrs-es + postgres-es 0.5 (snapshot every 100)",
-            writers: 1,
-            stats,
-        });
-    }
-    Ok(())
+    .await)
 }
 
 /// Brings every job to running, 32 at a time.
-async fn seed<F, Fut>(ids: &Arc<Vec<String>>, start: F) -> anyhow::Result<()>
-where
-    F: Fn(String) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<(), String>> + Send,
-{
-    let ids2 = Arc::clone(ids);
+async fn seed<T: Target>(target: &Arc<T>, ids: &Arc<Vec<String>>) -> anyhow::Result<()> {
+    let (target, ids) = (Arc::clone(target), Arc::clone(ids));
     let per_writer = AGGREGATES.div_ceil(32) as u64;
-    let stats = run(32, Duration::from_secs(600), per_writer, move |w, i| {
-        let id = ids2.get(w + i as usize * 32).cloned();
-        let started = id.map(&start);
+    let stats = run(32, Duration::from_secs(600), per_writer, move |writer, i| {
+        let (target, ids) = (Arc::clone(&target), Arc::clone(&ids));
         async move {
-            match started {
-                Some(future) => future.await,
+            match ids.get(writer + i as usize * 32) {
+                Some(id) => target.start_job(id).await,
                 None => Ok(()),
             }
         }
@@ -273,7 +220,7 @@ fn ms(duration: Duration) -> String {
     format!("{:.2}", duration.as_secs_f64() * 1000.0)
 }
 
-fn print_report(rows: &[Row], ceiling: &[(usize, pgbench::Result)]) {
+fn print_report(rows: &[Row], ceiling: &[(usize, pgbench::Result)], own_statement: Option<pgbench::Result>) {
     println!("| scenario | store | writers | commands/s | p50 ms | p99 ms | failed attempts |");
     println!("|---|---|---:|---:|---:|---:|---:|");
     for row in rows {
@@ -294,12 +241,18 @@ fn print_report(rows: &[Row], ceiling: &[(usize, pgbench::Result)]) {
             result.tps, result.mean_latency_ms
         );
     }
+    if let Some(result) = own_statement {
+        println!(
+            "| our one-event append into `events` | pgbench (C client) | 32 | {:.0} | {:.2} (mean) | - | - |",
+            result.tps, result.mean_latency_ms
+        );
+    }
     let find = |scenario: &str, store: &str, writers: usize| {
         rows.iter().find(|r| r.scenario.starts_with(scenario) && r.store == store && r.writers == writers)
     };
-    let ours32 = find("distinct", "ms5 store", 32);
-    let base32 = find("distinct", "cqrs-es + postgres-es 0.5", 32);
-    let hot = find("hot", "ms5 store", 32);
+    let ours32 = find("distinct", OURS, 32);
+    let base32 = find("distinct", BASELINE, 32);
+    let hot = find("hot", OURS, 32);
     let ceiling32 = ceiling.iter().find(|(c, _)| *c == 32).map(|(_, r)| r.tps);
     println!();
     if let (Some(ours), Some(base)) = (ours32, base32) {
@@ -321,7 +274,7 @@ fn print_report(rows: &[Row], ceiling: &[(usize, pgbench::Result)]) {
             hot.stats.failed
         );
     }
-    for store in ["ms5 store, warm", "ms5 store, cold (snapshot + tail)"] {
+    for store in [OURS_WARM, OURS_COLD] {
         let long = rows
             .iter()
             .find(|r| r.scenario.starts_with("one stream") && !r.scenario.contains("fresh") && r.store == store);

@@ -3,6 +3,7 @@
 use std::num::NonZeroU64;
 
 use std::collections::HashMap;
+use std::future::Future;
 
 use commands::{CommandContext, EventMetadata};
 use domain::actor::{Actor, Role, UserId};
@@ -48,4 +49,12 @@ pub fn job_ids(count: usize) -> Vec<String> {
 /// The same attribution as `context()`, in cqrs-es's metadata form.
 pub fn metadata_map() -> HashMap<String, String> {
     EventMetadata::for_command(&context(), None).to_map()
+}
+
+/// A store the workload runs on: ours, or the baseline.
+pub trait Target: Send + Sync + 'static {
+    /// Brings a new job to running.
+    fn start_job(&self, id: &str) -> impl Future<Output = Result<(), String>> + Send;
+    /// The measured one-event command.
+    fn command(&self, id: &str) -> impl Future<Output = Result<(), String>> + Send;
 }

@@ -72,8 +72,9 @@ pub struct StopStart {
 }
 
 /// Gives a stop a reason from its line's tree: assigns it, or with `reason_for_change` replaces the one it
-/// has. The code is locked against redefinition on the line first; if the stop then refuses the reason,
-/// the code merely stays locked, which loses nothing.
+/// has. The code is locked against redefinition on the line first and its definition read after, so the
+/// stop books the code's final loss category; if the stop then refuses the reason, the code merely stays
+/// locked, which loses nothing.
 pub async fn give_downtime_reason(
     lines: &PgEventStore<Line>,
     stops: &PgEventStore<Downtime>,
@@ -87,13 +88,14 @@ pub async fn give_downtime_reason(
         return Err(LookupError::Command(CommandError::Rejected(domain::downtime::DowntimeError::NotStarted)));
     };
     let line_id = line_id.to_string();
+    // Lock first, then read: once locked the code's definition can no longer change under us.
+    let mark = LineCommand::MarkDowntimeReasonUsed { code: code.clone() };
+    execute(lines, &line_id, mark, &line_context(context)).await.map_err(LookupError::Line)?;
     let reason_code = lines
         .state(&line_id)
         .await?
         .assignable_reason(&code)
-        .map_err(|e| LookupError::Line(CommandError::Rejected(e)))?;
-    let mark = LineCommand::MarkDowntimeReasonUsed { code };
-    execute(lines, &line_id, mark, &line_context(context)).await.map_err(LookupError::Line)?;
+        .map_err(|error| LookupError::Line(CommandError::Rejected(error)))?;
     let command = match reason_for_change {
         None => DowntimeCommand::AssignReason { reason_code },
         Some(reason) => DowntimeCommand::ChangeReason { reason_code, reason },
