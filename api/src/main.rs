@@ -47,14 +47,7 @@ async fn main() -> anyhow::Result<()> {
     let (url, cluster) = match &settings.database_url {
         Some(url) => (url.clone(), None),
         None => {
-            let options = local_postgres::ClusterOptions {
-                data_dir: settings.data_dir.clone(),
-                throwaway: false,
-                max_connections: 100,
-            };
-            let cluster = tokio::task::spawn_blocking(move || local_postgres::start(&options))
-                .await?
-                .context("starting the private PostgreSQL cluster")?;
+            let cluster = start_private_cluster(settings.data_dir.clone()).await?;
             create_database_if_missing(&cluster.url("postgres"), EMBEDDED_DATABASE).await?;
             (cluster.url(EMBEDDED_DATABASE), Some(cluster))
         }
@@ -72,6 +65,30 @@ async fn main() -> anyhow::Result<()> {
         tokio::task::spawn_blocking(move || cluster.stop()).await?.context("stopping the private cluster")?;
     }
     served.context("serving")
+}
+
+/// Starts the private cluster in `data_dir`. When the cluster's owner cannot reach that directory (a
+/// checkout under root's home, run as root), the cluster lives in a directory of its own under
+/// `/var/lib/ms5-floor` instead, one per checkout, and the log says where.
+async fn start_private_cluster(data_dir: PathBuf) -> anyhow::Result<local_postgres::Cluster> {
+    let start = |data_dir: PathBuf| async move {
+        let options = local_postgres::ClusterOptions { data_dir, throwaway: false, max_connections: 100 };
+        tokio::task::spawn_blocking(move || local_postgres::start(&options)).await
+    };
+    match start(data_dir.clone()).await? {
+        Err(local_postgres::ClusterError::Unreachable { path, .. }) => {
+            let mut hasher = std::hash::DefaultHasher::new();
+            std::hash::Hash::hash(&path, &mut hasher);
+            let fallback = PathBuf::from(format!("/var/lib/ms5-floor/{:016x}", std::hash::Hasher::finish(&hasher)));
+            tracing::warn!(
+                unreachable = %path.display(),
+                data_dir = %fallback.display(),
+                "the PostgreSQL user cannot reach the data directory; using another"
+            );
+            Ok(start(fallback).await?.context("starting the private PostgreSQL cluster")?)
+        }
+        started => Ok(started.context("starting the private PostgreSQL cluster")?),
+    }
 }
 
 async fn create_database_if_missing(server_url: &str, name: &str) -> anyhow::Result<()> {
