@@ -8,7 +8,7 @@ use cqrs_es::{Aggregate as _, AggregateContext as _};
 use crate::adapter::{Adapted, Stamped};
 use crate::error::StoreError;
 use crate::metadata::{CommandContext, EventMetadata};
-use crate::store::{Appended, PgEventStore};
+use crate::store::{Appended, LoadedAggregate, PgEventStore};
 
 /// How often a command is decided again after losing a race to another process. In-process writers
 /// queue instead of racing (see `cache`), so this bounds contention between service instances only.
@@ -52,17 +52,26 @@ where
         let mut loaded = store.load(aggregate_id).await?;
         if let Some(expected) = context.expected_version
             && expected != loaded.version()
+            && !loaded.is_fresh()
         {
             // The caller may have seen a version another process wrote after our warm copy.
             store.reload(&mut loaded).await?;
-            if expected != loaded.version() {
-                return Err(CommandError::Conflict { expected, current_version: loaded.version() });
-            }
         }
-        let sink = EventSink::<Adapted<A>>::default();
-        let stamped = Stamped { command: command.clone(), now: Utc::now().trunc_subsecs(6) };
-        loaded.aggregate().handle(stamped, &(), &sink).await.map_err(CommandError::Rejected)?;
-        let events: Vec<A::Event> = sink.collect().await.into_iter().map(|event| event.0).collect();
+        check_expected(context, &loaded)?;
+        let events = match decide(&mut loaded, &command).await {
+            Ok(events) => events,
+            Err(refusal) if loaded.is_fresh() => return Err(CommandError::Rejected(refusal)),
+            Err(refusal) => {
+                // A warm copy may be behind another process; a refusal is final only on fresh state.
+                let warm_version = loaded.version();
+                store.reload(&mut loaded).await?;
+                if loaded.version() == warm_version {
+                    return Err(CommandError::Rejected(refusal));
+                }
+                check_expected(context, &loaded)?;
+                decide(&mut loaded, &command).await.map_err(CommandError::Rejected)?
+            }
+        };
         if events.is_empty() {
             return Ok(CommandOutcome { version: loaded.version(), appended: None });
         }
@@ -78,4 +87,32 @@ where
         }
     }
     Err(CommandError::Contended)
+}
+
+/// The caller's expected version against the aggregate as loaded.
+fn check_expected<A: domain::Aggregate>(
+    context: &CommandContext,
+    loaded: &LoadedAggregate<A>,
+) -> Result<(), CommandError<A::Error>> {
+    match context.expected_version {
+        Some(expected) if expected != loaded.version() => {
+            Err(CommandError::Conflict { expected, current_version: loaded.version() })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Decides `command` on the loaded state through cqrs-es, which applies the events to the working copy
+/// only when the command is accepted.
+async fn decide<A: domain::Aggregate>(
+    loaded: &mut LoadedAggregate<A>,
+    command: &A::Command,
+) -> Result<Vec<A::Event>, A::Error>
+where
+    A::Command: Clone,
+{
+    let sink = EventSink::<Adapted<A>>::default();
+    let stamped = Stamped { command: command.clone(), now: Utc::now().trunc_subsecs(6) };
+    loaded.aggregate().handle(stamped, &(), &sink).await?;
+    Ok(sink.collect().await.into_iter().map(|event| event.0).collect())
 }

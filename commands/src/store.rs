@@ -63,6 +63,8 @@ pub struct LoadedAggregate<A> {
     aggregate_id: String,
     guard: SlotGuard<Adapted<A>>,
     working: Loaded<Adapted<A>>,
+    /// Read from the database for this command, rather than kept warm since an earlier one.
+    fresh: bool,
 }
 
 impl<A> LoadedAggregate<A> {
@@ -73,6 +75,12 @@ impl<A> LoadedAggregate<A> {
 
     pub fn state(&self) -> &A {
         &self.working.aggregate.0
+    }
+
+    /// Whether the state was read from the database for this command. A warm copy can be behind what
+    /// another process has committed since.
+    pub fn is_fresh(&self) -> bool {
+        self.fresh
     }
 }
 
@@ -184,15 +192,15 @@ impl<A: domain::Aggregate> PgEventStore<A> {
     /// Locks `aggregate_id` in this process and returns its committed state.
     pub async fn load(&self, aggregate_id: &str) -> Result<LoadedAggregate<A>, StoreError> {
         let mut guard = self.cache.lock(aggregate_id).await;
-        let working = match guard.as_ref() {
-            Some(warm) if self.settings.keep_warm => warm.clone(),
+        let (working, fresh) = match guard.as_ref() {
+            Some(warm) if self.settings.keep_warm => (warm.clone(), false),
             _ => {
                 let loaded = self.read_state(aggregate_id).await?;
                 *guard = Some(loaded.clone());
-                loaded
+                (loaded, true)
             }
         };
-        Ok(LoadedAggregate { aggregate_id: aggregate_id.to_owned(), guard, working })
+        Ok(LoadedAggregate { aggregate_id: aggregate_id.to_owned(), guard, working, fresh })
     }
 
     /// The aggregate's committed state, for a decision about another aggregate. The lock is held only
@@ -207,6 +215,7 @@ impl<A: domain::Aggregate> PgEventStore<A> {
         let fresh = self.read_state(&context.aggregate_id).await?;
         *context.guard = Some(fresh.clone());
         context.working = fresh;
+        context.fresh = true;
         Ok(())
     }
 

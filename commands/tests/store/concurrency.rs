@@ -103,3 +103,21 @@ async fn hot_aggregates_lose_no_command_and_apply_none_twice() {
         assert_eq!(job.state().good, sent[id], "job {id}: every command counted exactly once");
     }
 }
+
+/// A warm copy can be behind what another instance committed. A command that copy would refuse must be
+/// decided again on fresh state before the refusal is reported.
+#[tokio::test]
+async fn a_command_refused_on_a_stale_warm_copy_is_decided_again_on_fresh_state() {
+    let fixture = fixture().await;
+    let (instance_a, instance_b): (PgEventStore<Job>, PgEventStore<Job>) = (fixture.store(), fixture.store());
+    let id = running_job(&instance_a).await;
+    drop(instance_b.load(&id).await.unwrap_or_else(|e| panic!("{e}")));
+    execute(&instance_a, &id, domain::job::JobCommand::Pause { reason: None }, &context())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let resumed = execute(&instance_b, &id, domain::job::JobCommand::Resume, &context()).await;
+    assert!(resumed.is_ok(), "instance B refused on its stale copy: {resumed:?}");
+    let refused = execute(&instance_b, &id, domain::job::JobCommand::Resume, &context()).await;
+    assert!(matches!(refused, Err(CommandError::Rejected(_))), "a second resume is refused on fresh state");
+}
