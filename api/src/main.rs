@@ -36,6 +36,9 @@ struct Settings {
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const EMBEDDED_DATABASE: &str = "ms5_floor";
+/// The private cluster's login for the service: a member of the application role and nothing more, so
+/// that no statement the service sends can act as the owner.
+const SERVICE_LOGIN: &str = "ms5_service";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -49,11 +52,16 @@ async fn main() -> anyhow::Result<()> {
         None => {
             let cluster = start_private_cluster(settings.data_dir.clone()).await?;
             create_database_if_missing(&cluster.url("postgres"), EMBEDDED_DATABASE).await?;
-            (cluster.url(EMBEDDED_DATABASE), Some(cluster))
+            let owner_url = cluster.url(EMBEDDED_DATABASE);
+            commands::database::migrate(&owner_url).await.context("applying migrations")?;
+            provision_service_login(&owner_url).await?;
+            (cluster.url_as(SERVICE_LOGIN, EMBEDDED_DATABASE), Some(cluster))
         }
     };
-    let migration_url = settings.migration_database_url.as_deref().unwrap_or(&url);
-    commands::database::migrate(migration_url).await.context("applying migrations")?;
+    if settings.database_url.is_some() {
+        let migration_url = settings.migration_database_url.as_deref().unwrap_or(&url);
+        commands::database::migrate(migration_url).await.context("applying migrations")?;
+    }
     let pool = commands::database::application_pool(&url, settings.pool_size).await.context("connecting")?;
 
     let application = api::Application::build(pool, settings.listen).context("binding the listener")?;
@@ -89,6 +97,21 @@ async fn start_private_cluster(data_dir: PathBuf) -> anyhow::Result<local_postgr
         }
         started => Ok(started.context("starting the private PostgreSQL cluster")?),
     }
+}
+
+async fn provision_service_login(owner_url: &str) -> anyhow::Result<()> {
+    let mut owner = PgConnection::connect(owner_url).await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+        .bind(SERVICE_LOGIN)
+        .fetch_one(&mut owner)
+        .await?;
+    if !exists {
+        owner.execute(format!("CREATE ROLE {SERVICE_LOGIN} LOGIN").as_str()).await?;
+    }
+    let grant = format!("GRANT {} TO {SERVICE_LOGIN}", commands::database::APPLICATION_ROLE);
+    owner.execute(grant.as_str()).await.context("granting the application role to the service login")?;
+    owner.close().await?;
+    Ok(())
 }
 
 async fn create_database_if_missing(server_url: &str, name: &str) -> anyhow::Result<()> {

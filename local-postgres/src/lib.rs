@@ -64,7 +64,12 @@ impl Cluster {
 
     /// Connection URL for `database` as the cluster's superuser.
     pub fn url(&self, database: &str) -> String {
-        format!("postgres://{CLUSTER_OWNER_WHEN_ROOT}@localhost:{PORT}/{database}?host={}", self.socket_dir.display())
+        self.url_as(CLUSTER_OWNER_WHEN_ROOT, database)
+    }
+
+    /// Connection URL for `database` as `user` (authentication is `trust` over the private socket).
+    pub fn url_as(&self, user: &str, database: &str) -> String {
+        format!("postgres://{user}@localhost:{PORT}/{database}?host={}", self.socket_dir.display())
     }
 
     pub fn socket_dir(&self) -> &Path {
