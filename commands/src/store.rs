@@ -185,10 +185,6 @@ impl<A: domain::Aggregate> PgEventStore<A> {
         Self { pool, cache: Arc::new(AggregateCache::new(settings.cache_capacity)), settings, aggregate: PhantomData }
     }
 
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
     /// Locks `aggregate_id` in this process and returns its committed state.
     pub async fn load(&self, aggregate_id: &str) -> Result<LoadedAggregate<A>, StoreError> {
         let mut guard = self.cache.lock(aggregate_id).await;

@@ -17,9 +17,6 @@ impl UserId {
     pub fn from_uuid(id: Uuid) -> Self {
         Self(id)
     }
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
-    }
 }
 impl fmt::Display for UserId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
