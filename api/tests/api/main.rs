@@ -1,3 +1,4 @@
 //! Black-box tests of the running service on a fresh database each.
 
+mod binary;
 mod health;
