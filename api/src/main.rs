@@ -101,13 +101,8 @@ async fn start_private_cluster(data_dir: PathBuf) -> anyhow::Result<local_postgr
 
 async fn provision_service_login(owner_url: &str) -> anyhow::Result<()> {
     let mut owner = PgConnection::connect(owner_url).await?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
-        .bind(SERVICE_LOGIN)
-        .fetch_one(&mut owner)
-        .await?;
-    if !exists {
-        owner.execute(format!("CREATE ROLE {SERVICE_LOGIN} LOGIN").as_str()).await?;
-    }
+    let role_exists = "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)";
+    create_unless_exists(&mut owner, role_exists, SERVICE_LOGIN, format!("CREATE ROLE {SERVICE_LOGIN} LOGIN")).await?;
     let grant = format!("GRANT {} TO {SERVICE_LOGIN}", commands::database::APPLICATION_ROLE);
     owner.execute(grant.as_str()).await.context("granting the application role to the service login")?;
     owner.close().await?;
@@ -116,13 +111,23 @@ async fn provision_service_login(owner_url: &str) -> anyhow::Result<()> {
 
 async fn create_database_if_missing(server_url: &str, name: &str) -> anyhow::Result<()> {
     let mut admin = PgConnection::connect(server_url).await.context("connecting to the private cluster")?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(name)
-        .fetch_one(&mut admin)
-        .await?;
-    if !exists {
-        admin.execute(format!("CREATE DATABASE {name}").as_str()).await?;
-    }
+    let database_exists = "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)";
+    create_unless_exists(&mut admin, database_exists, name, format!("CREATE DATABASE {name}")).await?;
     admin.close().await?;
+    Ok(())
+}
+
+/// Runs `create` unless the catalog query `exists` finds `name`. Neither CREATE ROLE nor CREATE
+/// DATABASE has an IF NOT EXISTS form.
+async fn create_unless_exists(
+    connection: &mut PgConnection,
+    exists: &str,
+    name: &str,
+    create: String,
+) -> anyhow::Result<()> {
+    let found: bool = sqlx::query_scalar(exists).bind(name).fetch_one(&mut *connection).await?;
+    if !found {
+        connection.execute(create.as_str()).await.with_context(|| format!("creating {name}"))?;
+    }
     Ok(())
 }
