@@ -147,10 +147,11 @@ pub fn start(options: &ClusterOptions) -> Result<Cluster, ClusterError> {
     fs::create_dir_all(&options.data_dir).map_err(io_error(&options.data_dir))?;
     let cluster = Cluster::at(&options.data_dir)?;
 
+    let initialised = cluster.data_dir.join("PG_VERSION").exists();
     if let Some(owner) = &cluster.run_as {
-        hand_over(owner, &cluster.data_dir)?;
+        hand_over(owner, &cluster.data_dir, initialised)?;
     }
-    if !cluster.data_dir.join("PG_VERSION").exists() {
+    if !initialised {
         init(&cluster, options)?;
     }
     prepare_socket_dir(&cluster)?;
@@ -187,10 +188,14 @@ fn socket_dir_for(data_dir: &Path) -> PathBuf {
     std::env::temp_dir().join(format!("ms5-pg-{digest:x}"))
 }
 
-/// Makes the data directory the owner's and checks the owner can reach it through its parents.
-fn hand_over(owner: &str, data_dir: &Path) -> Result<(), ClusterError> {
+/// Makes a new data directory the owner's, and checks the owner can reach it through its parents. An
+/// initialised cluster's files are the owner's already, and a running server creates and removes files
+/// in it all the time: a recursive chown there could trip over one of them.
+fn hand_over(owner: &str, data_dir: &Path, initialised: bool) -> Result<(), ClusterError> {
     let path = data_dir.display().to_string();
-    run(as_owner(None, Path::new("chown"), ["-R", &format!("{owner}:"), path.as_str()]))?;
+    if !initialised {
+        run(as_owner(None, Path::new("chown"), ["-R", &format!("{owner}:"), path.as_str()]))?;
+    }
     if run(as_owner(Some(owner), Path::new("test"), ["-w", path.as_str()])).is_err() {
         return Err(ClusterError::Unreachable { owner: owner.to_owned(), path: data_dir.to_owned() });
     }
