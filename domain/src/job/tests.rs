@@ -284,3 +284,11 @@ fn cancels_an_unfinished_job_with_a_reason() {
     cancelled.push(JobEvent::JobCancelled { reason: reason("x"), at: now() });
     assert_eq!(given::<Job>(&cancelled, cancel), wrong_status("cancel", JobStatus::Cancelled));
 }
+
+#[test]
+fn refuses_counts_that_would_overflow_the_job_total() {
+    let mut history = running();
+    history.push(JobEvent::ProductionRecorded { good: u64::MAX, reject: 0, reject_reason: None, at: now() });
+    let more = JobCommand::RecordProduction { good: 1, reject: 0, reject_reason: None };
+    assert_eq!(given::<Job>(&history, more), Err(JobError::CountOverflow));
+}

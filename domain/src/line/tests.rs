@@ -214,3 +214,22 @@ fn marks_a_leaf_used_once_and_refuses_parents_and_unknown_codes() {
     let marked = [registered(), reason_defined("jam", None), LineEvent::DowntimeReasonMarkedUsed { code: code("jam") }];
     assert_eq!(given::<Line>(&marked, mark("jam")), Ok(vec![]));
 }
+
+#[test]
+fn a_new_shift_calendar_version_needs_a_reason_and_a_later_start() {
+    let shifts = vec![shift("early", "06:00", "14:00", &[])];
+    let first = LineEvent::ShiftCalendarSet { version: 1, shifts: shifts.clone(), effective_from: at(0), reason: None };
+    let history = [registered(), first];
+    let change = |from: DateTime<Utc>, why: Option<Reason>| LineCommand::SetShiftCalendar {
+        shifts: shifts.clone(),
+        effective_from: from,
+        reason: why,
+    };
+    assert_eq!(given::<Line>(&history, change(at(24), None)), Err(LineError::ReasonRequired));
+    assert_eq!(
+        given::<Line>(&history, change(at(0), Some(reason("summer hours")))),
+        Err(LineError::NotAfterCurrentVersion { current: at(0) })
+    );
+    let accepted = given::<Line>(&history, change(at(24), Some(reason("summer hours"))));
+    assert!(matches!(accepted.as_deref(), Ok([LineEvent::ShiftCalendarSet { version: 2, .. }])));
+}
