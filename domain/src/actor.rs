@@ -25,7 +25,7 @@ impl fmt::Display for UserId {
 }
 
 /// The authority a person acted with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Operator,
@@ -35,6 +35,14 @@ pub enum Role {
     Engineer,
     Auditor,
     Admin,
+}
+
+impl Role {
+    /// Roles whose holders create or change production and quality records. An admin must not also hold
+    /// one (Part 11 AC-04, segregation of duties): administrators do not own the records they administer.
+    pub fn owns_records(self) -> bool {
+        matches!(self, Self::Operator | Self::TeamLeader | Self::Maintenance | Self::Quality | Self::Engineer)
+    }
 }
 
 /// The person behind a command, with the printed name they had at that moment (Part 11 11.50).

@@ -1,5 +1,6 @@
 //! MS5 Floor's domain: the aggregates of a manufacturing floor (lines, jobs, downtime, Andon calls,
-//! checklists), their commands, events and rules, and the value types they are made of.
+//! checklists) and of who may act on it (users, devices), their commands, events and rules, and the
+//! value types they are made of.
 //!
 //! This crate does no IO: no database, no network, no clock, no async runtime. Time, ids and facts
 //! about other aggregates come in through commands, so that deciding and replaying are deterministic.
@@ -10,10 +11,13 @@ pub mod aggregate;
 pub mod andon;
 pub mod checklist;
 pub mod counter;
+pub mod device;
 pub mod downtime;
 pub mod job;
 pub mod line;
 pub mod line_id;
+pub mod scope;
+pub mod user;
 pub mod values;
 
 pub use aggregate::{Aggregate, Command, Event};

@@ -1,0 +1,39 @@
+//! Where a role or a device applies: a whole site, or one line of it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::line_id::LineId;
+use crate::values::SiteId;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Scope {
+    Site { site: SiteId },
+    Line { line: LineId },
+}
+
+impl Scope {
+    /// Whether this scope includes `line`: a site scope covers every line of its site.
+    pub fn covers(&self, line: &LineId) -> bool {
+        match self {
+            Self::Site { site } => line.site == *site,
+            Self::Line { line: own } => own == line,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_site_scope_covers_its_lines_and_a_line_scope_only_its_line() {
+        let line = LineId::parse("plant-1/packing/L3").unwrap_or_else(|_| panic!());
+        let other_site = LineId::parse("plant-2/packing/L3").unwrap_or_else(|_| panic!());
+        let sibling = LineId::parse("plant-1/packing/L4").unwrap_or_else(|_| panic!());
+        let site = Scope::Site { site: SiteId::parse("plant-1").unwrap_or_else(|_| panic!()) };
+        assert!(site.covers(&line) && site.covers(&sibling) && !site.covers(&other_site));
+        let own = Scope::Line { line: line.clone() };
+        assert!(own.covers(&line) && !own.covers(&sibling));
+    }
+}
