@@ -16,6 +16,7 @@ pub mod downtime;
 pub mod job;
 pub mod line;
 pub mod line_id;
+pub mod oee;
 pub mod scope;
 pub mod user;
 pub mod values;

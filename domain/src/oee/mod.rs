@@ -1,0 +1,11 @@
+//! OEE arithmetic (oee.md): exact figures from integer inputs, roll-ups, the interval operations that
+//! attribute stops to windows, and shift occurrences in site-local time. Pure: the read side feeds it
+//! events and configuration, and it reads no clock.
+
+pub mod figures;
+pub mod interval;
+pub mod occurrences;
+
+pub use figures::{OeeFigures, OeeInputs, Ratio, roll_up};
+pub use interval::{Interval, merge, subtract, total_ms};
+pub use occurrences::{ShiftOccurrence, local_instant, occurrences};
