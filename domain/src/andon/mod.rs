@@ -2,12 +2,14 @@
 //! Escalation events come from a scheduler that reads the configured ladder; the aggregate only checks
 //! that each escalation goes up and happens while the call is open.
 
+mod escalation;
 #[cfg(test)]
 mod tests;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use self::escalation::{Escalation, EscalationLadder, Tier, next_escalation};
 use crate::aggregate::{self, event_enum};
 use crate::line_id::LineId;
 use crate::values::{Description, Reason, StationId};
