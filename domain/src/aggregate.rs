@@ -53,18 +53,3 @@ macro_rules! event_enum {
     };
 }
 pub(crate) use event_enum;
-
-/// Given/when/then for aggregate tests: replay `given`, handle `when`, return the decision.
-#[cfg(test)]
-pub(crate) fn given<A: Aggregate>(given: &[A::Event], when: A::Command) -> Result<Vec<A::Event>, A::Error> {
-    let mut state = A::default();
-    for event in given {
-        state.apply(event);
-    }
-    state.handle(when, test_now())
-}
-
-#[cfg(test)]
-pub(crate) fn test_now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-03-02T08:00:00Z").map(|t| t.with_timezone(&Utc)).unwrap_or_default()
-}

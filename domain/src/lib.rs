@@ -18,6 +18,8 @@ pub mod line;
 pub mod line_id;
 pub mod oee;
 pub mod scope;
+#[cfg(test)]
+mod test_support;
 pub mod user;
 pub mod values;
 

@@ -68,7 +68,7 @@ pub fn next_escalation(call: &AndonCall, ladder: &EscalationLadder) -> Option<Es
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::test_now;
+    use crate::test_support::test_now;
 
     fn call(status: AndonStatus, level: u8) -> AndonCall {
         AndonCall { status, line: None, call_type: None, level, raised_at: Some(test_now()) }

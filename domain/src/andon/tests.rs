@@ -1,13 +1,10 @@
 use chrono::{DateTime, Utc};
 
 use super::*;
-use crate::aggregate::{given, test_now};
+use crate::test_support::{given, test_now, text};
 
 fn now() -> DateTime<Utc> {
     test_now()
-}
-fn text(value: &str) -> Description {
-    Description::parse(value).unwrap_or_else(|_| panic!())
 }
 fn raised() -> AndonEvent {
     AndonEvent::AndonRaised {

@@ -1,8 +1,8 @@
 use chrono::{DateTime, Utc};
 
 use super::*;
-use crate::aggregate::{given, test_now};
 use crate::line_id::LineId;
+use crate::test_support::{given, line, reason, test_now};
 use crate::values::Name;
 
 fn now() -> DateTime<Utc> {
@@ -10,9 +10,6 @@ fn now() -> DateTime<Utc> {
 }
 fn id(text: &str) -> ChecklistItemId {
     ChecklistItemId::parse(text).unwrap_or_else(|_| panic!())
-}
-fn reason(text: &str) -> Reason {
-    Reason::parse(text).unwrap_or_else(|_| panic!())
 }
 fn item(name: &str, kind: ItemKind, mandatory: bool) -> TemplateItem {
     TemplateItem { id: id(name), prompt: Name::parse(name).unwrap_or_else(|_| panic!()), kind, mandatory }
@@ -23,9 +20,6 @@ fn items() -> Vec<TemplateItem> {
         item("fill-weight", ItemKind::Number { min: Some(495), max: Some(505) }, true),
         item("remarks", ItemKind::Text, false),
     ]
-}
-fn line() -> LineId {
-    LineId::parse("plant-1/packing/L3").unwrap_or_else(|_| panic!())
 }
 fn template() -> TemplateVersion {
     TemplateVersion { template_id: "startup".into(), version: 1, items: items() }

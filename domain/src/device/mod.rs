@@ -93,7 +93,7 @@ impl aggregate::Aggregate for Device {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::{given, test_now};
+    use crate::test_support::{given, test_now};
     use crate::values::SiteId;
 
     fn enrolled() -> DeviceEvent {

@@ -1,22 +1,16 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::*;
-use crate::aggregate::{given, test_now};
+use crate::test_support::{given, line, reason, test_now};
 
 fn now() -> DateTime<Utc> {
     test_now()
-}
-fn line() -> LineId {
-    LineId::parse("plant-1/packing/L3").unwrap_or_else(|_| panic!())
 }
 fn threshold() -> Millis {
     Millis::new(120_000).unwrap_or_else(|_| panic!())
 }
 fn reason_code(code: &str, loss_category: LossCategory) -> AssignableReason {
     AssignableReason { code: ReasonCode::parse(code).unwrap_or_else(|_| panic!()), loss_category }
-}
-fn reason(text: &str) -> Reason {
-    Reason::parse(text).unwrap_or_else(|_| panic!())
 }
 fn plc() -> StopSource {
     StopSource::Plc { device: DeviceId::parse("gw-1").unwrap_or_else(|_| panic!()) }

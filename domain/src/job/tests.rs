@@ -2,19 +2,10 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::*;
-use crate::aggregate::{given, test_now};
+use crate::test_support::{given, line, product, reason, test_now};
 
 fn now() -> DateTime<Utc> {
     test_now()
-}
-fn line() -> LineId {
-    LineId::parse("plant-1/packing/L3").unwrap_or_else(|_| panic!())
-}
-fn product() -> ProductId {
-    ProductId::parse("BOTTLE-500").unwrap_or_else(|_| panic!())
-}
-fn reason(text: &str) -> Reason {
-    Reason::parse(text).unwrap_or_else(|_| panic!())
 }
 fn operator() -> UserId {
     UserId::from_uuid(Uuid::from_u128(7))

@@ -2,23 +2,9 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::calendar::tests::shift;
 use super::*;
-use crate::aggregate::{Aggregate as _, given, test_now};
+use crate::aggregate::Aggregate as _;
+use crate::test_support::{code, given, line, name, product, reason, test_now};
 
-fn line_id() -> LineId {
-    LineId::parse("plant-1/packing/L3").unwrap_or_else(|_| panic!("valid line path"))
-}
-fn name(text: &str) -> Name {
-    Name::parse(text).unwrap_or_else(|_| panic!("valid name"))
-}
-fn reason(text: &str) -> Reason {
-    Reason::parse(text).unwrap_or_else(|_| panic!("valid reason"))
-}
-fn code(text: &str) -> ReasonCode {
-    ReasonCode::parse(text).unwrap_or_else(|_| panic!("valid code"))
-}
-fn product() -> ProductId {
-    ProductId::parse("BOTTLE-500").unwrap_or_else(|_| panic!("valid product"))
-}
 fn ms(value: u64) -> Millis {
     Millis::new(value).unwrap_or_else(|_| panic!("positive"))
 }
@@ -26,7 +12,7 @@ fn at(hours: i64) -> DateTime<Utc> {
     test_now() + Duration::hours(hours)
 }
 fn registered() -> LineEvent {
-    LineEvent::LineRegistered { line: line_id(), name: name("Line 3"), time_zone: chrono_tz::Europe::Berlin }
+    LineEvent::LineRegistered { line: line(), name: name("Line 3"), time_zone: chrono_tz::Europe::Berlin }
 }
 fn reason_defined(text: &str, parent: Option<&str>) -> LineEvent {
     LineEvent::DowntimeReasonDefined {
@@ -40,7 +26,7 @@ fn reason_defined(text: &str, parent: Option<&str>) -> LineEvent {
 
 #[test]
 fn registers_a_line_once() {
-    let command = LineCommand::Register { line: line_id(), name: name("Line 3"), time_zone: chrono_tz::Europe::Berlin };
+    let command = LineCommand::Register { line: line(), name: name("Line 3"), time_zone: chrono_tz::Europe::Berlin };
     assert_eq!(given::<Line>(&[], command.clone()), Ok(vec![registered()]));
     assert_eq!(given::<Line>(&[registered()], command), Err(LineError::AlreadyRegistered));
 }

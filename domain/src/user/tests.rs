@@ -3,18 +3,13 @@ use std::num::NonZeroU32;
 use chrono::{DateTime, Utc};
 
 use super::*;
-use crate::aggregate::{Aggregate as _, given, test_now};
+use crate::aggregate::Aggregate as _;
 use crate::line_id::LineId;
+use crate::test_support::{given, name, reason, test_now};
 use crate::values::SiteId;
 
 fn now() -> DateTime<Utc> {
     test_now()
-}
-fn name(text: &str) -> Name {
-    Name::parse(text).unwrap_or_else(|_| panic!())
-}
-fn reason(text: &str) -> Reason {
-    Reason::parse(text).unwrap_or_else(|_| panic!())
 }
 fn username() -> Username {
     Username::parse("ada.lovelace").unwrap_or_else(|_| panic!())
