@@ -37,6 +37,35 @@ fn parse_code(what: &'static str, raw: &str) -> Result<String, ValueError> {
     Ok(raw.to_owned())
 }
 
+/// The conversions of a newtype over `String` whose `parse(&str) -> Result<Self, ValueError>` is the only
+/// way in: deserialising and `TryFrom` go through it.
+macro_rules! string_value {
+    ($name:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        impl TryFrom<String> for $name {
+            type Error = $crate::values::ValueError;
+            fn try_from(raw: String) -> Result<Self, $crate::values::ValueError> {
+                Self::parse(&raw)
+            }
+        }
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+pub(crate) use string_value;
+
 macro_rules! code_type {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
         $(#[$doc])*
@@ -48,26 +77,8 @@ macro_rules! code_type {
             pub fn parse(raw: &str) -> Result<Self, ValueError> {
                 parse_code($what, raw).map(Self)
             }
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
         }
-        impl TryFrom<String> for $name {
-            type Error = ValueError;
-            fn try_from(raw: String) -> Result<Self, ValueError> {
-                Self::parse(&raw)
-            }
-        }
-        impl From<$name> for String {
-            fn from(value: $name) -> String {
-                value.0
-            }
-        }
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
+        string_value!($name);
     };
 }
 

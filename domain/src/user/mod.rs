@@ -6,7 +6,6 @@
 #[cfg(test)]
 mod tests;
 
-use std::fmt;
 use std::num::NonZeroU32;
 
 use chrono::{DateTime, Utc};
@@ -15,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::actor::Role;
 use crate::aggregate::{self, event_enum};
 use crate::scope::Scope;
-use crate::values::{Name, Reason, ValueError};
+use crate::values::{Name, Reason, ValueError, string_value};
 
 /// The name a person signs in with: lowercase letters, digits, '.', '_' and '-', starting with a letter.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -38,26 +37,8 @@ impl Username {
         }
         Ok(Self(raw.to_owned()))
     }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
-impl TryFrom<String> for Username {
-    type Error = ValueError;
-    fn try_from(raw: String) -> Result<Self, ValueError> {
-        Self::parse(&raw)
-    }
-}
-impl From<Username> for String {
-    fn from(name: Username) -> String {
-        name.0
-    }
-}
-impl fmt::Display for Username {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+string_value!(Username);
 
 /// A role held within a scope.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
