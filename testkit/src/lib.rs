@@ -10,11 +10,13 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, Executor, PgConnection};
 
-static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
+use commands::database::MIGRATOR;
+
+/// Serialises template creation between test processes; any fixed key would do.
+const TEMPLATE_LOCK: i64 = 4_242_424_242;
 
 /// One shared server per test process; `Err` holds why it could not be had, for every test to report.
 static SERVER: OnceLock<Result<String, String>> = OnceLock::new();
@@ -85,8 +87,11 @@ fn database_url(server: &str, database: &str) -> String {
 /// Creates the migrated template once per cluster and per set of migrations.
 async fn ensure_template(admin: &mut PgConnection, server: &str) -> String {
     let template = template_name();
-    // Any fixed key: it only serialises template creation between test processes.
-    admin.execute("SELECT pg_advisory_lock(4242424242)").await.unwrap_or_else(|e| panic!("advisory lock: {e}"));
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(TEMPLATE_LOCK)
+        .execute(&mut *admin)
+        .await
+        .unwrap_or_else(|e| panic!("advisory lock: {e}"));
     let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
         .bind(&template)
         .fetch_one(&mut *admin)
@@ -103,7 +108,11 @@ async fn ensure_template(admin: &mut PgConnection, server: &str) -> String {
         MIGRATOR.run(&mut connection).await.unwrap_or_else(|e| panic!("migrating the template: {e}"));
         connection.close().await.unwrap_or_else(|e| panic!("closing the template: {e}"));
     }
-    admin.execute("SELECT pg_advisory_unlock(4242424242)").await.unwrap_or_else(|e| panic!("advisory unlock: {e}"));
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(TEMPLATE_LOCK)
+        .execute(&mut *admin)
+        .await
+        .unwrap_or_else(|e| panic!("advisory unlock: {e}"));
     template
 }
 
