@@ -47,20 +47,19 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let settings = Settings::parse();
 
-    let (url, cluster) = match &settings.database_url {
-        Some(url) => (url.clone(), None),
+    let (cluster, migration_url, url) = match settings.database_url.clone() {
+        Some(url) => (None, settings.migration_database_url.clone().unwrap_or_else(|| url.clone()), url),
         None => {
             let cluster = start_private_cluster(settings.data_dir.clone()).await?;
             create_database_if_missing(&cluster.url("postgres"), EMBEDDED_DATABASE).await?;
-            let owner_url = cluster.url(EMBEDDED_DATABASE);
-            commands::database::migrate(&owner_url).await.context("applying migrations")?;
-            provision_service_login(&owner_url).await?;
-            (cluster.url_as(SERVICE_LOGIN, EMBEDDED_DATABASE), Some(cluster))
+            let (owner, service) = (cluster.url(EMBEDDED_DATABASE), cluster.url_as(SERVICE_LOGIN, EMBEDDED_DATABASE));
+            (Some(cluster), owner, service)
         }
     };
-    if settings.database_url.is_some() {
-        let migration_url = settings.migration_database_url.as_deref().unwrap_or(&url);
-        commands::database::migrate(migration_url).await.context("applying migrations")?;
+    commands::database::migrate(&migration_url).await.context("applying migrations")?;
+    if cluster.is_some() {
+        // The login needs the application role, which the migrations create.
+        provision_service_login(&migration_url).await?;
     }
     let pool = commands::database::application_pool(&url, settings.pool_size).await.context("connecting")?;
 
@@ -85,9 +84,7 @@ async fn start_private_cluster(data_dir: PathBuf) -> anyhow::Result<local_postgr
     };
     match start(data_dir.clone()).await? {
         Err(local_postgres::ClusterError::Unreachable { path, .. }) => {
-            let mut hasher = std::hash::DefaultHasher::new();
-            std::hash::Hash::hash(&path, &mut hasher);
-            let fallback = PathBuf::from(format!("/var/lib/ms5-floor/{:016x}", std::hash::Hasher::finish(&hasher)));
+            let fallback = PathBuf::from(format!("/var/lib/ms5-floor/{}", local_postgres::path_id(&path)));
             tracing::warn!(
                 unreachable = %path.display(),
                 data_dir = %fallback.display(),

@@ -54,6 +54,8 @@ enum Scenario {
     Ceiling,
 }
 
+/// pgbench runs in our store's database, so that its `events` statement meets our schema.
+const OURS_DATABASE: &str = "bench_ours";
 const OURS: &str = "ms5 store";
 const OURS_WARM: &str = "ms5 store, warm";
 const OURS_COLD: &str = "ms5 store, cold (snapshot + tail)";
@@ -81,12 +83,13 @@ async fn checkpoint(server: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn fresh_database(server: &str, name: &str) -> anyhow::Result<String> {
-    let mut admin = PgConnection::connect(server).await?;
+/// Drops and recreates database `name`; returns its URL.
+async fn fresh_database(cluster: &local_postgres::Cluster, name: &str) -> anyhow::Result<String> {
+    let mut admin = PgConnection::connect(&cluster.url("postgres")).await?;
     admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await?;
     admin.execute(format!("CREATE DATABASE {name}").as_str()).await?;
     admin.close().await?;
-    Ok(server.replacen("/postgres?", &format!("/{name}?"), 1))
+    Ok(cluster.url(name))
 }
 
 #[tokio::main]
@@ -98,10 +101,10 @@ async fn main() -> anyhow::Result<()> {
     let cluster = tokio::task::spawn_blocking(move || local_postgres::start(&options)).await??;
     let server = cluster.url("postgres");
 
-    let ours_url = fresh_database(&server, "bench_ours").await?;
+    let ours_url = fresh_database(&cluster, OURS_DATABASE).await?;
     commands::database::migrate(&ours_url).await?;
     let ours_pool = commands::database::application_pool(&ours_url, POOL_SIZE).await?;
-    let base_url = fresh_database(&server, "bench_baseline").await?;
+    let base_url = fresh_database(&cluster, "bench_baseline").await?;
     // The same pool settings as ours, so the comparison is of the stores alone.
     let base_pool =
         PgPoolOptions::new().max_connections(POOL_SIZE).test_before_acquire(false).connect(&base_url).await?;
@@ -163,12 +166,12 @@ async fn main() -> anyhow::Result<()> {
     for clients in [1, 8, 32].into_iter().filter(|_| wanted(Scenario::Ceiling)) {
         eprintln!("pgbench, {clients} clients");
         checkpoint(server).await?;
-        ceiling.push((clients, pgbench::run(&cluster, &ours_url, Workload::Ceiling, clients, args.seconds).await?));
+        ceiling.push((clients, pgbench::run(&cluster, OURS_DATABASE, Workload::Ceiling, clients, args.seconds).await?));
     }
     let own_statement = if wanted(Scenario::Ceiling) {
         eprintln!("pgbench, our append statement, 32 clients");
         checkpoint(server).await?;
-        Some(pgbench::run(&cluster, &ours_url, Workload::EventsAppend, 32, args.seconds).await?)
+        Some(pgbench::run(&cluster, OURS_DATABASE, Workload::EventsAppend, 32, args.seconds).await?)
     } else {
         None
     };

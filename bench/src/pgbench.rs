@@ -35,14 +35,14 @@ INSERT INTO events (aggregate_type, aggregate_id, metadata, recorded_at, event_i
 
 pub async fn run(
     cluster: &Cluster,
-    url: &str,
+    database: &str,
     workload: Workload,
     clients: usize,
     seconds: u64,
 ) -> anyhow::Result<Result> {
     let script_text = match workload {
         Workload::Ceiling => {
-            let pool = sqlx::PgPool::connect(url).await?;
+            let pool = sqlx::PgPool::connect(&cluster.url(database)).await?;
             sqlx::query(CEILING_TABLE).execute(&pool).await?;
             pool.close().await;
             CEILING_SCRIPT
@@ -51,7 +51,6 @@ pub async fn run(
     };
     let script = std::env::temp_dir().join(format!("ms5-bench-{workload:?}.sql"));
     std::fs::write(&script, script_text)?;
-    let database = url.split('/').nth(3).and_then(|rest| rest.split('?').next()).context("database in URL")?;
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let output = Command::new(cluster.bin_dir().join("pgbench"))
         .args(["-n", "-M", "prepared", "-D", "seq=0", "-D"])

@@ -86,10 +86,21 @@ impl Cluster {
 
     /// Stops the server, waiting for it to shut down cleanly.
     pub fn stop(&self) -> Result<(), ClusterError> {
-        let pg_ctl = self.bin_dir.join("pg_ctl");
-        let data_dir = self.data_dir.display().to_string();
-        run(self.command(&pg_ctl, ["-D", data_dir.as_str(), "-m", "fast", "-w", "stop"]))?;
+        self.pg_ctl(&["-m", "fast", "-w", "stop"])?;
         Ok(())
+    }
+
+    fn is_running(&self) -> bool {
+        self.pg_ctl(&["status"]).is_ok()
+    }
+
+    /// `pg_ctl -D <data dir> <args>`, as the cluster's owner.
+    fn pg_ctl(&self, args: &[&str]) -> Result<Output, ClusterError> {
+        let data_dir = self.data_dir.as_os_str();
+        run(self.command(
+            &self.bin_dir.join("pg_ctl"),
+            [OsStr::new("-D"), data_dir].into_iter().chain(args.iter().map(OsStr::new)),
+        ))
     }
 
     fn command<I, S>(&self, program: &Path, args: I) -> Command
@@ -99,6 +110,13 @@ impl Cluster {
     {
         as_owner(self.run_as.as_deref(), program, args)
     }
+}
+
+/// A stable 16-hex-digit id for a path, for naming directories derived from it.
+pub fn path_id(path: &Path) -> String {
+    let mut hasher = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(path, &mut hasher);
+    format!("{:016x}", std::hash::Hasher::finish(&hasher))
 }
 
 fn as_owner<I, S>(run_as: Option<&str>, program: &Path, args: I) -> Command
@@ -155,14 +173,10 @@ pub fn start(options: &ClusterOptions) -> Result<Cluster, ClusterError> {
         init(&cluster, options)?;
     }
     prepare_socket_dir(&cluster)?;
-    if !is_running(&cluster) {
+    if !cluster.is_running() {
         let log = cluster.data_dir.join("server.log").display().to_string();
-        let data_dir = cluster.data_dir.display().to_string();
         let server_options = format!("-k {} -c listen_addresses='' -p {PORT}", cluster.socket_dir.display());
-        run(cluster.command(
-            &cluster.bin_dir.join("pg_ctl"),
-            ["-D", data_dir.as_str(), "-l", log.as_str(), "-o", server_options.as_str(), "-w", "-t", "60", "start"],
-        ))?;
+        cluster.pg_ctl(&["-l", &log, "-o", &server_options, "-w", "-t", "60", "start"])?;
         tracing::info!(data_dir = %cluster.data_dir.display(), "started private PostgreSQL cluster");
     }
     Ok(cluster)
@@ -174,7 +188,7 @@ pub fn stop_if_running(data_dir: &Path) -> Result<(), ClusterError> {
         return Ok(());
     }
     let cluster = Cluster::at(data_dir)?;
-    if is_running(&cluster) { cluster.stop() } else { Ok(()) }
+    if cluster.is_running() { cluster.stop() } else { Ok(()) }
 }
 
 fn socket_dir_for(data_dir: &Path) -> PathBuf {
@@ -182,10 +196,7 @@ fn socket_dir_for(data_dir: &Path) -> PathBuf {
     if inside.as_os_str().len() <= MAX_SOCKET_DIR_LEN {
         return inside;
     }
-    let mut hasher = std::hash::DefaultHasher::new();
-    std::hash::Hash::hash(data_dir, &mut hasher);
-    let digest = std::hash::Hasher::finish(&hasher);
-    std::env::temp_dir().join(format!("ms5-pg-{digest:x}"))
+    std::env::temp_dir().join(format!("ms5-pg-{}", path_id(data_dir)))
 }
 
 /// Makes a new data directory the owner's, and checks the owner can reach it through its parents. An
@@ -242,9 +253,4 @@ fn init(cluster: &Cluster, options: &ClusterOptions) -> Result<(), ClusterError>
     fs::write(&conf, text).map_err(io_error(&conf))?;
     tracing::info!(data_dir = %data_dir, "initialised private PostgreSQL cluster");
     Ok(())
-}
-
-fn is_running(cluster: &Cluster) -> bool {
-    let data_dir = cluster.data_dir.display().to_string();
-    run(cluster.command(&cluster.bin_dir.join("pg_ctl"), ["-D", data_dir.as_str(), "status"])).is_ok()
 }

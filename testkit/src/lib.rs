@@ -7,7 +7,7 @@
 
 use std::fs::File;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -43,9 +43,8 @@ impl TestDatabase {
 /// Where the shared test cluster lives: one per checkout, in the temp dir, whose parents any user can
 /// traverse (the cluster runs as `postgres` when tests run as root).
 pub fn shared_cluster_dir() -> PathBuf {
-    let mut hasher = DefaultHasher::new();
-    env!("CARGO_MANIFEST_DIR").hash(&mut hasher);
-    std::env::temp_dir().join(format!("ms5-floor-test-{:016x}", hasher.finish()))
+    let checkout = local_postgres::path_id(Path::new(env!("CARGO_MANIFEST_DIR")));
+    std::env::temp_dir().join(format!("ms5-floor-test-{checkout}"))
 }
 
 fn start_shared_cluster() -> Result<String, String> {
