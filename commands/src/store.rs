@@ -166,7 +166,7 @@ fn encode_event<E: domain::Event>(event: &E) -> Result<(&'static str, Value), St
     Ok((event_type, payload))
 }
 
-pub(crate) fn decode_event<E: domain::Event>(event_type: &str, payload: Value) -> Result<E, StoreError> {
+fn decode_event<E: domain::Event>(event_type: &str, payload: Value) -> Result<E, StoreError> {
     let mut tagged = serde_json::Map::with_capacity(1);
     tagged.insert(event_type.to_owned(), payload);
     Ok(serde_json::from_value(Value::Object(tagged))?)
@@ -199,8 +199,8 @@ impl<A: domain::Aggregate> PgEventStore<A> {
         Ok(LoadedAggregate { aggregate_id: aggregate_id.to_owned(), guard, working, fresh })
     }
 
-    /// The aggregate's committed state, for a decision about another aggregate. The lock is held only
-    /// while the state is copied.
+    /// The aggregate's committed state, for a decision about another aggregate. The aggregate's lock is
+    /// released as soon as the state is loaded.
     pub async fn state(&self, aggregate_id: &str) -> Result<A, StoreError> {
         Ok(self.load(aggregate_id).await?.working.aggregate.0)
     }

@@ -35,7 +35,7 @@ fn wait_for_exit(mut child: Child) -> std::process::ExitStatus {
 
 #[tokio::test]
 async fn with_no_configuration_the_service_runs_its_own_postgres_and_stops_it_on_shutdown() {
-    let dir = std::env::temp_dir().join(format!("ms5-service-test-{}", uuid_like()));
+    let dir = std::env::temp_dir().join(format!("ms5-service-test-{}", unique_suffix()));
     let data_dir = dir.join("postgres");
     let mut child = Command::new(env!("CARGO_BIN_EXE_ms5-floor"))
         .env_remove("DATABASE_URL")
@@ -62,7 +62,7 @@ async fn with_no_configuration_the_service_runs_its_own_postgres_and_stops_it_on
 }
 
 /// A unique enough suffix without another dependency: the process id and the time.
-fn uuid_like() -> String {
+fn unique_suffix() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     format!("{}-{nanos}", std::process::id())
 }

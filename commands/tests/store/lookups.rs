@@ -43,6 +43,10 @@ async fn registered_line(lines: &commands::PgEventStore<Line>) {
     }
 }
 
+async fn stop_history(pool: &sqlx::PgPool) -> Vec<commands::event_log::RecordedEvent> {
+    read_stream(pool, "downtime", "stop-1", StreamBound::All).await.unwrap_or_else(|e| panic!("reading the stop: {e}"))
+}
+
 fn stop_start(minutes_ago: i64) -> StopStart {
     StopStart {
         line: line(),
@@ -87,7 +91,7 @@ async fn a_stop_on_an_unknown_line_or_equipment_is_refused_and_writes_nothing() 
     on_equipment.equipment = EquipmentId::parse("capper").ok();
     let refused = start_downtime(&lines, &stops, "stop-1", on_equipment, &context()).await;
     assert!(matches!(refused, Err(LookupError::UnknownEquipment(_))));
-    assert!(read_stream(&fixture.app, "downtime", "stop-1", StreamBound::All).await.unwrap_or_default().is_empty());
+    assert!(stop_history(&fixture.app).await.is_empty());
 }
 
 #[tokio::test]
@@ -118,7 +122,7 @@ async fn a_reason_code_a_stop_has_used_can_no_longer_be_redefined_and_a_change_k
     give_downtime_reason(&lines, &stops, "stop-1", code("changeover"), Some(reason("was a changeover")), &context())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let history = read_stream(&fixture.app, "downtime", "stop-1", StreamBound::All).await.unwrap_or_default();
+    let history = stop_history(&fixture.app).await;
     let changed = &history[2];
     assert_eq!(changed.event_type, "DowntimeReasonChanged");
     assert_eq!((changed.payload["from"].as_str(), changed.payload["to"].as_str()), (Some("jam"), Some("changeover")));
@@ -126,7 +130,7 @@ async fn a_reason_code_a_stop_has_used_can_no_longer_be_redefined_and_a_change_k
 
     let unknown = give_downtime_reason(&lines, &stops, "stop-1", code("nope"), Some(reason("x")), &context()).await;
     assert!(matches!(unknown, Err(LookupError::Line(commands::CommandError::Rejected(LineError::UnknownReason(_))))));
-    assert_eq!(read_stream(&fixture.app, "downtime", "stop-1", StreamBound::All).await.unwrap_or_default().len(), 3);
+    assert_eq!(stop_history(&fixture.app).await.len(), 3);
 }
 
 #[tokio::test]
