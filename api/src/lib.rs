@@ -1,15 +1,32 @@
-//! MS5 Floor's service: the actix-web application and what the binary needs to run it. For now it
-//! answers health checks only; command and query endpoints arrive with the API issue.
+//! MS5 Floor's service: the actix-web application. Every command of the domain has an endpoint under
+//! `/api/v1`, as does a record's history and its state at a past point; people and PLC gateways
+//! authenticate, and their roles decide what they may do where.
 //!
-//! This is the only crate that knows HTTP. Start reading at [`Application::build`].
+//! This is the only crate that knows HTTP. Start reading at [`Application::build`], then
+//! [`command_call`] (what every command endpoint does) and [`auth`].
 
+pub mod auth;
+pub mod command_call;
+pub mod error;
+pub mod idempotency;
+mod json;
+mod openapi;
 mod routes;
+pub mod settings;
+mod state;
+pub mod telemetry;
 
 use std::net::{SocketAddr, TcpListener};
 
 use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use sqlx::PgPool;
+use utoipa::OpenApi as _;
+use utoipa_actix_web::AppExt as _;
+
+pub use settings::{PasswordPolicy, ServiceSettings};
+pub use state::AppState;
 
 /// A bound, not yet running service.
 #[allow(missing_debug_implementations)] // actix's `Server` has no Debug
@@ -21,15 +38,30 @@ pub struct Application {
 impl Application {
     /// Binds `listen` (port 0 picks a free port) and prepares the server on `pool`, whose connections
     /// act as the application role.
-    pub fn build(pool: PgPool, listen: SocketAddr) -> std::io::Result<Self> {
+    pub fn build(pool: PgPool, listen: SocketAddr, settings: ServiceSettings) -> std::io::Result<Self> {
         let listener = TcpListener::bind(listen)?;
         let address = listener.local_addr()?;
-        let pool = web::Data::new(pool);
-        let server = HttpServer::new(move || App::new().app_data(pool.clone()).configure(routes::health::configure))
-            .listen(listener)?
-            // In-flight requests get this long to finish after a shutdown signal.
-            .shutdown_timeout(30)
-            .run();
+        telemetry::prometheus();
+        let state = web::Data::new(AppState::new(pool, settings));
+        let server = HttpServer::new(move || {
+            let (app, document) = App::new()
+                .into_utoipa_app()
+                .openapi(openapi::ApiDoc::openapi())
+                .app_data(state.clone())
+                .app_data(routes::path_config())
+                .app_data(routes::query_config())
+                .service(utoipa_actix_web::scope("/api/v1").configure(routes::configure))
+                .split_for_parts();
+            app.wrap(from_fn(telemetry::observe))
+                .configure(routes::health::configure)
+                .service(routes::metrics::render)
+                .configure(|config| openapi::serve(config, document))
+                .default_service(web::to(routes::no_such_route))
+        })
+        .listen(listener)?
+        // In-flight requests get this long to finish after a shutdown signal.
+        .shutdown_timeout(30)
+        .run();
         Ok(Self { server, address })
     }
 

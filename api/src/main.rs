@@ -2,7 +2,9 @@
 //! PostgreSQL cluster in the data directory and stops it again on shutdown.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
@@ -28,6 +30,53 @@ struct Settings {
     /// Connections in the application's pool.
     #[arg(long, env = "MS5_DB_POOL_SIZE", default_value_t = 32)]
     pool_size: u32,
+    /// Log format: `text` for people, `json` for log collectors.
+    #[arg(long, env = "MS5_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    /// Minutes an access token is valid.
+    #[arg(long, env = "MS5_ACCESS_TOKEN_MINUTES", default_value_t = 15)]
+    access_token_minutes: u64,
+    /// Minutes of inactivity after which a session ends (Part 11 AC-08).
+    #[arg(long, env = "MS5_SESSION_IDLE_MINUTES", default_value_t = 15)]
+    session_idle_minutes: u64,
+    /// Consecutive failed sign-ins that lock an account.
+    #[arg(long, env = "MS5_MAX_FAILED_LOGINS", default_value_t = NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN))]
+    max_failed_logins: NonZeroU32,
+    /// Minimum password length.
+    #[arg(long, env = "MS5_PASSWORD_MIN_LENGTH", default_value_t = 12)]
+    password_min_length: usize,
+    /// How many previous passwords a new one may not repeat.
+    #[arg(long, env = "MS5_PASSWORD_HISTORY", default_value_t = 5)]
+    password_history: usize,
+    /// Days after which a password must be changed.
+    #[arg(long, env = "MS5_PASSWORD_MAX_AGE_DAYS", default_value_t = 90)]
+    password_max_age_days: u64,
+    /// Segregation of duties: administrators may not hold record-owning roles (Part 11 AC-04).
+    #[arg(long, env = "MS5_SEGREGATION_OF_DUTIES", default_value_t = true, action = clap::ArgAction::Set)]
+    segregation_of_duties: bool,
+    /// Where the one-time bootstrap token is written while no account exists; default: beside --data-dir.
+    #[arg(long, env = "MS5_BOOTSTRAP_TOKEN_FILE")]
+    bootstrap_token_file: Option<PathBuf>,
+}
+
+impl Settings {
+    fn service(&self, bootstrap_token: Option<String>) -> api::ServiceSettings {
+        let minutes = |count: u64| Duration::from_secs(count * 60);
+        api::ServiceSettings {
+            access_token_ttl: minutes(self.access_token_minutes),
+            session_idle_timeout: minutes(self.session_idle_minutes),
+            max_failed_logins: self.max_failed_logins,
+            password_policy: api::PasswordPolicy {
+                min_length: self.password_min_length,
+                history: self.password_history,
+                max_age: minutes(self.password_max_age_days * 24 * 60),
+                ..api::PasswordPolicy::default()
+            },
+            segregation_of_duties: self.segregation_of_duties,
+            bootstrap_token,
+            ..api::ServiceSettings::default()
+        }
+    }
 }
 
 // Many small short-lived allocations across threads per command: glibc malloc showed up as ~15% of
@@ -42,10 +91,13 @@ const SERVICE_LOGIN: &str = "ms5_service";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .init();
     let settings = Settings::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    if settings.log_format == "json" {
+        tracing_subscriber::fmt().json().with_env_filter(filter).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
 
     let (cluster, migration_url, url) = match settings.database_url.clone() {
         Some(url) => (None, settings.migration_database_url.clone().unwrap_or_else(|| url.clone()), url),
@@ -63,7 +115,11 @@ async fn main() -> anyhow::Result<()> {
     }
     let pool = commands::database::application_pool(&url, settings.pool_size).await.context("connecting")?;
 
-    let application = api::Application::build(pool, settings.listen).context("binding the listener")?;
+    let token_file =
+        settings.bootstrap_token_file.clone().unwrap_or_else(|| settings.data_dir.with_file_name("bootstrap-token"));
+    let bootstrap_token = bootstrap_token(&pool, &token_file).await?;
+    let service = settings.service(bootstrap_token);
+    let application = api::Application::build(pool, settings.listen, service).context("binding the listener")?;
     tracing::info!(address = %application.address(), "MS5 Floor is listening");
     println!("MS5 Floor listening on http://{}", application.address());
     let served = application.run_until_stopped().await;
@@ -94,6 +150,32 @@ async fn start_private_cluster(data_dir: PathBuf) -> anyhow::Result<local_postgr
         }
         started => Ok(started.context("starting the private PostgreSQL cluster")?),
     }
+}
+
+/// While no account exists, a fresh one-time token for creating the first administrator, written to a
+/// file only the service's user can read (never to the log). Once accounts exist the file is removed.
+async fn bootstrap_token(pool: &sqlx::PgPool, file: &std::path::Path) -> anyhow::Result<Option<String>> {
+    let accounts: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM user_credentials)").fetch_one(pool).await?;
+    if accounts {
+        if file.exists() {
+            std::fs::remove_file(file).with_context(|| format!("removing {}", file.display()))?;
+        }
+        return Ok(None);
+    }
+    let token = api::auth::password::random_secret();
+    if let Some(parent) = file.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut written = options.open(file).with_context(|| format!("writing {}", file.display()))?;
+    std::io::Write::write_all(&mut written, token.as_bytes())?;
+    tracing::warn!(
+        token_file = %file.display(),
+        "no account exists yet: create the first administrator with POST /api/v1/bootstrap and the token in the file"
+    );
+    Ok(Some(token))
 }
 
 async fn provision_service_login(owner_url: &str) -> anyhow::Result<()> {

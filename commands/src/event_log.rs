@@ -175,3 +175,14 @@ pub fn verify_stream(events: &[RecordedEvent]) -> Result<(), BrokenChain> {
     }
     Ok(())
 }
+
+/// The state of an aggregate after `events` (one stream, in sequence order): how auditors see a record
+/// as of a past sequence number or instant.
+pub fn fold<A: domain::Aggregate>(events: &[RecordedEvent]) -> Result<A, StoreError> {
+    let mut state = A::default();
+    for event in events {
+        let decoded: A::Event = crate::store::decode_event(&event.event_type, event.payload.clone())?;
+        state.apply(&decoded);
+    }
+    Ok(state)
+}

@@ -20,6 +20,8 @@ pub struct CommandContext {
     pub device_id: Option<DeviceId>,
     /// When the data was taken at its source (PLC, tablet), beside the server's recorded time.
     pub source_timestamp: Option<DateTime<Utc>>,
+    /// The source's own sequence number for the data (a PLC gateway numbers what it sends).
+    pub source_sequence: Option<u64>,
     pub idempotency_key: Option<String>,
     /// The version the caller last saw; a mismatch is a conflict, reported and never retried.
     pub expected_version: Option<u64>,
@@ -35,6 +37,7 @@ impl CommandContext {
             correlation_id: command_id,
             device_id: None,
             source_timestamp: None,
+            source_sequence: None,
             idempotency_key: None,
             expected_version: None,
         }
@@ -56,6 +59,8 @@ pub struct EventMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_timestamp: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_sequence: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
 }
 
@@ -74,6 +79,7 @@ impl EventMetadata {
             causation_id: context.command_id,
             device_id: context.device_id.clone(),
             source_timestamp: context.source_timestamp,
+            source_sequence: context.source_sequence,
             idempotency_key: context.idempotency_key.clone(),
         }
     }
@@ -115,6 +121,7 @@ mod tests {
         let mut context = CommandContext::new(actor);
         context.device_id = DeviceId::parse("tablet-7").ok();
         context.source_timestamp = DateTime::from_timestamp(1_700_000_000, 0);
+        context.source_sequence = Some(41);
         let metadata = EventMetadata::for_command(&context, Reason::parse("typo").ok().as_ref());
         let map = metadata.to_map();
         assert_eq!(EventMetadata::from_map(&map).ok(), Some(metadata));

@@ -166,7 +166,7 @@ fn encode_event<E: domain::Event>(event: &E) -> Result<(&'static str, Value), St
     Ok((event_type, payload))
 }
 
-fn decode_event<E: domain::Event>(event_type: &str, payload: Value) -> Result<E, StoreError> {
+pub(crate) fn decode_event<E: domain::Event>(event_type: &str, payload: Value) -> Result<E, StoreError> {
     let mut tagged = serde_json::Map::with_capacity(1);
     tagged.insert(event_type.to_owned(), payload);
     Ok(serde_json::from_value(Value::Object(tagged))?)
@@ -203,6 +203,12 @@ impl<A: domain::Aggregate> PgEventStore<A> {
     /// released as soon as the state is loaded.
     pub async fn state(&self, aggregate_id: &str) -> Result<A, StoreError> {
         Ok(self.load(aggregate_id).await?.working.aggregate.0)
+    }
+
+    /// The aggregate's committed state and version (0: it does not exist), as [`Self::state`].
+    pub async fn state_and_version(&self, aggregate_id: &str) -> Result<(A, u64), StoreError> {
+        let loaded = self.load(aggregate_id).await?;
+        Ok((loaded.working.aggregate.0, loaded.working.version))
     }
 
     /// Re-reads a loaded aggregate from the database: the warm copy may be behind what another process

@@ -17,6 +17,9 @@ impl UserId {
     pub fn from_uuid(id: Uuid) -> Self {
         Self(id)
     }
+    pub fn as_uuid(self) -> Uuid {
+        self.0
+    }
 }
 impl fmt::Display for UserId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -35,6 +38,8 @@ pub enum Role {
     Engineer,
     Auditor,
     Admin,
+    /// An enrolled PLC gateway acting on its own (counter readings, machine states). Never held by a person.
+    Device,
 }
 
 impl Role {

@@ -13,6 +13,22 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// The site this scope lies in.
+    pub fn site(&self) -> &SiteId {
+        match self {
+            Self::Site { site } => site,
+            Self::Line { line } => &line.site,
+        }
+    }
+
+    /// Whether this scope includes all of `other`.
+    pub fn includes(&self, other: &Scope) -> bool {
+        match other {
+            Self::Site { site } => matches!(self, Self::Site { site: own } if own == site),
+            Self::Line { line } => self.covers(line),
+        }
+    }
+
     /// Whether this scope includes `line`: a site scope covers every line of its site.
     pub fn covers(&self, line: &LineId) -> bool {
         match self {
@@ -35,5 +51,7 @@ mod tests {
         assert!(site.covers(&line) && site.covers(&sibling) && !site.covers(&other_site));
         let own = Scope::Line { line: line.clone() };
         assert!(own.covers(&line) && !own.covers(&sibling));
+        assert!(site.includes(&own) && !own.includes(&site) && site.includes(&site));
+        assert!(!site.includes(&Scope::Line { line: other_site }));
     }
 }

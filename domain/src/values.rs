@@ -102,6 +102,8 @@ code_type!(/// Station on a line where an Andon call is raised.
     StationId, "station id");
 code_type!(/// Item of a checklist template.
     ChecklistItemId, "checklist item id");
+code_type!(/// Checklist template id.
+    TemplateId, "template id");
 code_type!(/// Name of a shift in a line's calendar (`early`, `late`, `night`).
     ShiftName, "shift name");
 

@@ -1,1 +1,55 @@
+//! The HTTP endpoints, one module per kind of record, and what they share.
+
+mod andon;
+mod auth;
+mod bodies;
+mod checklists;
+mod devices;
+mod downtime;
 pub mod health;
+mod ingest;
+mod jobs;
+mod lines;
+pub mod metrics;
+mod records;
+mod security;
+mod users;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::error::ApiError;
+
+/// Everything under `/api/v1`.
+pub fn configure(config: &mut ServiceConfig) {
+    auth::configure(config);
+    users::configure(config);
+    devices::configure(config);
+    security::configure(config);
+    lines::configure(config);
+    checklists::configure(config);
+    jobs::configure(config);
+    downtime::configure(config);
+    andon::configure(config);
+    ingest::configure(config);
+    records::configure(config);
+}
+
+/// Path segments that do not parse (e.g. a malformed UUID) are the client's error, in our error model.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|error, _| ApiError::bad_request("invalid_path", error.to_string()).into())
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default()
+        .error_handler(|error, _| ApiError::bad_request("invalid_query", error.to_string()).into())
+}
+
+pub async fn no_such_route(request: HttpRequest) -> HttpResponse {
+    let error = ApiError::new(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "no_such_route",
+        format!("there is no {} {}", request.method(), request.path()),
+    );
+    actix_web::ResponseError::error_response(&error)
+}

@@ -51,6 +51,7 @@ pub enum DeviceError {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Device {
+    pub name: Option<Name>,
     pub enrolled: Option<(DeviceKind, Scope)>,
     pub revoked: bool,
 }
@@ -84,7 +85,10 @@ impl aggregate::Aggregate for Device {
 
     fn apply(&mut self, event: &DeviceEvent) {
         match event {
-            DeviceEvent::DeviceEnrolled { kind, scope, .. } => self.enrolled = Some((*kind, scope.clone())),
+            DeviceEvent::DeviceEnrolled { name, kind, scope, .. } => {
+                self.name = Some(name.clone());
+                self.enrolled = Some((*kind, scope.clone()));
+            }
             DeviceEvent::DeviceRevoked { .. } => self.revoked = true,
         }
     }

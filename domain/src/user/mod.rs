@@ -87,6 +87,14 @@ pub enum UserCommand {
     },
     /// The person set a new password themselves.
     RecordPasswordChange,
+    /// The person signed out.
+    RecordLogout,
+    /// A session ended because it was idle longer than allowed (AC-08).
+    RecordSessionTimeout,
+    /// An administrator ended every session of the account at once (AC-07: lost or compromised credentials).
+    RevokeSessions {
+        reason: Reason,
+    },
 }
 
 impl aggregate::Command for UserCommand {
@@ -97,10 +105,14 @@ impl aggregate::Command for UserCommand {
             | Self::ChangePrintedName { reason, .. }
             | Self::Deactivate { reason }
             | Self::Unlock { reason }
-            | Self::ResetPassword { reason } => Some(reason),
-            Self::Create { .. } | Self::RecordLogin | Self::RecordLoginFailure { .. } | Self::RecordPasswordChange => {
-                None
-            }
+            | Self::ResetPassword { reason }
+            | Self::RevokeSessions { reason } => Some(reason),
+            Self::Create { .. }
+            | Self::RecordLogin
+            | Self::RecordLoginFailure { .. }
+            | Self::RecordPasswordChange
+            | Self::RecordLogout
+            | Self::RecordSessionTimeout => None,
         }
     }
 }
@@ -114,13 +126,16 @@ event_enum! {
         PrintedNameChanged { from: Name, to: Name, reason: Reason, at: DateTime<Utc> },
         UserDeactivated { reason: Reason, at: DateTime<Utc> },
         LoginSucceeded { at: DateTime<Utc> },
-        /// Recorded for every failure, also on a locked or deactivated account: such attempts are what
-        /// administrators must be alerted to (AC-06).
-        LoginFailed { consecutive_failures: u32, at: DateTime<Utc> },
+        /// Recorded for every failure, also on a locked or deactivated account (`blocked`): such attempts
+        /// are what administrators must be alerted to (AC-06).
+        LoginFailed { consecutive_failures: u32, #[serde(default)] blocked: bool, at: DateTime<Utc> },
         UserLockedOut { failed_attempts: u32, at: DateTime<Utc> },
         UserUnlocked { reason: Reason, at: DateTime<Utc> },
         PasswordReset { reason: Reason, at: DateTime<Utc> },
         PasswordChanged { at: DateTime<Utc> },
+        LoggedOut { at: DateTime<Utc> },
+        SessionTimedOut { at: DateTime<Utc> },
+        SessionsRevoked { reason: Reason, at: DateTime<Utc> },
     }
 }
 
@@ -167,23 +182,26 @@ fn check_segregation(grants: &[RoleGrant], enforced: bool) -> Result<(), UserErr
 }
 
 impl User {
+    fn created(&self) -> Result<(), UserError> {
+        if self.username.is_none() { Err(UserError::NotCreated) } else { Ok(()) }
+    }
+
+    /// Whether the account may sign in and act: created, not deactivated, not locked out.
+    pub fn may_act(&self) -> bool {
+        self.username.is_some() && !self.deactivated && !self.locked_out
+    }
+
     fn active(&self) -> Result<(), UserError> {
-        if self.username.is_none() {
-            Err(UserError::NotCreated)
-        } else if self.deactivated {
-            Err(UserError::Deactivated)
-        } else {
-            Ok(())
-        }
+        self.created()?;
+        if self.deactivated { Err(UserError::Deactivated) } else { Ok(()) }
     }
 
     fn login_failure(&self, max_failed_attempts: NonZeroU32, at: DateTime<Utc>) -> Result<Vec<UserEvent>, UserError> {
-        if self.username.is_none() {
-            return Err(UserError::NotCreated);
-        }
+        self.created()?;
         let consecutive_failures = self.consecutive_failures.saturating_add(1);
-        let mut events = vec![UserEvent::LoginFailed { consecutive_failures, at }];
-        if !self.locked_out && !self.deactivated && consecutive_failures >= max_failed_attempts.get() {
+        let blocked = self.locked_out || self.deactivated;
+        let mut events = vec![UserEvent::LoginFailed { consecutive_failures, blocked, at }];
+        if !blocked && consecutive_failures >= max_failed_attempts.get() {
             events.push(UserEvent::UserLockedOut { failed_attempts: consecutive_failures, at });
         }
         Ok(events)
@@ -262,6 +280,18 @@ impl aggregate::Aggregate for User {
                 self.active()?;
                 UserEvent::PasswordChanged { at }
             }
+            UserCommand::RecordLogout => {
+                self.created()?;
+                UserEvent::LoggedOut { at }
+            }
+            UserCommand::RecordSessionTimeout => {
+                self.created()?;
+                UserEvent::SessionTimedOut { at }
+            }
+            UserCommand::RevokeSessions { reason } => {
+                self.created()?;
+                UserEvent::SessionsRevoked { reason, at }
+            }
         };
         Ok(vec![event])
     }
@@ -286,6 +316,7 @@ impl aggregate::Aggregate for User {
             }
             UserEvent::PasswordReset { .. } => self.must_change_password = true,
             UserEvent::PasswordChanged { .. } => self.must_change_password = false,
+            UserEvent::LoggedOut { .. } | UserEvent::SessionTimedOut { .. } | UserEvent::SessionsRevoked { .. } => {}
         }
     }
 }

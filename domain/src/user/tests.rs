@@ -33,7 +33,7 @@ fn deactivated() -> Vec<UserEvent> {
 }
 fn locked() -> Vec<UserEvent> {
     let mut events = operator();
-    events.push(UserEvent::LoginFailed { consecutive_failures: 3, at: now() });
+    events.push(UserEvent::LoginFailed { consecutive_failures: 3, blocked: false, at: now() });
     events.push(UserEvent::UserLockedOut { failed_attempts: 3, at: now() });
     events
 }
@@ -133,19 +133,19 @@ fn a_deactivated_user_stays_and_accepts_no_further_change() {
 fn consecutive_login_failures_lock_the_account_and_a_success_resets_the_count() {
     let fail = UserCommand::RecordLoginFailure { max_failed_attempts: three_attempts() };
     let mut history = operator();
-    history.push(UserEvent::LoginFailed { consecutive_failures: 1, at: now() });
-    history.push(UserEvent::LoginFailed { consecutive_failures: 2, at: now() });
+    history.push(UserEvent::LoginFailed { consecutive_failures: 1, blocked: false, at: now() });
+    history.push(UserEvent::LoginFailed { consecutive_failures: 2, blocked: false, at: now() });
     assert_eq!(
         given::<User>(&history, fail.clone()),
         Ok(vec![
-            UserEvent::LoginFailed { consecutive_failures: 3, at: now() },
+            UserEvent::LoginFailed { consecutive_failures: 3, blocked: false, at: now() },
             UserEvent::UserLockedOut { failed_attempts: 3, at: now() },
         ])
     );
     history.push(UserEvent::LoginSucceeded { at: now() });
     assert_eq!(
         given::<User>(&history, fail.clone()),
-        Ok(vec![UserEvent::LoginFailed { consecutive_failures: 1, at: now() }])
+        Ok(vec![UserEvent::LoginFailed { consecutive_failures: 1, blocked: false, at: now() }])
     );
     assert_eq!(given::<User>(&[], fail), Err(UserError::NotCreated));
 }
@@ -155,11 +155,11 @@ fn attempts_on_a_locked_or_deactivated_account_are_recorded_but_never_succeed() 
     let fail = UserCommand::RecordLoginFailure { max_failed_attempts: three_attempts() };
     assert_eq!(
         given::<User>(&locked(), fail.clone()),
-        Ok(vec![UserEvent::LoginFailed { consecutive_failures: 4, at: now() }])
+        Ok(vec![UserEvent::LoginFailed { consecutive_failures: 4, blocked: true, at: now() }])
     );
     assert_eq!(
         given::<User>(&deactivated(), fail),
-        Ok(vec![UserEvent::LoginFailed { consecutive_failures: 1, at: now() }])
+        Ok(vec![UserEvent::LoginFailed { consecutive_failures: 1, blocked: true, at: now() }])
     );
     assert_eq!(given::<User>(&locked(), UserCommand::RecordLogin), Err(UserError::LockedOut));
     assert_eq!(given::<User>(&operator(), UserCommand::RecordLogin), Ok(vec![UserEvent::LoginSucceeded { at: now() }]));
@@ -196,4 +196,19 @@ fn an_admin_reset_forces_a_password_change_which_clears_it() {
         user.apply(event);
     }
     assert!(!user.must_change_password);
+}
+
+#[test]
+fn sign_outs_timeouts_and_revocations_are_recorded_even_for_a_deactivated_account() {
+    let revoke = UserCommand::RevokeSessions { reason: reason("badge lost") };
+    assert_eq!(
+        given::<User>(&deactivated(), revoke.clone()),
+        Ok(vec![UserEvent::SessionsRevoked { reason: reason("badge lost"), at: now() }])
+    );
+    assert_eq!(given::<User>(&operator(), UserCommand::RecordLogout), Ok(vec![UserEvent::LoggedOut { at: now() }]));
+    assert_eq!(
+        given::<User>(&operator(), UserCommand::RecordSessionTimeout),
+        Ok(vec![UserEvent::SessionTimedOut { at: now() }])
+    );
+    assert_eq!(given::<User>(&[], revoke), Err(UserError::NotCreated));
 }

@@ -1,0 +1,155 @@
+//! Sessions behind access tokens: opened at sign-in, touched as they are used, ended by sign-out, by
+//! inactivity (Part 11 AC-08) or by an administrator (AC-07). Ended sessions stay in the table.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use domain::actor::UserId;
+use domain::values::DeviceId;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::password::random_secret;
+use crate::error::ApiError;
+
+/// Touching a session on every request would make every read a write; this is the resolution of
+/// `last_seen_at`, far below any sensible idle timeout.
+const TOUCH_AFTER: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Session {
+    pub id: Uuid,
+    pub user_id: Option<Uuid>,
+    pub device_id: Option<String>,
+    pub last_seen_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// Why a session can no longer be used.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Unusable {
+    Ended,
+    /// It was idle too long and has just been ended: the caller records that for the user.
+    TimedOut,
+}
+
+impl From<Unusable> for ApiError {
+    fn from(unusable: Unusable) -> Self {
+        match unusable {
+            Unusable::Ended => ApiError::unauthorized("session_ended", "the session has ended; sign in again"),
+            Unusable::TimedOut => {
+                ApiError::unauthorized("session_timed_out", "the session was idle too long; sign in again")
+            }
+        }
+    }
+}
+
+/// Opens a session and returns its id and refresh token (shown to the client once, stored as a digest).
+pub async fn open(pool: &PgPool, user: Option<UserId>, device: Option<&DeviceId>) -> Result<(Uuid, String), ApiError> {
+    let id = Uuid::now_v7();
+    let refresh_token = random_secret();
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, device_id, refresh_digest, created_at, last_seen_at)
+         VALUES ($1, $2, $3, $4, now(), now())",
+    )
+    .bind(id)
+    .bind(user.map(|user| user.as_uuid()))
+    .bind(device.map(DeviceId::as_str))
+    .bind(digest(&refresh_token))
+    .execute(pool)
+    .await?;
+    Ok((id, refresh_token))
+}
+
+fn digest(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+const SELECT: &str = "SELECT id, user_id, device_id, last_seen_at, ended_at FROM sessions";
+
+/// The session `id` if it is still usable, touching it; an idle one is ended here.
+pub async fn check(pool: &PgPool, id: Uuid, idle_timeout: Duration) -> Result<Result<Session, Unusable>, ApiError> {
+    let session: Option<Session> =
+        sqlx::query_as(&format!("{SELECT} WHERE id = $1")).bind(id).fetch_optional(pool).await?;
+    match session {
+        None => Ok(Err(Unusable::Ended)),
+        Some(session) => keep_alive(pool, session, idle_timeout).await,
+    }
+}
+
+/// The session a refresh token belongs to, if it is still usable.
+pub async fn by_refresh_token(
+    pool: &PgPool,
+    token: &str,
+    idle_timeout: Duration,
+) -> Result<Option<Result<Session, Unusable>>, ApiError> {
+    let session: Option<Session> =
+        sqlx::query_as(&format!("{SELECT} WHERE refresh_digest = $1")).bind(digest(token)).fetch_optional(pool).await?;
+    match session {
+        None => Ok(None),
+        Some(session) => Ok(Some(keep_alive(pool, session, idle_timeout).await?)),
+    }
+}
+
+async fn keep_alive(
+    pool: &PgPool,
+    session: Session,
+    idle_timeout: Duration,
+) -> Result<Result<Session, Unusable>, ApiError> {
+    if session.ended_at.is_some() {
+        return Ok(Err(Unusable::Ended));
+    }
+    let idle = (Utc::now() - session.last_seen_at).to_std().unwrap_or_default();
+    if idle > idle_timeout {
+        let ended = end(pool, session.id, "timeout").await?;
+        // Another request may have ended it first; only one of them reports the timeout.
+        return Ok(Err(if ended { Unusable::TimedOut } else { Unusable::Ended }));
+    }
+    if idle > TOUCH_AFTER {
+        sqlx::query("UPDATE sessions SET last_seen_at = now() WHERE id = $1 AND ended_at IS NULL")
+            .bind(session.id)
+            .execute(pool)
+            .await?;
+    }
+    Ok(Ok(session))
+}
+
+/// Ends one session; false when it had already ended.
+pub async fn end(pool: &PgPool, id: Uuid, reason: &str) -> Result<bool, ApiError> {
+    let ended = sqlx::query("UPDATE sessions SET ended_at = now(), end_reason = $2 WHERE id = $1 AND ended_at IS NULL")
+        .bind(id)
+        .bind(reason)
+        .execute(pool)
+        .await?;
+    Ok(ended.rows_affected() == 1)
+}
+
+/// Ends every open session of a user at once; returns how many there were.
+pub async fn end_all_of_user(pool: &PgPool, user: UserId, reason: &str) -> Result<u64, ApiError> {
+    let ended =
+        sqlx::query("UPDATE sessions SET ended_at = now(), end_reason = $2 WHERE user_id = $1 AND ended_at IS NULL")
+            .bind(user.as_uuid())
+            .bind(reason)
+            .execute(pool)
+            .await?;
+    Ok(ended.rows_affected())
+}
+
+/// Ends every open session of a device (revoked devices lose access at once).
+pub async fn end_all_of_device(pool: &PgPool, device: &DeviceId, reason: &str) -> Result<u64, ApiError> {
+    let ended =
+        sqlx::query("UPDATE sessions SET ended_at = now(), end_reason = $2 WHERE device_id = $1 AND ended_at IS NULL")
+            .bind(device.as_str())
+            .bind(reason)
+            .execute(pool)
+            .await?;
+    Ok(ended.rows_affected())
+}
+
+/// The user a session belongs to, if a person opened it.
+pub async fn user_of(pool: &PgPool, id: Uuid) -> Result<Option<UserId>, ApiError> {
+    let user: Option<Option<Uuid>> =
+        sqlx::query_scalar("SELECT user_id FROM sessions WHERE id = $1").bind(id).fetch_optional(pool).await?;
+    Ok(user.flatten().map(UserId::from_uuid))
+}

@@ -1,0 +1,331 @@
+//! What every command endpoint does around the domain: authenticate, read the request's headers,
+//! honour `Idempotency-Key`, find the record, authorise, execute, and answer in one shape.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use commands::{CommandContext, CommandOutcome, PgEventStore};
+use domain::actor::{Actor, Role};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use utoipa::{IntoResponses, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::{Principal, Target, authorize};
+use crate::error::{ApiError, ErrorBody};
+use crate::idempotency::{self, Claim};
+use crate::state::AppState;
+
+pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+pub const EXPECTED_VERSION: HeaderName = HeaderName::from_static("expected-version");
+pub const SOURCE_TIMESTAMP: HeaderName = HeaderName::from_static("source-timestamp");
+pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// An authenticated command request and the headers that qualify it.
+#[derive(Debug)]
+pub struct CommandCall {
+    pub app: web::Data<AppState>,
+    pub principal: Principal,
+    pub request_id: Uuid,
+    idempotency_key: Option<String>,
+    expected_version: Option<u64>,
+    source_timestamp: Option<DateTime<Utc>>,
+    /// Method and path: part of what an idempotency key is bound to.
+    target: String,
+    route: String,
+}
+
+/// The answer to an accepted command.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CommandAccepted {
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    /// The record's version after the command; send it as `Expected-Version` with the next one.
+    pub version: u64,
+    /// The events appended; empty when the command changed nothing (e.g. a repeated PLC reading).
+    pub events: Vec<AcceptedEvent>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AcceptedEvent {
+    pub event_id: Uuid,
+    pub sequence: u64,
+    pub event_type: String,
+    /// Position in the global log.
+    pub position: i64,
+}
+
+/// The responses every command endpoint may give.
+#[derive(Debug, IntoResponses)]
+#[allow(dead_code)] // only read by the OpenAPI generator
+pub enum CommandResponses {
+    #[response(status = 200, description = "Accepted; the events appended")]
+    Accepted(#[to_schema] CommandAccepted),
+    #[response(status = 400, description = "Malformed or invalid request")]
+    BadRequest(#[to_schema] ErrorBody),
+    #[response(status = 401, description = "Not signed in, or the session has ended")]
+    Unauthorized(ErrorBody),
+    #[response(status = 403, description = "The role or its scope does not allow this")]
+    Forbidden(ErrorBody),
+    #[response(status = 404, description = "No such record")]
+    NotFound(ErrorBody),
+    #[response(status = 409, description = "Concurrency conflict; `details.current_version` is the record's version")]
+    Conflict(ErrorBody),
+    #[response(status = 413, description = "Body too large")]
+    TooLarge(ErrorBody),
+    #[response(status = 415, description = "Body is not JSON")]
+    UnsupportedMediaType(ErrorBody),
+    #[response(status = 422, description = "A business rule refused the command; `code` names the rule")]
+    Unprocessable(ErrorBody),
+    #[response(status = 503, description = "The database is unavailable; retry")]
+    Unavailable(ErrorBody),
+}
+
+/// A reply before it becomes a response; kept as JSON for idempotent replays.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn new(status: StatusCode, body: &impl Serialize) -> Self {
+        Self { status, body: serde_json::to_value(body).unwrap_or(Value::Null) }
+    }
+}
+
+fn header_text<'a>(request: &'a HttpRequest, name: &HeaderName) -> Result<Option<&'a str>, ApiError> {
+    request
+        .headers()
+        .get(name)
+        .map(|value| value.to_str().map_err(|_| ApiError::bad_request("invalid_header", format!("{name} is not text"))))
+        .transpose()
+}
+
+fn parse_headers(request: &HttpRequest) -> Result<(Option<String>, Option<u64>, Option<DateTime<Utc>>), ApiError> {
+    let key = header_text(request, &IDEMPOTENCY_KEY)?.map(str::to_owned);
+    if let Some(key) = &key
+        && (key.is_empty() || key.len() > idempotency::MAX_KEY_LENGTH || !key.chars().all(|c| c.is_ascii_graphic()))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_header",
+            format!("Idempotency-Key must be 1 to {} visible ASCII characters", idempotency::MAX_KEY_LENGTH),
+        ));
+    }
+    let expected = header_text(request, &EXPECTED_VERSION)?
+        .map(|raw| raw.trim().parse::<u64>())
+        .transpose()
+        .map_err(|_| ApiError::bad_request("invalid_header", "Expected-Version must be a whole number"))?;
+    let source = header_text(request, &SOURCE_TIMESTAMP)?
+        .map(DateTime::parse_from_rfc3339)
+        .transpose()
+        .map_err(|_| ApiError::bad_request("invalid_header", "Source-Timestamp must be an RFC 3339 time"))?
+        .map(|time| time.with_timezone(&Utc));
+    Ok((key, expected, source))
+}
+
+impl FromRequest for CommandCall {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let principal = Principal::from_request(request, payload);
+        let app = request.app_data::<web::Data<AppState>>().cloned();
+        let headers = parse_headers(request);
+        let request_id = crate::telemetry::request_id(request);
+        let target = format!("{} {}", request.method(), request.path());
+        let route = request.match_pattern().unwrap_or_default();
+        Box::pin(async move {
+            let principal = principal.await?;
+            let (idempotency_key, expected_version, source_timestamp) = headers?;
+            let app =
+                app.ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "no state"))?;
+            Ok(Self { app, principal, request_id, idempotency_key, expected_version, source_timestamp, target, route })
+        })
+    }
+}
+
+impl CommandCall {
+    pub fn authorize(&self, allowed: &[Role], target: Target<'_>) -> Result<Actor, ApiError> {
+        authorize(&self.principal, allowed, target)
+    }
+
+    /// The attribution of a command by `actor` in this request.
+    pub fn context(&self, actor: Actor) -> CommandContext {
+        CommandContext {
+            actor,
+            command_id: Uuid::now_v7(),
+            correlation_id: self.request_id,
+            device_id: self.principal.device.clone(),
+            source_timestamp: self.source_timestamp,
+            source_sequence: None,
+            idempotency_key: self.idempotency_key.clone(),
+            expected_version: self.expected_version,
+        }
+    }
+
+    /// The record `id`, or 404 when it has no events.
+    pub async fn existing<A: domain::Aggregate>(
+        &self,
+        store: &PgEventStore<A>,
+        what: &str,
+        id: &str,
+    ) -> Result<A, ApiError> {
+        match store.state_and_version(id).await? {
+            (_, 0) => Err(ApiError::not_found(what, id)),
+            (state, _) => Ok(state),
+        }
+    }
+
+    /// Executes `command` as `actor` and describes what was appended.
+    pub async fn execute<A: domain::Aggregate>(
+        &self,
+        store: &PgEventStore<A>,
+        id: &str,
+        command: A::Command,
+        actor: Actor,
+    ) -> Result<Reply, ApiError>
+    where
+        A::Command: Clone,
+    {
+        let outcome = commands::execute(store, id, command, &self.context(actor)).await?;
+        Ok(accepted::<A>(id, outcome))
+    }
+
+    /// Runs `work` once per idempotency key, answering a repeat with the first response.
+    pub async fn respond(
+        &self,
+        body_digest: [u8; 32],
+        work: impl Future<Output = Result<Reply, ApiError>>,
+    ) -> Result<HttpResponse, ApiError> {
+        let Some(key) = &self.idempotency_key else {
+            let outcome = work.await;
+            self.count(&outcome);
+            return outcome.map(|reply| response(reply, false));
+        };
+        let principal = self.principal.key();
+        let mut hasher = Sha256::new();
+        hasher.update(self.target.as_bytes());
+        hasher.update(body_digest);
+        let request_hash = hasher.finalize();
+        if let Claim::Replay { status, body } =
+            idempotency::claim(&self.app.pool, &principal, key, &request_hash).await?
+        {
+            metrics::counter!("commands_total", "route" => self.route.clone(), "outcome" => "replayed").increment(1);
+            return Ok(response(Reply { status, body }, true));
+        }
+        let outcome = work.await;
+        self.count(&outcome);
+        let (status, body) = match &outcome {
+            Ok(reply) => (reply.status, reply.body.clone()),
+            Err(error) => (error.status, serde_json::to_value(error.body()).unwrap_or(Value::Null)),
+        };
+        if status.is_server_error() {
+            idempotency::release(&self.app.pool, &principal, key).await?;
+        } else {
+            idempotency::complete(&self.app.pool, &principal, key, status, &body).await?;
+        }
+        outcome.map(|reply| response(reply, false))
+    }
+
+    fn count(&self, outcome: &Result<Reply, ApiError>) {
+        let label = match outcome {
+            Ok(_) => "accepted",
+            Err(error) if error.status.is_client_error() => "refused",
+            Err(_) => "failed",
+        };
+        metrics::counter!("commands_total", "route" => self.route.clone(), "outcome" => label).increment(1);
+    }
+}
+
+pub fn accepted<A: domain::Aggregate>(id: &str, outcome: CommandOutcome) -> Reply {
+    let events = outcome.appended.map(|appended| appended.events).unwrap_or_default();
+    let body = CommandAccepted {
+        aggregate_type: A::TYPE.to_owned(),
+        aggregate_id: id.to_owned(),
+        version: outcome.version,
+        events: events
+            .into_iter()
+            .map(|event| AcceptedEvent {
+                event_id: event.event_id,
+                sequence: event.sequence,
+                event_type: event.event_type.to_owned(),
+                position: event.position,
+            })
+            .collect(),
+    };
+    Reply::new(StatusCode::OK, &body)
+}
+
+fn response(reply: Reply, replayed: bool) -> HttpResponse {
+    let mut builder = HttpResponse::build(reply.status);
+    if let Some(version) = reply.body.get("version").and_then(Value::as_u64) {
+        builder.insert_header((header::ETAG, format!("\"{version}\"")));
+    }
+    if replayed {
+        builder.insert_header((REPLAYED, HeaderValue::from_static("true")));
+    }
+    builder.json(reply.body)
+}
+
+/// Records that belong to one line; the line decides whose scope covers them.
+pub trait Located {
+    fn line(&self) -> Option<&domain::line_id::LineId>;
+}
+
+impl Located for domain::job::Job {
+    fn line(&self) -> Option<&domain::line_id::LineId> {
+        self.line.as_ref()
+    }
+}
+impl Located for domain::downtime::Downtime {
+    fn line(&self) -> Option<&domain::line_id::LineId> {
+        self.line.as_ref()
+    }
+}
+impl Located for domain::andon::AndonCall {
+    fn line(&self) -> Option<&domain::line_id::LineId> {
+        self.line.as_ref()
+    }
+}
+impl Located for domain::checklist::ChecklistTemplate {
+    fn line(&self) -> Option<&domain::line_id::LineId> {
+        self.line.as_ref()
+    }
+}
+
+impl CommandCall {
+    /// A command on an existing record of a line: 404 when it does not exist, 403 unless one of
+    /// `allowed` covers its line; `make` builds the command from the record and the actor.
+    pub async fn on_record<A: domain::Aggregate + Located>(
+        &self,
+        store: &PgEventStore<A>,
+        what: &str,
+        id: &str,
+        allowed: &[Role],
+        make: impl FnOnce(&A, &Actor) -> Result<A::Command, ApiError>,
+    ) -> Result<Reply, ApiError>
+    where
+        A::Command: Clone,
+    {
+        let record = self.existing(store, what, id).await?;
+        let line = record.line().ok_or_else(|| ApiError::not_found(what, id))?;
+        let actor = self.authorize(allowed, Target::Line(line))?;
+        let command = make(&record, &actor)?;
+        self.execute(store, id, command, actor).await
+    }
+}
+
+/// 201 for a command that created its record.
+pub fn created(mut reply: Reply) -> Reply {
+    if reply.status == StatusCode::OK {
+        reply.status = StatusCode::CREATED;
+    }
+    reply
+}

@@ -1,0 +1,167 @@
+//! The error model every endpoint shares: a status and a JSON body `{code, message, details}` whose
+//! `code` is stable (clients branch on it) and whose `message` is for people.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use commands::{CommandError, StoreError};
+use serde::Serialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable, machine-readable: `invalid_body`, `forbidden`, `version_conflict`, or the domain rule broken.
+    pub code: String,
+    pub message: String,
+    /// More about the error, e.g. the path of an invalid field or the current version; `{}` when none.
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: String,
+    pub message: String,
+    pub details: Value,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { status, code: code.into(), message: message.into(), details: json!({}) }
+    }
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+    pub fn bad_request(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+    pub fn unauthorized(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+    pub fn forbidden(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, message)
+    }
+    pub fn not_found(what: &str, id: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} {id} does not exist"))
+    }
+    pub fn conflict(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+    pub fn unprocessable(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+    /// A business rule refused the request. The code is the rule's name: the domain error's variant in
+    /// snake case (`wrong_status`, `already_created`), so renaming a variant is an API change.
+    pub fn rule(error: &impl std::error::Error) -> Self {
+        Self::unprocessable(&rule_code(&format!("{error:?}")), error.to_string())
+    }
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody { code: self.code.clone(), message: self.message.clone(), details: self.details.clone() }
+    }
+}
+
+/// `WrongStatus { action: .. }` -> `wrong_status`.
+fn rule_code(debug: &str) -> String {
+    let variant = debug.split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap_or_default();
+    let mut code = String::with_capacity(variant.len() + 4);
+    for (index, c) in variant.chars().enumerate() {
+        if c.is_ascii_uppercase() && index > 0 {
+            code.push('_');
+        }
+        code.push(c.to_ascii_lowercase());
+    }
+    code
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status).json(self.body())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict { current_version } => Self::conflict(
+                "version_conflict",
+                format!("another command changed the record first; it is at version {current_version}"),
+            )
+            .with_details(json!({ "current_version": current_version })),
+            StoreError::Database(error) => database(error),
+            other => internal(&other),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        database(error)
+    }
+}
+
+/// The database could not be reached or is shutting down: worth a retry. Anything else is our bug.
+fn database(error: sqlx::Error) -> ApiError {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+            tracing::warn!(%error, "database unavailable");
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "the database is unavailable")
+        }
+        sqlx::Error::Database(ref db) if db.code().is_some_and(|code| code.starts_with("57P") || code == "53300") => {
+            tracing::warn!(%error, "database unavailable");
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "the database is unavailable")
+        }
+        other => internal(&other),
+    }
+}
+
+pub fn internal(error: &dyn std::error::Error) -> ApiError {
+    tracing::error!(%error, "internal error");
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "the request failed; see the service log")
+}
+
+impl<E: std::error::Error> From<CommandError<E>> for ApiError {
+    fn from(error: CommandError<E>) -> Self {
+        match error {
+            CommandError::Rejected(refusal) => Self::rule(&refusal),
+            CommandError::Conflict { expected, current_version } => Self::conflict(
+                "version_conflict",
+                format!("expected version {expected}, but the record is at version {current_version}"),
+            )
+            .with_details(json!({ "expected_version": expected, "current_version": current_version })),
+            CommandError::Contended => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "contended", "too many concurrent writers; retry")
+            }
+            CommandError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl<E: std::error::Error> From<commands::lookups::LookupError<E>> for ApiError {
+    fn from(error: commands::lookups::LookupError<E>) -> Self {
+        use commands::lookups::LookupError;
+        match error {
+            LookupError::Command(error) => error.into(),
+            LookupError::Line(error) => error.into(),
+            LookupError::UnknownTemplate(_) => Self::unprocessable("unknown_template", error.to_string()),
+            LookupError::UnknownEquipment(_) => Self::unprocessable("unknown_equipment", error.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rule_code;
+
+    #[test]
+    fn rule_codes_are_the_snake_cased_variant() {
+        assert_eq!(rule_code("WrongStatus { action: \"start\" }"), "wrong_status");
+        assert_eq!(rule_code("NotCreated"), "not_created");
+        assert_eq!(rule_code("SegregationOfDuties(Admin)"), "segregation_of_duties");
+    }
+}

@@ -1,0 +1,236 @@
+//! Jobs: planned, assigned, run and counted on a line.
+
+use std::num::NonZeroU64;
+
+use actix_web::{HttpResponse, post, web};
+use chrono::{DateTime, Utc};
+use domain::counter::CounterWidth;
+use domain::job::{CountKind, CounterReading, JobCommand};
+use domain::line_id::LineId;
+use domain::values::{CounterId, Name, ProductId, Reason, ReasonCode};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use crate::auth::access::{CORRECT_COUNTS, PLAN_JOBS, READ_COUNTERS, RUN_JOBS};
+use crate::auth::{Target, Who};
+use crate::command_call::{CommandCall, CommandResponses, Reply, created};
+use crate::error::ApiError;
+use crate::json::Json;
+use crate::routes::bodies::{MaybeReason, NoFields, WithReason};
+
+pub fn configure(config: &mut ServiceConfig) {
+    config
+        .service(create)
+        .service(assign)
+        .service(accept)
+        .service(start)
+        .service(pause)
+        .service(resume)
+        .service(production)
+        .service(counter_reading)
+        .service(correct)
+        .service(complete)
+        .service(cancel);
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateJob {
+    /// The new job's id; chosen by the server when absent.
+    pub id: Option<Uuid>,
+    /// `site/area/line`.
+    #[schema(value_type = String, example = "plant-1/packing/L3")]
+    pub line: LineId,
+    #[schema(value_type = String)]
+    pub product: ProductId,
+    #[schema(value_type = u64, minimum = 1)]
+    pub target_quantity: NonZeroU64,
+}
+
+async fn on_job(
+    call: &CommandCall,
+    id: Uuid,
+    allowed: &[domain::actor::Role],
+    command: JobCommand,
+) -> Result<Reply, ApiError> {
+    call.on_record(&call.app.jobs, "job", &id.to_string(), allowed, |_, _| Ok(command)).await
+}
+
+#[utoipa::path(tag = "jobs", request_body = CreateJob, responses(CommandResponses))]
+#[post("/jobs")]
+async fn create(call: CommandCall, body: Json<CreateJob>) -> Result<HttpResponse, ApiError> {
+    let Json { value, digest } = body;
+    call.respond(digest, async {
+        let actor = call.authorize(PLAN_JOBS, Target::Line(&value.line))?;
+        let id = value.id.unwrap_or_else(Uuid::now_v7).to_string();
+        let command =
+            JobCommand::Create { line: value.line, product: value.product, target_quantity: value.target_quantity };
+        call.execute(&call.app.jobs, &id, command, actor).await.map(created)
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignOperator {
+    /// The user id of the operator.
+    pub operator: Uuid,
+    /// Needed when the job already has an operator.
+    #[schema(value_type = Option<String>)]
+    pub reason: Option<Reason>,
+}
+
+#[utoipa::path(tag = "jobs", request_body = AssignOperator, responses(CommandResponses))]
+#[post("/jobs/{job_id}/assign")]
+async fn assign(
+    call: CommandCall,
+    job_id: web::Path<Uuid>,
+    body: Json<AssignOperator>,
+) -> Result<HttpResponse, ApiError> {
+    let Json { value, digest } = body;
+    call.respond(digest, async {
+        let operator = domain::actor::UserId::from_uuid(value.operator);
+        let user = call.app.users.state(&operator.to_string()).await?;
+        let operator_name: Name = match user.printed_name {
+            Some(name) if user.may_act() => name,
+            _ => return Err(ApiError::unprocessable("unknown_operator", "the operator is not an active user")),
+        };
+        let command = JobCommand::AssignOperator { operator, operator_name, reason: value.reason };
+        on_job(&call, *job_id, PLAN_JOBS, command).await
+    })
+    .await
+}
+
+#[utoipa::path(tag = "jobs", request_body = NoFields, responses(CommandResponses))]
+#[post("/jobs/{job_id}/accept")]
+async fn accept(call: CommandCall, job_id: web::Path<Uuid>, body: Json<NoFields>) -> Result<HttpResponse, ApiError> {
+    call.respond(body.digest, async {
+        let Who::Person { id, .. } = &call.principal.who else {
+            return Err(ApiError::forbidden("forbidden", "only a person can accept a job"));
+        };
+        on_job(&call, *job_id, RUN_JOBS, JobCommand::Accept { operator: *id }).await
+    })
+    .await
+}
+
+#[utoipa::path(tag = "jobs", request_body = NoFields, responses(CommandResponses))]
+#[post("/jobs/{job_id}/start")]
+async fn start(call: CommandCall, job_id: web::Path<Uuid>, body: Json<NoFields>) -> Result<HttpResponse, ApiError> {
+    call.respond(body.digest, on_job(&call, *job_id, RUN_JOBS, JobCommand::Start)).await
+}
+
+#[utoipa::path(tag = "jobs", request_body = MaybeReason, responses(CommandResponses))]
+#[post("/jobs/{job_id}/pause")]
+async fn pause(call: CommandCall, job_id: web::Path<Uuid>, body: Json<MaybeReason>) -> Result<HttpResponse, ApiError> {
+    let Json { value, digest } = body;
+    call.respond(digest, on_job(&call, *job_id, RUN_JOBS, JobCommand::Pause { reason: value.reason })).await
+}
+
+#[utoipa::path(tag = "jobs", request_body = NoFields, responses(CommandResponses))]
+#[post("/jobs/{job_id}/resume")]
+async fn resume(call: CommandCall, job_id: web::Path<Uuid>, body: Json<NoFields>) -> Result<HttpResponse, ApiError> {
+    call.respond(body.digest, on_job(&call, *job_id, RUN_JOBS, JobCommand::Resume)).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordProduction {
+    pub good: u64,
+    pub reject: u64,
+    /// Needed when `reject` is not zero.
+    #[schema(value_type = Option<String>)]
+    pub reject_reason: Option<ReasonCode>,
+}
+
+#[utoipa::path(tag = "jobs", request_body = RecordProduction, responses(CommandResponses))]
+#[post("/jobs/{job_id}/production")]
+async fn production(
+    call: CommandCall,
+    job_id: web::Path<Uuid>,
+    body: Json<RecordProduction>,
+) -> Result<HttpResponse, ApiError> {
+    let Json { value, digest } = body;
+    let command =
+        JobCommand::RecordProduction { good: value.good, reject: value.reject, reject_reason: value.reject_reason };
+    call.respond(digest, on_job(&call, *job_id, RUN_JOBS, command)).await
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CounterReadingBody {
+    #[schema(value_type = String)]
+    pub counter: CounterId,
+    #[schema(value_type = String, example = "good")]
+    pub kind: CountKind,
+    #[schema(value_type = String, example = "bits32")]
+    pub width: CounterWidth,
+    /// Per-source sequence: a reading at or below the last one seen is a repeat and changes nothing.
+    pub sequence: u64,
+    pub value: u64,
+    pub source_timestamp: DateTime<Utc>,
+}
+
+impl From<CounterReadingBody> for CounterReading {
+    fn from(body: CounterReadingBody) -> Self {
+        Self {
+            counter: body.counter,
+            kind: body.kind,
+            width: body.width,
+            sequence: body.sequence,
+            value: body.value,
+            source_timestamp: body.source_timestamp,
+        }
+    }
+}
+
+#[utoipa::path(tag = "jobs", request_body = CounterReadingBody, responses(CommandResponses))]
+#[post("/jobs/{job_id}/counter-readings")]
+async fn counter_reading(
+    call: CommandCall,
+    job_id: web::Path<Uuid>,
+    body: Json<CounterReadingBody>,
+) -> Result<HttpResponse, ApiError> {
+    let Json { value, digest } = body;
+    let command = JobCommand::RecordCounterReading(value.into());
+    call.respond(digest, on_job(&call, *job_id, READ_COUNTERS, command)).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectProduction {
+    pub good_delta: i64,
+    pub reject_delta: i64,
+    #[schema(value_type = String)]
+    pub reason: Reason,
+}
+
+#[utoipa::path(tag = "jobs", request_body = CorrectProduction, responses(CommandResponses))]
+#[post("/jobs/{job_id}/corrections")]
+async fn correct(
+    call: CommandCall,
+    job_id: web::Path<Uuid>,
+    body: Json<CorrectProduction>,
+) -> Result<HttpResponse, ApiError> {
+    let Json { value, digest } = body;
+    let command = JobCommand::CorrectProduction {
+        good_delta: value.good_delta,
+        reject_delta: value.reject_delta,
+        reason: value.reason,
+    };
+    call.respond(digest, on_job(&call, *job_id, CORRECT_COUNTS, command)).await
+}
+
+#[utoipa::path(tag = "jobs", request_body = NoFields, responses(CommandResponses))]
+#[post("/jobs/{job_id}/complete")]
+async fn complete(call: CommandCall, job_id: web::Path<Uuid>, body: Json<NoFields>) -> Result<HttpResponse, ApiError> {
+    call.respond(body.digest, on_job(&call, *job_id, RUN_JOBS, JobCommand::Complete)).await
+}
+
+#[utoipa::path(tag = "jobs", request_body = WithReason, responses(CommandResponses))]
+#[post("/jobs/{job_id}/cancel")]
+async fn cancel(call: CommandCall, job_id: web::Path<Uuid>, body: Json<WithReason>) -> Result<HttpResponse, ApiError> {
+    let Json { value, digest } = body;
+    call.respond(digest, on_job(&call, *job_id, PLAN_JOBS, JobCommand::Cancel { reason: value.reason })).await
+}

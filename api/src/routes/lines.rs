@@ -1,0 +1,244 @@
+//! Lines and their configuration (engineers): registration, equipment, ideal cycle times, shift
+//! calendars, the small-stop threshold and the downtime reason tree. Settings are versioned with an
+//! effective-from time; replacing one needs a reason (Part 11 RC-03).
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use domain::line::{Line, LineCommand, ShiftDefinition};
+use domain::line_id::LineId;
+use domain::values::{EquipmentId, LossCategory, Millis, Name, ProductId, Reason, ReasonCode};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::access::{CONFIGURE_LINES, READ_RECORDS};
+use crate::auth::{Principal, Target, authorize};
+use crate::command_call::{CommandCall, CommandResponses, Reply, created};
+use crate::error::{ApiError, ErrorBody};
+use crate::json::Json;
+use crate::state::AppState;
+
+pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    config
+        .service(register)
+        .service(read)
+        .service(add_equipment)
+        .service(set_ideal_cycle_time)
+        .service(set_shift_calendar)
+        .service(set_small_stop_threshold)
+        .service(define_downtime_reason);
+}
+
+/// `/lines/{site}/{area}/{line}`: a line id's three parts.
+#[derive(Debug, Deserialize)]
+pub struct LinePath {
+    site: String,
+    area: String,
+    line: String,
+}
+
+impl LinePath {
+    fn parse(&self) -> Result<LineId, ApiError> {
+        LineId::parse(&format!("{}/{}/{}", self.site, self.area, self.line))
+            .map_err(|error| ApiError::bad_request("invalid_path", error.to_string()))
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterLine {
+    #[schema(value_type = String, example = "plant-1/packing/L3")]
+    pub line: LineId,
+    #[schema(value_type = String)]
+    pub name: Name,
+    /// IANA time zone of the plant, for shift calendars.
+    #[schema(value_type = String, example = "Europe/Berlin")]
+    pub time_zone: Tz,
+}
+
+#[utoipa::path(tag = "lines", request_body = RegisterLine, responses(CommandResponses))]
+#[post("/lines")]
+async fn register(call: CommandCall, body: Json<RegisterLine>) -> Result<HttpResponse, ApiError> {
+    let Json { value, digest } = body;
+    call.respond(digest, async {
+        let actor = call.authorize(CONFIGURE_LINES, Target::Line(&value.line))?;
+        let id = value.line.to_string();
+        let command = LineCommand::Register { line: value.line, name: value.name, time_zone: value.time_zone };
+        call.execute(&call.app.lines, &id, command, actor).await.map(created)
+    })
+    .await
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineRecord {
+    pub line: String,
+    pub version: u64,
+    #[schema(value_type = Object)]
+    pub state: Line,
+}
+
+#[utoipa::path(tag = "lines", responses(
+    (status = 200, body = LineRecord), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[get("/lines/{site}/{area}/{line}")]
+async fn read(
+    app: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<LinePath>,
+) -> Result<HttpResponse, ApiError> {
+    let line = path.parse()?;
+    authorize(&principal, READ_RECORDS, Target::Line(&line))?;
+    match app.lines.state_and_version(&line.to_string()).await? {
+        (_, 0) => Err(ApiError::not_found("line", &line.to_string())),
+        (state, version) => Ok(HttpResponse::Ok().json(LineRecord { line: line.to_string(), version, state })),
+    }
+}
+
+/// A configuration command on a registered line.
+async fn configure_line(call: &CommandCall, path: &LinePath, command: LineCommand) -> Result<Reply, ApiError> {
+    let line = path.parse()?;
+    let id = line.to_string();
+    call.existing(&call.app.lines, "line", &id).await?;
+    let actor = call.authorize(CONFIGURE_LINES, Target::Line(&line))?;
+    call.execute(&call.app.lines, &id, command, actor).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddEquipment {
+    #[schema(value_type = String)]
+    pub equipment: EquipmentId,
+    #[schema(value_type = String)]
+    pub name: Name,
+}
+
+#[utoipa::path(tag = "lines", request_body = AddEquipment, responses(CommandResponses))]
+#[post("/lines/{site}/{area}/{line}/equipment")]
+async fn add_equipment(
+    call: CommandCall,
+    path: web::Path<LinePath>,
+    body: Json<AddEquipment>,
+) -> Result<HttpResponse, ApiError> {
+    let Json { value, digest } = body;
+    let command = LineCommand::AddEquipment { equipment: value.equipment, name: value.name };
+    call.respond(digest, configure_line(&call, &path, command)).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetIdealCycleTime {
+    #[schema(value_type = String)]
+    pub product: ProductId,
+    /// Milliseconds per unit at the rated speed; greater than zero.
+    #[schema(value_type = u64, minimum = 1)]
+    pub ideal_cycle_time_ms: Millis,
+    pub effective_from: DateTime<Utc>,
+    /// Needed when it replaces an earlier version.
+    #[schema(value_type = Option<String>)]
+    pub reason: Option<Reason>,
+}
+
+#[utoipa::path(tag = "lines", request_body = SetIdealCycleTime, responses(CommandResponses))]
+#[post("/lines/{site}/{area}/{line}/ideal-cycle-times")]
+async fn set_ideal_cycle_time(
+    call: CommandCall,
+    path: web::Path<LinePath>,
+    body: Json<SetIdealCycleTime>,
+) -> Result<HttpResponse, ApiError> {
+    let Json { value, digest } = body;
+    let command = LineCommand::SetIdealCycleTime {
+        product: value.product,
+        ideal_cycle_time: value.ideal_cycle_time_ms,
+        effective_from: value.effective_from,
+        reason: value.reason,
+    };
+    call.respond(digest, configure_line(&call, &path, command)).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetShiftCalendar {
+    /// `[{"name": "early", "start": "06:00:00", "end": "14:00:00", "breaks": [{"start": "10:00:00", "end": "10:30:00"}]}]`
+    #[schema(value_type = Vec<Object>)]
+    pub shifts: Vec<ShiftDefinition>,
+    pub effective_from: DateTime<Utc>,
+    #[schema(value_type = Option<String>)]
+    pub reason: Option<Reason>,
+}
+
+#[utoipa::path(tag = "lines", request_body = SetShiftCalendar, responses(CommandResponses))]
+#[post("/lines/{site}/{area}/{line}/shift-calendar")]
+async fn set_shift_calendar(
+    call: CommandCall,
+    path: web::Path<LinePath>,
+    body: Json<SetShiftCalendar>,
+) -> Result<HttpResponse, ApiError> {
+    let Json { value, digest } = body;
+    let command = LineCommand::SetShiftCalendar {
+        shifts: value.shifts,
+        effective_from: value.effective_from,
+        reason: value.reason,
+    };
+    call.respond(digest, configure_line(&call, &path, command)).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetSmallStopThreshold {
+    /// Stops shorter than this are small stops (performance loss), longer ones downtime.
+    #[schema(value_type = u64, minimum = 1)]
+    pub threshold_ms: Millis,
+    pub effective_from: DateTime<Utc>,
+    #[schema(value_type = Option<String>)]
+    pub reason: Option<Reason>,
+}
+
+#[utoipa::path(tag = "lines", request_body = SetSmallStopThreshold, responses(CommandResponses))]
+#[post("/lines/{site}/{area}/{line}/small-stop-threshold")]
+async fn set_small_stop_threshold(
+    call: CommandCall,
+    path: web::Path<LinePath>,
+    body: Json<SetSmallStopThreshold>,
+) -> Result<HttpResponse, ApiError> {
+    let Json { value, digest } = body;
+    let command = LineCommand::SetSmallStopThreshold {
+        threshold: value.threshold_ms,
+        effective_from: value.effective_from,
+        reason: value.reason,
+    };
+    call.respond(digest, configure_line(&call, &path, command)).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DefineDowntimeReason {
+    #[schema(value_type = String)]
+    pub code: ReasonCode,
+    #[schema(value_type = String)]
+    pub label: Name,
+    #[schema(value_type = Option<String>)]
+    pub parent: Option<ReasonCode>,
+    #[schema(value_type = String, example = "unplanned")]
+    pub loss_category: LossCategory,
+    /// Needed when it redefines an existing code.
+    #[schema(value_type = Option<String>)]
+    pub reason: Option<Reason>,
+}
+
+#[utoipa::path(tag = "lines", request_body = DefineDowntimeReason, responses(CommandResponses))]
+#[post("/lines/{site}/{area}/{line}/downtime-reasons")]
+async fn define_downtime_reason(
+    call: CommandCall,
+    path: web::Path<LinePath>,
+    body: Json<DefineDowntimeReason>,
+) -> Result<HttpResponse, ApiError> {
+    let Json { value, digest } = body;
+    let command = LineCommand::DefineDowntimeReason {
+        code: value.code,
+        label: value.label,
+        parent: value.parent,
+        loss_category: value.loss_category,
+        reason: value.reason,
+    };
+    call.respond(digest, configure_line(&call, &path, command)).await
+}

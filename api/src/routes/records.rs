@@ -1,0 +1,234 @@
+//! A record's history (its events with who, when, why and from where) and its state as of a sequence
+//! number or an instant (Part 11 AT-03, AT-14). The history says whether its hash chain verifies.
+
+use actix_web::{HttpResponse, get, web};
+use chrono::{DateTime, Utc};
+use commands::event_log::{self, RecordedEvent, StreamBound};
+use domain::line_id::LineId;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::access::{READ_ACCOUNTS, READ_RECORDS};
+use crate::auth::{Principal, Target, authorize};
+use crate::command_call::Located;
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    config.service(history).service(state_as_of);
+}
+
+/// The kinds of record, as event streams name them.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordType {
+    Line,
+    Job,
+    Downtime,
+    AndonCall,
+    ChecklistTemplate,
+    Checklist,
+    User,
+    Device,
+}
+
+impl RecordType {
+    fn stream_type(self) -> &'static str {
+        use domain::Aggregate as _;
+        match self {
+            Self::Line => domain::line::Line::TYPE,
+            Self::Job => domain::job::Job::TYPE,
+            Self::Downtime => domain::downtime::Downtime::TYPE,
+            Self::AndonCall => domain::andon::AndonCall::TYPE,
+            Self::ChecklistTemplate => domain::checklist::ChecklistTemplate::TYPE,
+            Self::Checklist => domain::checklist::Checklist::TYPE,
+            Self::User => domain::user::User::TYPE,
+            Self::Device => domain::device::Device::TYPE,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    #[param(value_type = String, example = "job")]
+    pub record_type: RecordType,
+    /// The record's id: a UUID, a line's `site/area/line`, a template or device id.
+    pub id: String,
+    /// Only events after this sequence number (for paging).
+    pub after_sequence: Option<u64>,
+    /// At most this many events (default and maximum 1000).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct History {
+    pub record_type: String,
+    pub id: String,
+    /// The record's current version (its last sequence number).
+    pub version: u64,
+    /// Whether the record's whole hash chain recomputes to what is stored (tamper evidence).
+    pub chain_verified: bool,
+    pub events: Vec<HistoryEvent>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryEvent {
+    pub sequence: i64,
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub event_version: i32,
+    /// Server time the event was recorded, UTC.
+    pub recorded_at: DateTime<Utc>,
+    pub position: i64,
+    #[schema(value_type = Object)]
+    pub payload: Value,
+    /// Actor id, printed name and role, reason, correlation and causation ids, device, source time.
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    /// SHA-256 chain value, hex.
+    pub stream_hash: String,
+}
+
+/// The stream type of a record type, and a check that the principal may read the record.
+async fn authorize_read(
+    app: &AppState,
+    principal: &Principal,
+    record_type: RecordType,
+    id: &str,
+) -> Result<&'static str, ApiError> {
+    let not_found = || ApiError::not_found("record", id);
+    let line: Option<LineId> = match record_type {
+        RecordType::User | RecordType::Device => {
+            authorize(principal, READ_ACCOUNTS, Target::Anywhere)?;
+            return Ok(record_type.stream_type());
+        }
+        RecordType::Line => Some(LineId::parse(id).map_err(|_| not_found())?),
+        RecordType::Job => app.jobs.state(id).await?.line().cloned(),
+        RecordType::Downtime => app.downtime.state(id).await?.line().cloned(),
+        RecordType::AndonCall => app.andon.state(id).await?.line().cloned(),
+        RecordType::ChecklistTemplate => app.templates.state(id).await?.line().cloned(),
+        RecordType::Checklist => {
+            let checklist = app.checklists.state(id).await?;
+            match checklist.template {
+                Some(template) => app.templates.state(&template.template_id).await?.line().cloned(),
+                None => None,
+            }
+        }
+    };
+    let line = line.ok_or_else(not_found)?;
+    authorize(principal, READ_RECORDS, Target::Line(&line))?;
+    Ok(record_type.stream_type())
+}
+
+const MAX_PAGE: u32 = 1000;
+
+#[utoipa::path(tag = "records", params(HistoryQuery), responses(
+    (status = 200, body = History), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[get("/history")]
+async fn history(
+    app: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<HistoryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let HistoryQuery { record_type, id, after_sequence, limit } = query.into_inner();
+    let stream_type = authorize_read(&app, &principal, record_type, &id).await?;
+    let events = event_log::read_stream(&app.pool, stream_type, &id, StreamBound::All).await?;
+    if events.is_empty() {
+        return Err(ApiError::not_found("record", &id));
+    }
+    let chain_verified = event_log::verify_stream(&events).is_ok();
+    let version = events.last().map_or(0, |event| u64::try_from(event.sequence).unwrap_or(0));
+    let after = i64::try_from(after_sequence.unwrap_or(0)).unwrap_or(i64::MAX);
+    let limit = limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE) as usize;
+    let page = events.into_iter().filter(|event| event.sequence > after).take(limit).map(history_event).collect();
+    Ok(HttpResponse::Ok().json(History {
+        record_type: stream_type.to_owned(),
+        id,
+        version,
+        chain_verified,
+        events: page,
+    }))
+}
+
+fn history_event(event: RecordedEvent) -> HistoryEvent {
+    HistoryEvent {
+        sequence: event.sequence,
+        event_id: event.event_id,
+        event_type: event.event_type,
+        event_version: event.event_version,
+        recorded_at: event.recorded_at,
+        position: event.position,
+        payload: event.payload,
+        metadata: event.metadata,
+        stream_hash: hex::encode(event.stream_hash),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct StateQuery {
+    #[param(value_type = String, example = "job")]
+    pub record_type: RecordType,
+    pub id: String,
+    /// The state after this sequence number.
+    pub sequence: Option<u64>,
+    /// The state as recorded at this instant (RFC 3339).
+    pub at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StateAsOf {
+    pub record_type: String,
+    pub id: String,
+    /// The last sequence number folded in.
+    pub version: u64,
+    #[schema(value_type = Object)]
+    pub state: Value,
+}
+
+#[utoipa::path(tag = "records", params(StateQuery), responses(
+    (status = 200, body = StateAsOf), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[get("/state")]
+async fn state_as_of(
+    app: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<StateQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let StateQuery { record_type, id, sequence, at } = query.into_inner();
+    let bound = match (sequence, at) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request("invalid_query", "give either sequence or at, not both"));
+        }
+        (Some(sequence), None) => StreamBound::UpToSequence(sequence),
+        (None, Some(at)) => StreamBound::UpToTime(at),
+        (None, None) => StreamBound::All,
+    };
+    let stream_type = authorize_read(&app, &principal, record_type, &id).await?;
+    let events = event_log::read_stream(&app.pool, stream_type, &id, bound).await?;
+    let Some(last) = events.last() else {
+        return Err(ApiError::not_found("record as of that point", &id));
+    };
+    let version = u64::try_from(last.sequence).unwrap_or(0);
+    let state = match record_type {
+        RecordType::Line => to_json(event_log::fold::<domain::line::Line>(&events)?),
+        RecordType::Job => to_json(event_log::fold::<domain::job::Job>(&events)?),
+        RecordType::Downtime => to_json(event_log::fold::<domain::downtime::Downtime>(&events)?),
+        RecordType::AndonCall => to_json(event_log::fold::<domain::andon::AndonCall>(&events)?),
+        RecordType::ChecklistTemplate => to_json(event_log::fold::<domain::checklist::ChecklistTemplate>(&events)?),
+        RecordType::Checklist => to_json(event_log::fold::<domain::checklist::Checklist>(&events)?),
+        RecordType::User => to_json(event_log::fold::<domain::user::User>(&events)?),
+        RecordType::Device => to_json(event_log::fold::<domain::device::Device>(&events)?),
+    };
+    Ok(HttpResponse::Ok().json(StateAsOf { record_type: stream_type.to_owned(), id, version, state }))
+}
+
+fn to_json(state: impl Serialize) -> Value {
+    serde_json::to_value(state).unwrap_or(Value::Null)
+}

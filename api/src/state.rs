@@ -1,0 +1,57 @@
+//! What every request handler shares: the pool, one event store per aggregate type, the token keys
+//! and the settings.
+
+use commands::{PgEventStore, StoreSettings};
+use domain::andon::AndonCall;
+use domain::checklist::{Checklist, ChecklistTemplate};
+use domain::device::Device;
+use domain::downtime::Downtime;
+use domain::job::Job;
+use domain::line::Line;
+use domain::user::User;
+use sqlx::PgPool;
+use tokio::sync::OnceCell;
+
+use crate::auth::token::TokenKeys;
+use crate::error::ApiError;
+use crate::settings::ServiceSettings;
+
+#[derive(Debug)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub settings: ServiceSettings,
+    /// Loaded on first use, so that the service starts (live, not ready) while the database is down.
+    keys: OnceCell<TokenKeys>,
+    pub lines: PgEventStore<Line>,
+    pub jobs: PgEventStore<Job>,
+    pub downtime: PgEventStore<Downtime>,
+    pub andon: PgEventStore<AndonCall>,
+    pub templates: PgEventStore<ChecklistTemplate>,
+    pub checklists: PgEventStore<Checklist>,
+    pub users: PgEventStore<User>,
+    pub devices: PgEventStore<Device>,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, settings: ServiceSettings) -> Self {
+        Self {
+            settings,
+            keys: OnceCell::new(),
+            lines: PgEventStore::new(pool.clone(), StoreSettings::default()),
+            jobs: PgEventStore::new(pool.clone(), StoreSettings::default()),
+            downtime: PgEventStore::new(pool.clone(), StoreSettings::default()),
+            andon: PgEventStore::new(pool.clone(), StoreSettings::default()),
+            templates: PgEventStore::new(pool.clone(), StoreSettings::default()),
+            checklists: PgEventStore::new(pool.clone(), StoreSettings::default()),
+            users: PgEventStore::new(pool.clone(), StoreSettings::default()),
+            devices: PgEventStore::new(pool.clone(), StoreSettings::default()),
+            pool,
+        }
+    }
+}
+
+impl AppState {
+    pub async fn keys(&self) -> Result<&TokenKeys, ApiError> {
+        Ok(self.keys.get_or_try_init(|| TokenKeys::load_or_create(&self.pool)).await?)
+    }
+}

@@ -1,0 +1,70 @@
+//! Request ids, access logs and Prometheus metrics. The request id (a client's `X-Request-Id` when it is
+//! a UUID, else a new one) is echoed in the response and becomes the correlation id of the events the
+//! request causes. Logs name routes, never bodies or headers, so secrets stay out of them.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpRequest};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use uuid::Uuid;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(Debug, Clone, Copy)]
+struct RequestId(Uuid);
+
+/// The id of the request being served.
+pub fn request_id(request: &HttpRequest) -> Uuid {
+    request.extensions().get::<RequestId>().map_or_else(Uuid::now_v7, |id| id.0)
+}
+
+/// Middleware: assigns the request id, logs the request and records its metrics.
+pub async fn observe(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| Uuid::parse_str(value).ok())
+        .unwrap_or_else(Uuid::now_v7);
+    request.extensions_mut().insert(RequestId(id));
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let mut response = next.call(request).await?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let status = response.status().as_u16();
+    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status.to_string())
+        .increment(1);
+    metrics::histogram!("http_request_duration_seconds", "method" => method.clone(), "route" => route.clone())
+        .record(elapsed);
+    tracing::info!(request_id = %id, %method, %route, status, elapsed_ms = elapsed * 1000.0, "request");
+    if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    Ok(response)
+}
+
+/// The process's Prometheus recorder, installed on first use.
+pub fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        const LATENCY_BUCKETS: &[f64] = &[0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), LATENCY_BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed; /metrics shows only what reaches this one");
+        }
+        handle
+    })
+}
