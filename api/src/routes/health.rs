@@ -2,7 +2,8 @@
 
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
-use sqlx::PgPool;
+
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(live).service(ready);
@@ -25,8 +26,8 @@ async fn live() -> HttpResponse {
 }
 
 #[get("/health/ready")]
-async fn ready(pool: web::Data<PgPool>) -> HttpResponse {
-    match commands::database::migrations_applied(&pool).await {
+async fn ready(app: web::Data<AppState>) -> HttpResponse {
+    match commands::database::migrations_applied(&app.pool).await {
         Ok(true) => HttpResponse::Ok().json(Status { status: "ready" }),
         Ok(false) => HttpResponse::ServiceUnavailable().json(Unavailable {
             code: "migrations_pending",

@@ -4,7 +4,8 @@ use sqlx::postgres::PgPoolOptions;
 
 async fn spawn_app(pool: sqlx::PgPool) -> SocketAddr {
     let listen: SocketAddr = "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"));
-    let application = api::Application::build(pool, listen).unwrap_or_else(|e| panic!("building the app: {e}"));
+    let application = api::Application::build(pool, listen, api::ServiceSettings::default())
+        .unwrap_or_else(|e| panic!("building the app: {e}"));
     let address = application.address();
     tokio::spawn(application.run_until_stopped());
     address
@@ -13,7 +14,8 @@ async fn spawn_app(pool: sqlx::PgPool) -> SocketAddr {
 async fn get(address: SocketAddr, path: &str) -> (u16, serde_json::Value) {
     let response = reqwest::get(format!("http://{address}{path}")).await.unwrap_or_else(|e| panic!("GET {path}: {e}"));
     let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or_else(|e| panic!("GET {path} body: {e}")))
+    let text = response.text().await.unwrap_or_else(|e| panic!("GET {path} body: {e}"));
+    (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("GET {path} body {text:?}: {e}")))
 }
 
 #[tokio::test]

@@ -2,3 +2,5 @@
 
 mod binary;
 mod health;
+mod journey;
+mod support;

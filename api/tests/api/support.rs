@@ -1,0 +1,148 @@
+//! A running service on a fresh database, and a client that speaks to it as people and devices do.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use api::ServiceSettings;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+pub const BOOTSTRAP_TOKEN: &str = "test-bootstrap-token";
+pub const ADMIN_PASSWORD: &str = "Correct-Horse-2026";
+pub const LINE: &str = "plant-1/packing/L3";
+pub const LINE_PATH: &str = "plant-1/packing/L3";
+pub const OTHER_LINE: &str = "plant-1/packing/L4";
+
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub client: reqwest::Client,
+    /// The database owner's pool, for checks the API does not offer (counting events).
+    pub owner: PgPool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Response {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or_default()
+    }
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(self.status, status, "unexpected response: {}", self.body);
+        self
+    }
+}
+
+pub fn test_settings() -> ServiceSettings {
+    ServiceSettings { bootstrap_token: Some(BOOTSTRAP_TOKEN.to_owned()), ..ServiceSettings::default() }
+}
+
+pub async fn spawn(settings: ServiceSettings) -> TestApp {
+    let database = testkit::fresh_database().await;
+    let pool = commands::database::application_pool(&database.url, 16).await.unwrap_or_else(|e| panic!("{e}"));
+    let listen: SocketAddr = "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"));
+    let application = api::Application::build(pool, listen, settings).unwrap_or_else(|e| panic!("building: {e}"));
+    let address = application.address();
+    tokio::spawn(application.run_until_stopped());
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_else(|e| panic!("{e}"));
+    TestApp { address, client, owner: database.owner_pool().await }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Response {
+        let response = request.send().await.unwrap_or_else(|e| panic!("request failed: {e}"));
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_else(|e| panic!("reading the body: {e}"));
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Response { status, body, headers }
+    }
+
+    pub async fn post(&self, token: Option<&str>, path: &str, body: &Value) -> Response {
+        let mut request = self.client.post(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        self.send(request).await
+    }
+
+    pub async fn get(&self, token: Option<&str>, path: &str) -> Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        self.send(request).await
+    }
+
+    pub async fn event_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&self.owner).await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Creates the first administrator (site plant-1) and signs in.
+    pub async fn bootstrap_admin(&self) -> String {
+        let body = json!({
+            "token": BOOTSTRAP_TOKEN, "username": "admin", "printed_name": "Ada Admin",
+            "password": ADMIN_PASSWORD, "site": "plant-1"
+        });
+        self.post(None, "/api/v1/bootstrap", &body).await.expect(201);
+        self.login("admin", ADMIN_PASSWORD).await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let response = self
+            .post(None, "/api/v1/auth/login", &json!({"username": username, "password": password}))
+            .await
+            .expect(200);
+        response.body["access_token"].as_str().unwrap_or_else(|| panic!("no token")).to_owned()
+    }
+
+    /// An administrator creates the account; the person sets their own password and signs in.
+    /// Returns (user id, access token).
+    pub async fn person(&self, admin: &str, username: &str, grants: Value) -> (String, String) {
+        let initial = TEMPORARY_PASSWORD;
+        let body = json!({
+            "username": username, "printed_name": format!("Person {username}"),
+            "grants": grants, "initial_password": initial
+        });
+        let created = self.post(Some(admin), "/api/v1/users", &body).await.expect(201);
+        let id = created.body["aggregate_id"].as_str().unwrap_or_else(|| panic!("no id")).to_owned();
+        let change = json!({"username": username, "current_password": initial, "new_password": OWN_PASSWORD});
+        self.post(None, "/api/v1/auth/password", &change).await.expect(204);
+        (id, self.login(username, OWN_PASSWORD).await)
+    }
+
+    /// Enrols a PLC gateway for `scope` and signs it in. Returns (device id, access token).
+    pub async fn gateway(&self, admin: &str, device_id: &str, scope: Value) -> (String, String) {
+        let body = json!({"device_id": device_id, "name": format!("Gateway {device_id}"), "kind": "plc_gateway", "scope": scope});
+        let enrolled = self.post(Some(admin), "/api/v1/devices", &body).await.expect(201);
+        let secret = enrolled.body["secret"].as_str().unwrap_or_else(|| panic!("no secret")).to_owned();
+        let signed_in = self
+            .post(None, "/api/v1/auth/device", &json!({"device_id": device_id, "secret": secret}))
+            .await
+            .expect(200);
+        (device_id.to_owned(), signed_in.body["access_token"].as_str().unwrap_or_default().to_owned())
+    }
+}
+
+/// What a person chooses for themselves after the administrator's temporary password.
+pub const OWN_PASSWORD: &str = "Chosen-Secret-2026!";
+
+pub const TEMPORARY_PASSWORD: &str = "Temporary-Pass-2026!";
+
+pub fn on_site(role: &str) -> Value {
+    json!([{"role": role, "scope": {"kind": "site", "site": "plant-1"}}])
+}
+
+pub fn on_line(role: &str, line: &str) -> Value {
+    json!([{"role": role, "scope": {"kind": "line", "line": line}}])
+}
