@@ -2,5 +2,6 @@
 
 mod binary;
 mod health;
+mod identity;
 mod journey;
 mod support;
