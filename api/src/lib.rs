@@ -50,11 +50,11 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(routes::path_config())
                 .app_data(routes::query_config())
-                .service(utoipa_actix_web::scope("/api/v1").configure(routes::configure))
-                .split_for_parts();
-            app.wrap(from_fn(telemetry::observe))
+                .configure(routes::configure)
                 .configure(routes::health::configure)
                 .service(routes::metrics::render)
+                .split_for_parts();
+            app.wrap(from_fn(telemetry::observe))
                 .configure(|config| openapi::serve(config, document))
                 .default_service(web::to(routes::no_such_route))
         })

@@ -38,7 +38,7 @@ pub struct RaiseCall {
 }
 
 #[utoipa::path(tag = "andon", request_body = RaiseCall, responses(CommandResponses))]
-#[post("/andon-calls")]
+#[post("/api/v1/andon-calls")]
 async fn raise(call: CommandCall, body: Json<RaiseCall>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, async {
@@ -66,7 +66,7 @@ async fn on_call(
 }
 
 #[utoipa::path(tag = "andon", request_body = NoFields, responses(CommandResponses))]
-#[post("/andon-calls/{call_id}/acknowledge")]
+#[post("/api/v1/andon-calls/{call_id}/acknowledge")]
 async fn acknowledge(call: CommandCall, path: web::Path<Uuid>, body: Json<NoFields>) -> Result<HttpResponse, ApiError> {
     call.respond(body.digest, on_call(&call, *path, RESPOND_TO_ANDON, AndonCommand::Acknowledge)).await
 }
@@ -79,7 +79,7 @@ pub struct Escalate {
 }
 
 #[utoipa::path(tag = "andon", request_body = Escalate, responses(CommandResponses))]
-#[post("/andon-calls/{call_id}/escalate")]
+#[post("/api/v1/andon-calls/{call_id}/escalate")]
 async fn escalate(call: CommandCall, path: web::Path<Uuid>, body: Json<Escalate>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, on_call(&call, *path, ESCALATE_ANDON, AndonCommand::Escalate { level: value.level })).await
@@ -95,7 +95,7 @@ pub struct Resolve {
 }
 
 #[utoipa::path(tag = "andon", request_body = Resolve, responses(CommandResponses))]
-#[post("/andon-calls/{call_id}/resolve")]
+#[post("/api/v1/andon-calls/{call_id}/resolve")]
 async fn resolve(call: CommandCall, path: web::Path<Uuid>, body: Json<Resolve>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     let command = AndonCommand::Resolve { resolution: value.resolution, root_cause: value.root_cause };
@@ -103,7 +103,7 @@ async fn resolve(call: CommandCall, path: web::Path<Uuid>, body: Json<Resolve>) 
 }
 
 #[utoipa::path(tag = "andon", request_body = WithReason, responses(CommandResponses))]
-#[post("/andon-calls/{call_id}/cancel")]
+#[post("/api/v1/andon-calls/{call_id}/cancel")]
 async fn cancel(call: CommandCall, path: web::Path<Uuid>, body: Json<WithReason>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, on_call(&call, *path, CANCEL_ANDON, AndonCommand::Cancel { reason: value.reason })).await

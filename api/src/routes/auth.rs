@@ -142,7 +142,7 @@ async fn check_device(app: &AppState, credentials: DeviceCredentials) -> Result<
     (status = 400, body = ErrorBody), (status = 401, body = ErrorBody, description = "Wrong credentials"),
     (status = 403, body = ErrorBody, description = "Locked, deactivated, or the password must be changed first"),
     (status = 503, body = ErrorBody)))]
-#[post("/auth/login")]
+#[post("/api/v1/auth/login")]
 async fn login(app: web::Data<AppState>, request: HttpRequest, body: Json<Login>) -> Result<HttpResponse, ApiError> {
     let Login { username, password, device } = body.value;
     let device_id = match device {
@@ -173,7 +173,7 @@ async fn login(app: web::Data<AppState>, request: HttpRequest, body: Json<Login>
 #[utoipa::path(tag = "auth", request_body = DeviceCredentials, security(()), responses(
     (status = 200, body = Tokens, description = "The device is signed in"),
     (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
-#[post("/auth/device")]
+#[post("/api/v1/auth/device")]
 async fn device_login(app: web::Data<AppState>, body: Json<DeviceCredentials>) -> Result<HttpResponse, ApiError> {
     let id = body.value.device_id.clone();
     check_device(&app, body.value).await?;
@@ -190,7 +190,7 @@ pub struct Refresh {
 #[utoipa::path(tag = "auth", request_body = Refresh, security(()), responses(
     (status = 200, body = Tokens, description = "A new access token for the same session"),
     (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
-#[post("/auth/refresh")]
+#[post("/api/v1/auth/refresh")]
 async fn refresh(app: web::Data<AppState>, body: Json<Refresh>) -> Result<HttpResponse, ApiError> {
     let token = body.value.refresh_token;
     let session = match session::by_refresh_token(&app.pool, &token, app.settings.session_idle_timeout).await? {
@@ -209,7 +209,7 @@ async fn refresh(app: web::Data<AppState>, body: Json<Refresh>) -> Result<HttpRe
 #[utoipa::path(tag = "auth", responses(
     (status = 204, description = "Signed out; the session has ended"),
     (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
-#[post("/auth/logout")]
+#[post("/api/v1/auth/logout")]
 async fn logout(
     app: web::Data<AppState>,
     request: HttpRequest,
@@ -259,7 +259,7 @@ pub async fn new_password_hash(
     (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     (status = 422, body = ErrorBody, description = "The new password breaks the policy"),
     (status = 503, body = ErrorBody)))]
-#[post("/auth/password")]
+#[post("/api/v1/auth/password")]
 async fn change_password(
     app: web::Data<AppState>,
     request: HttpRequest,
@@ -299,7 +299,7 @@ pub struct Created {
     (status = 400, body = ErrorBody), (status = 403, body = ErrorBody, description = "Wrong token, or not enabled"),
     (status = 409, body = ErrorBody, description = "Accounts exist already"), (status = 422, body = ErrorBody),
     (status = 503, body = ErrorBody)))]
-#[post("/bootstrap")]
+#[post("/api/v1/bootstrap")]
 async fn bootstrap(
     app: web::Data<AppState>,
     request: HttpRequest,

@@ -38,7 +38,7 @@ pub struct DefineTemplate {
 }
 
 #[utoipa::path(tag = "checklists", request_body = DefineTemplate, responses(CommandResponses))]
-#[post("/checklist-templates/{template_id}")]
+#[post("/api/v1/checklist-templates/{template_id}")]
 async fn define_template(
     call: CommandCall,
     path: web::Path<String>,
@@ -75,7 +75,7 @@ pub struct StartChecklist {
 }
 
 #[utoipa::path(tag = "checklists", request_body = StartChecklist, responses(CommandResponses))]
-#[post("/checklists")]
+#[post("/api/v1/checklists")]
 async fn start(call: CommandCall, body: Json<StartChecklist>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, async {
@@ -119,7 +119,7 @@ pub struct AnswerItem {
 }
 
 #[utoipa::path(tag = "checklists", request_body = AnswerItem, responses(CommandResponses))]
-#[post("/checklists/{checklist_id}/answers")]
+#[post("/api/v1/checklists/{checklist_id}/answers")]
 async fn answer(call: CommandCall, path: web::Path<Uuid>, body: Json<AnswerItem>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     let command = ChecklistCommand::Answer { item: value.item, answer: value.answer, reason: value.reason };
@@ -127,7 +127,7 @@ async fn answer(call: CommandCall, path: web::Path<Uuid>, body: Json<AnswerItem>
 }
 
 #[utoipa::path(tag = "checklists", request_body = NoFields, responses(CommandResponses))]
-#[post("/checklists/{checklist_id}/complete")]
+#[post("/api/v1/checklists/{checklist_id}/complete")]
 async fn complete(call: CommandCall, path: web::Path<Uuid>, body: Json<NoFields>) -> Result<HttpResponse, ApiError> {
     call.respond(body.digest, on_checklist(&call, *path, ChecklistCommand::Complete)).await
 }

@@ -47,7 +47,7 @@ pub struct Enrolled {
     (status = 201, body = Enrolled, description = "Enrolled; the secret is shown once"),
     (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
-#[post("/devices")]
+#[post("/api/v1/devices")]
 async fn enroll(call: CommandCall, body: Json<EnrollDevice>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, async {
@@ -77,7 +77,7 @@ pub struct DeviceRecord {
 #[utoipa::path(tag = "devices", responses(
     (status = 200, body = DeviceRecord), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-#[get("/devices/{device_id}")]
+#[get("/api/v1/devices/{device_id}")]
 async fn read(
     app: web::Data<AppState>,
     principal: Principal,
@@ -91,7 +91,7 @@ async fn read(
 }
 
 #[utoipa::path(tag = "devices", request_body = WithReason, responses(CommandResponses))]
-#[post("/devices/{device_id}/revoke")]
+#[post("/api/v1/devices/{device_id}/revoke")]
 async fn revoke(call: CommandCall, path: web::Path<String>, body: Json<WithReason>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, async {

@@ -35,7 +35,7 @@ pub struct StartStop {
 }
 
 #[utoipa::path(tag = "downtime", request_body = StartStop, responses(CommandResponses))]
-#[post("/downtime")]
+#[post("/api/v1/downtime")]
 async fn start(call: CommandCall, body: Json<StartStop>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, async {
@@ -65,7 +65,7 @@ pub struct GiveReason {
 }
 
 #[utoipa::path(tag = "downtime", request_body = GiveReason, responses(CommandResponses))]
-#[post("/downtime/{downtime_id}/reason")]
+#[post("/api/v1/downtime/{downtime_id}/reason")]
 async fn give_reason(
     call: CommandCall,
     path: web::Path<Uuid>,
@@ -101,7 +101,7 @@ pub struct EndStop {
 }
 
 #[utoipa::path(tag = "downtime", request_body = EndStop, responses(CommandResponses))]
-#[post("/downtime/{downtime_id}/end")]
+#[post("/api/v1/downtime/{downtime_id}/end")]
 async fn end(call: CommandCall, path: web::Path<Uuid>, body: Json<EndStop>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     let command = DowntimeCommand::End { ended_at: value.ended_at };

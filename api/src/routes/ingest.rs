@@ -122,7 +122,7 @@ pub enum Outcome {
     (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
     (status = 403, body = ErrorBody, description = "Only enrolled PLC gateways ingest"),
     (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 503, body = ErrorBody)))]
-#[post("/ingest/plc")]
+#[post("/api/v1/ingest/plc")]
 async fn ingest(call: CommandCall, body: Json<Batch>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, async {

@@ -59,7 +59,7 @@ async fn on_job(
 }
 
 #[utoipa::path(tag = "jobs", request_body = CreateJob, responses(CommandResponses))]
-#[post("/jobs")]
+#[post("/api/v1/jobs")]
 async fn create(call: CommandCall, body: Json<CreateJob>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, async {
@@ -83,7 +83,7 @@ pub struct AssignOperator {
 }
 
 #[utoipa::path(tag = "jobs", request_body = AssignOperator, responses(CommandResponses))]
-#[post("/jobs/{job_id}/assign")]
+#[post("/api/v1/jobs/{job_id}/assign")]
 async fn assign(
     call: CommandCall,
     job_id: web::Path<Uuid>,
@@ -104,7 +104,7 @@ async fn assign(
 }
 
 #[utoipa::path(tag = "jobs", request_body = NoFields, responses(CommandResponses))]
-#[post("/jobs/{job_id}/accept")]
+#[post("/api/v1/jobs/{job_id}/accept")]
 async fn accept(call: CommandCall, job_id: web::Path<Uuid>, body: Json<NoFields>) -> Result<HttpResponse, ApiError> {
     call.respond(body.digest, async {
         let Who::Person { id, .. } = &call.principal.who else {
@@ -116,20 +116,20 @@ async fn accept(call: CommandCall, job_id: web::Path<Uuid>, body: Json<NoFields>
 }
 
 #[utoipa::path(tag = "jobs", request_body = NoFields, responses(CommandResponses))]
-#[post("/jobs/{job_id}/start")]
+#[post("/api/v1/jobs/{job_id}/start")]
 async fn start(call: CommandCall, job_id: web::Path<Uuid>, body: Json<NoFields>) -> Result<HttpResponse, ApiError> {
     call.respond(body.digest, on_job(&call, *job_id, RUN_JOBS, JobCommand::Start)).await
 }
 
 #[utoipa::path(tag = "jobs", request_body = MaybeReason, responses(CommandResponses))]
-#[post("/jobs/{job_id}/pause")]
+#[post("/api/v1/jobs/{job_id}/pause")]
 async fn pause(call: CommandCall, job_id: web::Path<Uuid>, body: Json<MaybeReason>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, on_job(&call, *job_id, RUN_JOBS, JobCommand::Pause { reason: value.reason })).await
 }
 
 #[utoipa::path(tag = "jobs", request_body = NoFields, responses(CommandResponses))]
-#[post("/jobs/{job_id}/resume")]
+#[post("/api/v1/jobs/{job_id}/resume")]
 async fn resume(call: CommandCall, job_id: web::Path<Uuid>, body: Json<NoFields>) -> Result<HttpResponse, ApiError> {
     call.respond(body.digest, on_job(&call, *job_id, RUN_JOBS, JobCommand::Resume)).await
 }
@@ -145,7 +145,7 @@ pub struct RecordProduction {
 }
 
 #[utoipa::path(tag = "jobs", request_body = RecordProduction, responses(CommandResponses))]
-#[post("/jobs/{job_id}/production")]
+#[post("/api/v1/jobs/{job_id}/production")]
 async fn production(
     call: CommandCall,
     job_id: web::Path<Uuid>,
@@ -186,7 +186,7 @@ impl From<CounterReadingBody> for CounterReading {
 }
 
 #[utoipa::path(tag = "jobs", request_body = CounterReadingBody, responses(CommandResponses))]
-#[post("/jobs/{job_id}/counter-readings")]
+#[post("/api/v1/jobs/{job_id}/counter-readings")]
 async fn counter_reading(
     call: CommandCall,
     job_id: web::Path<Uuid>,
@@ -207,7 +207,7 @@ pub struct CorrectProduction {
 }
 
 #[utoipa::path(tag = "jobs", request_body = CorrectProduction, responses(CommandResponses))]
-#[post("/jobs/{job_id}/corrections")]
+#[post("/api/v1/jobs/{job_id}/corrections")]
 async fn correct(
     call: CommandCall,
     job_id: web::Path<Uuid>,
@@ -223,13 +223,13 @@ async fn correct(
 }
 
 #[utoipa::path(tag = "jobs", request_body = NoFields, responses(CommandResponses))]
-#[post("/jobs/{job_id}/complete")]
+#[post("/api/v1/jobs/{job_id}/complete")]
 async fn complete(call: CommandCall, job_id: web::Path<Uuid>, body: Json<NoFields>) -> Result<HttpResponse, ApiError> {
     call.respond(body.digest, on_job(&call, *job_id, RUN_JOBS, JobCommand::Complete)).await
 }
 
 #[utoipa::path(tag = "jobs", request_body = WithReason, responses(CommandResponses))]
-#[post("/jobs/{job_id}/cancel")]
+#[post("/api/v1/jobs/{job_id}/cancel")]
 async fn cancel(call: CommandCall, job_id: web::Path<Uuid>, body: Json<WithReason>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, on_job(&call, *job_id, PLAN_JOBS, JobCommand::Cancel { reason: value.reason })).await

@@ -57,7 +57,7 @@ pub struct RegisterLine {
 }
 
 #[utoipa::path(tag = "lines", request_body = RegisterLine, responses(CommandResponses))]
-#[post("/lines")]
+#[post("/api/v1/lines")]
 async fn register(call: CommandCall, body: Json<RegisterLine>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, async {
@@ -80,7 +80,7 @@ pub struct LineRecord {
 #[utoipa::path(tag = "lines", responses(
     (status = 200, body = LineRecord), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
     (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-#[get("/lines/{site}/{area}/{line}")]
+#[get("/api/v1/lines/{site}/{area}/{line}")]
 async fn read(
     app: web::Data<AppState>,
     principal: Principal,
@@ -113,7 +113,7 @@ pub struct AddEquipment {
 }
 
 #[utoipa::path(tag = "lines", request_body = AddEquipment, responses(CommandResponses))]
-#[post("/lines/{site}/{area}/{line}/equipment")]
+#[post("/api/v1/lines/{site}/{area}/{line}/equipment")]
 async fn add_equipment(
     call: CommandCall,
     path: web::Path<LinePath>,
@@ -139,7 +139,7 @@ pub struct SetIdealCycleTime {
 }
 
 #[utoipa::path(tag = "lines", request_body = SetIdealCycleTime, responses(CommandResponses))]
-#[post("/lines/{site}/{area}/{line}/ideal-cycle-times")]
+#[post("/api/v1/lines/{site}/{area}/{line}/ideal-cycle-times")]
 async fn set_ideal_cycle_time(
     call: CommandCall,
     path: web::Path<LinePath>,
@@ -167,7 +167,7 @@ pub struct SetShiftCalendar {
 }
 
 #[utoipa::path(tag = "lines", request_body = SetShiftCalendar, responses(CommandResponses))]
-#[post("/lines/{site}/{area}/{line}/shift-calendar")]
+#[post("/api/v1/lines/{site}/{area}/{line}/shift-calendar")]
 async fn set_shift_calendar(
     call: CommandCall,
     path: web::Path<LinePath>,
@@ -194,7 +194,7 @@ pub struct SetSmallStopThreshold {
 }
 
 #[utoipa::path(tag = "lines", request_body = SetSmallStopThreshold, responses(CommandResponses))]
-#[post("/lines/{site}/{area}/{line}/small-stop-threshold")]
+#[post("/api/v1/lines/{site}/{area}/{line}/small-stop-threshold")]
 async fn set_small_stop_threshold(
     call: CommandCall,
     path: web::Path<LinePath>,
@@ -226,7 +226,7 @@ pub struct DefineDowntimeReason {
 }
 
 #[utoipa::path(tag = "lines", request_body = DefineDowntimeReason, responses(CommandResponses))]
-#[post("/lines/{site}/{area}/{line}/downtime-reasons")]
+#[post("/api/v1/lines/{site}/{area}/{line}/downtime-reasons")]
 async fn define_downtime_reason(
     call: CommandCall,
     path: web::Path<LinePath>,

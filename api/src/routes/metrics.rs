@@ -5,6 +5,8 @@ use actix_web::{HttpResponse, get, web};
 
 use crate::state::AppState;
 
+#[utoipa::path(tag = "operations", security(()), responses(
+    (status = 200, content_type = "text/plain", body = String, description = "Prometheus text format")))]
 #[get("/metrics")]
 pub async fn render(app: web::Data<AppState>) -> HttpResponse {
     let pool = &app.pool;

@@ -20,7 +20,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
 
-/// Everything under `/api/v1`.
+/// Everything under `/api/v1` (full paths in each route: an actix scope would hide the docs routes).
 pub fn configure(config: &mut ServiceConfig) {
     auth::configure(config);
     users::configure(config);

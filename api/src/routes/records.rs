@@ -129,7 +129,7 @@ const MAX_PAGE: u32 = 1000;
 #[utoipa::path(tag = "records", params(HistoryQuery), responses(
     (status = 200, body = History), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
     (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-#[get("/history")]
+#[get("/api/v1/history")]
 async fn history(
     app: web::Data<AppState>,
     principal: Principal,
@@ -195,7 +195,7 @@ pub struct StateAsOf {
 #[utoipa::path(tag = "records", params(StateQuery), responses(
     (status = 200, body = StateAsOf), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
     (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-#[get("/state")]
+#[get("/api/v1/state")]
 async fn state_as_of(
     app: web::Data<AppState>,
     principal: Principal,

@@ -30,7 +30,7 @@ pub struct Alert {
 #[utoipa::path(tag = "users", responses(
     (status = 200, body = Vec<Alert>, description = "The latest 200 alerts, newest first"),
     (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
-#[get("/security/alerts")]
+#[get("/api/v1/security/alerts")]
 async fn alerts(app: web::Data<AppState>, principal: Principal) -> Result<HttpResponse, ApiError> {
     authorize(&principal, ADMINISTER, Target::Anywhere)?;
     let alerts: Vec<Alert> = sqlx::query_as(

@@ -67,7 +67,7 @@ fn user_id(raw: Uuid) -> String {
 }
 
 #[utoipa::path(tag = "users", request_body = CreateUser, responses(CommandResponses))]
-#[post("/users")]
+#[post("/api/v1/users")]
 async fn create(call: CommandCall, body: Json<CreateUser>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, async {
@@ -110,7 +110,7 @@ pub struct Account {
 #[utoipa::path(tag = "users", responses(
     (status = 200, body = Account), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-#[get("/users/{user_id}")]
+#[get("/api/v1/users/{user_id}")]
 async fn read(app: web::Data<AppState>, principal: Principal, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     authorize(&principal, READ_ACCOUNTS, Target::Anywhere)?;
     let id = *path;
@@ -146,7 +146,7 @@ pub struct ChangeGrant {
 }
 
 #[utoipa::path(tag = "users", request_body = ChangeGrant, responses(CommandResponses))]
-#[post("/users/{user_id}/roles/grant")]
+#[post("/api/v1/users/{user_id}/roles/grant")]
 async fn grant_role(
     call: CommandCall,
     path: web::Path<Uuid>,
@@ -166,7 +166,7 @@ async fn grant_role(
 }
 
 #[utoipa::path(tag = "users", request_body = ChangeGrant, responses(CommandResponses))]
-#[post("/users/{user_id}/roles/revoke")]
+#[post("/api/v1/users/{user_id}/roles/revoke")]
 async fn revoke_role(
     call: CommandCall,
     path: web::Path<Uuid>,
@@ -201,7 +201,7 @@ pub struct Rename {
 }
 
 #[utoipa::path(tag = "users", request_body = Rename, responses(CommandResponses))]
-#[post("/users/{user_id}/printed-name")]
+#[post("/api/v1/users/{user_id}/printed-name")]
 async fn rename(call: CommandCall, path: web::Path<Uuid>, body: Json<Rename>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, async {
@@ -212,7 +212,7 @@ async fn rename(call: CommandCall, path: web::Path<Uuid>, body: Json<Rename>) ->
 }
 
 #[utoipa::path(tag = "users", request_body = WithReason, responses(CommandResponses))]
-#[post("/users/{user_id}/deactivate")]
+#[post("/api/v1/users/{user_id}/deactivate")]
 async fn deactivate(
     call: CommandCall,
     path: web::Path<Uuid>,
@@ -229,7 +229,7 @@ async fn deactivate(
 }
 
 #[utoipa::path(tag = "users", request_body = WithReason, responses(CommandResponses))]
-#[post("/users/{user_id}/unlock")]
+#[post("/api/v1/users/{user_id}/unlock")]
 async fn unlock(call: CommandCall, path: web::Path<Uuid>, body: Json<WithReason>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, on_user(&call, *path, Target::Anywhere, |_| Ok(UserCommand::Unlock { reason: value.reason })))
@@ -246,7 +246,7 @@ pub struct ResetPassword {
 }
 
 #[utoipa::path(tag = "users", request_body = ResetPassword, responses(CommandResponses))]
-#[post("/users/{user_id}/password-reset")]
+#[post("/api/v1/users/{user_id}/password-reset")]
 async fn reset_password(
     call: CommandCall,
     path: web::Path<Uuid>,
@@ -270,7 +270,7 @@ async fn reset_password(
 }
 
 #[utoipa::path(tag = "users", request_body = WithReason, responses(CommandResponses))]
-#[post("/users/{user_id}/sessions/revoke")]
+#[post("/api/v1/users/{user_id}/sessions/revoke")]
 async fn revoke_sessions(
     call: CommandCall,
     path: web::Path<Uuid>,

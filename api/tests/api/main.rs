@@ -1,5 +1,6 @@
 //! Black-box tests of the running service on a fresh database each.
 
+mod access;
 mod binary;
 mod health;
 mod identity;
