@@ -60,6 +60,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             }
             let digest = Sha256::digest(&body).into();
             let text: &[u8] = if body.is_empty() { b"{}" } else { &body };
+            // serde would also read a struct from an array of its fields in order; we take objects only.
+            if !text.trim_ascii_start().starts_with(b"{") {
+                return Err(ApiError::bad_request("invalid_body", "the body must be a JSON object"));
+            }
             let mut deserializer = serde_json::Deserializer::from_slice(text);
             let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
                 let path = error.path().to_string();

@@ -1,7 +1,9 @@
 //! Black-box tests of the running service on a fresh database each.
 
 mod access;
+mod bad_input;
 mod binary;
+mod catalogue;
 mod health;
 mod identity;
 mod journey;

@@ -1,0 +1,205 @@
+//! Bad input for every endpoint that takes some: malformed JSON, wrong types, missing and unknown fields,
+//! unknown and malformed ids, oversized bodies, the wrong content type. Each gets its 4xx code in the
+//! error model, never a 5xx, and not one event is appended by any of them.
+
+use serde_json::{Value, json};
+
+use crate::catalogue::{Access, Endpoint, Fixture, concrete, endpoints, setup};
+use crate::support::{Response, TestApp, spawn, test_settings};
+
+/// Fields a command may leave out.
+const OPTIONAL: &[&str] =
+    &["id", "reason", "reason_for_change", "equipment", "parent", "product", "job", "reject_reason"];
+
+struct Case {
+    what: String,
+    status: u16,
+    code: &'static str,
+    response: Response,
+}
+
+async fn post_raw(app: &TestApp, path: &str, token: &str, content_type: &str, body: Vec<u8>) -> Response {
+    let request = app.client.post(app.url(path)).bearer_auth(token).header("content-type", content_type).body(body);
+    app.send(request).await
+}
+
+/// The bad bodies for one endpoint, each with the status and code it must get.
+fn bad_bodies(valid: &Value) -> Vec<(String, Vec<u8>, &'static str, u16, &'static str)> {
+    let json = "application/json";
+    let mut cases = vec![
+        ("malformed JSON".to_owned(), b"{\"unterminated".to_vec(), json, 400, "invalid_body"),
+        ("an array for the body".to_owned(), b"[]".to_vec(), json, 400, "invalid_body"),
+        ("trailing garbage".to_owned(), format!("{valid} x").into_bytes(), json, 400, "invalid_body"),
+        (
+            "the wrong content type".to_owned(),
+            valid.to_string().into_bytes(),
+            "text/plain",
+            415,
+            "unsupported_media_type",
+        ),
+        ("an oversized body".to_owned(), vec![b' '; 300 * 1024], json, 413, "body_too_large"),
+    ];
+    let fields = valid.as_object().cloned().unwrap_or_default();
+    let mut with_actor = fields.clone();
+    with_actor.insert(
+        "actor".into(),
+        json!({"user_id": "00000000-0000-0000-0000-000000000001", "printed_name": "Someone Else"}),
+    );
+    cases.push((
+        "an actor in the body".to_owned(),
+        Value::Object(with_actor).to_string().into_bytes(),
+        json,
+        400,
+        "invalid_body",
+    ));
+    for (field, _) in &fields {
+        let mut wrong_type = fields.clone();
+        wrong_type.insert(field.clone(), json!({"unexpected": [1, 2]}));
+        cases.push((
+            format!("a wrong type for {field}"),
+            Value::Object(wrong_type).to_string().into_bytes(),
+            json,
+            400,
+            "invalid_body",
+        ));
+        if !OPTIONAL.contains(&field.as_str()) {
+            let mut missing = fields.clone();
+            missing.remove(field);
+            cases.push((
+                format!("{field} missing"),
+                Value::Object(missing).to_string().into_bytes(),
+                json,
+                400,
+                "invalid_body",
+            ));
+        }
+    }
+    cases
+}
+
+/// The endpoint's path with every id in it unknown, if it has ids.
+fn with_unknown_ids(endpoint: &Endpoint, fixture: &Fixture) -> Option<String> {
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let path = concrete(endpoint, fixture)
+        .replace(&fixture.job, &unknown)
+        .replace(&fixture.stop, &unknown)
+        .replace(&fixture.call, &unknown)
+        .replace(&fixture.checklist, &unknown)
+        .replace(&fixture.user, &unknown)
+        .replace("target-device", "unknown-device")
+        .replace("checklist-templates/clearance", "checklist-templates/unknown-template")
+        .replace("/lines/plant-1/packing/L3", "/lines/plant-1/packing/L99");
+    (path != concrete(endpoint, fixture) && !endpoint.path.contains("checklist-templates")).then_some(path)
+}
+
+#[tokio::test]
+async fn bad_input_to_every_endpoint_gets_its_4xx_and_appends_nothing() {
+    let app = spawn(test_settings()).await;
+    let (tokens, fixture, _) = setup(&app).await;
+    let before = app.event_count().await;
+    let mut cases = Vec::new();
+    for endpoint in endpoints() {
+        let Access::Roles(allowed) = endpoint.access else { continue };
+        // A site-wide role, so that unknown lines are unknown rather than out of scope.
+        let role = allowed.iter().find(|role| **role != "operator").unwrap_or(&allowed[0]);
+        let token = &tokens[role];
+        let path = concrete(&endpoint, &fixture);
+        if endpoint.method == "POST" {
+            for (what, body, content_type, status, code) in bad_bodies(&(endpoint.body)(&fixture)) {
+                let response = post_raw(&app, &path, token, content_type, body).await;
+                cases.push(Case { what: format!("POST {} with {what}", endpoint.path), status, code, response });
+            }
+        }
+        if let Some(unknown) = with_unknown_ids(&endpoint, &fixture) {
+            let request = match endpoint.method {
+                "GET" => app.client.get(app.url(&unknown)),
+                _ => app.client.post(app.url(&unknown)).json(&(endpoint.body)(&fixture)),
+            };
+            let response = app.send(request.bearer_auth(token)).await;
+            cases.push(Case {
+                what: format!("{} {} with unknown ids", endpoint.method, endpoint.path),
+                status: 404,
+                code: "not_found",
+                response,
+            });
+        }
+        if endpoint.path.contains("_id}")
+            && !endpoint.path.contains("{device_id}")
+            && !endpoint.path.contains("{template_id}")
+        {
+            let malformed = path
+                .replace(&fixture.job, "not-a-uuid")
+                .replace(&fixture.stop, "not-a-uuid")
+                .replace(&fixture.call, "not-a-uuid")
+                .replace(&fixture.checklist, "not-a-uuid")
+                .replace(&fixture.user, "not-a-uuid");
+            let request = match endpoint.method {
+                "GET" => app.client.get(app.url(&malformed)),
+                _ => app.client.post(app.url(&malformed)).json(&(endpoint.body)(&fixture)),
+            };
+            let response = app.send(request.bearer_auth(token)).await;
+            cases.push(Case {
+                what: format!("{} {} with a malformed id", endpoint.method, endpoint.path),
+                status: 400,
+                code: "invalid_path",
+                response,
+            });
+        }
+    }
+    let leader = &tokens["team_leader"];
+    for (query, status, code) in [
+        ("record_type=spaceship&id=x", 400, "invalid_query"),
+        ("record_type=job", 400, "invalid_query"),
+        ("record_type=job&id=x&sequence=-1", 400, "invalid_query"),
+        ("record_type=job&id=00000000-0000-0000-0000-000000000000", 404, "not_found"),
+    ] {
+        for endpoint in ["history", "state"] {
+            let response = app.get(Some(leader), &format!("/api/v1/{endpoint}?{query}")).await;
+            cases.push(Case { what: format!("GET /api/v1/{endpoint}?{query}"), status, code, response });
+        }
+    }
+    let both = app
+        .get(
+            Some(leader),
+            &format!("/api/v1/state?record_type=job&id={}&sequence=1&at=2026-01-01T00:00:00Z", fixture.job),
+        )
+        .await;
+    cases.push(Case {
+        what: "GET /api/v1/state with sequence and at".into(),
+        status: 400,
+        code: "invalid_query",
+        response: both,
+    });
+    let bad_header = app
+        .send(
+            app.client
+                .post(app.url(&format!("/api/v1/jobs/{}/pause", fixture.job)))
+                .bearer_auth(leader)
+                .header("expected-version", "seven")
+                .json(&json!({})),
+        )
+        .await;
+    cases.push(Case {
+        what: "an Expected-Version that is no number".into(),
+        status: 400,
+        code: "invalid_header",
+        response: bad_header,
+    });
+
+    let wrong: Vec<String> = cases
+        .iter()
+        .filter(|case| case.response.status != case.status || case.response.code() != case.code)
+        .map(|case| {
+            format!(
+                "{}: expected {} {}, got {} {}",
+                case.what, case.status, case.code, case.response.status, case.response.body
+            )
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{} of {} cases differ:\n{}", wrong.len(), cases.len(), wrong.join("\n"));
+    assert!(
+        cases.iter().all(|case| case.response.body["message"].is_string() && case.response.body["details"].is_object())
+    );
+    assert_eq!(app.event_count().await, before, "bad input appended events");
+    assert!(cases.len() > 300, "the table covers every endpoint ({} cases)", cases.len());
+}
