@@ -33,9 +33,7 @@ pub struct CommandCall {
     pub app: web::Data<AppState>,
     pub principal: Principal,
     pub request_id: Uuid,
-    idempotency_key: Option<String>,
-    expected_version: Option<u64>,
-    source_timestamp: Option<DateTime<Utc>>,
+    headers: CommandHeaders,
     /// Method and path: part of what an idempotency key is bound to.
     target: String,
     route: String,
@@ -108,7 +106,15 @@ fn header_text<'a>(request: &'a HttpRequest, name: &HeaderName) -> Result<Option
         .transpose()
 }
 
-fn parse_headers(request: &HttpRequest) -> Result<(Option<String>, Option<u64>, Option<DateTime<Utc>>), ApiError> {
+/// The headers that qualify a command.
+#[derive(Debug)]
+struct CommandHeaders {
+    idempotency_key: Option<String>,
+    expected_version: Option<u64>,
+    source_timestamp: Option<DateTime<Utc>>,
+}
+
+fn parse_headers(request: &HttpRequest) -> Result<CommandHeaders, ApiError> {
     let key = header_text(request, &IDEMPOTENCY_KEY)?.map(str::to_owned);
     if let Some(key) = &key
         && (key.is_empty() || key.len() > idempotency::MAX_KEY_LENGTH || !key.chars().all(|c| c.is_ascii_graphic()))
@@ -127,7 +133,7 @@ fn parse_headers(request: &HttpRequest) -> Result<(Option<String>, Option<u64>, 
         .transpose()
         .map_err(|_| ApiError::bad_request("invalid_header", "Source-Timestamp must be an RFC 3339 time"))?
         .map(|time| time.with_timezone(&Utc));
-    Ok((key, expected, source))
+    Ok(CommandHeaders { idempotency_key: key, expected_version: expected, source_timestamp: source })
 }
 
 impl FromRequest for CommandCall {
@@ -143,10 +149,10 @@ impl FromRequest for CommandCall {
         let route = request.match_pattern().unwrap_or_default();
         Box::pin(async move {
             let principal = principal.await?;
-            let (idempotency_key, expected_version, source_timestamp) = headers?;
+            let headers = headers?;
             let app =
                 app.ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "no state"))?;
-            Ok(Self { app, principal, request_id, idempotency_key, expected_version, source_timestamp, target, route })
+            Ok(Self { app, principal, request_id, headers, target, route })
         })
     }
 }
@@ -163,10 +169,10 @@ impl CommandCall {
             command_id: Uuid::now_v7(),
             correlation_id: self.request_id,
             device_id: self.principal.device.clone(),
-            source_timestamp: self.source_timestamp,
+            source_timestamp: self.headers.source_timestamp,
             source_sequence: None,
-            idempotency_key: self.idempotency_key.clone(),
-            expected_version: self.expected_version,
+            idempotency_key: self.headers.idempotency_key.clone(),
+            expected_version: self.headers.expected_version,
         }
     }
 
@@ -204,7 +210,7 @@ impl CommandCall {
         body_digest: [u8; 32],
         work: impl Future<Output = Result<Reply, ApiError>>,
     ) -> Result<HttpResponse, ApiError> {
-        let Some(key) = &self.idempotency_key else {
+        let Some(key) = &self.headers.idempotency_key else {
             let outcome = work.await;
             self.count(&outcome);
             return outcome.map(|reply| response(reply, false));

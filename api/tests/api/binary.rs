@@ -52,6 +52,17 @@ async fn with_no_configuration_the_service_runs_its_own_postgres_and_stops_it_on
     assert_eq!(ready.status().as_u16(), 200);
     assert!(data_dir.join("postmaster.pid").exists(), "the private cluster runs in the data directory");
 
+    // The documented bootstrap: the one-time token is in a file beside the data directory, for its owner only.
+    let token_file = dir.join("bootstrap-token");
+    let mode =
+        std::fs::metadata(&token_file).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777);
+    assert_eq!(mode.ok(), Some(0o600));
+    let token = std::fs::read_to_string(&token_file).unwrap_or_else(|e| panic!("reading the token: {e}"));
+    let body = serde_json::json!({"token": token, "username": "admin", "printed_name": "Ada Admin",
+                                  "password": "Correct-Horse-2026", "site": "plant-1"});
+    let created = reqwest::Client::new().post(format!("{address}/api/v1/bootstrap")).json(&body).send().await;
+    assert_eq!(created.map(|r| r.status().as_u16()).ok(), Some(201));
+
     let interrupted = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
     assert!(interrupted.is_ok_and(|status| status.success()));
     let status = wait_for_exit(child);

@@ -4,6 +4,7 @@ mod access;
 mod bad_input;
 mod binary;
 mod catalogue;
+mod commands;
 mod health;
 mod identity;
 mod journey;
