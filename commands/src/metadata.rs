@@ -102,7 +102,20 @@ impl EventMetadata {
 
     /// Parses the string map back; fails when the actor or the ids are missing.
     pub fn from_map(map: &HashMap<String, String>) -> Result<Self, MetadataError> {
-        let fields = map.iter().map(|(key, text)| (key.clone(), serde_json::Value::String(text.clone()))).collect();
+        /// The fields that are not strings in JSON; their map entries hold JSON text.
+        const NOT_STRINGS: &[&str] = &["source_sequence"];
+        let fields = map
+            .iter()
+            .map(|(key, text)| {
+                let as_string = || serde_json::Value::String(text.clone());
+                let value = if NOT_STRINGS.contains(&key.as_str()) {
+                    serde_json::from_str(text).unwrap_or_else(|_| as_string())
+                } else {
+                    as_string()
+                };
+                (key.clone(), value)
+            })
+            .collect();
         Ok(serde_json::from_value(serde_json::Value::Object(fields))?)
     }
 }
