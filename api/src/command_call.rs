@@ -328,6 +328,17 @@ impl CommandCall {
     }
 }
 
+impl CommandCall {
+    /// Refuses a record on a line that was never registered (422 `unknown_line`).
+    pub async fn registered_line(&self, line: &domain::line_id::LineId) -> Result<(), ApiError> {
+        if self.app.lines.state(&line.to_string()).await?.is_registered() {
+            Ok(())
+        } else {
+            Err(ApiError::unprocessable("unknown_line", format!("line {line} is not registered")))
+        }
+    }
+}
+
 /// 201 for a command that created its record.
 pub fn created(mut reply: Reply) -> Reply {
     if reply.status == StatusCode::OK {

@@ -12,6 +12,7 @@ use domain::user::User;
 use sqlx::PgPool;
 use tokio::sync::OnceCell;
 
+use crate::auth::session::RecentlyChecked;
 use crate::auth::token::TokenKeys;
 use crate::error::ApiError;
 use crate::settings::ServiceSettings;
@@ -30,6 +31,7 @@ pub struct AppState {
     pub checklists: PgEventStore<Checklist>,
     pub users: PgEventStore<User>,
     pub devices: PgEventStore<Device>,
+    pub sessions: RecentlyChecked,
 }
 
 impl AppState {
@@ -45,6 +47,7 @@ impl AppState {
             checklists: PgEventStore::new(pool.clone(), StoreSettings::default()),
             users: PgEventStore::new(pool.clone(), StoreSettings::default()),
             devices: PgEventStore::new(pool.clone(), StoreSettings::default()),
+            sessions: RecentlyChecked::default(),
             pool,
         }
     }

@@ -3,6 +3,7 @@
 //! Prints a Markdown table. Runs on its own durable private cluster; touches nothing else.
 
 mod baseline;
+mod http;
 mod ours;
 mod pgbench;
 mod runner;
@@ -35,7 +36,7 @@ struct Args {
     #[arg(long, default_value_t = 100_000)]
     long_stream: u64,
     /// Which scenarios to run.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Scenario::Distinct, Scenario::Hot, Scenario::Long, Scenario::Ceiling])]
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Scenario::Distinct, Scenario::Hot, Scenario::Long, Scenario::Ceiling, Scenario::Http])]
     scenarios: Vec<Scenario>,
     /// Where the benchmark's private cluster lives.
     #[arg(long, default_value = "target/bench-postgres")]
@@ -52,6 +53,8 @@ enum Scenario {
     Long,
     /// pgbench single-row INSERT+COMMIT at 1, 8 and 32 clients, and our append statement at 32.
     Ceiling,
+    /// 32 authenticated HTTP clients on distinct aggregates, beside the same in-process.
+    Http,
 }
 
 /// pgbench runs in our store's database, so that its `events` statement meets our schema.
@@ -61,6 +64,7 @@ const OURS_WARM: &str = "ms5 store, warm";
 const OURS_COLD: &str = "ms5 store, cold (snapshot + tail)";
 const BASELINE: &str = "cqrs-es + postgres-es 0.5";
 const BASELINE_SNAPSHOTTING: &str = "cqrs-es + postgres-es 0.5 (snapshot every 100)";
+const OVER_HTTP: &str = "ms5 service over HTTP";
 
 /// Divisible by 1, 8 and 32, so that writers never share an aggregate in the distinct scenarios.
 const AGGREGATES: usize = 1024;
@@ -159,6 +163,25 @@ async fn main() -> anyhow::Result<()> {
             rows.push(Row { scenario: scenario.clone(), store: OURS_COLD, writers: 1, stats });
             let stats = measure(server, &snapshotting, &streams, 1, duration, 5_000, pick).await?;
             rows.push(Row { scenario, store: BASELINE_SNAPSHOTTING, writers: 1, stats });
+        }
+    }
+
+    if wanted(Scenario::Http) {
+        eprintln!("over HTTP: seeding {AGGREGATES} running jobs through the API");
+        let url = fresh_database(&cluster, "bench_http").await?;
+        commands::database::migrate(&url).await?;
+        let service = Arc::new(http::start(commands::database::application_pool(&url, POOL_SIZE).await?).await?);
+        let http_ids = Arc::new(workload::job_ids(AGGREGATES));
+        seed(&service, &http_ids).await?;
+        let scenario = format!("distinct aggregates ({AGGREGATES})");
+        let pick = move |writer: usize, i: u64| (writer + i as usize * 32) % AGGREGATES;
+        eprintln!("{scenario}, 32 HTTP clients");
+        let stats = measure(server, &service, &http_ids, 32, duration, u64::MAX, pick).await?;
+        rows.push(Row { scenario: scenario.clone(), store: OVER_HTTP, writers: 32, stats });
+        if !wanted(Scenario::Distinct) {
+            eprintln!("{scenario}, 32 writers in process");
+            let stats = measure(server, &store, &ids, 32, duration, u64::MAX, pick).await?;
+            rows.push(Row { scenario, store: OURS, writers: 32, stats });
         }
     }
 
@@ -275,6 +298,13 @@ fn print_report(rows: &[Row], ceiling: &[(usize, pgbench::Result)], own_statemen
             "- hot / distinct throughput at 32 writers: {:.0}% with {} failed (goal >= 50%, none failed)",
             100.0 * hot.stats.per_second() / ours.stats.per_second(),
             hot.stats.failed
+        );
+    }
+    if let (Some(http), Some(ours)) = (find("distinct", OVER_HTTP, 32), ours32) {
+        println!(
+            "- 32 clients, over HTTP / in process: {:.0}%, p99 {} ms (goal >= 70%, p99 < 20 ms)",
+            100.0 * http.stats.per_second() / ours.stats.per_second(),
+            ms(http.stats.percentile(0.99))
         );
     }
     for store in [OURS_WARM, OURS_COLD] {

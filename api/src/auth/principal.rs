@@ -74,7 +74,7 @@ impl FromRequest for Principal {
 }
 
 async fn authenticate(app: &AppState, session_id: Uuid, correlation: Uuid) -> Result<Principal, ApiError> {
-    let session = match session::check(&app.pool, session_id, app.settings.session_idle_timeout).await? {
+    let session = match session::check(&app.pool, &app.sessions, session_id, app.settings.session_idle_timeout).await? {
         Ok(session) => session,
         Err(Unusable::TimedOut) => {
             if let Some(user) = session::user_of(&app.pool, session_id).await? {

@@ -43,6 +43,7 @@ async fn raise(call: CommandCall, body: Json<RaiseCall>) -> Result<HttpResponse,
     let Json { value, digest } = body;
     call.respond(digest, async {
         let actor = call.authorize(RAISE_ANDON, Target::Line(&value.line))?;
+        call.registered_line(&value.line).await?;
         let id = value.id.unwrap_or_else(Uuid::now_v7).to_string();
         let command = AndonCommand::Raise {
             line: value.line,

@@ -215,7 +215,7 @@ async fn logout(
     request: HttpRequest,
     principal: Principal,
 ) -> Result<HttpResponse, ApiError> {
-    if session::end(&app.pool, principal.session, "logout").await?
+    if session::end(&app.pool, &app.sessions, principal.session, "logout").await?
         && let Who::Person { id, .. } = &principal.who
     {
         let user = app.users.state(&id.to_string()).await?;

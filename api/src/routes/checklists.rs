@@ -52,6 +52,7 @@ async fn define_template(
         // A new version stays on the template's line; the domain refuses a move.
         let line = existing.line().cloned().unwrap_or_else(|| value.line.clone());
         let actor = call.authorize(DEFINE_CHECKLISTS, Target::Line(&line))?;
+        call.registered_line(&value.line).await?;
         let command = ChecklistTemplateCommand::Define {
             line: value.line,
             product: value.product,

@@ -102,7 +102,7 @@ async fn revoke(call: CommandCall, path: web::Path<String>, body: Json<WithReaso
         let reply =
             call.execute(&call.app.devices, &path, DeviceCommand::Revoke { reason: value.reason }, actor).await?;
         let id = DeviceId::parse(&path).map_err(|e| crate::error::internal(&e))?;
-        session::end_all_of_device(&call.app.pool, &id, "device revoked").await?;
+        session::end_all_of_device(&call.app.pool, &call.app.sessions, &id, "device revoked").await?;
         Ok(reply)
     })
     .await

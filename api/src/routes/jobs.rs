@@ -64,6 +64,7 @@ async fn create(call: CommandCall, body: Json<CreateJob>) -> Result<HttpResponse
     let Json { value, digest } = body;
     call.respond(digest, async {
         let actor = call.authorize(PLAN_JOBS, Target::Line(&value.line))?;
+        call.registered_line(&value.line).await?;
         let id = value.id.unwrap_or_else(Uuid::now_v7).to_string();
         let command =
             JobCommand::Create { line: value.line, product: value.product, target_quantity: value.target_quantity };

@@ -222,7 +222,7 @@ async fn deactivate(
     call.respond(digest, async {
         let reply =
             on_user(&call, *path, Target::Anywhere, |_| Ok(UserCommand::Deactivate { reason: value.reason })).await?;
-        session::end_all_of_user(&call.app.pool, UserId::from_uuid(*path), "deactivated").await?;
+        session::end_all_of_user(&call.app.pool, &call.app.sessions, UserId::from_uuid(*path), "deactivated").await?;
         Ok(reply)
     })
     .await
@@ -263,7 +263,7 @@ async fn reset_password(
             on_user(&call, *path, Target::Anywhere, |_| Ok(UserCommand::ResetPassword { reason: value.reason }))
                 .await?;
         credentials::replace(&call.app.pool, id, &hash, true).await?;
-        session::end_all_of_user(&call.app.pool, id, "password reset").await?;
+        session::end_all_of_user(&call.app.pool, &call.app.sessions, id, "password reset").await?;
         Ok(reply)
     })
     .await
@@ -281,7 +281,13 @@ async fn revoke_sessions(
         let reply =
             on_user(&call, *path, Target::Anywhere, |_| Ok(UserCommand::RevokeSessions { reason: value.reason }))
                 .await?;
-        session::end_all_of_user(&call.app.pool, UserId::from_uuid(*path), "revoked by an administrator").await?;
+        session::end_all_of_user(
+            &call.app.pool,
+            &call.app.sessions,
+            UserId::from_uuid(*path),
+            "revoked by an administrator",
+        )
+        .await?;
         Ok(reply)
     })
     .await

@@ -1,0 +1,88 @@
+//! The same workload over HTTP: the service in this process on loopback, signed in as a team leader
+//! (JWT + session check on every request), one JSON command per request.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::workload::Target;
+
+const LINE: &str = "bench/area/L1";
+const PASSWORD: &str = "Bench-Secret-2026!";
+
+pub struct Http {
+    client: reqwest::Client,
+    base: String,
+    token: String,
+    user_id: String,
+}
+
+async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: &Value) -> Result<Value, String> {
+    let mut request = client.post(url).json(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.map_err(|e| e.to_string())?;
+    let status = response.status();
+    let body = response.json::<Value>().await.unwrap_or(Value::Null);
+    if status.is_success() { Ok(body) } else { Err(format!("{status}: {body}")) }
+}
+
+/// Starts the service on `pool` and prepares a team leader and a registered line.
+pub async fn start(pool: PgPool) -> anyhow::Result<Http> {
+    let settings =
+        api::ServiceSettings { bootstrap_token: Some("bench".to_owned()), ..api::ServiceSettings::default() };
+    let listen: SocketAddr = "127.0.0.1:0".parse()?;
+    let application = api::Application::build(pool, listen, settings)?;
+    let base = format!("http://{}/api/v1", application.address());
+    tokio::spawn(application.run_until_stopped());
+    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    let url = |path: &str| format!("{base}{path}");
+    let bootstrap = json!({"token": "bench", "username": "admin", "printed_name": "Bench Admin", "password": PASSWORD, "site": "bench"});
+    post(&client, url("/bootstrap"), None, &bootstrap).await.map_err(anyhow::Error::msg)?;
+    let admin = login(&client, &base, "admin").await?;
+    let mut people = Vec::new();
+    for (username, role) in [("erin", "engineer"), ("theo", "team_leader")] {
+        let body = json!({"username": username, "printed_name": format!("Bench {username}"), "initial_password": "Temporary-2026!",
+                          "grants": [{"role": role, "scope": {"kind": "site", "site": "bench"}}]});
+        let created = post(&client, url("/users"), Some(&admin), &body).await.map_err(anyhow::Error::msg)?;
+        let change = json!({"username": username, "current_password": "Temporary-2026!", "new_password": PASSWORD});
+        client.post(url("/auth/password")).json(&change).send().await?.error_for_status()?;
+        people.push((
+            created["aggregate_id"].as_str().unwrap_or_default().to_owned(),
+            login(&client, &base, username).await?,
+        ));
+    }
+    let register = json!({"line": LINE, "name": "Bench line", "time_zone": "UTC"});
+    post(&client, url("/lines"), Some(&people[0].1), &register).await.map_err(anyhow::Error::msg)?;
+    let (user_id, token) = people.pop().context("no team leader")?;
+    Ok(Http { client, base, token, user_id })
+}
+
+async fn login(client: &reqwest::Client, base: &str, username: &str) -> anyhow::Result<String> {
+    let body = json!({"username": username, "password": PASSWORD});
+    let signed_in = post(client, format!("{base}/auth/login"), None, &body).await.map_err(anyhow::Error::msg)?;
+    Ok(signed_in["access_token"].as_str().context("no access token")?.to_owned())
+}
+
+impl Http {
+    async fn job(&self, id: &str, action: &str, body: Value) -> Result<(), String> {
+        post(&self.client, format!("{}/jobs/{id}/{action}", self.base), Some(&self.token), &body).await.map(|_| ())
+    }
+}
+
+impl Target for Http {
+    async fn start_job(&self, id: &str) -> Result<(), String> {
+        let create = json!({"id": id, "line": LINE, "product": "P-1", "target_quantity": u64::MAX});
+        post(&self.client, format!("{}/jobs", self.base), Some(&self.token), &create).await?;
+        self.job(id, "assign", json!({"operator": self.user_id})).await?;
+        self.job(id, "accept", json!({})).await?;
+        self.job(id, "start", json!({})).await
+    }
+
+    async fn command(&self, id: &str) -> Result<(), String> {
+        self.job(id, "production", json!({"good": 1, "reject": 0})).await
+    }
+}
