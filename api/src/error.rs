@@ -112,6 +112,11 @@ fn database(error: sqlx::Error) -> ApiError {
             tracing::warn!(%error, "database unavailable");
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "the database is unavailable")
         }
+        // Class 22, data exception: a value PostgreSQL cannot store (a NUL character in text) that got
+        // past parsing. The request is at fault, and nothing was written.
+        sqlx::Error::Database(ref db) if db.code().is_some_and(|code| code.starts_with("22")) => {
+            ApiError::bad_request("invalid_value", "the request holds a value that cannot be stored")
+        }
         sqlx::Error::Database(ref db) if db.code().is_some_and(|code| code.starts_with("57P") || code == "53300") => {
             tracing::warn!(%error, "database unavailable");
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "the database is unavailable")

@@ -83,7 +83,11 @@ async fn check_password(
     password: String,
     device: Option<&DeviceId>,
 ) -> Result<(UserId, User, UserCredentials), ApiError> {
-    let stored = credentials::by_username(&app.pool, username).await?;
+    // A name that cannot be a username belongs to no account (and must not reach the database as is).
+    let stored = match Username::parse(username) {
+        Ok(username) => credentials::by_username(&app.pool, username.as_str()).await?,
+        Err(_) => None,
+    };
     let matches = password::verify(password, stored.as_ref().map(|c| c.password.clone())).await?;
     let Some(stored) = stored else {
         tracing::warn!("sign-in with an unknown username");

@@ -9,7 +9,7 @@ use domain::line::{Line, LineCommand, ShiftDefinition};
 use domain::line_id::LineId;
 use domain::values::{EquipmentId, LossCategory, Millis, Name, ProductId, Reason, ReasonCode};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::access::{CONFIGURE_LINES, READ_RECORDS};
 use crate::auth::{Principal, Target, authorize};
@@ -30,7 +30,8 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }
 
 /// `/lines/{site}/{area}/{line}`: a line id's three parts.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
 pub struct LinePath {
     site: String,
     area: String,
@@ -77,7 +78,7 @@ pub struct LineRecord {
     pub state: Line,
 }
 
-#[utoipa::path(tag = "lines", responses(
+#[utoipa::path(tag = "lines", params(LinePath), responses(
     (status = 200, body = LineRecord), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
     (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 #[get("/api/v1/lines/{site}/{area}/{line}")]
@@ -112,7 +113,7 @@ pub struct AddEquipment {
     pub name: Name,
 }
 
-#[utoipa::path(tag = "lines", request_body = AddEquipment, responses(CommandResponses))]
+#[utoipa::path(tag = "lines", params(LinePath), request_body = AddEquipment, responses(CommandResponses))]
 #[post("/api/v1/lines/{site}/{area}/{line}/equipment")]
 async fn add_equipment(
     call: CommandCall,
@@ -138,7 +139,7 @@ pub struct SetIdealCycleTime {
     pub reason: Option<Reason>,
 }
 
-#[utoipa::path(tag = "lines", request_body = SetIdealCycleTime, responses(CommandResponses))]
+#[utoipa::path(tag = "lines", params(LinePath), request_body = SetIdealCycleTime, responses(CommandResponses))]
 #[post("/api/v1/lines/{site}/{area}/{line}/ideal-cycle-times")]
 async fn set_ideal_cycle_time(
     call: CommandCall,
@@ -166,7 +167,7 @@ pub struct SetShiftCalendar {
     pub reason: Option<Reason>,
 }
 
-#[utoipa::path(tag = "lines", request_body = SetShiftCalendar, responses(CommandResponses))]
+#[utoipa::path(tag = "lines", params(LinePath), request_body = SetShiftCalendar, responses(CommandResponses))]
 #[post("/api/v1/lines/{site}/{area}/{line}/shift-calendar")]
 async fn set_shift_calendar(
     call: CommandCall,
@@ -193,7 +194,7 @@ pub struct SetSmallStopThreshold {
     pub reason: Option<Reason>,
 }
 
-#[utoipa::path(tag = "lines", request_body = SetSmallStopThreshold, responses(CommandResponses))]
+#[utoipa::path(tag = "lines", params(LinePath), request_body = SetSmallStopThreshold, responses(CommandResponses))]
 #[post("/api/v1/lines/{site}/{area}/{line}/small-stop-threshold")]
 async fn set_small_stop_threshold(
     call: CommandCall,
@@ -225,7 +226,7 @@ pub struct DefineDowntimeReason {
     pub reason: Option<Reason>,
 }
 
-#[utoipa::path(tag = "lines", request_body = DefineDowntimeReason, responses(CommandResponses))]
+#[utoipa::path(tag = "lines", params(LinePath), request_body = DefineDowntimeReason, responses(CommandResponses))]
 #[post("/api/v1/lines/{site}/{area}/{line}/downtime-reasons")]
 async fn define_downtime_reason(
     call: CommandCall,

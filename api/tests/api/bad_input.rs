@@ -158,6 +158,13 @@ async fn bad_input_to_every_endpoint_gets_its_4xx_and_appends_nothing() {
             cases.push(Case { what: format!("GET /api/v1/{endpoint}?{query}"), status, code, response });
         }
     }
+    let nul = app.post(None, "/api/v1/auth/login", &json!({"username": "ad\u{0}min", "password": "x"})).await;
+    cases.push(Case {
+        what: "a NUL character in a username".into(),
+        status: 401,
+        code: "invalid_credentials",
+        response: nul,
+    });
     let both = app
         .get(
             Some(leader),
