@@ -91,6 +91,10 @@ const SERVICE_LOGIN: &str = "ms5_service";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Optionally a file of `NAME=value` lines; variables set in the environment win over it.
+    if let Some(file) = std::env::var_os("MS5_CONFIG_FILE") {
+        dotenvy::from_path(&file).with_context(|| format!("reading MS5_CONFIG_FILE {}", file.to_string_lossy()))?;
+    }
     let settings = Settings::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     if settings.log_format == "json" {

@@ -37,11 +37,16 @@ fn wait_for_exit(mut child: Child) -> std::process::ExitStatus {
 async fn with_no_configuration_the_service_runs_its_own_postgres_and_stops_it_on_shutdown() {
     let dir = std::env::temp_dir().join(format!("ms5-service-test-{}", unique_suffix()));
     let data_dir = dir.join("postgres");
+    // Settings may come from a file: the data directory does here.
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let config = dir.join("ms5.env");
+    std::fs::write(&config, format!("MS5_DATA_DIR={}\n", data_dir.display())).unwrap_or_else(|e| panic!("{e}"));
     let mut child = Command::new(env!("CARGO_BIN_EXE_ms5-floor"))
         .env_remove("DATABASE_URL")
         .env_remove("MIGRATION_DATABASE_URL")
+        .env_remove("MS5_DATA_DIR")
         .env("MS5_LISTEN", "127.0.0.1:0")
-        .env("MS5_DATA_DIR", &data_dir)
+        .env("MS5_CONFIG_FILE", &config)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
