@@ -34,7 +34,7 @@ fn wait_for_exit(mut child: Child) -> std::process::ExitStatus {
 }
 
 #[tokio::test]
-async fn with_no_configuration_the_service_runs_its_own_postgres_and_stops_it_on_shutdown() {
+async fn without_a_database_url_the_service_runs_its_own_postgres_and_stops_it_on_shutdown() {
     let dir = std::env::temp_dir().join(format!("ms5-service-test-{}", unique_suffix()));
     let data_dir = dir.join("postgres");
     // Settings may come from a file: the data directory does here.
