@@ -33,6 +33,18 @@ fn wait_for_exit(mut child: Child) -> std::process::ExitStatus {
     }
 }
 
+/// Interrupts the service when the test fails before it does, so that neither the service nor its
+/// cluster outlives a failed test.
+struct StopOnPanic(Option<u32>);
+
+impl Drop for StopOnPanic {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.take() {
+            let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status();
+        }
+    }
+}
+
 #[tokio::test]
 async fn without_a_database_url_the_service_runs_its_own_postgres_and_stops_it_on_shutdown() {
     let dir = std::env::temp_dir().join(format!("ms5-service-test-{}", unique_suffix()));
@@ -51,6 +63,7 @@ async fn without_a_database_url_the_service_runs_its_own_postgres_and_stops_it_o
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("starting the service: {e}"));
+    let mut guard = StopOnPanic(Some(child.id()));
     let address = wait_for_address(&mut child);
 
     let ready = reqwest::get(format!("{address}/health/ready")).await.unwrap_or_else(|e| panic!("{e}"));
@@ -68,6 +81,7 @@ async fn without_a_database_url_the_service_runs_its_own_postgres_and_stops_it_o
     let created = reqwest::Client::new().post(format!("{address}/api/v1/bootstrap")).json(&body).send().await;
     assert_eq!(created.map(|r| r.status().as_u16()).ok(), Some(201));
 
+    guard.0 = None;
     let interrupted = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
     assert!(interrupted.is_ok_and(|status| status.success()));
     let status = wait_for_exit(child);
