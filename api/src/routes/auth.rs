@@ -99,6 +99,10 @@ async fn check_password(
     if !matches || !user.may_act() {
         let failure = UserCommand::RecordLoginFailure { max_failed_attempts: app.settings.max_failed_logins };
         record_own(app, id, &user, failure, request, device).await?;
+        if !user.locked_out && app.users.state(&id.to_string()).await?.locked_out {
+            // Locked now: sessions the person still has (on other instances, too) end with it.
+            session::end_all_of_user(&app.pool, &app.sessions, id, "locked out").await?;
+        }
         metrics::counter!("logins_total", "outcome" => "failed").increment(1);
         return Err(if !matches {
             invalid_credentials()

@@ -176,7 +176,7 @@ async fn revoke_role(
     call.respond(digest, async {
         let grant = RoleGrant { role: value.role, scope: value.scope };
         let scope = grant.scope.clone();
-        on_user(&call, *path, Target::Scope(&scope), |user| {
+        let reply = on_user(&call, *path, Target::Scope(&scope), |user| {
             // Every account keeps a role, so that what it does is always attributable to an authority.
             if user.grants.len() == 1 && user.grants.contains(&grant) {
                 return Err(ApiError::unprocessable(
@@ -186,7 +186,10 @@ async fn revoke_role(
             }
             Ok(UserCommand::RevokeRole { grant, reason: value.reason })
         })
-        .await
+        .await?;
+        // Less authority takes effect everywhere at once: other instances may hold the old grants.
+        session::end_all_of_user(&call.app.pool, &call.app.sessions, UserId::from_uuid(*path), "role revoked").await?;
+        Ok(reply)
     })
     .await
 }

@@ -65,11 +65,7 @@ async fn repeated_failures_lock_the_account_alert_administrators_and_an_administ
     assert_eq!(locked.code(), "account_locked");
     let refused =
         app.post(Some(&olga), "/api/v1/jobs", &json!({"line": LINE, "product": "P", "target_quantity": 1})).await;
-    assert_eq!(
-        (refused.status, refused.code()),
-        (401, "account_disabled"),
-        "a locked account's open session stops working"
-    );
+    assert_eq!((refused.status, refused.code()), (401, "session_ended"), "a lockout ends the sessions");
 
     let alerts = app.get(Some(&admin), "/api/v1/security/alerts").await.expect(200);
     let kinds: Vec<&str> =
@@ -148,6 +144,13 @@ async fn an_administrator_revokes_every_session_of_a_user_at_once() {
         assert_eq!(app.get(Some(token), &probe).await.code(), "session_ended");
     }
     assert_eq!(event_types(&app, &admin, "user", &olga_id).await.last().map(String::as_str), Some("SessionsRevoked"));
+
+    // Taking a role away ends the sessions too: no instance may go on acting on the old grants.
+    let grant = json!({"role": "quality", "scope": {"kind": "site", "site": "plant-1"}, "reason": "cover"});
+    app.post(Some(&admin), &format!("/api/v1/users/{olga_id}/roles/grant"), &grant).await.expect(200);
+    let third = app.login("olga", OWN_PASSWORD).await;
+    app.post(Some(&admin), &format!("/api/v1/users/{olga_id}/roles/revoke"), &grant).await.expect(200);
+    assert_eq!(app.get(Some(&third), &probe).await.code(), "session_ended");
 }
 
 #[tokio::test]
