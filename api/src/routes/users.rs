@@ -134,6 +134,20 @@ async fn on_user(
     call.execute(&call.app.users, &id, command, actor).await
 }
 
+/// A command that takes authority away. The person's sessions end with it, so that no instance goes on
+/// acting on what its warm copy of the account still allows.
+async fn on_user_ending_sessions(
+    call: &CommandCall,
+    id: Uuid,
+    target: Target<'_>,
+    why: &str,
+    make: impl FnOnce(&User) -> Result<UserCommand, ApiError>,
+) -> Result<Reply, ApiError> {
+    let reply = on_user(call, id, target, make).await?;
+    session::end_all_of_user(&call.app.pool, &call.app.sessions, UserId::from_uuid(id), why).await?;
+    Ok(reply)
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeGrant {
@@ -176,7 +190,7 @@ async fn revoke_role(
     call.respond(digest, async {
         let grant = RoleGrant { role: value.role, scope: value.scope };
         let scope = grant.scope.clone();
-        let reply = on_user(&call, *path, Target::Scope(&scope), |user| {
+        on_user_ending_sessions(&call, *path, Target::Scope(&scope), "role revoked", |user| {
             // Every account keeps a role, so that what it does is always attributable to an authority.
             if user.grants.len() == 1 && user.grants.contains(&grant) {
                 return Err(ApiError::unprocessable(
@@ -186,10 +200,7 @@ async fn revoke_role(
             }
             Ok(UserCommand::RevokeRole { grant, reason: value.reason })
         })
-        .await?;
-        // Less authority takes effect everywhere at once: other instances may hold the old grants.
-        session::end_all_of_user(&call.app.pool, &call.app.sessions, UserId::from_uuid(*path), "role revoked").await?;
-        Ok(reply)
+        .await
     })
     .await
 }
@@ -222,13 +233,8 @@ async fn deactivate(
     body: Json<WithReason>,
 ) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
-    call.respond(digest, async {
-        let reply =
-            on_user(&call, *path, Target::Anywhere, |_| Ok(UserCommand::Deactivate { reason: value.reason })).await?;
-        session::end_all_of_user(&call.app.pool, &call.app.sessions, UserId::from_uuid(*path), "deactivated").await?;
-        Ok(reply)
-    })
-    .await
+    let command = UserCommand::Deactivate { reason: value.reason };
+    call.respond(digest, on_user_ending_sessions(&call, *path, Target::Anywhere, "deactivated", |_| Ok(command))).await
 }
 
 #[utoipa::path(tag = "users", request_body = WithReason, responses(CommandResponses))]
@@ -280,18 +286,7 @@ async fn revoke_sessions(
     body: Json<WithReason>,
 ) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
-    call.respond(digest, async {
-        let reply =
-            on_user(&call, *path, Target::Anywhere, |_| Ok(UserCommand::RevokeSessions { reason: value.reason }))
-                .await?;
-        session::end_all_of_user(
-            &call.app.pool,
-            &call.app.sessions,
-            UserId::from_uuid(*path),
-            "revoked by an administrator",
-        )
-        .await?;
-        Ok(reply)
-    })
-    .await
+    let command = UserCommand::RevokeSessions { reason: value.reason };
+    let why = "revoked by an administrator";
+    call.respond(digest, on_user_ending_sessions(&call, *path, Target::Anywhere, why, |_| Ok(command))).await
 }
