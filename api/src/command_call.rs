@@ -146,7 +146,7 @@ impl FromRequest for CommandCall {
         let headers = parse_headers(request);
         let request_id = crate::telemetry::request_id(request);
         let target = format!("{} {}", request.method(), request.path());
-        let route = request.match_pattern().unwrap_or_default();
+        let route = crate::telemetry::route(request);
         Box::pin(async move {
             let principal = principal.await?;
             let headers = headers?;

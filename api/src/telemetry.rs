@@ -23,6 +23,20 @@ pub fn request_id(request: &HttpRequest) -> Uuid {
     request.extensions().get::<RequestId>().map_or_else(Uuid::now_v7, |id| id.0)
 }
 
+#[derive(Debug, Clone)]
+struct Route(String);
+
+/// The route pattern the request matched (`/api/v1/jobs/{job_id}/start`), the label of its metrics.
+/// Finding it runs the router's matching again, so it is found once per request and kept.
+pub fn route(request: &HttpRequest) -> String {
+    if let Some(route) = request.extensions().get::<Route>() {
+        return route.0.clone();
+    }
+    let route = request.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    request.extensions_mut().insert(Route(route.clone()));
+    route
+}
+
 /// Middleware: assigns the request id, logs the request and records its metrics.
 pub async fn observe(
     request: ServiceRequest,
@@ -39,7 +53,7 @@ pub async fn observe(
     let started = Instant::now();
     let mut response = next.call(request).await?;
     let elapsed = started.elapsed().as_secs_f64();
-    let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let route = route(response.request());
     let status = response.status().as_u16();
     metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status.to_string())
         .increment(1);

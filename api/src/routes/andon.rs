@@ -17,7 +17,15 @@ use crate::json::Json;
 use crate::routes::bodies::{NoFields, WithReason};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    config.service(raise).service(acknowledge).service(escalate).service(resolve).service(cancel);
+    // A scope per kind of record: the router then tries only this module's patterns.
+    config.service(
+        utoipa_actix_web::scope("/api/v1/andon-calls")
+            .service(raise)
+            .service(acknowledge)
+            .service(escalate)
+            .service(resolve)
+            .service(cancel),
+    );
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -38,7 +46,7 @@ pub struct RaiseCall {
 }
 
 #[utoipa::path(tag = "andon", request_body = RaiseCall, responses(CommandResponses))]
-#[post("/api/v1/andon-calls")]
+#[post("")]
 async fn raise(call: CommandCall, body: Json<RaiseCall>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, async {
@@ -67,7 +75,7 @@ async fn on_call(
 }
 
 #[utoipa::path(tag = "andon", request_body = NoFields, responses(CommandResponses))]
-#[post("/api/v1/andon-calls/{call_id}/acknowledge")]
+#[post("/{call_id}/acknowledge")]
 async fn acknowledge(call: CommandCall, path: web::Path<Uuid>, body: Json<NoFields>) -> Result<HttpResponse, ApiError> {
     call.respond(body.digest, on_call(&call, *path, RESPOND_TO_ANDON, AndonCommand::Acknowledge)).await
 }
@@ -80,7 +88,7 @@ pub struct Escalate {
 }
 
 #[utoipa::path(tag = "andon", request_body = Escalate, responses(CommandResponses))]
-#[post("/api/v1/andon-calls/{call_id}/escalate")]
+#[post("/{call_id}/escalate")]
 async fn escalate(call: CommandCall, path: web::Path<Uuid>, body: Json<Escalate>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, on_call(&call, *path, ESCALATE_ANDON, AndonCommand::Escalate { level: value.level })).await
@@ -96,7 +104,7 @@ pub struct Resolve {
 }
 
 #[utoipa::path(tag = "andon", request_body = Resolve, responses(CommandResponses))]
-#[post("/api/v1/andon-calls/{call_id}/resolve")]
+#[post("/{call_id}/resolve")]
 async fn resolve(call: CommandCall, path: web::Path<Uuid>, body: Json<Resolve>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     let command = AndonCommand::Resolve { resolution: value.resolution, root_cause: value.root_cause };
@@ -104,7 +112,7 @@ async fn resolve(call: CommandCall, path: web::Path<Uuid>, body: Json<Resolve>) 
 }
 
 #[utoipa::path(tag = "andon", request_body = WithReason, responses(CommandResponses))]
-#[post("/api/v1/andon-calls/{call_id}/cancel")]
+#[post("/{call_id}/cancel")]
 async fn cancel(call: CommandCall, path: web::Path<Uuid>, body: Json<WithReason>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, on_call(&call, *path, CANCEL_ANDON, AndonCommand::Cancel { reason: value.reason })).await

@@ -24,13 +24,13 @@ use crate::json::Json;
 use crate::state::AppState;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    config
-        .service(bootstrap)
+    let signing_in = utoipa_actix_web::scope("/api/v1/auth")
         .service(login)
         .service(device_login)
         .service(refresh)
         .service(logout)
         .service(change_password);
+    config.service(bootstrap).service(signing_in);
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -150,7 +150,7 @@ async fn check_device(app: &AppState, credentials: DeviceCredentials) -> Result<
     (status = 400, body = ErrorBody), (status = 401, body = ErrorBody, description = "Wrong credentials"),
     (status = 403, body = ErrorBody, description = "Locked, deactivated, or the password must be changed first"),
     (status = 503, body = ErrorBody)))]
-#[post("/api/v1/auth/login")]
+#[post("/login")]
 async fn login(app: web::Data<AppState>, request: HttpRequest, body: Json<Login>) -> Result<HttpResponse, ApiError> {
     let Login { username, password, device } = body.value;
     let device_id = match device {
@@ -181,7 +181,7 @@ async fn login(app: web::Data<AppState>, request: HttpRequest, body: Json<Login>
 #[utoipa::path(tag = "auth", request_body = DeviceCredentials, security(()), responses(
     (status = 200, body = Tokens, description = "The device is signed in"),
     (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
-#[post("/api/v1/auth/device")]
+#[post("/device")]
 async fn device_login(app: web::Data<AppState>, body: Json<DeviceCredentials>) -> Result<HttpResponse, ApiError> {
     let id = body.value.device_id.clone();
     check_device(&app, body.value).await?;
@@ -198,7 +198,7 @@ pub struct Refresh {
 #[utoipa::path(tag = "auth", request_body = Refresh, security(()), responses(
     (status = 200, body = Tokens, description = "A new access token for the same session"),
     (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
-#[post("/api/v1/auth/refresh")]
+#[post("/refresh")]
 async fn refresh(app: web::Data<AppState>, body: Json<Refresh>) -> Result<HttpResponse, ApiError> {
     let token = body.value.refresh_token;
     let session = match session::by_refresh_token(&app.pool, &token, app.settings.session_idle_timeout).await? {
@@ -217,7 +217,7 @@ async fn refresh(app: web::Data<AppState>, body: Json<Refresh>) -> Result<HttpRe
 #[utoipa::path(tag = "auth", responses(
     (status = 204, description = "Signed out; the session has ended"),
     (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
-#[post("/api/v1/auth/logout")]
+#[post("/logout")]
 async fn logout(
     app: web::Data<AppState>,
     request: HttpRequest,
@@ -267,7 +267,7 @@ pub async fn new_password_hash(
     (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     (status = 422, body = ErrorBody, description = "The new password breaks the policy"),
     (status = 503, body = ErrorBody)))]
-#[post("/api/v1/auth/password")]
+#[post("/password")]
 async fn change_password(
     app: web::Data<AppState>,
     request: HttpRequest,

@@ -17,7 +17,8 @@ use crate::json::Json;
 use crate::routes::bodies::NoFields;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    config.service(define_template).service(start).service(answer).service(complete);
+    let checklists = utoipa_actix_web::scope("/api/v1/checklists").service(start).service(answer).service(complete);
+    config.service(define_template).service(checklists);
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -76,7 +77,7 @@ pub struct StartChecklist {
 }
 
 #[utoipa::path(tag = "checklists", request_body = StartChecklist, responses(CommandResponses))]
-#[post("/api/v1/checklists")]
+#[post("")]
 async fn start(call: CommandCall, body: Json<StartChecklist>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, async {
@@ -120,7 +121,7 @@ pub struct AnswerItem {
 }
 
 #[utoipa::path(tag = "checklists", request_body = AnswerItem, responses(CommandResponses))]
-#[post("/api/v1/checklists/{checklist_id}/answers")]
+#[post("/{checklist_id}/answers")]
 async fn answer(call: CommandCall, path: web::Path<Uuid>, body: Json<AnswerItem>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     let command = ChecklistCommand::Answer { item: value.item, answer: value.answer, reason: value.reason };
@@ -128,7 +129,7 @@ async fn answer(call: CommandCall, path: web::Path<Uuid>, body: Json<AnswerItem>
 }
 
 #[utoipa::path(tag = "checklists", request_body = NoFields, responses(CommandResponses))]
-#[post("/api/v1/checklists/{checklist_id}/complete")]
+#[post("/{checklist_id}/complete")]
 async fn complete(call: CommandCall, path: web::Path<Uuid>, body: Json<NoFields>) -> Result<HttpResponse, ApiError> {
     call.respond(body.digest, on_checklist(&call, *path, ChecklistCommand::Complete)).await
 }

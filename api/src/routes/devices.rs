@@ -18,7 +18,8 @@ use crate::routes::bodies::WithReason;
 use crate::state::AppState;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    config.service(enroll).service(read).service(revoke);
+    // A scope per kind of record: the router then tries only this module's patterns.
+    config.service(utoipa_actix_web::scope("/api/v1/devices").service(enroll).service(read).service(revoke));
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -47,7 +48,7 @@ pub struct Enrolled {
     (status = 201, body = Enrolled, description = "Enrolled; the secret is shown once"),
     (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
-#[post("/api/v1/devices")]
+#[post("")]
 async fn enroll(call: CommandCall, body: Json<EnrollDevice>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, async {
@@ -77,7 +78,7 @@ pub struct DeviceRecord {
 #[utoipa::path(tag = "devices", responses(
     (status = 200, body = DeviceRecord), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-#[get("/api/v1/devices/{device_id}")]
+#[get("/{device_id}")]
 async fn read(
     app: web::Data<AppState>,
     principal: Principal,
@@ -91,7 +92,7 @@ async fn read(
 }
 
 #[utoipa::path(tag = "devices", request_body = WithReason, responses(CommandResponses))]
-#[post("/api/v1/devices/{device_id}/revoke")]
+#[post("/{device_id}/revoke")]
 async fn revoke(call: CommandCall, path: web::Path<String>, body: Json<WithReason>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, async {

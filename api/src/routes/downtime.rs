@@ -18,7 +18,8 @@ use crate::error::ApiError;
 use crate::json::Json;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    config.service(start).service(give_reason).service(end);
+    // A scope per kind of record: the router then tries only this module's patterns.
+    config.service(utoipa_actix_web::scope("/api/v1/downtime").service(start).service(give_reason).service(end));
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -35,7 +36,7 @@ pub struct StartStop {
 }
 
 #[utoipa::path(tag = "downtime", request_body = StartStop, responses(CommandResponses))]
-#[post("/api/v1/downtime")]
+#[post("")]
 async fn start(call: CommandCall, body: Json<StartStop>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, async {
@@ -65,7 +66,7 @@ pub struct GiveReason {
 }
 
 #[utoipa::path(tag = "downtime", request_body = GiveReason, responses(CommandResponses))]
-#[post("/api/v1/downtime/{downtime_id}/reason")]
+#[post("/{downtime_id}/reason")]
 async fn give_reason(
     call: CommandCall,
     path: web::Path<Uuid>,
@@ -101,7 +102,7 @@ pub struct EndStop {
 }
 
 #[utoipa::path(tag = "downtime", request_body = EndStop, responses(CommandResponses))]
-#[post("/api/v1/downtime/{downtime_id}/end")]
+#[post("/{downtime_id}/end")]
 async fn end(call: CommandCall, path: web::Path<Uuid>, body: Json<EndStop>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     let command = DowntimeCommand::End { ended_at: value.ended_at };

@@ -10,7 +10,6 @@ use domain::line_id::LineId;
 use domain::values::{CounterId, Name, ProductId, Reason, ReasonCode};
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use crate::auth::access::{CORRECT_COUNTS, PLAN_JOBS, READ_COUNTERS, RUN_JOBS};
@@ -20,19 +19,22 @@ use crate::error::ApiError;
 use crate::json::Json;
 use crate::routes::bodies::{MaybeReason, NoFields, WithReason};
 
-pub fn configure(config: &mut ServiceConfig) {
-    config
-        .service(create)
-        .service(assign)
-        .service(accept)
-        .service(start)
-        .service(pause)
-        .service(resume)
-        .service(production)
-        .service(counter_reading)
-        .service(correct)
-        .service(complete)
-        .service(cancel);
+pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    // A scope per kind of record: the router then tries only this module's patterns.
+    config.service(
+        utoipa_actix_web::scope("/api/v1/jobs")
+            .service(create)
+            .service(assign)
+            .service(accept)
+            .service(start)
+            .service(pause)
+            .service(resume)
+            .service(production)
+            .service(counter_reading)
+            .service(correct)
+            .service(complete)
+            .service(cancel),
+    );
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -59,7 +61,7 @@ async fn on_job(
 }
 
 #[utoipa::path(tag = "jobs", request_body = CreateJob, responses(CommandResponses))]
-#[post("/api/v1/jobs")]
+#[post("")]
 async fn create(call: CommandCall, body: Json<CreateJob>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, async {
@@ -84,7 +86,7 @@ pub struct AssignOperator {
 }
 
 #[utoipa::path(tag = "jobs", request_body = AssignOperator, responses(CommandResponses))]
-#[post("/api/v1/jobs/{job_id}/assign")]
+#[post("/{job_id}/assign")]
 async fn assign(
     call: CommandCall,
     job_id: web::Path<Uuid>,
@@ -105,7 +107,7 @@ async fn assign(
 }
 
 #[utoipa::path(tag = "jobs", request_body = NoFields, responses(CommandResponses))]
-#[post("/api/v1/jobs/{job_id}/accept")]
+#[post("/{job_id}/accept")]
 async fn accept(call: CommandCall, job_id: web::Path<Uuid>, body: Json<NoFields>) -> Result<HttpResponse, ApiError> {
     call.respond(body.digest, async {
         let Who::Person { id, .. } = &call.principal.who else {
@@ -117,20 +119,20 @@ async fn accept(call: CommandCall, job_id: web::Path<Uuid>, body: Json<NoFields>
 }
 
 #[utoipa::path(tag = "jobs", request_body = NoFields, responses(CommandResponses))]
-#[post("/api/v1/jobs/{job_id}/start")]
+#[post("/{job_id}/start")]
 async fn start(call: CommandCall, job_id: web::Path<Uuid>, body: Json<NoFields>) -> Result<HttpResponse, ApiError> {
     call.respond(body.digest, on_job(&call, *job_id, RUN_JOBS, JobCommand::Start)).await
 }
 
 #[utoipa::path(tag = "jobs", request_body = MaybeReason, responses(CommandResponses))]
-#[post("/api/v1/jobs/{job_id}/pause")]
+#[post("/{job_id}/pause")]
 async fn pause(call: CommandCall, job_id: web::Path<Uuid>, body: Json<MaybeReason>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, on_job(&call, *job_id, RUN_JOBS, JobCommand::Pause { reason: value.reason })).await
 }
 
 #[utoipa::path(tag = "jobs", request_body = NoFields, responses(CommandResponses))]
-#[post("/api/v1/jobs/{job_id}/resume")]
+#[post("/{job_id}/resume")]
 async fn resume(call: CommandCall, job_id: web::Path<Uuid>, body: Json<NoFields>) -> Result<HttpResponse, ApiError> {
     call.respond(body.digest, on_job(&call, *job_id, RUN_JOBS, JobCommand::Resume)).await
 }
@@ -146,7 +148,7 @@ pub struct RecordProduction {
 }
 
 #[utoipa::path(tag = "jobs", request_body = RecordProduction, responses(CommandResponses))]
-#[post("/api/v1/jobs/{job_id}/production")]
+#[post("/{job_id}/production")]
 async fn production(
     call: CommandCall,
     job_id: web::Path<Uuid>,
@@ -187,7 +189,7 @@ impl From<CounterReadingBody> for CounterReading {
 }
 
 #[utoipa::path(tag = "jobs", request_body = CounterReadingBody, responses(CommandResponses))]
-#[post("/api/v1/jobs/{job_id}/counter-readings")]
+#[post("/{job_id}/counter-readings")]
 async fn counter_reading(
     call: CommandCall,
     job_id: web::Path<Uuid>,
@@ -208,7 +210,7 @@ pub struct CorrectProduction {
 }
 
 #[utoipa::path(tag = "jobs", request_body = CorrectProduction, responses(CommandResponses))]
-#[post("/api/v1/jobs/{job_id}/corrections")]
+#[post("/{job_id}/corrections")]
 async fn correct(
     call: CommandCall,
     job_id: web::Path<Uuid>,
@@ -224,13 +226,13 @@ async fn correct(
 }
 
 #[utoipa::path(tag = "jobs", request_body = NoFields, responses(CommandResponses))]
-#[post("/api/v1/jobs/{job_id}/complete")]
+#[post("/{job_id}/complete")]
 async fn complete(call: CommandCall, job_id: web::Path<Uuid>, body: Json<NoFields>) -> Result<HttpResponse, ApiError> {
     call.respond(body.digest, on_job(&call, *job_id, RUN_JOBS, JobCommand::Complete)).await
 }
 
 #[utoipa::path(tag = "jobs", request_body = WithReason, responses(CommandResponses))]
-#[post("/api/v1/jobs/{job_id}/cancel")]
+#[post("/{job_id}/cancel")]
 async fn cancel(call: CommandCall, job_id: web::Path<Uuid>, body: Json<WithReason>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, on_job(&call, *job_id, PLAN_JOBS, JobCommand::Cancel { reason: value.reason })).await

@@ -19,14 +19,17 @@ use crate::json::Json;
 use crate::state::AppState;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    config
-        .service(register)
-        .service(read)
-        .service(add_equipment)
-        .service(set_ideal_cycle_time)
-        .service(set_shift_calendar)
-        .service(set_small_stop_threshold)
-        .service(define_downtime_reason);
+    // A scope per kind of record: the router then tries only this module's patterns.
+    config.service(
+        utoipa_actix_web::scope("/api/v1/lines")
+            .service(register)
+            .service(read)
+            .service(add_equipment)
+            .service(set_ideal_cycle_time)
+            .service(set_shift_calendar)
+            .service(set_small_stop_threshold)
+            .service(define_downtime_reason),
+    );
 }
 
 /// `/lines/{site}/{area}/{line}`: a line id's three parts.
@@ -58,7 +61,7 @@ pub struct RegisterLine {
 }
 
 #[utoipa::path(tag = "lines", request_body = RegisterLine, responses(CommandResponses))]
-#[post("/api/v1/lines")]
+#[post("")]
 async fn register(call: CommandCall, body: Json<RegisterLine>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, async {
@@ -81,7 +84,7 @@ pub struct LineRecord {
 #[utoipa::path(tag = "lines", params(LinePath), responses(
     (status = 200, body = LineRecord), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
     (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-#[get("/api/v1/lines/{site}/{area}/{line}")]
+#[get("/{site}/{area}/{line}")]
 async fn read(
     app: web::Data<AppState>,
     principal: Principal,
@@ -114,7 +117,7 @@ pub struct AddEquipment {
 }
 
 #[utoipa::path(tag = "lines", params(LinePath), request_body = AddEquipment, responses(CommandResponses))]
-#[post("/api/v1/lines/{site}/{area}/{line}/equipment")]
+#[post("/{site}/{area}/{line}/equipment")]
 async fn add_equipment(
     call: CommandCall,
     path: web::Path<LinePath>,
@@ -140,7 +143,7 @@ pub struct SetIdealCycleTime {
 }
 
 #[utoipa::path(tag = "lines", params(LinePath), request_body = SetIdealCycleTime, responses(CommandResponses))]
-#[post("/api/v1/lines/{site}/{area}/{line}/ideal-cycle-times")]
+#[post("/{site}/{area}/{line}/ideal-cycle-times")]
 async fn set_ideal_cycle_time(
     call: CommandCall,
     path: web::Path<LinePath>,
@@ -168,7 +171,7 @@ pub struct SetShiftCalendar {
 }
 
 #[utoipa::path(tag = "lines", params(LinePath), request_body = SetShiftCalendar, responses(CommandResponses))]
-#[post("/api/v1/lines/{site}/{area}/{line}/shift-calendar")]
+#[post("/{site}/{area}/{line}/shift-calendar")]
 async fn set_shift_calendar(
     call: CommandCall,
     path: web::Path<LinePath>,
@@ -195,7 +198,7 @@ pub struct SetSmallStopThreshold {
 }
 
 #[utoipa::path(tag = "lines", params(LinePath), request_body = SetSmallStopThreshold, responses(CommandResponses))]
-#[post("/api/v1/lines/{site}/{area}/{line}/small-stop-threshold")]
+#[post("/{site}/{area}/{line}/small-stop-threshold")]
 async fn set_small_stop_threshold(
     call: CommandCall,
     path: web::Path<LinePath>,
@@ -227,7 +230,7 @@ pub struct DefineDowntimeReason {
 }
 
 #[utoipa::path(tag = "lines", params(LinePath), request_body = DefineDowntimeReason, responses(CommandResponses))]
-#[post("/api/v1/lines/{site}/{area}/{line}/downtime-reasons")]
+#[post("/{site}/{area}/{line}/downtime-reasons")]
 async fn define_downtime_reason(
     call: CommandCall,
     path: web::Path<LinePath>,

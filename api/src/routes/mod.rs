@@ -20,7 +20,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
 
-/// Everything under `/api/v1` (full paths in each route: an actix scope would hide the docs routes).
+/// Everything under `/api/v1`. Each module has a scope of its own: a scope of `/api/v1` would hide the
+/// docs routes behind it.
 pub fn configure(config: &mut ServiceConfig) {
     auth::configure(config);
     users::configure(config);

@@ -21,16 +21,19 @@ use crate::routes::bodies::WithReason;
 use crate::state::AppState;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    config
-        .service(create)
-        .service(read)
-        .service(grant_role)
-        .service(revoke_role)
-        .service(rename)
-        .service(deactivate)
-        .service(unlock)
-        .service(reset_password)
-        .service(revoke_sessions);
+    // A scope per kind of record: the router then tries only this module's patterns.
+    config.service(
+        utoipa_actix_web::scope("/api/v1/users")
+            .service(create)
+            .service(read)
+            .service(grant_role)
+            .service(revoke_role)
+            .service(rename)
+            .service(deactivate)
+            .service(unlock)
+            .service(reset_password)
+            .service(revoke_sessions),
+    );
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -67,7 +70,7 @@ fn user_id(raw: Uuid) -> String {
 }
 
 #[utoipa::path(tag = "users", request_body = CreateUser, responses(CommandResponses))]
-#[post("/api/v1/users")]
+#[post("")]
 async fn create(call: CommandCall, body: Json<CreateUser>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, async {
@@ -110,7 +113,7 @@ pub struct Account {
 #[utoipa::path(tag = "users", responses(
     (status = 200, body = Account), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-#[get("/api/v1/users/{user_id}")]
+#[get("/{user_id}")]
 async fn read(app: web::Data<AppState>, principal: Principal, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     authorize(&principal, READ_ACCOUNTS, Target::Anywhere)?;
     let id = *path;
@@ -160,7 +163,7 @@ pub struct ChangeGrant {
 }
 
 #[utoipa::path(tag = "users", request_body = ChangeGrant, responses(CommandResponses))]
-#[post("/api/v1/users/{user_id}/roles/grant")]
+#[post("/{user_id}/roles/grant")]
 async fn grant_role(
     call: CommandCall,
     path: web::Path<Uuid>,
@@ -180,7 +183,7 @@ async fn grant_role(
 }
 
 #[utoipa::path(tag = "users", request_body = ChangeGrant, responses(CommandResponses))]
-#[post("/api/v1/users/{user_id}/roles/revoke")]
+#[post("/{user_id}/roles/revoke")]
 async fn revoke_role(
     call: CommandCall,
     path: web::Path<Uuid>,
@@ -215,7 +218,7 @@ pub struct Rename {
 }
 
 #[utoipa::path(tag = "users", request_body = Rename, responses(CommandResponses))]
-#[post("/api/v1/users/{user_id}/printed-name")]
+#[post("/{user_id}/printed-name")]
 async fn rename(call: CommandCall, path: web::Path<Uuid>, body: Json<Rename>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, async {
@@ -226,7 +229,7 @@ async fn rename(call: CommandCall, path: web::Path<Uuid>, body: Json<Rename>) ->
 }
 
 #[utoipa::path(tag = "users", request_body = WithReason, responses(CommandResponses))]
-#[post("/api/v1/users/{user_id}/deactivate")]
+#[post("/{user_id}/deactivate")]
 async fn deactivate(
     call: CommandCall,
     path: web::Path<Uuid>,
@@ -238,7 +241,7 @@ async fn deactivate(
 }
 
 #[utoipa::path(tag = "users", request_body = WithReason, responses(CommandResponses))]
-#[post("/api/v1/users/{user_id}/unlock")]
+#[post("/{user_id}/unlock")]
 async fn unlock(call: CommandCall, path: web::Path<Uuid>, body: Json<WithReason>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, on_user(&call, *path, Target::Anywhere, |_| Ok(UserCommand::Unlock { reason: value.reason })))
@@ -255,7 +258,7 @@ pub struct ResetPassword {
 }
 
 #[utoipa::path(tag = "users", request_body = ResetPassword, responses(CommandResponses))]
-#[post("/api/v1/users/{user_id}/password-reset")]
+#[post("/{user_id}/password-reset")]
 async fn reset_password(
     call: CommandCall,
     path: web::Path<Uuid>,
@@ -279,7 +282,7 @@ async fn reset_password(
 }
 
 #[utoipa::path(tag = "users", request_body = WithReason, responses(CommandResponses))]
-#[post("/api/v1/users/{user_id}/sessions/revoke")]
+#[post("/{user_id}/sessions/revoke")]
 async fn revoke_sessions(
     call: CommandCall,
     path: web::Path<Uuid>,

@@ -158,6 +158,10 @@ async fn bad_input_to_every_endpoint_gets_its_4xx_and_appends_nothing() {
             cases.push(Case { what: format!("GET /api/v1/{endpoint}?{query}"), status, code, response });
         }
     }
+    for path in ["/api/v1/nothing", "/api/v1/jobs/x/unknown", "/api/v1/auth"] {
+        let response = app.get(Some(leader), path).await;
+        cases.push(Case { what: format!("GET {path}"), status: 404, code: "no_such_route", response });
+    }
     let nul = app.post(None, "/api/v1/auth/login", &json!({"username": "ad\u{0}min", "password": "x"})).await;
     cases.push(Case {
         what: "a NUL character in a username".into(),
