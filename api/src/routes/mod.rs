@@ -47,6 +47,7 @@ pub fn query_config() -> web::QueryConfig {
 }
 
 pub async fn no_such_route(request: HttpRequest) -> HttpResponse {
+    crate::telemetry::mark_unmatched(&request);
     let error = ApiError::new(
         actix_web::http::StatusCode::NOT_FOUND,
         "no_such_route",

@@ -143,6 +143,7 @@ async fn metrics_show_requests_by_route_and_status_command_outcomes_and_the_pool
     let app = spawn(test_settings()).await;
     let (_, leader, job) = line_with_job(&app).await;
     app.post(Some(&leader), &format!("/api/v1/jobs/{job}/start"), &json!({})).await.expect(422);
+    app.get(None, &format!("/api/v1/jobs/{job}/nowhere")).await.expect(404);
     let metrics = app.send(app.client.get(app.url("/metrics"))).await.expect(200);
     let text = metrics.body.as_str().unwrap_or_default().to_owned();
     let has = |needle: &str| text.lines().any(|line| line.contains(needle));
@@ -151,5 +152,7 @@ async fn metrics_show_requests_by_route_and_status_command_outcomes_and_the_pool
     assert!(has(r#"commands_total{route="/api/v1/jobs/{job_id}/start",outcome="refused"}"#));
     assert!(has(r#"commands_total{route="/api/v1/jobs",outcome="accepted"}"#));
     assert!(has(r#"db_pool_connections{state="open"}"#));
+    assert!(has(r#"route="unmatched",status="404""#), "an unknown path is no label of its own");
+    assert!(!text.contains("nowhere"));
     assert!(has(r#"logins_total{outcome="succeeded"}"#));
 }

@@ -38,4 +38,14 @@ async fn an_unreachable_database_makes_the_service_live_but_not_ready() {
     let (status, body) = get(address, "/health/ready").await;
     assert_eq!(status, 503);
     assert_eq!(body["code"], "database_unavailable");
+
+    let login = reqwest::Client::new()
+        .post(format!("http://{address}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "admin", "password": "Correct-Horse-2026"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST login: {e}"));
+    assert_eq!(login.status().as_u16(), 503, "a command or sign-in without a database is a 503, not a 500");
+    let body: serde_json::Value = login.json().await.unwrap_or_else(|e| panic!("login body: {e}"));
+    assert_eq!(body["code"], "database_unavailable");
 }
