@@ -52,6 +52,11 @@ impl RecordedEvent {
     }
 
     /// Where a reader that has processed this event resumes.
+    /// The domain event this row holds.
+    pub fn decode<E: domain::Event>(&self) -> Result<E, StoreError> {
+        crate::store::decode_event(&self.event_type, self.payload.clone())
+    }
+
     pub fn checkpoint(&self) -> Checkpoint {
         Checkpoint { transaction_id: self.transaction_id, position: self.position }
     }
@@ -181,8 +186,7 @@ pub fn verify_stream(events: &[RecordedEvent]) -> Result<(), BrokenChain> {
 pub fn fold<A: domain::Aggregate>(events: &[RecordedEvent]) -> Result<A, StoreError> {
     let mut state = A::default();
     for event in events {
-        let decoded: A::Event = crate::store::decode_event(&event.event_type, event.payload.clone())?;
-        state.apply(&decoded);
+        state.apply(&event.decode::<A::Event>()?);
     }
     Ok(state)
 }

@@ -1,4 +1,12 @@
-//! MS5 Floor's read side: projector workers and read models, checkpointed in PostgreSQL.
+//! MS5 Floor's read side: projections that fold the event log, in commit order, into read models, each
+//! with a checkpoint written in the same transaction as its changes.
 //!
-//! Empty until the projections issue: the commit-order log reader it will build on is
-//! `commands::event_log::read_committed`.
+//! Start reading at [`projection::Projection`], then [`worker::catch_up`] (one batch, exactly once) and
+//! [`worker::run`] (ownership, wake-ups, failure). Read models: [`jobs`].
+
+pub mod checkpoint;
+pub mod jobs;
+pub mod projection;
+pub mod worker;
+
+pub use projection::{Projection, ProjectionError};

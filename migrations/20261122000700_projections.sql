@@ -1,0 +1,46 @@
+-- Projector workers (event-store.md, "Projector workers"): each projection's checkpoint, written in the
+-- same transaction as its read-model changes, and a wake-up after every append.
+
+CREATE TABLE projection_checkpoints (
+    name               text PRIMARY KEY,
+    version            integer NOT NULL,
+    -- The last event applied, in commit order: (transaction id, position); (0, 0) before the first.
+    transaction_id     bigint NOT NULL DEFAULT 0,
+    position           bigint NOT NULL DEFAULT 0,
+    events_applied     bigint NOT NULL DEFAULT 0,
+    -- Set when an event could not be applied: the projection stops there and never skips it.
+    failed_position    bigint,
+    error              text,
+    updated_at         timestamptz NOT NULL DEFAULT now()
+);
+GRANT SELECT, INSERT, UPDATE ON projection_checkpoints TO ms5_app;
+
+-- Listeners are woken once per appending statement; they read what the horizon lets them see.
+CREATE FUNCTION events_notify_append() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('ms5_events', '');
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER events_notify_append
+    AFTER INSERT ON events
+    FOR EACH STATEMENT EXECUTE FUNCTION events_notify_append();
+
+-- Jobs read model: each job's state as the domain folds it, with the columns lists filter on.
+CREATE TABLE read_jobs (
+    job_id          text PRIMARY KEY,
+    line            text NOT NULL,
+    status          text NOT NULL,
+    product         text NOT NULL,
+    target_quantity numeric(20, 0) NOT NULL,
+    good            bigint NOT NULL,
+    reject          bigint NOT NULL,
+    operator        uuid,
+    state           jsonb NOT NULL,
+    -- The commit-order position of the last event folded in.
+    last_position   bigint NOT NULL
+);
+CREATE INDEX read_jobs_by_line_status ON read_jobs (line, status);
+GRANT SELECT, INSERT, UPDATE, DELETE ON read_jobs TO ms5_app;

@@ -1,0 +1,94 @@
+//! The checkpoint row of a projection: where it is in the log, how much it applied, and why it stopped.
+
+use commands::event_log::Checkpoint;
+use sqlx::{PgConnection, PgPool};
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Status {
+    pub name: String,
+    pub version: i32,
+    pub transaction_id: i64,
+    pub position: i64,
+    pub events_applied: i64,
+    pub failed_position: Option<i64>,
+    pub error: Option<String>,
+}
+
+impl Status {
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint { transaction_id: self.transaction_id, position: self.position }
+    }
+}
+
+const COLUMNS: &str = "name, version, transaction_id, position, events_applied, failed_position, error";
+
+/// The projection's row, created at the start of the log on first use.
+pub async fn load(pool: &PgPool, name: &str, version: i32) -> Result<Status, sqlx::Error> {
+    sqlx::query("INSERT INTO projection_checkpoints (name, version) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+        .bind(name)
+        .bind(version)
+        .execute(pool)
+        .await?;
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM projection_checkpoints WHERE name = $1"))
+        .bind(name)
+        .fetch_one(pool)
+        .await
+}
+
+/// Every projection's row.
+pub async fn all(pool: &PgPool) -> Result<Vec<Status>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM projection_checkpoints ORDER BY name")).fetch_all(pool).await
+}
+
+/// Moves the checkpoint from `from` to `to` inside the read model's transaction. False when the row is
+/// no longer at `from`: another worker got there first, and this transaction must not commit.
+pub async fn advance(
+    transaction: &mut PgConnection,
+    name: &str,
+    from: Checkpoint,
+    to: Checkpoint,
+    applied: usize,
+) -> Result<bool, sqlx::Error> {
+    let moved = sqlx::query(
+        "UPDATE projection_checkpoints
+         SET transaction_id = $4, position = $5, events_applied = events_applied + $6, updated_at = now()
+         WHERE name = $1 AND transaction_id = $2 AND position = $3 AND failed_position IS NULL",
+    )
+    .bind(name)
+    .bind(from.transaction_id)
+    .bind(from.position)
+    .bind(to.transaction_id)
+    .bind(to.position)
+    .bind(i64::try_from(applied).unwrap_or(i64::MAX))
+    .execute(transaction)
+    .await?;
+    Ok(moved.rows_affected() == 1)
+}
+
+/// Records that the event at `position` could not be applied; the checkpoint stays before it.
+pub async fn fail(pool: &PgPool, name: &str, position: i64, error: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE projection_checkpoints SET failed_position = $2, error = $3, updated_at = now() WHERE name = $1",
+    )
+    .bind(name)
+    .bind(position)
+    .bind(error)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Starts the projection over at a new version, inside the transaction that empties its read model.
+pub async fn restart(transaction: &mut PgConnection, name: &str, version: i32) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE projection_checkpoints
+         SET version = $2, transaction_id = 0, position = 0, events_applied = 0, failed_position = NULL,
+             error = NULL, updated_at = now()
+         WHERE name = $1",
+    )
+    .bind(name)
+    .bind(version)
+    .execute(transaction)
+    .await?;
+    Ok(())
+}

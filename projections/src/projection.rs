@@ -1,0 +1,34 @@
+//! What a projection is: a name, a version, and a deterministic fold of events into its tables.
+
+use std::future::Future;
+
+use commands::event_log::RecordedEvent;
+use sqlx::PgConnection;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("event does not decode: {0}")]
+    Decode(#[from] commands::StoreError),
+    #[error("read model is inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+pub trait Projection: Send + Sync + 'static {
+    /// Names the checkpoint row; never renamed in place.
+    const NAME: &'static str;
+    /// A new version rebuilds the read model from the first event.
+    const VERSION: i32;
+
+    /// Folds a batch of events (commit order) into the read model inside `transaction`. Uses nothing but
+    /// the events and the read model: no clock, no randomness, so a rebuild gives the same tables.
+    fn apply(
+        &self,
+        transaction: &mut PgConnection,
+        events: &[RecordedEvent],
+    ) -> impl Future<Output = Result<(), ProjectionError>> + Send;
+
+    /// Empties the read model, inside `transaction`, before a rebuild.
+    fn reset(&self, transaction: &mut PgConnection) -> impl Future<Output = Result<(), ProjectionError>> + Send;
+}

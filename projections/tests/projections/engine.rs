@@ -1,0 +1,180 @@
+//! The engine: exactly once under concurrent writers, rollbacks, a long transaction and a projector
+//! killed at random points; stopping at a failing event; one owner among several workers; wake-ups.
+
+use std::time::{Duration, Instant};
+
+use projections::checkpoint;
+use projections::worker::{Settings, WorkerError, catch_up, run};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::support::{DEADLINE, Recorder, fixture, insert_probe, produce, running_job};
+
+/// A pseudo-random duration up to `max_ms`, for chaos only (never to wait for something).
+fn random_millis(max_ms: u64) -> Duration {
+    Duration::from_millis(u64::from(Uuid::new_v4().as_bytes()[0]) % max_ms.max(1))
+}
+
+/// Catches the recorder up until it has applied `count` events or the deadline passes.
+async fn catch_up_to(fixture: &crate::support::Fixture, recorder: &Recorder, count: usize) {
+    let deadline = Instant::now() + DEADLINE;
+    while fixture.applied().await.len() < count && Instant::now() < deadline {
+        if let Err(error) = catch_up(&fixture.app, recorder, 50).await {
+            panic!("catch-up failed: {error}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_committed_event_is_applied_exactly_once_whatever_happens_around_the_projector() {
+    let fixture = fixture().await;
+    let store = fixture.jobs();
+    let mut jobs = Vec::new();
+    for _ in 0..8 {
+        jobs.push(running_job(&store).await);
+    }
+    // A transaction that writes first and commits last: nothing after it may be applied before it.
+    let mut long = fixture.owner.begin().await.unwrap_or_else(|e| panic!("{e}"));
+    insert_probe(&mut long).await;
+
+    let mut writers = Vec::new();
+    for job in jobs.clone() {
+        let store = store.clone();
+        writers.push(tokio::spawn(async move {
+            for _ in 0..40 {
+                produce(&store, &job, 1, 0).await;
+            }
+        }));
+    }
+    let owner = fixture.owner.clone();
+    writers.push(tokio::spawn(async move {
+        for _ in 0..20 {
+            let mut doomed = owner.begin().await.unwrap_or_else(|e| panic!("{e}"));
+            insert_probe(&mut doomed).await;
+            doomed.rollback().await.unwrap_or_else(|e| panic!("{e}"));
+        }
+    }));
+
+    // The projector is killed at random points while the writers run, and started again. Each life has
+    // its own pool that dies with it, as a process's connections do: the server rolls back whatever the
+    // killed projector had open. (Within one process an aborted task could also hand a connection back
+    // mid-BEGIN: sqlx's `begin` is not cancel-safe on PostgreSQL.)
+    const KILLS: usize = 12;
+    for _ in 0..KILLS {
+        let pool = fixture.own_pool().await;
+        let app = pool.clone();
+        let projector = tokio::spawn(async move {
+            let recorder = Recorder::new("chaos");
+            loop {
+                if let Err(error) = catch_up(&app, &recorder, 7).await {
+                    panic!("catch-up failed: {error}");
+                }
+                tokio::task::yield_now().await;
+            }
+        });
+        tokio::time::sleep(random_millis(25)).await;
+        projector.abort();
+        assert!(projector.await.is_err_and(|e| e.is_cancelled()), "the projector never failed");
+        pool.close().await;
+    }
+    for writer in writers {
+        writer.await.unwrap_or_else(|e| panic!("writer: {e}"));
+    }
+    let before_commit = fixture.applied().await;
+    long.commit().await.unwrap_or_else(|e| panic!("{e}"));
+
+    let committed = fixture.committed_positions().await;
+    assert_eq!(committed.len(), 8 * 4 + 8 * 40 + 1, "the rolled-back probes are not in the log");
+    catch_up_to(&fixture, &Recorder::new("chaos"), committed.len()).await;
+    let applied: Vec<i64> = fixture.applied().await.into_iter().map(|(position, _)| position).collect();
+    let mut sorted = applied.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, committed, "every committed event applied exactly once ({KILLS} kills)");
+    let long_position = committed.iter().copied().find(|p| !before_commit.iter().any(|(a, _)| a == p));
+    assert!(long_position.is_some(), "the long transaction's event waited for its commit");
+    let status = checkpoint::load(&fixture.app, "test_recorder", 1).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(usize::try_from(status.events_applied).ok(), Some(committed.len()));
+}
+
+#[tokio::test]
+async fn a_projection_stops_before_an_event_it_cannot_apply_and_never_skips_it() {
+    let fixture = fixture().await;
+    let store = fixture.jobs();
+    let job = running_job(&store).await;
+    for _ in 0..6 {
+        produce(&store, &job, 1, 0).await;
+    }
+    let committed = fixture.committed_positions().await;
+    let poison = committed[6];
+    let recorder = Recorder { worker: "one", poison: Some(poison) };
+    let deadline = Instant::now() + DEADLINE;
+    let stopped = loop {
+        match catch_up(&fixture.app, &recorder, 100).await {
+            Err(WorkerError::Stopped { position, error, .. }) => break (position, error),
+            Ok(_) if Instant::now() < deadline => continue,
+            other => panic!("expected the projection to stop, got {other:?}"),
+        }
+    };
+    assert_eq!(stopped.0, poison);
+    assert!(stopped.1.contains("poisoned"));
+    let applied: Vec<i64> = fixture.applied().await.into_iter().map(|(position, _)| position).collect();
+    assert_eq!(applied, committed[..6], "everything before the failing event, nothing after it");
+    let status = checkpoint::load(&fixture.app, "test_recorder", 1).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((status.position, status.failed_position), (committed[5], Some(poison)));
+    assert!(
+        matches!(catch_up(&fixture.app, &recorder, 100).await, Err(WorkerError::Stopped { .. })),
+        "it stays stopped"
+    );
+    assert_eq!(fixture.applied().await.len(), 6);
+}
+
+fn quick() -> Settings {
+    Settings { batch_size: 10, poll_interval: Duration::from_millis(50), ownership_retry: Duration::from_millis(50) }
+}
+
+#[tokio::test]
+async fn one_instance_owns_a_projection_and_another_takes_over_when_it_stops() {
+    let fixture = fixture().await;
+    let store = fixture.jobs();
+    let (stop_a, stopped_a) = watch::channel(false);
+    let (stop_b, stopped_b) = watch::channel(false);
+    let a = tokio::spawn(run(fixture.app.clone(), Recorder::new("a"), quick(), stopped_a));
+    let b = tokio::spawn(run(fixture.app.clone(), Recorder::new("b"), quick(), stopped_b));
+    let job = running_job(&store).await;
+    for _ in 0..20 {
+        produce(&store, &job, 1, 0).await;
+    }
+    let applied = fixture.wait_for_applied(24).await;
+    assert_eq!(applied.len(), 24);
+    let owner = applied[0].1.clone();
+    assert!(applied.iter().all(|(_, worker)| *worker == owner), "one worker applied everything: {applied:?}");
+
+    let (stop_owner, owner_task) = if owner == "a" { (stop_a, a) } else { (stop_b, b) };
+    stop_owner.send(true).unwrap_or_else(|e| panic!("{e}"));
+    owner_task.await.unwrap_or_else(|e| panic!("{e}"));
+    for _ in 0..10 {
+        produce(&store, &job, 1, 0).await;
+    }
+    let applied = fixture.wait_for_applied(34).await;
+    assert_eq!(applied.len(), 34);
+    assert!(applied[24..].iter().all(|(_, worker)| *worker != owner), "the other worker took over: {applied:?}");
+}
+
+#[tokio::test]
+async fn a_notification_after_an_append_wakes_the_worker() {
+    let fixture = fixture().await;
+    let store = fixture.jobs();
+    let job = running_job(&store).await;
+    let (_stop, stopped) = watch::channel(false);
+    // Polling once an hour: only notifications can wake it within the deadline.
+    let settings = Settings { poll_interval: Duration::from_secs(3600), ..quick() };
+    tokio::spawn(run(fixture.app.clone(), Recorder::new("listener"), settings, stopped));
+    let before = fixture.applied().await.len();
+    let deadline = Instant::now() + DEADLINE;
+    // Each append notifies; the cluster-wide horizon may hold an early one back, so append until seen.
+    while fixture.applied().await.len() <= before + 4 && Instant::now() < deadline {
+        produce(&store, &job, 1, 0).await;
+        tokio::task::yield_now().await;
+    }
+    assert!(fixture.applied().await.len() > before + 4);
+}

@@ -1,0 +1,164 @@
+use std::num::NonZeroU64;
+use std::time::{Duration, Instant};
+
+use commands::event_log::RecordedEvent;
+use commands::{CommandContext, PgEventStore, StoreSettings, execute};
+use domain::actor::{Actor, Role, UserId};
+use domain::job::{Job, JobCommand};
+use domain::line_id::LineId;
+use domain::values::{Name, ProductId};
+use projections::{Projection, ProjectionError};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+/// The horizon is cluster-wide, so other tests' transactions can hold a reader back for a while: tests
+/// wait for conditions up to this long.
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
+pub struct Fixture {
+    /// Connected as `ms5_app`, as the service is.
+    pub app: PgPool,
+    pub owner: PgPool,
+    pub url: String,
+}
+
+pub async fn fixture() -> Fixture {
+    let database = testkit::fresh_database().await;
+    let app = commands::database::application_pool(&database.url, 40).await.unwrap_or_else(|e| panic!("{e}"));
+    let owner = database.owner_pool().await;
+    sqlx::query("CREATE TABLE test_applied (position bigint PRIMARY KEY, worker text NOT NULL)")
+        .execute(&owner)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query("GRANT SELECT, INSERT, DELETE ON test_applied TO ms5_app")
+        .execute(&owner)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    Fixture { app, owner, url: database.url }
+}
+
+impl Fixture {
+    /// A pool of its own, as another process would have.
+    pub async fn own_pool(&self) -> PgPool {
+        commands::database::application_pool(&self.url, 4).await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    pub fn jobs(&self) -> PgEventStore<Job> {
+        PgEventStore::new(self.app.clone(), StoreSettings::default())
+    }
+
+    /// Every committed event's position, in position order.
+    pub async fn committed_positions(&self) -> Vec<i64> {
+        sqlx::query_scalar("SELECT position FROM events ORDER BY position")
+            .fetch_all(&self.owner)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// What the recorder applied: (position, worker), in position order.
+    pub async fn applied(&self) -> Vec<(i64, String)> {
+        sqlx::query_as("SELECT position, worker FROM test_applied ORDER BY position")
+            .fetch_all(&self.owner)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Waits until the recorder has applied `count` events.
+    pub async fn wait_for_applied(&self, count: usize) -> Vec<(i64, String)> {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let applied = self.applied().await;
+            if applied.len() >= count || Instant::now() > deadline {
+                return applied;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// A test projection that records which event positions it applied and who applied them; a second
+/// application of one event breaks the primary key, and `poison` makes one event fail.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    pub worker: &'static str,
+    pub poison: Option<i64>,
+}
+
+impl Recorder {
+    pub fn new(worker: &'static str) -> Self {
+        Self { worker, poison: None }
+    }
+}
+
+impl Projection for Recorder {
+    const NAME: &'static str = "test_recorder";
+    const VERSION: i32 = 1;
+
+    async fn apply(&self, transaction: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+        for event in events {
+            if Some(event.position) == self.poison {
+                return Err(ProjectionError::Inconsistent(format!("poisoned event {}", event.position)));
+            }
+            sqlx::query("INSERT INTO test_applied (position, worker) VALUES ($1, $2)")
+                .bind(event.position)
+                .bind(self.worker)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn reset(&self, transaction: &mut PgConnection) -> Result<(), ProjectionError> {
+        sqlx::query("DELETE FROM test_applied").execute(transaction).await?;
+        Ok(())
+    }
+}
+
+pub fn context() -> CommandContext {
+    CommandContext::new(Actor {
+        user_id: UserId::from_uuid(Uuid::from_u128(0x0a)),
+        printed_name: Name::parse("Ada Lovelace").unwrap_or_else(|_| panic!()),
+        role: Role::Operator,
+    })
+}
+
+/// Creates a job and starts it: four events.
+pub async fn running_job(store: &PgEventStore<Job>) -> String {
+    let id = Uuid::now_v7().to_string();
+    let operator = context().actor;
+    let commands = [
+        JobCommand::Create {
+            line: LineId::parse("plant-1/packing/L3").unwrap_or_else(|_| panic!()),
+            product: ProductId::parse("BOTTLE-500").unwrap_or_else(|_| panic!()),
+            target_quantity: NonZeroU64::new(100_000).unwrap_or(NonZeroU64::MIN),
+        },
+        JobCommand::AssignOperator { operator: operator.user_id, operator_name: operator.printed_name, reason: None },
+        JobCommand::Accept { operator: operator.user_id },
+        JobCommand::Start,
+    ];
+    for command in commands {
+        execute(store, &id, command, &context()).await.unwrap_or_else(|e| panic!("starting job: {e}"));
+    }
+    id
+}
+
+pub async fn produce(store: &PgEventStore<Job>, id: &str, good: u64, reject: u64) {
+    let reject_reason = (reject > 0).then(|| domain::values::ReasonCode::parse("crushed").unwrap_or_else(|_| panic!()));
+    let command = JobCommand::RecordProduction { good, reject, reject_reason };
+    execute(store, id, command, &context()).await.unwrap_or_else(|e| panic!("production: {e}"));
+}
+
+/// A raw first event of a new `probe` stream inside whatever transaction `connection` is in.
+pub async fn insert_probe(connection: &mut PgConnection) {
+    let event_id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO events (event_id, aggregate_type, aggregate_id, sequence, event_type, event_version, payload,
+                             metadata, recorded_at, stream_hash)
+         VALUES ($1, 'probe', $2, 1, 'Probed', 1, '{}', '{}', now(), sha256(''))",
+    )
+    .bind(event_id)
+    .bind(event_id.to_string())
+    .execute(connection)
+    .await
+    .unwrap_or_else(|e| panic!("raw insert: {e}"));
+}
