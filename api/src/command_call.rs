@@ -11,7 +11,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use commands::{CommandContext, CommandOutcome, PgEventStore};
 use domain::actor::{Actor, Role};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use utoipa::{IntoResponses, ToSchema};
@@ -40,7 +40,7 @@ pub struct CommandCall {
 }
 
 /// The answer to an accepted command.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CommandAccepted {
     pub aggregate_type: String,
     pub aggregate_id: String,
@@ -50,7 +50,7 @@ pub struct CommandAccepted {
     pub events: Vec<AcceptedEvent>,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AcceptedEvent {
     pub event_id: Uuid,
     pub sequence: u64,
@@ -251,8 +251,12 @@ impl CommandCall {
 }
 
 pub fn accepted<A: domain::Aggregate>(id: &str, outcome: CommandOutcome) -> Reply {
+    Reply::new(StatusCode::OK, &command_accepted::<A>(id, outcome))
+}
+
+pub fn command_accepted<A: domain::Aggregate>(id: &str, outcome: CommandOutcome) -> CommandAccepted {
     let events = outcome.appended.map(|appended| appended.events).unwrap_or_default();
-    let body = CommandAccepted {
+    CommandAccepted {
         aggregate_type: A::TYPE.to_owned(),
         aggregate_id: id.to_owned(),
         version: outcome.version,
@@ -265,8 +269,7 @@ pub fn accepted<A: domain::Aggregate>(id: &str, outcome: CommandOutcome) -> Repl
                 position: event.position,
             })
             .collect(),
-    };
-    Reply::new(StatusCode::OK, &body)
+    }
 }
 
 fn response(reply: Reply, replayed: bool) -> HttpResponse {

@@ -1,11 +1,72 @@
 //! The credential tables: a user's current password hash and its history, a device's secret hash.
 
+use std::future::Future;
+
 use chrono::{DateTime, Utc};
+use commands::CommandOutcome;
 use domain::actor::UserId;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, internal};
+
+/// Runs `work` on a task of its own, so that a client going away cannot cancel it halfway: sqlx's
+/// `begin` on PostgreSQL is not cancel-safe (launchbadge/sqlx#4393) and a `BEGIN` cancelled in flight
+/// returns a connection inside an open transaction to the pool, where the next command would run in it.
+async fn to_completion<T: 'static>(work: impl Future<Output = Result<T, ApiError>> + 'static) -> Result<T, ApiError> {
+    actix_web::rt::spawn(work).await.map_err(|error| internal(&error))?
+}
+
+/// A new account's secret, stored only together with the account's creation event.
+#[derive(Debug)]
+pub enum NewSecret {
+    /// A person's password hash. `first`: refused (409) once any account exists: the bootstrap.
+    Person {
+        user: UserId,
+        username: String,
+        hash: String,
+        must_change: bool,
+        first: bool,
+    },
+    Device {
+        device: String,
+        hash: String,
+    },
+}
+
+/// Stores `secret` and runs `create`, which appends the account's creation event; the secret's
+/// transaction commits only once the event is stored, so neither exists without the other.
+pub async fn create_account(
+    pool: PgPool,
+    secret: NewSecret,
+    create: impl Future<Output = Result<CommandOutcome, ApiError>> + 'static,
+) -> Result<CommandOutcome, ApiError> {
+    to_completion(async move {
+        let mut transaction = pool.begin().await?;
+        match &secret {
+            NewSecret::Person { user, username, hash, must_change, first } => {
+                if *first {
+                    // Serialises bootstraps: only the first one finds no account.
+                    sqlx::query("LOCK TABLE user_credentials IN SHARE ROW EXCLUSIVE MODE")
+                        .execute(&mut *transaction)
+                        .await?;
+                    if any_account(&mut transaction).await? {
+                        return Err(ApiError::conflict(
+                            "already_bootstrapped",
+                            "accounts exist; the first administrator was created",
+                        ));
+                    }
+                }
+                insert(&mut transaction, *user, username, hash, *must_change).await?;
+            }
+            NewSecret::Device { device, hash } => insert_device(&mut transaction, device, hash).await?,
+        }
+        let outcome = create.await?;
+        transaction.commit().await?;
+        Ok(outcome)
+    })
+    .await
+}
 
 #[derive(Debug, sqlx::FromRow)]
 pub struct UserCredentials {
@@ -22,9 +83,8 @@ pub async fn by_username(pool: &PgPool, username: &str) -> Result<Option<UserCre
         .await?)
 }
 
-/// Adds an account's first password inside `transaction`, which the caller commits only once the
-/// account's creation event is stored. A taken username is a 409.
-pub async fn insert(
+/// Adds an account's first password inside `transaction`. A taken username is a 409.
+async fn insert(
     transaction: &mut PgConnection,
     user: UserId,
     username: &str,
@@ -65,6 +125,11 @@ pub async fn recent_hashes(pool: &PgPool, user: UserId, count: usize) -> Result<
 
 /// Replaces a user's password, keeping the old hash in the history.
 pub async fn replace(pool: &PgPool, user: UserId, hash: &str, must_change: bool) -> Result<(), ApiError> {
+    let (pool, hash) = (pool.clone(), hash.to_owned());
+    to_completion(async move { replace_now(&pool, user, &hash, must_change).await }).await
+}
+
+async fn replace_now(pool: &PgPool, user: UserId, hash: &str, must_change: bool) -> Result<(), ApiError> {
     let mut transaction = pool.begin().await?;
     sqlx::query(
         "INSERT INTO password_history (user_id, password, set_at)
@@ -90,7 +155,7 @@ pub async fn device_secret(pool: &PgPool, device: &str) -> Result<Option<String>
         .await?)
 }
 
-pub async fn insert_device(transaction: &mut PgConnection, device: &str, hash: &str) -> Result<(), ApiError> {
+async fn insert_device(transaction: &mut PgConnection, device: &str, hash: &str) -> Result<(), ApiError> {
     sqlx::query("INSERT INTO device_credentials (device_id, secret) VALUES ($1, $2)")
         .bind(device)
         .bind(hash)
@@ -106,6 +171,6 @@ pub async fn insert_device(transaction: &mut PgConnection, device: &str, hash: &
 }
 
 /// Whether any account has been created: the bootstrap step is allowed only before.
-pub async fn any_account(connection: &mut PgConnection) -> Result<bool, ApiError> {
+async fn any_account(connection: &mut PgConnection) -> Result<bool, ApiError> {
     Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM user_credentials)").fetch_one(connection).await?)
 }

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::credentials::{self, UserCredentials};
+use crate::auth::credentials::{self, NewSecret, UserCredentials};
 use crate::auth::password::{self, check_strength};
 use crate::auth::principal::self_actor;
 use crate::auth::session::{self, Unusable};
@@ -320,24 +320,19 @@ async fn bootstrap(
     }
     let hash = new_password_hash(&app, None, username.as_str(), &password).await?;
     let id = UserId::from_uuid(Uuid::now_v7());
-    let mut transaction = app.pool.begin().await?;
-    // Serialises bootstraps: only the first one finds no account.
-    sqlx::query("LOCK TABLE user_credentials IN SHARE ROW EXCLUSIVE MODE").execute(&mut *transaction).await?;
-    if credentials::any_account(&mut transaction).await? {
-        return Err(ApiError::conflict("already_bootstrapped", "accounts exist; the first administrator was created"));
-    }
-    // The administrator chose this password themselves, unlike one an administrator sets for others.
-    credentials::insert(&mut transaction, id, username.as_str(), &hash, false).await?;
     let grants = vec![RoleGrant { role: Role::Admin, scope: Scope::Site { site } }];
     let actor = Actor { user_id: id, printed_name: printed_name.clone(), role: Role::Admin };
+    // The administrator chose this password themselves, unlike one an administrator sets for others.
+    let secret = NewSecret::Person { user: id, username: username.to_string(), hash, must_change: false, first: true };
     let create = UserCommand::Create {
         username,
         printed_name,
         grants,
         segregation_of_duties: app.settings.segregation_of_duties,
     };
-    let outcome = commands::execute(&app.users, &id.to_string(), create, &context(actor, &request, None)).await?;
-    transaction.commit().await?;
+    let (users, context) = (app.clone(), context(actor, &request, None));
+    let append = async move { Ok(commands::execute(&users.users, &id.to_string(), create, &context).await?) };
+    let outcome = credentials::create_account(app.pool.clone(), secret, append).await?;
     tracing::info!(user = %id, "the first administrator was created");
     Ok(HttpResponse::build(StatusCode::CREATED).json(Created { id: id.to_string(), version: outcome.version }))
 }

@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::access::{ADMINISTER, READ_ACCOUNTS};
+use crate::auth::credentials::{self, NewSecret};
 use crate::auth::password::{self, random_secret};
-use crate::auth::{Principal, Target, authorize, credentials, session};
-use crate::command_call::{CommandAccepted, CommandCall, CommandResponses, Reply};
+use crate::auth::{Principal, Target, authorize, session};
+use crate::command_call::{CommandAccepted, CommandCall, CommandResponses, Reply, command_accepted};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::Json;
 use crate::routes::bodies::WithReason;
@@ -56,12 +57,13 @@ async fn enroll(call: CommandCall, body: Json<EnrollDevice>) -> Result<HttpRespo
         let secret = random_secret();
         let hash = password::hash(secret.clone()).await?;
         let id = value.device_id.as_str().to_owned();
-        let mut transaction = call.app.pool.begin().await?;
-        credentials::insert_device(&mut transaction, &id, &hash).await?;
         let command = DeviceCommand::Enroll { name: value.name, kind: value.kind, scope: value.scope };
-        let reply = call.execute(&call.app.devices, &id, command, actor).await?;
-        transaction.commit().await?;
-        let accepted = serde_json::from_value(reply.body).map_err(|e| crate::error::internal(&e))?;
+        let (app, context) = (call.app.clone(), call.context(actor));
+        let device = id.clone();
+        let append = async move { Ok(commands::execute(&app.devices, &device, command, &context).await?) };
+        let stored = NewSecret::Device { device: id.clone(), hash };
+        let outcome = credentials::create_account(call.app.pool.clone(), stored, append).await?;
+        let accepted = command_accepted::<Device>(&id, outcome);
         Ok(Reply::new(actix_web::http::StatusCode::CREATED, &Enrolled { accepted, secret }))
     })
     .await

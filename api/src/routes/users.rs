@@ -12,8 +12,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::access::{ADMINISTER, READ_ACCOUNTS};
-use crate::auth::{Principal, Target, authorize, credentials, session};
-use crate::command_call::{CommandCall, CommandResponses, Reply, created};
+use crate::auth::credentials::{self, NewSecret};
+use crate::auth::{Principal, Target, authorize, session};
+use crate::command_call::{CommandCall, CommandResponses, Reply, accepted, created};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::Json;
 use crate::routes::auth::new_password_hash;
@@ -86,17 +87,18 @@ async fn create(call: CommandCall, body: Json<CreateUser>) -> Result<HttpRespons
         let app = &call.app;
         let hash = new_password_hash(app, None, value.username.as_str(), &value.initial_password).await?;
         let id = UserId::from_uuid(Uuid::now_v7());
-        let mut transaction = app.pool.begin().await?;
-        credentials::insert(&mut transaction, id, value.username.as_str(), &hash, true).await?;
+        let username = value.username.to_string();
+        let secret = NewSecret::Person { user: id, username, hash, must_change: true, first: false };
         let command = UserCommand::Create {
             username: value.username,
             printed_name: value.printed_name,
             grants,
             segregation_of_duties: app.settings.segregation_of_duties,
         };
-        let reply = call.execute(&app.users, &id.to_string(), command, actor).await?;
-        transaction.commit().await?;
-        Ok(created(reply))
+        let (users, context) = (app.clone(), call.context(actor));
+        let append = async move { Ok(commands::execute(&users.users, &id.to_string(), command, &context).await?) };
+        let outcome = credentials::create_account(app.pool.clone(), secret, append).await?;
+        Ok(created(accepted::<User>(&id.to_string(), outcome)))
     })
     .await
 }
