@@ -57,6 +57,17 @@ struct Settings {
     /// Where the one-time bootstrap token is written while no account exists; default: beside --data-dir.
     #[arg(long, env = "MS5_BOOTSTRAP_TOKEN_FILE")]
     bootstrap_token_file: Option<PathBuf>,
+    /// What this process runs: the HTTP API, the projector workers, or both. Several processes may run
+    /// projectors: each projection is run by one of them at a time.
+    #[arg(long, env = "MS5_RUN", value_enum, default_value = "all")]
+    run: Run,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Run {
+    All,
+    Api,
+    Projector,
 }
 
 impl Settings {
@@ -123,10 +134,25 @@ async fn main() -> anyhow::Result<()> {
         settings.bootstrap_token_file.clone().unwrap_or_else(|| settings.data_dir.with_file_name("bootstrap-token"));
     let bootstrap_token = bootstrap_token(&pool, &token_file).await?;
     let service = settings.service(bootstrap_token);
-    let application = api::Application::build(pool, settings.listen, service).context("binding the listener")?;
-    tracing::info!(address = %application.address(), "MS5 Floor is listening");
-    println!("MS5 Floor listening on http://{}", application.address());
-    let served = application.run_until_stopped().await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers = match settings.run {
+        Run::Api => Vec::new(),
+        Run::All | Run::Projector => projections::spawn_all(&pool, projections::worker::Settings::default(), &stopped),
+    };
+    let served = if settings.run == Run::Projector {
+        tracing::info!("running the projector workers only; Ctrl-C stops them");
+        tokio::signal::ctrl_c().await
+    } else {
+        let application = api::Application::build(pool, settings.listen, service).context("binding the listener")?;
+        tracing::info!(address = %application.address(), "MS5 Floor is listening");
+        println!("MS5 Floor listening on http://{}", application.address());
+        application.run_until_stopped().await
+    };
+    // Workers finish the batch they are in: its transaction either commits with its checkpoint or not.
+    stop.send(true).ok();
+    for worker in workers {
+        worker.await.ok();
+    }
 
     if let Some(cluster) = cluster {
         tokio::task::spawn_blocking(move || cluster.stop()).await?.context("stopping the private cluster")?;

@@ -92,3 +92,22 @@ pub async fn restart(transaction: &mut PgConnection, name: &str, version: i32) -
     .await?;
     Ok(())
 }
+
+/// How far a projection is behind the log: events not yet applied, and the age of the oldest of them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lag {
+    pub events: i64,
+    pub seconds: f64,
+}
+
+pub async fn lag(pool: &PgPool, status: &Status) -> Result<Lag, sqlx::Error> {
+    let (events, seconds): (i64, f64) = sqlx::query_as(
+        "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(recorded_at)), 0)::float8 FROM events
+         WHERE (transaction_id, position) > ($1::text::xid8, $2)",
+    )
+    .bind(status.transaction_id.to_string())
+    .bind(status.position)
+    .fetch_one(pool)
+    .await?;
+    Ok(Lag { events, seconds })
+}

@@ -10,3 +10,12 @@ pub mod projection;
 pub mod worker;
 
 pub use projection::{Projection, ProjectionError};
+
+use sqlx::PgPool;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Starts a worker for every projection; each runs until `stop` turns true.
+pub fn spawn_all(pool: &PgPool, settings: worker::Settings, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    vec![tokio::spawn(worker::run(pool.clone(), jobs::Jobs, settings, stop.clone()))]
+}

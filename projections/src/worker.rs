@@ -146,11 +146,11 @@ async fn take_ownership(pool: &PgPool, name: &str) -> Result<Option<PgConnection
     Ok(owned.then_some(connection))
 }
 
-/// Runs `projection` until `stop` turns true: takes ownership (or waits for it), then applies batches
+/// Runs `projection` until `stop` turns true or its sender is dropped: takes ownership (or waits for it), then applies batches
 /// whenever the log may have grown. A stopped projection stays stopped (it never skips an event) until
 /// its checkpoint row is cleared; the worker keeps checking.
 pub async fn run<P: Projection>(pool: PgPool, projection: P, settings: Settings, mut stop: watch::Receiver<bool>) {
-    while !*stop.borrow() {
+    while !stopping(&stop) {
         let owner = match take_ownership(&pool, P::NAME).await {
             Ok(Some(owner)) => owner,
             Ok(None) => {
@@ -171,7 +171,7 @@ pub async fn run<P: Projection>(pool: PgPool, projection: P, settings: Settings,
                 None
             }
         };
-        while !*stop.borrow() {
+        while !stopping(&stop) {
             match catch_up(&pool, &projection, settings.batch_size).await {
                 Ok(applied) if i64::try_from(applied).unwrap_or(i64::MAX) >= settings.batch_size => continue,
                 Ok(_) | Err(WorkerError::Stopped { .. }) => {}
@@ -182,6 +182,11 @@ pub async fn run<P: Projection>(pool: PgPool, projection: P, settings: Settings,
         }
         drop(owner);
     }
+}
+
+/// Stop when told to, or when whoever could tell us is gone.
+fn stopping(stop: &watch::Receiver<bool>) -> bool {
+    *stop.borrow() || stop.has_changed().is_err()
 }
 
 async fn pause(duration: Duration, stop: &mut watch::Receiver<bool>) {

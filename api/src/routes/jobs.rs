@@ -2,7 +2,7 @@
 
 use std::num::NonZeroU64;
 
-use actix_web::{HttpResponse, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use domain::counter::CounterWidth;
 use domain::job::{CountKind, CounterReading, JobCommand};
@@ -23,6 +23,7 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // A scope per kind of record: the router then tries only this module's patterns.
     config.service(
         utoipa_actix_web::scope("/api/v1/jobs")
+            .service(list)
             .service(create)
             .service(assign)
             .service(accept)
@@ -236,4 +237,79 @@ async fn complete(call: CommandCall, job_id: web::Path<Uuid>, body: Json<NoField
 async fn cancel(call: CommandCall, job_id: web::Path<Uuid>, body: Json<WithReason>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, on_job(&call, *job_id, PLAN_JOBS, JobCommand::Cancel { reason: value.reason })).await
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct JobQuery {
+    /// `site/area/line`.
+    #[param(value_type = String, example = "plant-1/packing/L3")]
+    pub line: LineId,
+    /// `created`, `accepted`, `running`, `paused`, `completed` or `cancelled`.
+    pub status: Option<String>,
+    /// The last job id of the previous page.
+    pub after: Option<String>,
+    /// At most this many jobs (default and maximum 500).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct JobList {
+    /// The read model reflects at least the events up to this point of the log.
+    pub freshness: crate::routes::projections::Freshness,
+    pub jobs: Vec<JobSummary>,
+}
+
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct JobSummary {
+    pub job_id: String,
+    pub line: String,
+    pub status: String,
+    pub product: String,
+    pub target_quantity: String,
+    pub good: i64,
+    pub reject: i64,
+    /// Good units as a share of the target, in percent.
+    pub progress_percent: f64,
+}
+
+#[utoipa::path(tag = "jobs", params(JobQuery), responses(
+    (status = 200, body = JobList), (status = 400, body = crate::error::ErrorBody),
+    (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+    (status = 503, body = crate::error::ErrorBody)))]
+#[get("")]
+async fn list(
+    app: web::Data<crate::state::AppState>,
+    principal: crate::auth::Principal,
+    query: web::Query<JobQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    crate::auth::authorize(&principal, crate::auth::access::READ_RECORDS, Target::Line(&query.line))?;
+    // The checkpoint is read first: the rows are at least as fresh as it says.
+    let freshness = crate::routes::projections::freshness(&app.pool, projections::jobs::Jobs).await?;
+    let filter = projections::jobs::JobFilter {
+        line: Some(query.line.to_string()),
+        status: query.status,
+        after: query.after,
+        limit: i64::from(query.limit.unwrap_or(500).clamp(1, 500)),
+    };
+    let jobs = projections::jobs::list(&app.pool, &filter)
+        .await?
+        .into_iter()
+        .map(|row| {
+            let target = row.target_quantity.parse::<f64>().unwrap_or(f64::INFINITY);
+            JobSummary {
+                progress_percent: 100.0 * row.good as f64 / target,
+                job_id: row.job_id,
+                line: row.line,
+                status: row.status,
+                product: row.product,
+                target_quantity: row.target_quantity,
+                good: row.good,
+                reject: row.reject,
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(JobList { freshness, jobs }))
 }

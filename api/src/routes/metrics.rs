@@ -1,5 +1,5 @@
 //! `/metrics` in the Prometheus text format: requests by route and status with latency histograms,
-//! command outcomes, sign-ins and the database pool.
+//! command outcomes, sign-ins, the database pool and each projection's progress and lag.
 
 use actix_web::{HttpResponse, get, web};
 
@@ -12,5 +12,19 @@ pub async fn render(app: web::Data<AppState>) -> HttpResponse {
     let pool = &app.pool;
     metrics::gauge!("db_pool_connections", "state" => "open").set(f64::from(pool.size()));
     metrics::gauge!("db_pool_connections", "state" => "idle").set(pool.num_idle() as f64);
+    match super::projections::statuses(pool).await {
+        Ok(statuses) => {
+            for status in statuses {
+                let name = status.name;
+                metrics::gauge!("projection_lag_events", "projection" => name.clone()).set(status.lag_events as f64);
+                metrics::gauge!("projection_lag_seconds", "projection" => name.clone()).set(status.lag_seconds);
+                metrics::gauge!("projection_events_applied", "projection" => name.clone())
+                    .set(status.events_applied as f64);
+                let stopped = if status.failed_position.is_some() { 1.0 } else { 0.0 };
+                metrics::gauge!("projection_stopped", "projection" => name).set(stopped);
+            }
+        }
+        Err(error) => tracing::warn!(%error, "projection status unavailable for /metrics"),
+    }
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(crate::telemetry::prometheus().render())
 }

@@ -11,6 +11,7 @@ mod ingest;
 mod jobs;
 mod lines;
 pub mod metrics;
+pub mod projections;
 mod records;
 mod security;
 mod users;
@@ -34,6 +35,7 @@ pub fn configure(config: &mut ServiceConfig) {
     andon::configure(config);
     ingest::configure(config);
     records::configure(config);
+    projections::configure(config);
 }
 
 /// Path segments that do not parse (e.g. a malformed UUID) are the client's error, in our error model.

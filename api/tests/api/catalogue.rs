@@ -224,6 +224,8 @@ pub fn endpoints() -> Vec<Endpoint> {
                               "quality": "good"}]})
         }),
         e("GET", "/api/v1/history", Roles(PEOPLE), none),
+        e("GET", "/api/v1/jobs", Roles(PEOPLE), none),
+        e("GET", "/api/v1/projections", Roles(&[ADMIN]), none),
         e("GET", "/api/v1/state", Roles(PEOPLE), none),
     ]
 }
@@ -245,9 +247,10 @@ pub fn concrete(endpoint: &Endpoint, fixture: &Fixture) -> String {
         .replace("{job_id}", &fixture.job)
         .replace("{downtime_id}", &fixture.stop)
         .replace("{call_id}", &fixture.call);
-    match endpoint.path {
-        "/api/v1/history" => format!("{path}?record_type=job&id={}", fixture.job),
-        "/api/v1/state" => format!("{path}?record_type=job&id={}&sequence=1", fixture.job),
+    match (endpoint.method, endpoint.path) {
+        ("GET", "/api/v1/history") => format!("{path}?record_type=job&id={}", fixture.job),
+        ("GET", "/api/v1/state") => format!("{path}?record_type=job&id={}&sequence=1", fixture.job),
+        ("GET", "/api/v1/jobs") => format!("{path}?line={LINE}"),
         _ => path,
     }
 }

@@ -9,6 +9,7 @@ use crate::support::{LINE, LINE_PATH, on_line, on_site, spawn, test_settings};
 #[tokio::test]
 async fn a_job_runs_through_its_whole_life_and_its_history_shows_who_did_what() {
     let app = spawn(test_settings()).await;
+    let _projectors = app.start_projectors();
     let admin = app.bootstrap_admin().await;
     let (_, engineer) = app.person(&admin, "erin", on_site("engineer")).await;
     let (_, leader) = app.person(&admin, "theo", on_site("team_leader")).await;
@@ -133,4 +134,17 @@ async fn a_job_runs_through_its_whole_life_and_its_history_shows_who_did_what() 
     let stop_history =
         app.get(Some(&leader), &format!("/api/v1/history?record_type=downtime&id={stop_id}")).await.expect(200);
     assert_eq!(stop_history.body["events"][1]["metadata"]["actor_name"], "Person max");
+
+    // The jobs read model catches up and says how fresh it is.
+    let list = format!("/api/v1/jobs?line={LINE}");
+    let jobs = app.get_until(&leader, &list, |body| body["jobs"][0]["status"] == "completed").await.expect(200);
+    let listed = &jobs.body["jobs"][0];
+    assert_eq!(
+        (listed["job_id"].as_str(), listed["good"].as_i64(), listed["reject"].as_i64()),
+        (Some(job_id.as_str()), Some(38), Some(2))
+    );
+    assert_eq!(listed["progress_percent"], 38.0);
+    assert!(jobs.body["freshness"]["events_applied"].as_i64().is_some_and(|applied| applied > 0));
+    let status = app.get_until(&admin, "/api/v1/projections", |body| body[0]["lag_events"] == 0).await.expect(200);
+    assert_eq!((status.body[0]["name"].as_str(), status.body[0]["state"].as_str()), (Some("jobs"), Some("running")));
 }

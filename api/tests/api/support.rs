@@ -18,6 +18,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The database owner's pool, for checks the API does not offer (counting events).
     pub owner: PgPool,
+    /// The service's own pool, for starting its projector workers.
+    pub pool: PgPool,
 }
 
 #[derive(Debug, Clone)]
@@ -46,14 +48,34 @@ pub async fn spawn(settings: ServiceSettings) -> TestApp {
     let database = testkit::fresh_database().await;
     let pool = commands::database::application_pool(&database.url, 16).await.unwrap_or_else(|e| panic!("{e}"));
     let listen: SocketAddr = "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"));
-    let application = api::Application::build(pool, listen, settings).unwrap_or_else(|e| panic!("building: {e}"));
+    let application =
+        api::Application::build(pool.clone(), listen, settings).unwrap_or_else(|e| panic!("building: {e}"));
     let address = application.address();
     tokio::spawn(application.run_until_stopped());
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_else(|e| panic!("{e}"));
-    TestApp { address, client, owner: database.owner_pool().await }
+    TestApp { address, client, owner: database.owner_pool().await, pool }
 }
 
 impl TestApp {
+    /// Starts the projector workers, as the binary does; they run while the returned sender lives.
+    pub fn start_projectors(&self) -> tokio::sync::watch::Sender<bool> {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        projections::spawn_all(&self.pool, projections::worker::Settings::default(), &stopped);
+        stop
+    }
+
+    /// Polls `path` until `done` holds for its body, or the deadline passes; returns the last response.
+    pub async fn get_until(&self, token: &str, path: &str, done: impl Fn(&Value) -> bool) -> Response {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let response = self.get(Some(token), path).await;
+            if done(&response.body) || std::time::Instant::now() > deadline {
+                return response;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }

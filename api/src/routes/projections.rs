@@ -1,0 +1,84 @@
+//! The projections' status for administrators: checkpoint, lag in events and seconds, and whether a
+//! projection stopped at an event it cannot apply. The same figures are in `/metrics`.
+
+use actix_web::{HttpResponse, get, web};
+use projections::checkpoint::{self, Status};
+use serde::Serialize;
+use sqlx::PgPool;
+use utoipa::ToSchema;
+
+use crate::auth::access::ADMINISTER;
+use crate::auth::{Principal, Target, authorize};
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    config.service(projection_status);
+}
+
+/// Where in the log a read model is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Freshness {
+    pub projection: String,
+    /// The last event applied: its transaction id and position in the log.
+    pub transaction_id: i64,
+    pub position: i64,
+    pub events_applied: i64,
+}
+
+pub async fn freshness<P: projections::Projection>(pool: &PgPool, _: P) -> Result<Freshness, ApiError> {
+    let status = checkpoint::load(pool, P::NAME, P::VERSION).await?;
+    Ok(Freshness {
+        projection: status.name,
+        transaction_id: status.transaction_id,
+        position: status.position,
+        events_applied: status.events_applied,
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectionStatus {
+    pub name: String,
+    pub version: i32,
+    /// `running`, or `stopped` at `failed_position` with `error`.
+    pub state: &'static str,
+    pub transaction_id: i64,
+    pub position: i64,
+    pub events_applied: i64,
+    pub lag_events: i64,
+    pub lag_seconds: f64,
+    pub failed_position: Option<i64>,
+    pub error: Option<String>,
+}
+
+/// Every projection's status, with its lag.
+pub async fn statuses(pool: &PgPool) -> Result<Vec<ProjectionStatus>, sqlx::Error> {
+    let mut statuses = Vec::new();
+    for status in checkpoint::all(pool).await? {
+        let lag = checkpoint::lag(pool, &status).await?;
+        let Status { name, version, transaction_id, position, events_applied, failed_position, error } = status;
+        let state = if failed_position.is_some() { "stopped" } else { "running" };
+        statuses.push(ProjectionStatus {
+            name,
+            version,
+            state,
+            transaction_id,
+            position,
+            events_applied,
+            lag_events: lag.events,
+            lag_seconds: lag.seconds,
+            failed_position,
+            error,
+        });
+    }
+    Ok(statuses)
+}
+
+#[utoipa::path(tag = "operations", responses(
+    (status = 200, body = Vec<ProjectionStatus>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    (status = 503, body = ErrorBody)))]
+#[get("/api/v1/projections")]
+async fn projection_status(app: web::Data<AppState>, principal: Principal) -> Result<HttpResponse, ApiError> {
+    authorize(&principal, ADMINISTER, Target::Anywhere)?;
+    Ok(HttpResponse::Ok().json(statuses(&app.pool).await?))
+}
