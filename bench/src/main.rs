@@ -38,6 +38,9 @@ struct Args {
     /// Which scenarios to run.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Scenario::Distinct, Scenario::Hot, Scenario::Long, Scenario::Ceiling, Scenario::Http])]
     scenarios: Vec<Scenario>,
+    /// Events in the log the projection catches up over.
+    #[arg(long, default_value_t = 1_000_000)]
+    projection_events: u64,
     /// Where the benchmark's private cluster lives.
     #[arg(long, default_value = "target/bench-postgres")]
     data_dir: PathBuf,
@@ -55,6 +58,8 @@ enum Scenario {
     Ceiling,
     /// 32 authenticated HTTP clients on distinct aggregates, beside the same in-process.
     Http,
+    /// Projection catch-up from a cold start over --projection-events events.
+    Projection,
 }
 
 /// pgbench runs in our store's database, so that its `events` statement meets our schema.
@@ -185,6 +190,12 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
+    let projection = if wanted(Scenario::Projection) {
+        Some(projection_catch_up(&cluster, args.projection_events).await?)
+    } else {
+        None
+    };
+
     let mut ceiling = Vec::new();
     for clients in [1, 8, 32].into_iter().filter(|_| wanted(Scenario::Ceiling)) {
         eprintln!("pgbench, {clients} clients");
@@ -199,9 +210,40 @@ async fn main() -> anyhow::Result<()> {
         None
     };
     print_report(&rows, &ceiling, own_statement);
+    if let Some((events, elapsed)) = projection {
+        println!(
+            "- jobs projection, cold start over {events} events: {:.1} s, {:.0} events/s (goal >= 50,000 events/s)",
+            elapsed.as_secs_f64(),
+            events as f64 / elapsed.as_secs_f64()
+        );
+    }
     drop((ours_pool, base_pool));
     tokio::task::spawn_blocking(move || cluster.stop()).await?.context("stopping the bench cluster")?;
     Ok(())
+}
+
+/// Fills a fresh database with `events` events (jobs of 1,000 events each, appended 1,000 at a time
+/// through the store), then times the jobs projection catching up from the first event.
+async fn projection_catch_up(cluster: &local_postgres::Cluster, events: u64) -> anyhow::Result<(i64, Duration)> {
+    let url = fresh_database(cluster, "bench_projection").await?;
+    commands::database::migrate(&url).await?;
+    let pool = commands::database::application_pool(&url, POOL_SIZE).await?;
+    let store = ours::store(&pool, true);
+    eprintln!("projection: writing {events} events");
+    let per_job = 1000u64.min(events.max(4));
+    for id in workload::job_ids(usize::try_from(events.div_ceil(per_job))?) {
+        ours::grow_stream(&store, &id, per_job).await?;
+    }
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&pool).await?;
+    checkpoint(&cluster.url("postgres")).await?;
+    eprintln!("projection: catching up over {total} events");
+    let started = std::time::Instant::now();
+    let mut applied = 0i64;
+    while applied < total {
+        let batch = projections::worker::catch_up(&pool, &projections::jobs::Jobs, 5000).await?;
+        applied += i64::try_from(batch)?;
+    }
+    Ok((total, started.elapsed()))
 }
 
 /// Runs `target`'s command from `writers` writers, each picking its aggregate with `pick`, after a

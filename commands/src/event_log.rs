@@ -115,7 +115,9 @@ impl Checkpoint {
 }
 
 /// Up to `limit` events after `after`, in commit order, from transactions that have all finished.
-/// An empty batch means the reader has caught up with the horizon.
+/// An empty batch means the reader has caught up with the horizon. The ORDER BY names the table's
+/// columns: the select list's `transaction_id` is a bigint alias, and ordering by it sorted the whole
+/// log on every batch instead of walking the commit-order index.
 pub async fn read_committed_batch(
     pool: &PgPool,
     after: Checkpoint,
@@ -125,7 +127,7 @@ pub async fn read_committed_batch(
         "SELECT {COLUMNS} FROM events
          WHERE (transaction_id, position) > ($1::text::xid8, $2)
            AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-         ORDER BY transaction_id, position
+         ORDER BY events.transaction_id, events.position
          LIMIT $3"
     ))
     .bind(after.transaction_id.to_string())
