@@ -44,3 +44,21 @@ CREATE TABLE read_jobs (
 );
 CREATE INDEX read_jobs_by_line_status ON read_jobs (line, status);
 GRANT SELECT, INSERT, UPDATE, DELETE ON read_jobs TO ms5_app;
+
+-- Downtime read model: every stop, open or ended, with its reason and loss category.
+CREATE TABLE read_downtime (
+    downtime_id    text PRIMARY KEY,
+    line           text NOT NULL,
+    equipment      text,
+    started_at     timestamptz NOT NULL,
+    ended_at       timestamptz,
+    duration_ms    bigint,
+    -- `small_stop` or `downtime` once ended.
+    class          text,
+    reason_code    text,
+    loss_category  text NOT NULL,
+    state          jsonb NOT NULL,
+    last_position  bigint NOT NULL
+);
+CREATE INDEX read_downtime_by_line_start ON read_downtime (line, started_at);
+GRANT SELECT, INSERT, UPDATE, DELETE ON read_downtime TO ms5_app;

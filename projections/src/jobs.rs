@@ -1,14 +1,11 @@
 //! Jobs read model: every job's state as the domain folds it, with its line, status, counts and
 //! progress in columns for lists.
 
-use std::collections::HashMap;
-
 use commands::event_log::RecordedEvent;
-use domain::Aggregate as _;
-use domain::job::{Job, JobEvent};
-use serde_json::Value;
+use domain::job::Job;
 use sqlx::{PgConnection, PgPool};
 
+use crate::folded::{Rows, fold_batch, name_of, to_state};
 use crate::projection::{Projection, ProjectionError};
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -19,22 +16,7 @@ impl Projection for Jobs {
     const VERSION: i32 = 1;
 
     async fn apply(&self, transaction: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
-        // Each job of the batch is read once, folded through all its events, and written once.
-        let mut folded: HashMap<&str, (Job, i64)> = HashMap::new();
-        for event in events.iter().filter(|event| event.aggregate_type == Job::TYPE) {
-            let id = event.aggregate_id.as_str();
-            if !folded.contains_key(id) {
-                folded.insert(id, (stored(transaction, id).await?, 0));
-            }
-            if let Some((job, position)) = folded.get_mut(id) {
-                job.apply(&event.decode::<JobEvent>()?);
-                *position = event.position;
-            }
-        }
-        for (id, (job, position)) in folded {
-            store(transaction, id, &job, position).await?;
-        }
-        Ok(())
+        fold_batch(self, transaction, events).await
     }
 
     async fn reset(&self, transaction: &mut PgConnection) -> Result<(), ProjectionError> {
@@ -43,47 +25,46 @@ impl Projection for Jobs {
     }
 }
 
-async fn stored(transaction: &mut PgConnection, id: &str) -> Result<Job, ProjectionError> {
-    let state: Option<Value> = sqlx::query_scalar("SELECT state FROM read_jobs WHERE job_id = $1")
-        .bind(id)
-        .fetch_optional(transaction)
-        .await?;
-    match state {
-        None => Ok(Job::default()),
-        Some(state) => serde_json::from_value(state).map_err(|error| ProjectionError::Inconsistent(error.to_string())),
-    }
-}
-
 fn count(value: u64) -> Result<i64, ProjectionError> {
     i64::try_from(value).map_err(|_| ProjectionError::Inconsistent(format!("count {value} exceeds the read model")))
 }
 
-async fn store(transaction: &mut PgConnection, id: &str, job: &Job, position: i64) -> Result<(), ProjectionError> {
-    let (Some(line), Some(product)) = (&job.line, &job.product) else {
-        return Err(ProjectionError::Inconsistent(format!("job {id} has events but was never created")));
-    };
-    let state = serde_json::to_value(job).map_err(|error| ProjectionError::Inconsistent(error.to_string()))?;
-    let status = state.get("status").and_then(Value::as_str).unwrap_or_default().to_owned();
-    sqlx::query(
-        "INSERT INTO read_jobs (job_id, line, status, product, target_quantity, good, reject, operator, state, last_position)
-         VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9, $10)
-         ON CONFLICT (job_id) DO UPDATE SET
-             status = EXCLUDED.status, good = EXCLUDED.good, reject = EXCLUDED.reject,
-             operator = EXCLUDED.operator, state = EXCLUDED.state, last_position = EXCLUDED.last_position",
-    )
-    .bind(id)
-    .bind(line.to_string())
-    .bind(status)
-    .bind(product.to_string())
-    .bind(job.target_quantity.to_string())
-    .bind(count(job.good)?)
-    .bind(count(job.reject)?)
-    .bind(job.operator.map(domain::actor::UserId::as_uuid))
-    .bind(state)
-    .bind(position)
-    .execute(transaction)
-    .await?;
-    Ok(())
+impl Rows for Jobs {
+    type Aggregate = Job;
+    const TABLE: &'static str = "read_jobs";
+    const ID: &'static str = "job_id";
+
+    async fn write(
+        &self,
+        transaction: &mut PgConnection,
+        id: &str,
+        job: &Job,
+        position: i64,
+    ) -> Result<(), ProjectionError> {
+        let (Some(line), Some(product)) = (&job.line, &job.product) else {
+            return Err(ProjectionError::Inconsistent(format!("job {id} has events but was never created")));
+        };
+        sqlx::query(
+            "INSERT INTO read_jobs (job_id, line, status, product, target_quantity, good, reject, operator, state, last_position)
+             VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8, $9, $10)
+             ON CONFLICT (job_id) DO UPDATE SET
+                 status = EXCLUDED.status, good = EXCLUDED.good, reject = EXCLUDED.reject,
+                 operator = EXCLUDED.operator, state = EXCLUDED.state, last_position = EXCLUDED.last_position",
+        )
+        .bind(id)
+        .bind(line.to_string())
+        .bind(name_of(&job.status))
+        .bind(product.to_string())
+        .bind(job.target_quantity.to_string())
+        .bind(count(job.good)?)
+        .bind(count(job.reject)?)
+        .bind(job.operator.map(domain::actor::UserId::as_uuid))
+        .bind(to_state(job)?)
+        .bind(position)
+        .execute(transaction)
+        .await?;
+        Ok(())
+    }
 }
 
 /// One job as the read model has it.

@@ -2,9 +2,11 @@
 //! with a checkpoint written in the same transaction as its changes.
 //!
 //! Start reading at [`projection::Projection`], then [`worker::catch_up`] (one batch, exactly once) and
-//! [`worker::run`] (ownership, wake-ups, failure). Read models: [`jobs`].
+//! [`worker::run`] (ownership, wake-ups, failure). Read models: [`jobs`], [`downtime`], both [`folded`] through the domain's own `apply`.
 
 pub mod checkpoint;
+pub mod downtime;
+pub mod folded;
 pub mod jobs;
 pub mod projection;
 pub mod worker;
@@ -17,5 +19,8 @@ use tokio::task::JoinHandle;
 
 /// Starts a worker for every projection; each runs until `stop` turns true.
 pub fn spawn_all(pool: &PgPool, settings: worker::Settings, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-    vec![tokio::spawn(worker::run(pool.clone(), jobs::Jobs, settings, stop.clone()))]
+    vec![
+        tokio::spawn(worker::run(pool.clone(), jobs::Jobs, settings, stop.clone())),
+        tokio::spawn(worker::run(pool.clone(), downtime::Stops, settings, stop.clone())),
+    ]
 }

@@ -1,7 +1,7 @@
 //! Stops of a line: started and ended by operators or PLC gateways, given a reason from the line's tree,
 //! the reason changed only with a reason for change (the old value stays in the history).
 
-use actix_web::{HttpResponse, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use commands::lookups::{self, StopStart};
 use domain::downtime::{DowntimeCommand, StopSource};
@@ -19,7 +19,14 @@ use crate::json::Json;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // A scope per kind of record: the router then tries only this module's patterns.
-    config.service(utoipa_actix_web::scope("/api/v1/downtime").service(start).service(give_reason).service(end));
+    config.service(
+        utoipa_actix_web::scope("/api/v1/downtime")
+            .service(list)
+            .service(pareto)
+            .service(start)
+            .service(give_reason)
+            .service(end),
+    );
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -111,4 +118,124 @@ async fn end(call: CommandCall, path: web::Path<Uuid>, body: Json<EndStop>) -> R
         call.on_record(&call.app.downtime, "downtime", &path.to_string(), RECORD_STOPS, |_, _| Ok(command)),
     )
     .await
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct StopQuery {
+    #[param(value_type = String, example = "plant-1/packing/L3")]
+    pub line: LineId,
+    /// Stops that started at or after this time; default: 24 hours ago.
+    pub from: Option<DateTime<Utc>>,
+    /// Stops that started before this time; default: now.
+    pub to: Option<DateTime<Utc>>,
+    /// Only stops that have not ended.
+    pub open_only: Option<bool>,
+    /// Paging: the `started_at` and `downtime_id` of the last stop of the previous page.
+    pub after_started_at: Option<DateTime<Utc>>,
+    pub after_id: Option<String>,
+    /// At most this many stops (default and maximum 500).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct StopList {
+    pub freshness: crate::routes::projections::Freshness,
+    /// Open stops have no `ended_at`, `duration_ms` or `class` yet.
+    #[schema(value_type = Vec<Object>)]
+    pub stops: Vec<projections::downtime::StopRow>,
+}
+
+/// The stops of a line in a period, open or ended, with reason and loss category.
+#[utoipa::path(tag = "downtime", params(StopQuery), responses(
+    (status = 200, body = StopList), (status = 400, body = crate::error::ErrorBody),
+    (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+    (status = 503, body = crate::error::ErrorBody)))]
+#[get("")]
+async fn list(
+    app: web::Data<crate::state::AppState>,
+    principal: crate::auth::Principal,
+    query: web::Query<StopQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    crate::auth::authorize(&principal, crate::auth::access::READ_RECORDS, Target::Line(&query.line))?;
+    let (from, to) = period(query.from, query.to)?;
+    let freshness = crate::routes::projections::freshness(&app.pool, projections::downtime::Stops).await?;
+    let after = query.after_started_at.map(|at| (at, query.after_id.unwrap_or_default()));
+    let filter = projections::downtime::StopFilter {
+        line: query.line.to_string(),
+        from,
+        to,
+        open_only: query.open_only.unwrap_or(false),
+        after,
+        limit: i64::from(query.limit.unwrap_or(500).clamp(1, 500)),
+    };
+    let stops = projections::downtime::list(&app.pool, &filter).await?;
+    Ok(HttpResponse::Ok().json(StopList { freshness, stops }))
+}
+
+/// A period from the query: default the last 24 hours, and `from` before `to`.
+fn period(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+    let to = to.unwrap_or_else(Utc::now);
+    let from = from.unwrap_or(to - chrono::Duration::hours(24));
+    if from >= to {
+        return Err(ApiError::bad_request("invalid_query", "`from` must be before `to`"));
+    }
+    Ok((from, to))
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ParetoKey {
+    Reason,
+    LossCategory,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ParetoQuery {
+    #[param(value_type = String, example = "plant-1/packing/L3")]
+    pub line: LineId,
+    /// `reason` (a stop without one counts as `unexplained`) or `loss_category`.
+    #[param(value_type = String, example = "reason")]
+    pub by: ParetoKey,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct Pareto {
+    pub freshness: crate::routes::projections::Freshness,
+    /// Ended downtime (small stops are performance losses, not here), largest total duration first.
+    #[schema(value_type = Vec<Object>)]
+    pub bars: Vec<projections::downtime::ParetoBar>,
+    /// Stops of the period still open: not in the bars until they end.
+    pub open_stops: usize,
+}
+
+#[utoipa::path(tag = "downtime", params(ParetoQuery), responses(
+    (status = 200, body = Pareto), (status = 400, body = crate::error::ErrorBody),
+    (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+    (status = 503, body = crate::error::ErrorBody)))]
+#[get("/pareto")]
+async fn pareto(
+    app: web::Data<crate::state::AppState>,
+    principal: crate::auth::Principal,
+    query: web::Query<ParetoQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    crate::auth::authorize(&principal, crate::auth::access::READ_RECORDS, Target::Line(&query.line))?;
+    let (from, to) = period(query.from, query.to)?;
+    let freshness = crate::routes::projections::freshness(&app.pool, projections::downtime::Stops).await?;
+    let by = match query.by {
+        ParetoKey::Reason => projections::downtime::ParetoBy::Reason,
+        ParetoKey::LossCategory => projections::downtime::ParetoBy::LossCategory,
+    };
+    let line = query.line.to_string();
+    let bars = projections::downtime::pareto(&app.pool, &line, from, to, by).await?;
+    let open = projections::downtime::StopFilter { line, from, to, open_only: true, after: None, limit: 500 };
+    let open_stops = projections::downtime::list(&app.pool, &open).await?.len();
+    Ok(HttpResponse::Ok().json(Pareto { freshness, bars, open_stops }))
 }

@@ -145,6 +145,19 @@ async fn a_job_runs_through_its_whole_life_and_its_history_shows_who_did_what() 
     );
     assert_eq!(listed["progress_percent"], 38.0);
     assert!(jobs.body["freshness"]["events_applied"].as_i64().is_some_and(|applied| applied > 0));
-    let status = app.get_until(&admin, "/api/v1/projections", |body| body[0]["lag_events"] == 0).await.expect(200);
-    assert_eq!((status.body[0]["name"].as_str(), status.body[0]["state"].as_str()), (Some("jobs"), Some("running")));
+    let caught_up =
+        |body: &serde_json::Value| body.as_array().is_some_and(|all| all.iter().all(|p| p["lag_events"] == 0));
+    let status = app.get_until(&admin, "/api/v1/projections", caught_up).await.expect(200);
+    let states: Vec<(&str, &str)> = status
+        .body
+        .as_array()
+        .map(|all| all.iter().map(|p| (p["name"].as_str().unwrap_or(""), p["state"].as_str().unwrap_or(""))).collect())
+        .unwrap_or_default();
+    assert_eq!(states, [("downtime", "running"), ("jobs", "running")]);
+
+    let pareto =
+        format!("/api/v1/downtime/pareto?line={LINE}&by=reason&from=2026-11-22T00:00:00Z&to=2026-11-23T00:00:00Z");
+    let bars = app.get_until(&leader, &pareto, |body| body["bars"][0]["key"] == "jam").await.expect(200);
+    assert_eq!(bars.body["bars"], json!([{"key": "jam", "stops": 1, "duration_ms": 1_200_000}]));
+    assert_eq!(bars.body["open_stops"], 0);
 }

@@ -104,6 +104,9 @@ pub struct StopInterval {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Downtime {
     pub line: Option<LineId>,
+    /// The machine that stopped; `None` when the whole line did.
+    #[serde(default)]
+    pub equipment: Option<EquipmentId>,
     pub interval: Option<StopInterval>,
     pub reason: Option<AssignableReason>,
 }
@@ -185,8 +188,9 @@ impl aggregate::Aggregate for Downtime {
 
     fn apply(&mut self, event: &DowntimeEvent) {
         match event {
-            DowntimeEvent::DowntimeStarted { line, started_at, small_stop_threshold, .. } => {
+            DowntimeEvent::DowntimeStarted { line, equipment, started_at, small_stop_threshold, .. } => {
                 self.line = Some(line.clone());
+                self.equipment = equipment.clone();
                 self.interval = Some(StopInterval {
                     started_at: *started_at,
                     small_stop_threshold: *small_stop_threshold,

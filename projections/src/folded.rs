@@ -1,0 +1,74 @@
+//! Read models that keep each aggregate's state as the domain folds it (in a `state` jsonb column),
+//! plus the columns their queries filter on. Folding through the domain's own `apply` keeps the read
+//! model's arithmetic the aggregate's: there is no second implementation to drift.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use commands::event_log::RecordedEvent;
+use domain::Aggregate;
+use serde_json::Value;
+use sqlx::PgConnection;
+
+use crate::projection::ProjectionError;
+
+/// One aggregate type's rows.
+pub trait Rows: Send + Sync {
+    type Aggregate: domain::Aggregate;
+    /// The table, with a text primary key column `ID` and a `state jsonb` column.
+    const TABLE: &'static str;
+    const ID: &'static str;
+
+    /// Writes one aggregate's row (insert or update) after its events of a batch.
+    fn write(
+        &self,
+        transaction: &mut PgConnection,
+        id: &str,
+        state: &Self::Aggregate,
+        position: i64,
+    ) -> impl Future<Output = Result<(), ProjectionError>> + Send;
+}
+
+/// Folds the batch's events of `R`'s aggregate type into their rows: each aggregate is read once,
+/// folded through all its events of the batch, and written once.
+pub async fn fold_batch<R: Rows>(
+    rows: &R,
+    transaction: &mut PgConnection,
+    events: &[RecordedEvent],
+) -> Result<(), ProjectionError> {
+    let mut folded: HashMap<&str, (R::Aggregate, i64)> = HashMap::new();
+    for event in events.iter().filter(|event| event.aggregate_type == R::Aggregate::TYPE) {
+        let id = event.aggregate_id.as_str();
+        if !folded.contains_key(id) {
+            folded.insert(id, (stored::<R>(transaction, id).await?, 0));
+        }
+        if let Some((state, position)) = folded.get_mut(id) {
+            state.apply(&event.decode::<<R::Aggregate as Aggregate>::Event>()?);
+            *position = event.position;
+        }
+    }
+    for (id, (state, position)) in folded {
+        rows.write(transaction, id, &state, position).await?;
+    }
+    Ok(())
+}
+
+async fn stored<R: Rows>(transaction: &mut PgConnection, id: &str) -> Result<R::Aggregate, ProjectionError> {
+    let state: Option<Value> = sqlx::query_scalar(&format!("SELECT state FROM {} WHERE {} = $1", R::TABLE, R::ID))
+        .bind(id)
+        .fetch_optional(transaction)
+        .await?;
+    match state {
+        None => Ok(R::Aggregate::default()),
+        Some(state) => serde_json::from_value(state).map_err(|error| ProjectionError::Inconsistent(error.to_string())),
+    }
+}
+
+pub fn to_state(state: &impl serde::Serialize) -> Result<Value, ProjectionError> {
+    serde_json::to_value(state).map_err(|error| ProjectionError::Inconsistent(error.to_string()))
+}
+
+/// A snake-case enum's name as serde writes it (`running`, `small_stop`).
+pub fn name_of(value: &impl serde::Serialize) -> String {
+    serde_json::to_value(value).ok().and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_default()
+}
