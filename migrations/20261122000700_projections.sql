@@ -62,3 +62,22 @@ CREATE TABLE read_downtime (
 );
 CREATE INDEX read_downtime_by_line_start ON read_downtime (line, started_at);
 GRANT SELECT, INSERT, UPDATE, DELETE ON read_downtime TO ms5_app;
+
+-- Andon read model: every call, open or closed, with the times its response measures.
+CREATE TABLE read_andon (
+    call_id          text PRIMARY KEY,
+    line             text NOT NULL,
+    station          text NOT NULL,
+    call_type        text NOT NULL,
+    priority         text NOT NULL,
+    status           text NOT NULL,
+    level            smallint NOT NULL,
+    raised_at        timestamptz NOT NULL,
+    acknowledged_at  timestamptz,
+    closed_at        timestamptz,
+    state            jsonb NOT NULL,
+    last_position    bigint NOT NULL
+);
+CREATE INDEX read_andon_open ON read_andon (line, status) WHERE closed_at IS NULL;
+CREATE INDEX read_andon_by_line_raised ON read_andon (line, raised_at);
+GRANT SELECT, INSERT, UPDATE, DELETE ON read_andon TO ms5_app;

@@ -2,10 +2,12 @@
 //! with a checkpoint written in the same transaction as its changes.
 //!
 //! Start reading at [`projection::Projection`], then [`worker::catch_up`] (one batch, exactly once) and
-//! [`worker::run`] (ownership, wake-ups, failure). Read models: [`jobs`], [`downtime`], both [`folded`] through the domain's own `apply`.
+//! [`worker::run`] (ownership, wake-ups, failure). Read models: [`jobs`], [`downtime`], [`andon`], all [`folded`] through the domain's own `apply`.
 
+pub mod andon;
 pub mod checkpoint;
 pub mod downtime;
+pub mod escalation;
 pub mod folded;
 pub mod jobs;
 pub mod projection;
@@ -17,10 +19,18 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// Starts a worker for every projection; each runs until `stop` turns true.
+/// Starts a worker for every projection and the Andon escalation scheduler (default ladder, checked every
+/// second); each runs until `stop` turns true.
 pub fn spawn_all(pool: &PgPool, settings: worker::Settings, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     vec![
         tokio::spawn(worker::run(pool.clone(), jobs::Jobs, settings, stop.clone())),
         tokio::spawn(worker::run(pool.clone(), downtime::Stops, settings, stop.clone())),
+        tokio::spawn(worker::run(pool.clone(), andon::Calls, settings, stop.clone())),
+        tokio::spawn(escalation::run(
+            pool.clone(),
+            domain::andon::EscalationLadder::default(),
+            std::time::Duration::from_secs(1),
+            stop.clone(),
+        )),
     ]
 }

@@ -129,9 +129,9 @@ impl Default for Settings {
     }
 }
 
-/// The advisory lock key of a projection: stable across builds and instances.
+/// The advisory lock key of a worker (a projection, the scheduler): stable across builds and instances.
 fn lock_key(name: &str) -> i64 {
-    let digest = Sha256::digest(format!("ms5-floor projection {name}").as_bytes());
+    let digest = Sha256::digest(format!("ms5-floor worker {name}").as_bytes());
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&digest[..8]);
     i64::from_be_bytes(bytes)
@@ -139,7 +139,7 @@ fn lock_key(name: &str) -> i64 {
 
 /// A connection holding the projection's advisory lock, or `None` when another instance holds it. The
 /// lock lives as long as the connection: an instance that dies lets another take over.
-async fn take_ownership(pool: &PgPool, name: &str) -> Result<Option<PgConnection>, sqlx::Error> {
+pub(crate) async fn take_ownership(pool: &PgPool, name: &str) -> Result<Option<PgConnection>, sqlx::Error> {
     let mut connection = pool.acquire().await?.detach();
     let owned: bool =
         sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(lock_key(name)).fetch_one(&mut connection).await?;
@@ -185,11 +185,11 @@ pub async fn run<P: Projection>(pool: PgPool, projection: P, settings: Settings,
 }
 
 /// Stop when told to, or when whoever could tell us is gone.
-fn stopping(stop: &watch::Receiver<bool>) -> bool {
+pub(crate) fn stopping(stop: &watch::Receiver<bool>) -> bool {
     *stop.borrow() || stop.has_changed().is_err()
 }
 
-async fn pause(duration: Duration, stop: &mut watch::Receiver<bool>) {
+pub(crate) async fn pause(duration: Duration, stop: &mut watch::Receiver<bool>) {
     tokio::select! {
         () = tokio::time::sleep(duration) => {}
         _ = stop.changed() => {}

@@ -1,7 +1,7 @@
 //! Andon calls: raised at a station, acknowledged, escalated, resolved with a root cause, or cancelled
 //! with a reason.
 
-use actix_web::{HttpResponse, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use domain::andon::{AndonCommand, CallType, Priority};
 use domain::line_id::LineId;
 use domain::values::{Description, StationId};
@@ -20,6 +20,8 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // A scope per kind of record: the router then tries only this module's patterns.
     config.service(
         utoipa_actix_web::scope("/api/v1/andon-calls")
+            .service(board)
+            .service(response_times)
             .service(raise)
             .service(acknowledge)
             .service(escalate)
@@ -116,4 +118,88 @@ async fn resolve(call: CommandCall, path: web::Path<Uuid>, body: Json<Resolve>) 
 async fn cancel(call: CommandCall, path: web::Path<Uuid>, body: Json<WithReason>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, on_call(&call, *path, CANCEL_ANDON, AndonCommand::Cancel { reason: value.reason })).await
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct BoardQuery {
+    #[param(value_type = String, example = "plant-1/packing/L3")]
+    pub line: LineId,
+}
+
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct Board {
+    pub freshness: crate::routes::projections::Freshness,
+    pub calls: Vec<OpenCall>,
+}
+
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct OpenCall {
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub call: projections::andon::CallRow,
+    /// Seconds since the call was raised, at the time of the answer.
+    pub age_seconds: i64,
+}
+
+/// The open calls of a line, oldest first, with their age and escalation level.
+#[utoipa::path(tag = "andon", params(BoardQuery), responses(
+    (status = 200, body = Board), (status = 400, body = crate::error::ErrorBody),
+    (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+    (status = 503, body = crate::error::ErrorBody)))]
+#[get("")]
+async fn board(
+    app: web::Data<crate::state::AppState>,
+    principal: crate::auth::Principal,
+    query: web::Query<BoardQuery>,
+) -> Result<HttpResponse, ApiError> {
+    crate::auth::authorize(&principal, crate::auth::access::READ_RECORDS, Target::Line(&query.line))?;
+    let freshness = crate::routes::projections::freshness(&app.pool, projections::andon::Calls).await?;
+    let now = chrono::Utc::now();
+    let calls = projections::andon::open_calls(&app.pool, &query.line.to_string())
+        .await?
+        .into_iter()
+        .map(|call| OpenCall { age_seconds: (now - call.raised_at).num_seconds(), call })
+        .collect();
+    Ok(HttpResponse::Ok().json(Board { freshness, calls }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodQuery {
+    #[param(value_type = String, example = "plant-1/packing/L3")]
+    pub line: LineId,
+    /// Calls raised at or after this time; default: 24 hours ago.
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Calls raised before this time; default: now.
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct ResponseTimes {
+    pub freshness: crate::routes::projections::Freshness,
+    /// Per call type: calls, acknowledged, resolved; MTTA = mean seconds from raise to acknowledgement
+    /// over acknowledged calls, MTTR = mean seconds from raise to resolution over resolved calls.
+    #[schema(value_type = Vec<Object>)]
+    pub by_call_type: Vec<projections::andon::ResponseTimes>,
+}
+
+#[utoipa::path(tag = "andon", params(PeriodQuery), responses(
+    (status = 200, body = ResponseTimes), (status = 400, body = crate::error::ErrorBody),
+    (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+    (status = 503, body = crate::error::ErrorBody)))]
+#[get("/response-times")]
+async fn response_times(
+    app: web::Data<crate::state::AppState>,
+    principal: crate::auth::Principal,
+    query: web::Query<PeriodQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    crate::auth::authorize(&principal, crate::auth::access::READ_RECORDS, Target::Line(&query.line))?;
+    let (from, to) = super::period(query.from, query.to)?;
+    let freshness = crate::routes::projections::freshness(&app.pool, projections::andon::Calls).await?;
+    let by_call_type = projections::andon::response_times(&app.pool, &query.line.to_string(), from, to).await?;
+    Ok(HttpResponse::Ok().json(ResponseTimes { freshness, by_call_type }))
 }

@@ -160,7 +160,7 @@ async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     crate::auth::authorize(&principal, crate::auth::access::READ_RECORDS, Target::Line(&query.line))?;
-    let (from, to) = period(query.from, query.to)?;
+    let (from, to) = super::period(query.from, query.to)?;
     let freshness = crate::routes::projections::freshness(&app.pool, projections::downtime::Stops).await?;
     let after = query.after_started_at.map(|at| (at, query.after_id.unwrap_or_default()));
     let filter = projections::downtime::StopFilter {
@@ -173,16 +173,6 @@ async fn list(
     };
     let stops = projections::downtime::list(&app.pool, &filter).await?;
     Ok(HttpResponse::Ok().json(StopList { freshness, stops }))
-}
-
-/// A period from the query: default the last 24 hours, and `from` before `to`.
-fn period(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
-    let to = to.unwrap_or_else(Utc::now);
-    let from = from.unwrap_or(to - chrono::Duration::hours(24));
-    if from >= to {
-        return Err(ApiError::bad_request("invalid_query", "`from` must be before `to`"));
-    }
-    Ok((from, to))
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
@@ -227,7 +217,7 @@ async fn pareto(
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     crate::auth::authorize(&principal, crate::auth::access::READ_RECORDS, Target::Line(&query.line))?;
-    let (from, to) = period(query.from, query.to)?;
+    let (from, to) = super::period(query.from, query.to)?;
     let freshness = crate::routes::projections::freshness(&app.pool, projections::downtime::Stops).await?;
     let by = match query.by {
         ParetoKey::Reason => projections::downtime::ParetoBy::Reason,

@@ -17,6 +17,7 @@ mod security;
 mod users;
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
@@ -56,4 +57,17 @@ pub async fn no_such_route(request: HttpRequest) -> HttpResponse {
         format!("there is no {} {}", request.method(), request.path()),
     );
     actix_web::ResponseError::error_response(&error)
+}
+
+/// A period from the query: default the last 24 hours, and `from` before `to`.
+pub fn period(
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+    let to = to.unwrap_or_else(Utc::now);
+    let from = from.unwrap_or(to - chrono::Duration::hours(24));
+    if from >= to {
+        return Err(ApiError::bad_request("invalid_query", "`from` must be before `to`"));
+    }
+    Ok((from, to))
 }

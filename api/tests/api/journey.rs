@@ -153,11 +153,17 @@ async fn a_job_runs_through_its_whole_life_and_its_history_shows_who_did_what() 
         .as_array()
         .map(|all| all.iter().map(|p| (p["name"].as_str().unwrap_or(""), p["state"].as_str().unwrap_or(""))).collect())
         .unwrap_or_default();
-    assert_eq!(states, [("downtime", "running"), ("jobs", "running")]);
+    assert_eq!(states, [("andon", "running"), ("downtime", "running"), ("jobs", "running")]);
 
     let pareto =
         format!("/api/v1/downtime/pareto?line={LINE}&by=reason&from=2026-11-22T00:00:00Z&to=2026-11-23T00:00:00Z");
     let bars = app.get_until(&leader, &pareto, |body| body["bars"][0]["key"] == "jam").await.expect(200);
     assert_eq!(bars.body["bars"], json!([{"key": "jam", "stops": 1, "duration_ms": 1_200_000}]));
     assert_eq!(bars.body["open_stops"], 0);
+
+    let times = format!("/api/v1/andon-calls/response-times?line={LINE}");
+    let answered = app.get_until(&leader, &times, |body| body["by_call_type"][0]["resolved"] == 1).await.expect(200);
+    assert_eq!(answered.body["by_call_type"][0]["call_type"], "maintenance");
+    let board = app.get(Some(&leader), &format!("/api/v1/andon-calls?line={LINE}")).await.expect(200);
+    assert_eq!(board.body["calls"], json!([]), "the resolved call is off the board");
 }

@@ -71,7 +71,7 @@ mod tests {
     use crate::test_support::test_now;
 
     fn call(status: AndonStatus, level: u8) -> AndonCall {
-        AndonCall { status, line: None, call_type: None, level, raised_at: Some(test_now()) }
+        AndonCall { status, level, raised_at: Some(test_now()), ..AndonCall::default() }
     }
     fn due(level: u8, minutes: i64) -> Option<Escalation> {
         Some(Escalation { level, due_at: test_now() + Duration::minutes(minutes) })

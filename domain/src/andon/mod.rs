@@ -92,9 +92,19 @@ pub enum AndonError {
 pub struct AndonCall {
     pub status: AndonStatus,
     pub line: Option<LineId>,
+    #[serde(default)]
+    pub station: Option<StationId>,
     pub call_type: Option<CallType>,
+    #[serde(default)]
+    pub priority: Option<Priority>,
     pub level: u8,
     pub raised_at: Option<DateTime<Utc>>,
+    /// When someone took the call: the response time (MTTA) ends here.
+    #[serde(default)]
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// When the call was resolved or cancelled.
+    #[serde(default)]
+    pub closed_at: Option<DateTime<Utc>>,
 }
 
 impl AndonCall {
@@ -148,17 +158,28 @@ impl aggregate::Aggregate for AndonCall {
 
     fn apply(&mut self, event: &AndonEvent) {
         match event {
-            AndonEvent::AndonRaised { line, call_type, at, .. } => {
+            AndonEvent::AndonRaised { line, station, call_type, priority, at, .. } => {
                 self.status = AndonStatus::Raised;
                 self.line = Some(line.clone());
+                self.station = Some(station.clone());
                 self.call_type = Some(*call_type);
+                self.priority = Some(*priority);
                 self.level = 1;
                 self.raised_at = Some(*at);
             }
-            AndonEvent::AndonAcknowledged { .. } => self.status = AndonStatus::Acknowledged,
+            AndonEvent::AndonAcknowledged { at } => {
+                self.status = AndonStatus::Acknowledged;
+                self.acknowledged_at = Some(*at);
+            }
             AndonEvent::AndonEscalated { level, .. } => self.level = *level,
-            AndonEvent::AndonResolved { .. } => self.status = AndonStatus::Resolved,
-            AndonEvent::AndonCancelled { .. } => self.status = AndonStatus::Cancelled,
+            AndonEvent::AndonResolved { at, .. } => {
+                self.status = AndonStatus::Resolved;
+                self.closed_at = Some(*at);
+            }
+            AndonEvent::AndonCancelled { at, .. } => {
+                self.status = AndonStatus::Cancelled;
+                self.closed_at = Some(*at);
+            }
         }
     }
 }

@@ -159,6 +159,8 @@ pub enum UserError {
     NotGranted,
     #[error("the printed name is unchanged")]
     SameName,
+    #[error("the {0:?} role is not for people")]
+    NotPersonal(Role),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,8 +174,12 @@ pub struct User {
     pub must_change_password: bool,
 }
 
-/// With segregation of duties on, no set of grants may mix admin with a record-owning role.
+/// People hold personal roles only; with segregation of duties on, no set of grants may mix admin with a
+/// record-owning role.
 fn check_segregation(grants: &[RoleGrant], enforced: bool) -> Result<(), UserError> {
+    if let Some(grant) = grants.iter().find(|grant| !grant.role.is_personal()) {
+        return Err(UserError::NotPersonal(grant.role));
+    }
     let is_admin = grants.iter().any(|grant| grant.role == Role::Admin);
     match grants.iter().find(|grant| grant.role.owns_records()) {
         Some(owner) if enforced && is_admin => Err(UserError::SegregationOfDuties(owner.role)),

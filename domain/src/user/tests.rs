@@ -212,3 +212,19 @@ fn sign_outs_timeouts_and_revocations_are_recorded_even_for_a_deactivated_accoun
     );
     assert_eq!(given::<User>(&[], revoke), Err(UserError::NotCreated));
 }
+
+#[test]
+fn people_never_hold_the_roles_of_devices_or_of_the_service() {
+    for role in [Role::Device, Role::System] {
+        let create = UserCommand::Create {
+            username: Username::parse("mallory").unwrap_or_else(|_| panic!()),
+            printed_name: name("Mallory"),
+            grants: vec![on_site(role)],
+            segregation_of_duties: false,
+        };
+        assert_eq!(given::<User>(&[], create), Err(UserError::NotPersonal(role)));
+        let grant =
+            UserCommand::GrantRole { grant: on_site(role), segregation_of_duties: false, reason: reason("test") };
+        assert_eq!(given::<User>(&operator(), grant), Err(UserError::NotPersonal(role)));
+    }
+}

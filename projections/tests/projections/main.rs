@@ -1,5 +1,6 @@
 //! Projector workers against a real PostgreSQL, a fresh database per test.
 
+mod andon;
 mod downtime;
 mod engine;
 mod jobs;

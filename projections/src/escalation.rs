@@ -1,0 +1,90 @@
+//! The Andon escalation scheduler (shop-floor.md, "Andon"): escalates every open call whose next tier of
+//! the ladder is due, as an event attributed to the scheduler. Nothing is kept in memory between ticks:
+//! the due times come from the calls' events, so a restart (or another instance taking over) rebuilds
+//! every timer, and tiers missed while no scheduler ran are recorded in order.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use commands::{CommandContext, CommandError, PgEventStore, StoreSettings, execute};
+use domain::actor::{Actor, Role, UserId};
+use domain::andon::{AndonCall, AndonCommand, EscalationLadder, next_escalation};
+use domain::values::Name;
+use sqlx::PgPool;
+use tokio::sync::watch;
+
+use crate::andon;
+use crate::worker::{WorkerError, pause, stopping, take_ownership};
+
+/// Who the escalation events name: the service, by a fixed id.
+pub fn scheduler() -> Actor {
+    Actor {
+        user_id: UserId::from_uuid(uuid_for("ms5-floor:andon-escalation-scheduler")),
+        printed_name: Name::parse("Andon escalation scheduler").unwrap_or_else(|_| unreachable!("a valid name")),
+        role: Role::System,
+    }
+}
+
+fn uuid_for(name: &str) -> uuid::Uuid {
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, name.as_bytes())
+}
+
+/// Escalates every open call whose next tier is due at `now`, tier by tier; returns how many escalations
+/// it recorded. Each is decided on the call's current state with its version expected, so a call
+/// acknowledged or resolved meanwhile is decided again, not escalated blindly.
+pub async fn escalate_due(
+    pool: &PgPool,
+    calls: &PgEventStore<AndonCall>,
+    ladder: &EscalationLadder,
+    now: DateTime<Utc>,
+) -> Result<usize, WorkerError> {
+    let mut escalated = 0;
+    for id in andon::all_open(pool).await? {
+        // Bounded: each round either escalates one tier, finds nothing due, or re-reads after a conflict.
+        for _ in 0..8 {
+            let (call, version) = calls.state_and_version(&id).await?;
+            let Some(next) = next_escalation(&call, ladder).filter(|next| next.due_at <= now) else { break };
+            let mut context = CommandContext::new(scheduler());
+            context.expected_version = Some(version);
+            match execute(calls, &id, AndonCommand::Escalate { level: next.level }, &context).await {
+                Ok(_) => escalated += 1,
+                Err(CommandError::Conflict { .. }) => {}
+                Err(CommandError::Rejected(refusal)) => {
+                    tracing::info!(call = %id, %refusal, "not escalated");
+                    break;
+                }
+                Err(CommandError::Contended) => break,
+                Err(CommandError::Store(error)) => return Err(error.into()),
+            }
+        }
+    }
+    Ok(escalated)
+}
+
+/// Runs the scheduler until `stop`: one instance at a time (advisory lock), a check every `tick`.
+pub async fn run(pool: PgPool, ladder: EscalationLadder, tick: Duration, mut stop: watch::Receiver<bool>) {
+    let calls = PgEventStore::new(pool.clone(), StoreSettings::default());
+    while !stopping(&stop) {
+        let owner = match take_ownership(&pool, "andon escalation").await {
+            Ok(Some(owner)) => owner,
+            Ok(None) => {
+                pause(tick, &mut stop).await;
+                continue;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "escalation scheduler cannot take ownership");
+                pause(tick, &mut stop).await;
+                continue;
+            }
+        };
+        while !stopping(&stop) {
+            match escalate_due(&pool, &calls, &ladder, Utc::now()).await {
+                Ok(0) => {}
+                Ok(escalated) => tracing::info!(escalated, "Andon calls escalated"),
+                Err(error) => tracing::warn!(%error, "escalation check failed; retrying"),
+            }
+            pause(tick, &mut stop).await;
+        }
+        drop(owner);
+    }
+}
