@@ -32,6 +32,7 @@ pub struct AppState {
     pub users: PgEventStore<User>,
     pub devices: PgEventStore<Device>,
     pub sessions: RecentlyChecked,
+    pub read_model_changes: crate::routes::live::ReadModelChanges,
 }
 
 impl AppState {
@@ -48,6 +49,7 @@ impl AppState {
             users: PgEventStore::new(pool.clone(), StoreSettings::default()),
             devices: PgEventStore::new(pool.clone(), StoreSettings::default()),
             sessions: RecentlyChecked::default(),
+            read_model_changes: crate::routes::live::ReadModelChanges::default(),
             pool,
         }
     }

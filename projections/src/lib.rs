@@ -10,6 +10,7 @@ pub mod downtime;
 pub mod escalation;
 pub mod folded;
 pub mod jobs;
+pub mod line_status;
 pub mod projection;
 pub mod worker;
 

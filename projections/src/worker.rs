@@ -14,6 +14,8 @@ use crate::projection::{Projection, ProjectionError};
 
 /// The channel the `events` table notifies after every append.
 pub const CHANNEL: &str = "ms5_events";
+/// The channel a projection notifies, with its name, when a batch of read-model changes commits.
+pub const READ_MODELS_CHANNEL: &str = "ms5_read_models";
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -73,6 +75,8 @@ async fn apply_and_advance<P: Projection>(
     if !checkpoint::advance(&mut transaction, P::NAME, from, last.checkpoint(), events.len()).await? {
         return Ok(false); // dropping the transaction rolls it back
     }
+    // Delivered when, and only if, the transaction commits.
+    sqlx::query("SELECT pg_notify($1, $2)").bind(READ_MODELS_CHANNEL).bind(P::NAME).execute(&mut *transaction).await?;
     transaction.commit().await?;
     Ok(true)
 }

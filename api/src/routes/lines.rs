@@ -24,6 +24,7 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
         utoipa_actix_web::scope("/api/v1/lines")
             .service(register)
             .service(read)
+            .service(status)
             .service(add_equipment)
             .service(set_ideal_cycle_time)
             .service(set_shift_calendar)
@@ -42,7 +43,7 @@ pub struct LinePath {
 }
 
 impl LinePath {
-    fn parse(&self) -> Result<LineId, ApiError> {
+    pub fn parse(&self) -> Result<LineId, ApiError> {
         LineId::parse(&format!("{}/{}/{}", self.site, self.area, self.line))
             .map_err(|error| ApiError::bad_request("invalid_path", error.to_string()))
     }
@@ -245,4 +246,29 @@ async fn define_downtime_reason(
         reason: value.reason,
     };
     call.respond(digest, configure_line(&call, &path, command)).await
+}
+
+/// The line's status board: running, stopped (with the open stop and its reason) or unknown; the
+/// current job and its counts; the open Andon calls; and how fresh each read model behind it is.
+#[utoipa::path(tag = "lines", params(LinePath), responses(
+    (status = 200, body = Object, description = "The status board"), (status = 400, body = ErrorBody),
+    (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[get("/{site}/{area}/{line}/status")]
+async fn status(
+    app: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<LinePath>,
+) -> Result<HttpResponse, ApiError> {
+    let line = path.parse()?;
+    authorize(&principal, READ_RECORDS, Target::Line(&line))?;
+    registered(&app, &line).await?;
+    Ok(HttpResponse::Ok().json(projections::line_status::line_status(&app.pool, &line.to_string()).await?))
+}
+
+/// 404 for a line that was never registered.
+pub async fn registered(app: &AppState, line: &LineId) -> Result<(), ApiError> {
+    match app.lines.state_and_version(&line.to_string()).await? {
+        (_, 0) => Err(ApiError::not_found("line", &line.to_string())),
+        _ => Ok(()),
+    }
 }

@@ -9,7 +9,8 @@ mod downtime;
 pub mod health;
 mod ingest;
 mod jobs;
-mod lines;
+pub mod lines;
+pub mod live;
 pub mod metrics;
 pub mod projections;
 mod records;
@@ -37,6 +38,7 @@ pub fn configure(config: &mut ServiceConfig) {
     ingest::configure(config);
     records::configure(config);
     projections::configure(config);
+    live::configure(config);
 }
 
 /// Path segments that do not parse (e.g. a malformed UUID) are the client's error, in our error model.

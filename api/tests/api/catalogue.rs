@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::support::{LINE, OTHER_LINE, TestApp, on_line, on_site};
+use crate::support::{LINE, OTHER_LINE, Response, TestApp, on_line, on_site};
 
 pub const OPERATOR: &str = "operator";
 pub const TEAM_LEADER: &str = "team_leader";
@@ -106,6 +106,8 @@ pub fn endpoints() -> Vec<Endpoint> {
                    "name": "New", "time_zone": "UTC"})
         }),
         e("GET", "/api/v1/lines/{site}/{area}/{line}", Roles(PEOPLE), none),
+        e("GET", "/api/v1/lines/{site}/{area}/{line}/status", Roles(PEOPLE), none),
+        e("GET", "/api/v1/live/lines/{site}/{area}/{line}", Roles(PEOPLE), none),
         e(
             "POST",
             "/api/v1/lines/{site}/{area}/{line}/equipment",
@@ -311,12 +313,7 @@ pub async fn setup(app: &TestApp) -> (BTreeMap<&'static str, String>, Fixture, S
     (tokens, Fixture { job, stop, call, checklist, user, operator: operator_id }, outsider)
 }
 
-pub async fn call(
-    app: &TestApp,
-    endpoint: &Endpoint,
-    fixture: &Fixture,
-    token: Option<&str>,
-) -> crate::support::Response {
+pub async fn call(app: &TestApp, endpoint: &Endpoint, fixture: &Fixture, token: Option<&str>) -> Response {
     let url = app.url(&concrete(endpoint, fixture));
     let mut request = match endpoint.method {
         "GET" => app.client.get(url),
@@ -324,6 +321,13 @@ pub async fn call(
     };
     if let Some(token) = token {
         request = request.bearer_auth(token);
+    }
+    if endpoint.path.starts_with("/api/v1/live/") {
+        // An event stream never ends: its status is the answer; the error body, if any, is short.
+        let response = request.send().await.unwrap_or_else(|e| panic!("request failed: {e}"));
+        let (status, headers) = (response.status().as_u16(), response.headers().clone());
+        let body = if status == 200 { Value::Null } else { response.json().await.unwrap_or(Value::Null) };
+        return Response { status, body, headers };
     }
     app.send(request).await
 }

@@ -8,4 +8,5 @@ mod commands;
 mod health;
 mod identity;
 mod journey;
+mod live;
 mod support;
