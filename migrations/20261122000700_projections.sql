@@ -1,5 +1,6 @@
 -- Projector workers (event-store.md, "Projector workers"): each projection's checkpoint, written in the
--- same transaction as its read-model changes, and a wake-up after every append.
+-- same transaction as its read-model changes. Appends are announced by the writers' processes
+-- (`commands::wake`), not by a trigger: a NOTIFY inside every append would serialise all their commits.
 
 CREATE TABLE projection_checkpoints (
     name               text PRIMARY KEY,
@@ -14,19 +15,6 @@ CREATE TABLE projection_checkpoints (
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
 GRANT SELECT, INSERT, UPDATE ON projection_checkpoints TO ms5_app;
-
--- Listeners are woken once per appending statement; they read what the horizon lets them see.
-CREATE FUNCTION events_notify_append() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('ms5_events', '');
-    RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER events_notify_append
-    AFTER INSERT ON events
-    FOR EACH STATEMENT EXECUTE FUNCTION events_notify_append();
 
 -- Jobs read model: each job's state as the domain folds it, with the columns lists filter on.
 CREATE TABLE read_jobs (

@@ -136,7 +136,11 @@ async fn main() -> anyhow::Result<()> {
     let service = settings.service(bootstrap_token);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let workers = match settings.run {
-        Run::Api => Vec::new(),
+        Run::Api => vec![tokio::spawn(commands::wake::announce_appends(
+            pool.clone(),
+            projections::ANNOUNCE_EVERY,
+            stopped.clone(),
+        ))],
         Run::All | Run::Projector => projections::spawn_all(&pool, projections::worker::Settings::default(), &stopped),
     };
     let served = if settings.run == Run::Projector {

@@ -68,6 +68,15 @@ async fn login(client: &reqwest::Client, base: &str, username: &str) -> anyhow::
 }
 
 impl Http {
+    /// A dashboard's query: the line's status board.
+    pub async fn line_status(&self) -> Result<(), String> {
+        let url = format!("{}/lines/{LINE}/status", self.base);
+        let response = self.client.get(url).bearer_auth(&self.token).send().await.map_err(|e| e.to_string())?;
+        let status = response.status();
+        response.bytes().await.map_err(|e| e.to_string())?;
+        if status.is_success() { Ok(()) } else { Err(status.to_string()) }
+    }
+
     async fn job(&self, id: &str, action: &str, body: Value) -> Result<(), String> {
         post(&self.client, format!("{}/jobs/{id}/{action}", self.base), Some(&self.token), &body).await.map(|_| ())
     }

@@ -4,6 +4,7 @@
 
 mod baseline;
 mod http;
+mod lag;
 mod ours;
 mod pgbench;
 mod runner;
@@ -70,6 +71,7 @@ const OURS_COLD: &str = "ms5 store, cold (snapshot + tail)";
 const BASELINE: &str = "cqrs-es + postgres-es 0.5";
 const BASELINE_SNAPSHOTTING: &str = "cqrs-es + postgres-es 0.5 (snapshot every 100)";
 const OVER_HTTP: &str = "ms5 service over HTTP";
+const DASHBOARD: &str = "dashboard query: line status board";
 
 /// Divisible by 1, 8 and 32, so that writers never share an aggregate in the distinct scenarios.
 const AGGREGATES: usize = 1024;
@@ -175,7 +177,8 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("over HTTP: seeding {AGGREGATES} running jobs through the API");
         let url = fresh_database(&cluster, "bench_http").await?;
         commands::database::migrate(&url).await?;
-        let service = Arc::new(http::start(commands::database::application_pool(&url, POOL_SIZE).await?).await?);
+        let http_pool = commands::database::application_pool(&url, POOL_SIZE).await?;
+        let service = Arc::new(http::start(http_pool.clone()).await?);
         let http_ids = Arc::new(workload::job_ids(AGGREGATES));
         seed(&service, &http_ids).await?;
         let scenario = format!("distinct aggregates ({AGGREGATES})");
@@ -188,10 +191,25 @@ async fn main() -> anyhow::Result<()> {
             let stats = measure(server, &store, &ids, 32, duration, u64::MAX, pick).await?;
             rows.push(Row { scenario, store: OURS, writers: 32, stats });
         }
+        eprintln!("dashboard: the projectors catch up, then 64 clients query the line status board");
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let workers = projections::spawn_all(&http_pool, projections::worker::Settings::default(), &stopped);
+        caught_up(&http_pool).await?;
+        let board = Arc::clone(&service);
+        let stats = run(64, duration, u64::MAX, move |_, _| {
+            let board = Arc::clone(&board);
+            async move { board.line_status().await }
+        })
+        .await;
+        rows.push(Row { scenario: DASHBOARD.to_owned(), store: OVER_HTTP, writers: 64, stats });
+        stop.send(true).ok();
+        for worker in workers {
+            worker.await.ok();
+        }
     }
 
     let projection = if wanted(Scenario::Projection) {
-        Some(projection_catch_up(&cluster, args.projection_events).await?)
+        Some(projection_catch_up(&cluster, args.projection_events, duration).await?)
     } else {
         None
     };
@@ -210,11 +228,19 @@ async fn main() -> anyhow::Result<()> {
         None
     };
     print_report(&rows, &ceiling, own_statement);
-    if let Some((events, elapsed)) = projection {
+    if let Some((events, elapsed, lags)) = projection {
         println!(
             "- jobs projection, cold start over {events} events: {:.1} s, {:.0} events/s (goal >= 50,000 events/s)",
             elapsed.as_secs_f64(),
             events as f64 / elapsed.as_secs_f64()
+        );
+        let at = |p: f64| lags[((lags.len() as f64 * p).ceil() as usize).clamp(1, lags.len()) - 1];
+        println!(
+            "- lag from commit to the jobs read model at 1,000 commands/s, {} commands: p50 {} ms, p99 {} ms, max {} ms (goal p99 < 100 ms)",
+            lags.len(),
+            ms(at(0.50)),
+            ms(at(0.99)),
+            ms(at(1.0))
         );
     }
     drop((ours_pool, base_pool));
@@ -222,17 +248,40 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Waits until every projection has applied everything committed so far.
+async fn caught_up(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    loop {
+        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await?;
+        let behind: i64 = sqlx::query_scalar("SELECT count(*) FROM projection_checkpoints WHERE events_applied < $1")
+            .bind(total)
+            .fetch_one(pool)
+            .await?;
+        let started: i64 = sqlx::query_scalar("SELECT count(*) FROM projection_checkpoints").fetch_one(pool).await?;
+        if behind == 0 && started > 0 {
+            return Ok(());
+        }
+        anyhow::ensure!(std::time::Instant::now() < deadline, "the projections did not catch up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Fills a fresh database with `events` events (jobs of 1,000 events each, appended 1,000 at a time
 /// through the store), then times the jobs projection catching up from the first event.
-async fn projection_catch_up(cluster: &local_postgres::Cluster, events: u64) -> anyhow::Result<(i64, Duration)> {
+async fn projection_catch_up(
+    cluster: &local_postgres::Cluster,
+    events: u64,
+    lag_for: Duration,
+) -> anyhow::Result<(i64, Duration, Vec<Duration>)> {
     let url = fresh_database(cluster, "bench_projection").await?;
     commands::database::migrate(&url).await?;
     let pool = commands::database::application_pool(&url, POOL_SIZE).await?;
     let store = ours::store(&pool, true);
     eprintln!("projection: writing {events} events");
     let per_job = 1000u64.min(events.max(4));
-    for id in workload::job_ids(usize::try_from(events.div_ceil(per_job))?) {
-        ours::grow_stream(&store, &id, per_job).await?;
+    let ids = workload::job_ids(usize::try_from(events.div_ceil(per_job))?);
+    for id in &ids {
+        ours::grow_stream(&store, id, per_job).await?;
     }
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&pool).await?;
     checkpoint(&cluster.url("postgres")).await?;
@@ -243,7 +292,15 @@ async fn projection_catch_up(cluster: &local_postgres::Cluster, events: u64) -> 
         let batch = projections::worker::catch_up(&pool, &projections::jobs::Jobs, 5000).await?;
         applied += i64::try_from(batch)?;
     }
-    Ok((total, started.elapsed()))
+    let catch_up = started.elapsed();
+    eprintln!("projection: lag at 1,000 commands/s for {lag_for:?}");
+    let lags = lag::measure(&pool, &store, &ids, 1000, lag_for).await?;
+    pool.close().await;
+    // A million fresh rows would keep autovacuum busy through the next runs' measurements.
+    let mut admin = PgConnection::connect(&cluster.url("postgres")).await?;
+    admin.execute("DROP DATABASE bench_projection WITH (FORCE)").await?;
+    admin.close().await?;
+    Ok((total, catch_up, lags))
 }
 
 /// Runs `target`'s command from `writers` writers, each picking its aggregate with `pick`, after a
@@ -347,6 +404,14 @@ fn print_report(rows: &[Row], ceiling: &[(usize, pgbench::Result)], own_statemen
             "- 32 clients, over HTTP / in process: {:.0}%, p99 {} ms (goal >= 70%, p99 < 20 ms)",
             100.0 * http.stats.per_second() / ours.stats.per_second(),
             ms(http.stats.percentile(0.99))
+        );
+    }
+    if let Some(board) = rows.iter().find(|r| r.scenario == DASHBOARD) {
+        println!(
+            "- dashboard query at 64 clients: {:.0}/s, p50 {} ms, p99 {} ms (goal p99 < 10 ms)",
+            board.stats.per_second(),
+            ms(board.stats.percentile(0.50)),
+            ms(board.stats.percentile(0.99))
         );
     }
     for store in [OURS_WARM, OURS_COLD] {

@@ -16,6 +16,7 @@ pub mod execute;
 pub mod lookups;
 pub mod metadata;
 pub mod store;
+pub mod wake;
 
 pub use error::StoreError;
 pub use execute::{CommandError, CommandOutcome, execute};

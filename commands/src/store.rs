@@ -281,6 +281,7 @@ impl<A: domain::Aggregate> PgEventStore<A> {
         let snapshot_due = version - context.working.snapshot_version >= self.settings.snapshot_every;
         match self.insert(&context, &events, metadata, snapshot_due).await {
             Ok(appended) => {
+                crate::wake::appended();
                 context.working.version = appended.version;
                 context.working.stream_hash = appended.events.last().map(|event| event.stream_hash);
                 if snapshot_due {

@@ -70,7 +70,7 @@ impl Rows for Calls {
 }
 
 /// One call as the board shows it.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct CallRow {
     pub call_id: String,
     pub line: String,

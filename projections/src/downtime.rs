@@ -70,7 +70,7 @@ impl Rows for Stops {
 }
 
 /// One stop as the read model has it. `duration_ms`, `ended_at` and `class` are empty while it is open.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct StopRow {
     pub downtime_id: String,
     pub line: String,

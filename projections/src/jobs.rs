@@ -68,7 +68,7 @@ impl Rows for Jobs {
 }
 
 /// One job as the read model has it.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct JobRow {
     pub job_id: String,
     pub line: String,

@@ -20,10 +20,15 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// Starts a worker for every projection and the Andon escalation scheduler (default ladder, checked every
-/// second); each runs until `stop` turns true.
+/// How often this process announces its appends (the escalation scheduler's, and the API's when it
+/// runs here): the upper bound a wake-up adds to a projection's lag.
+pub const ANNOUNCE_EVERY: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Starts the announcer of this process's appends, a worker for every projection and the Andon
+/// escalation scheduler (default ladder, checked every second); each runs until `stop` turns true.
 pub fn spawn_all(pool: &PgPool, settings: worker::Settings, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     vec![
+        tokio::spawn(commands::wake::announce_appends(pool.clone(), ANNOUNCE_EVERY, stop.clone())),
         tokio::spawn(worker::run(pool.clone(), jobs::Jobs, settings, stop.clone())),
         tokio::spawn(worker::run(pool.clone(), downtime::Stops, settings, stop.clone())),
         tokio::spawn(worker::run(pool.clone(), andon::Calls, settings, stop.clone())),

@@ -3,12 +3,11 @@
 
 use serde::Serialize;
 use sqlx::PgPool;
+use sqlx::types::Json;
 
-use crate::andon::{self, CallRow};
-use crate::checkpoint;
+use crate::andon::CallRow;
 use crate::downtime::StopRow;
 use crate::jobs::JobRow;
-use crate::projection::Projection;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LineStatus {
@@ -24,36 +23,37 @@ pub struct LineStatus {
     pub freshness: Vec<(String, i64)>,
 }
 
+/// The row of the status query: each part as JSON.
+type StatusRow = (Json<Vec<(String, i64)>>, Option<Json<StopRow>>, Option<Json<JobRow>>, Json<Vec<CallRow>>);
+
+/// One statement, so one snapshot: the rows and the checkpoints beside them are exactly consistent.
 pub async fn line_status(pool: &PgPool, line: &str) -> Result<LineStatus, sqlx::Error> {
-    // Checkpoints first: the rows read after them are at least as fresh.
-    let mut freshness = Vec::new();
-    for (name, version) in [
-        (crate::jobs::Jobs::NAME, crate::jobs::Jobs::VERSION),
-        (crate::downtime::Stops::NAME, crate::downtime::Stops::VERSION),
-        (crate::andon::Calls::NAME, crate::andon::Calls::VERSION),
-    ] {
-        freshness.push((name.to_owned(), checkpoint::load(pool, name, version).await?.position));
-    }
-    let stop: Option<StopRow> = sqlx::query_as(
-        "SELECT downtime_id, line, equipment, started_at, ended_at, duration_ms, class, reason_code, loss_category
-         FROM read_downtime WHERE line = $1 AND ended_at IS NULL AND equipment IS NULL
-         ORDER BY started_at DESC LIMIT 1",
+    let (freshness, stop, job, open_calls): StatusRow = sqlx::query_as(
+        "SELECT
+               (SELECT COALESCE(jsonb_agg(jsonb_build_array(name, position) ORDER BY name), '[]')
+                  FROM projection_checkpoints WHERE name IN ('andon', 'downtime', 'jobs')),
+               (SELECT to_jsonb(s) FROM (
+                  SELECT downtime_id, line, equipment, started_at, ended_at, duration_ms, class, reason_code,
+                         loss_category
+                  FROM read_downtime WHERE line = $1 AND ended_at IS NULL AND equipment IS NULL
+                  ORDER BY started_at DESC LIMIT 1) s),
+               (SELECT to_jsonb(j) FROM (
+                  SELECT job_id, line, status, product, target_quantity::text AS target_quantity, good, reject,
+                         last_position
+                  FROM read_jobs WHERE line = $1 AND status IN ('running', 'paused')
+                  ORDER BY job_id DESC LIMIT 1) j),
+               (SELECT COALESCE(jsonb_agg(to_jsonb(c) ORDER BY c.raised_at, c.call_id), '[]') FROM (
+                  SELECT call_id, line, station, call_type, priority, status, level, raised_at, acknowledged_at
+                  FROM read_andon WHERE line = $1 AND closed_at IS NULL) c)",
     )
     .bind(line)
-    .fetch_optional(pool)
+    .fetch_one(pool)
     .await?;
-    let job: Option<JobRow> = sqlx::query_as(
-        "SELECT job_id, line, status, product, target_quantity::text AS target_quantity, good, reject, last_position
-         FROM read_jobs WHERE line = $1 AND status IN ('running', 'paused') ORDER BY job_id DESC LIMIT 1",
-    )
-    .bind(line)
-    .fetch_optional(pool)
-    .await?;
+    let (stop, job) = (stop.map(|stop| stop.0), job.map(|job| job.0));
     let state = match (&stop, &job) {
         (Some(_), _) => "stopped",
         (None, Some(job)) if job.status == "running" => "running",
         _ => "unknown",
     };
-    let open_calls = andon::open_calls(pool, line).await?;
-    Ok(LineStatus { line: line.to_owned(), state, stop, job, open_calls, freshness })
+    Ok(LineStatus { line: line.to_owned(), state, stop, job, open_calls: open_calls.0, freshness: freshness.0 })
 }

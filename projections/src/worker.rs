@@ -12,8 +12,6 @@ use tokio::sync::watch;
 use crate::checkpoint;
 use crate::projection::{Projection, ProjectionError};
 
-/// The channel the `events` table notifies after every append.
-pub const CHANNEL: &str = "ms5_events";
 /// The channel a projection notifies, with its name, when a batch of read-model changes commits.
 pub const READ_MODELS_CHANNEL: &str = "ms5_read_models";
 
@@ -169,7 +167,7 @@ pub async fn run<P: Projection>(pool: PgPool, projection: P, settings: Settings,
         };
         tracing::info!(projection = P::NAME, "this instance runs the projection");
         let mut listener = match PgListener::connect_with(&pool).await {
-            Ok(mut listener) => listener.listen(CHANNEL).await.map(|()| listener).ok(),
+            Ok(mut listener) => listener.listen(commands::wake::CHANNEL).await.map(|()| listener).ok(),
             Err(error) => {
                 tracing::warn!(projection = P::NAME, %error, "no notifications; polling only");
                 None

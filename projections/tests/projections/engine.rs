@@ -166,8 +166,9 @@ async fn a_notification_after_an_append_wakes_the_worker() {
     let store = fixture.jobs();
     let job = running_job(&store).await;
     let (_stop, stopped) = watch::channel(false);
-    // Polling once an hour: only notifications can wake it within the deadline.
+    // Polling once an hour: only the announcer's notifications can wake it within the deadline.
     let settings = Settings { poll_interval: Duration::from_secs(3600), ..quick() };
+    tokio::spawn(commands::wake::announce_appends(fixture.app.clone(), Duration::from_millis(5), stopped.clone()));
     tokio::spawn(run(fixture.app.clone(), Recorder::new("listener"), settings, stopped));
     let before = fixture.applied().await.len();
     let deadline = Instant::now() + DEADLINE;
