@@ -45,20 +45,34 @@ pub async fn measure(
         marks
     });
 
-    let mut ticks = tokio::time::interval(Duration::from_micros(1_000_000 / rate.max(1)));
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut commits = Vec::new();
+    // Several paced writers, so that the rate holds even when one command takes longer than 1/rate.
+    const WRITERS: u64 = 8;
     let deadline = Instant::now() + duration;
-    let mut index = 0usize;
-    while Instant::now() < deadline {
-        ticks.tick().await;
-        let outcome = execute(store, &ids[index % ids.len()], one_good(), &context()).await?;
-        let committed = Instant::now();
-        if let Some(event) = outcome.appended.and_then(|appended| appended.events.first().cloned()) {
-            commits.push((event.position, committed));
-        }
-        index += 1;
+    let mut tasks = Vec::new();
+    for writer in 0..WRITERS {
+        let (store, ids) = (store.clone(), ids.to_vec());
+        tasks.push(tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(Duration::from_micros(1_000_000 * WRITERS / rate.max(1)));
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut commits = Vec::new();
+            let mut index = usize::try_from(writer).unwrap_or(0);
+            while Instant::now() < deadline {
+                ticks.tick().await;
+                let outcome = execute(&store, &ids[index % ids.len()], one_good(), &context()).await?;
+                let committed = Instant::now();
+                if let Some(event) = outcome.appended.and_then(|appended| appended.events.first().cloned()) {
+                    commits.push((event.position, committed));
+                }
+                index += usize::try_from(WRITERS).unwrap_or(1);
+            }
+            anyhow::Ok(commits)
+        }));
     }
+    let mut commits = Vec::new();
+    for task in tasks {
+        commits.extend(task.await??);
+    }
+    commits.sort_unstable_by_key(|(position, _)| *position);
     // Give the projection time to cover the last commit, then stop everything.
     let last = commits.last().map_or(0, |(position, _)| *position);
     let settle = Instant::now() + Duration::from_secs(10);
