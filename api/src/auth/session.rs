@@ -152,10 +152,14 @@ async fn keep_alive(
         return Ok(Err(if ended { Unusable::TimedOut } else { Unusable::Ended }));
     }
     if idle > TOUCH_AFTER {
-        sqlx::query("UPDATE sessions SET last_seen_at = now() WHERE id = $1 AND ended_at IS NULL")
-            .bind(session.id)
-            .execute(pool)
-            .await?;
+        // Many requests of one session can get here at once; only the first needs to write.
+        sqlx::query(
+            "UPDATE sessions SET last_seen_at = now()
+             WHERE id = $1 AND ended_at IS NULL AND last_seen_at < now() - interval '1 second'",
+        )
+        .bind(session.id)
+        .execute(pool)
+        .await?;
     }
     Ok(Ok(session))
 }
