@@ -263,13 +263,11 @@ pub struct JobList {
 
 #[derive(Debug, serde::Serialize, ToSchema)]
 pub struct JobSummary {
-    pub job_id: String,
-    pub line: String,
-    pub status: String,
-    pub product: String,
-    pub target_quantity: String,
-    pub good: i64,
-    pub reject: i64,
+    /// Id, line, status, product, target quantity, good and reject counts, and the log position of the
+    /// job's last event folded in.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub job: projections::jobs::JobRow,
     /// Good units as a share of the target, in percent.
     pub progress_percent: f64,
 }
@@ -297,18 +295,9 @@ async fn list(
     let jobs = projections::jobs::list(&app.pool, &filter)
         .await?
         .into_iter()
-        .map(|row| {
-            let target = row.target_quantity.parse::<f64>().unwrap_or(f64::INFINITY);
-            JobSummary {
-                progress_percent: 100.0 * row.good as f64 / target,
-                job_id: row.job_id,
-                line: row.line,
-                status: row.status,
-                product: row.product,
-                target_quantity: row.target_quantity,
-                good: row.good,
-                reject: row.reject,
-            }
+        .map(|job| {
+            let target = job.target_quantity.parse::<f64>().unwrap_or(f64::INFINITY);
+            JobSummary { progress_percent: 100.0 * job.good as f64 / target, job }
         })
         .collect();
     Ok(HttpResponse::Ok().json(JobList { freshness, jobs }))
