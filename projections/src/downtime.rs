@@ -155,3 +155,48 @@ pub async fn pareto(
     .fetch_all(pool)
     .await
 }
+
+/// Reliability of a line over a period, from ended downtime that started in it. A failure is an ended
+/// stop of class downtime booked as unplanned loss (planned stops and setups are not failures).
+/// MTTR = the failures' total duration / their number. MTBF = (the period's length minus all ended
+/// downtime in it) / the number of failures. The period is calendar time: no shift calendar is applied,
+/// so ask for a window within production time for production figures.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Reliability {
+    pub failures: i64,
+    pub failure_ms: i64,
+    pub downtime_ms: i64,
+    pub period_ms: i64,
+    pub mttr_ms: Option<f64>,
+    pub mtbf_ms: Option<f64>,
+}
+
+pub async fn reliability(
+    pool: &PgPool,
+    line: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Reliability, sqlx::Error> {
+    let (failures, failure_ms, downtime_ms): (i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE loss_category = 'unplanned'),
+                COALESCE(sum(duration_ms) FILTER (WHERE loss_category = 'unplanned'), 0)::bigint,
+                COALESCE(sum(duration_ms), 0)::bigint
+         FROM read_downtime
+         WHERE line = $1 AND started_at >= $2 AND started_at < $3 AND class = 'downtime'",
+    )
+    .bind(line)
+    .bind(from)
+    .bind(to)
+    .fetch_one(pool)
+    .await?;
+    let period_ms = (to - from).num_milliseconds();
+    let per_failure = |total: i64| (failures > 0).then(|| total as f64 / failures as f64);
+    Ok(Reliability {
+        failures,
+        failure_ms,
+        downtime_ms,
+        period_ms,
+        mttr_ms: per_failure(failure_ms),
+        mtbf_ms: per_failure(period_ms - downtime_ms),
+    })
+}

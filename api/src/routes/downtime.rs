@@ -23,6 +23,7 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
         utoipa_actix_web::scope("/api/v1/downtime")
             .service(list)
             .service(pareto)
+            .service(reliability)
             .service(start)
             .service(give_reason)
             .service(end),
@@ -228,4 +229,47 @@ async fn pareto(
     let open = projections::downtime::StopFilter { line, from, to, open_only: true, after: None, limit: 500 };
     let open_stops = projections::downtime::list(&app.pool, &open).await?.len();
     Ok(HttpResponse::Ok().json(Pareto { freshness, bars, open_stops }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ReliabilityQuery {
+    #[param(value_type = String, example = "plant-1/packing/L3")]
+    pub line: LineId,
+    /// Start of the period; default: 24 hours before `to`.
+    pub from: Option<DateTime<Utc>>,
+    /// End of the period; default: now.
+    pub to: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct Reliability {
+    pub freshness: crate::routes::projections::Freshness,
+    /// A failure is an ended stop of class downtime booked as unplanned loss that started in the period.
+    /// `mttr_ms` = the failures' total duration / their number. `mtbf_ms` = (the period's length minus
+    /// all ended downtime in it) / the number of failures. Both are null without failures. The period is
+    /// calendar time (no shift calendar applied): choose a window within production time.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub figures: projections::downtime::Reliability,
+}
+
+/// MTBF and MTTR of a line over a period.
+#[utoipa::path(tag = "downtime", params(ReliabilityQuery), responses(
+    (status = 200, body = Reliability), (status = 400, body = crate::error::ErrorBody),
+    (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+    (status = 503, body = crate::error::ErrorBody)))]
+#[get("/reliability")]
+async fn reliability(
+    app: web::Data<crate::state::AppState>,
+    principal: crate::auth::Principal,
+    query: web::Query<ReliabilityQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    crate::auth::authorize(&principal, crate::auth::access::READ_RECORDS, Target::Line(&query.line))?;
+    let (from, to) = super::period(query.from, query.to)?;
+    let freshness = crate::routes::projections::freshness(&app.pool, projections::downtime::Stops).await?;
+    let figures = projections::downtime::reliability(&app.pool, &query.line.to_string(), from, to).await?;
+    Ok(HttpResponse::Ok().json(Reliability { freshness, figures }))
 }

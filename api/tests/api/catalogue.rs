@@ -231,6 +231,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         e("GET", "/api/v1/andon-calls", Roles(PEOPLE), none),
         e("GET", "/api/v1/andon-calls/response-times", Roles(PEOPLE), none),
         e("GET", "/api/v1/downtime/pareto", Roles(PEOPLE), none),
+        e("GET", "/api/v1/downtime/reliability", Roles(PEOPLE), none),
         e("GET", "/api/v1/projections", Roles(&[ADMIN]), none),
         e("GET", "/api/v1/state", Roles(PEOPLE), none),
     ]
@@ -256,7 +257,14 @@ pub fn concrete(endpoint: &Endpoint, fixture: &Fixture) -> String {
     match (endpoint.method, endpoint.path) {
         ("GET", "/api/v1/history") => format!("{path}?record_type=job&id={}", fixture.job),
         ("GET", "/api/v1/state") => format!("{path}?record_type=job&id={}&sequence=1", fixture.job),
-        ("GET", "/api/v1/jobs" | "/api/v1/downtime" | "/api/v1/andon-calls" | "/api/v1/andon-calls/response-times") => {
+        (
+            "GET",
+            "/api/v1/jobs"
+            | "/api/v1/downtime"
+            | "/api/v1/downtime/reliability"
+            | "/api/v1/andon-calls"
+            | "/api/v1/andon-calls/response-times",
+        ) => {
             format!("{path}?line={LINE}")
         }
         ("GET", "/api/v1/downtime/pareto") => format!("{path}?line={LINE}&by=reason"),

@@ -166,4 +166,10 @@ async fn a_job_runs_through_its_whole_life_and_its_history_shows_who_did_what() 
     assert_eq!(answered.body["by_call_type"][0]["call_type"], "maintenance");
     let board = app.get(Some(&leader), &format!("/api/v1/andon-calls?line={LINE}")).await.expect(200);
     assert_eq!(board.body["calls"], json!([]), "the resolved call is off the board");
+
+    let reliability =
+        format!("/api/v1/downtime/reliability?line={LINE}&from=2026-11-22T05:00:00Z&to=2026-11-22T07:00:00Z");
+    let figures = app.get(Some(&leader), &reliability).await.expect(200);
+    assert_eq!((figures.body["failures"].as_i64(), figures.body["mttr_ms"].as_f64()), (Some(1), Some(1_200_000.0)));
+    assert_eq!(figures.body["mtbf_ms"].as_f64(), Some(6_000_000.0), "two hours less the 20-minute jam");
 }

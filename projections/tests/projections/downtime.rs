@@ -10,7 +10,7 @@ use domain::line::LineCommand;
 use domain::line_id::LineId;
 use domain::values::{LossCategory, Name, ReasonCode};
 use projections::checkpoint;
-use projections::downtime::{ParetoBar, ParetoBy, StopFilter, Stops, list, pareto};
+use projections::downtime::{ParetoBar, ParetoBy, StopFilter, Stops, list, pareto, reliability};
 use projections::worker::catch_up;
 
 use crate::support::{DEADLINE, context, fixture};
@@ -104,4 +104,18 @@ async fn stops_are_listed_with_their_reasons_and_ended_downtime_makes_the_pareto
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(by_category, [bar("setup", 1, 20), bar("unplanned", 3, 18)]);
+
+    // Failures: the three unplanned ended stops (10 + 5 + 3 minutes); the 20-minute changeover is
+    // downtime but no failure. Over two hours: MTTR 6 minutes, MTBF (120 - 38) / 3 minutes.
+    let window = reliability(&fixture.app, &line().to_string(), start, start + Duration::hours(2))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let minute = 60_000.0;
+    assert_eq!((window.failures, window.failure_ms, window.downtime_ms), (3, 18 * 60_000, 38 * 60_000));
+    assert_eq!(window.mttr_ms, Some(6.0 * minute));
+    assert_eq!(window.mtbf_ms, Some((120.0 - 38.0) * minute / 3.0));
+    let quiet = reliability(&fixture.app, &line().to_string(), start - Duration::hours(3), start)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((quiet.failures, quiet.mttr_ms, quiet.mtbf_ms), (0, None, None), "no failure: undefined, not zero");
 }
