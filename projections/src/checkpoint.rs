@@ -35,6 +35,14 @@ pub async fn load(pool: &PgPool, name: &str, version: i32) -> Result<Status, sql
         .await
 }
 
+/// The projection's row as it is, without creating it (for queries: a projection that never ran has none).
+pub async fn read(pool: &PgPool, name: &str) -> Result<Option<Status>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM projection_checkpoints WHERE name = $1"))
+        .bind(name)
+        .fetch_optional(pool)
+        .await
+}
+
 /// Every projection's row.
 pub async fn all(pool: &PgPool) -> Result<Vec<Status>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM projection_checkpoints ORDER BY name")).fetch_all(pool).await

@@ -26,13 +26,14 @@ pub struct Freshness {
     pub events_applied: i64,
 }
 
+/// Where projection `P`'s read model is; all zero before its first batch.
 pub async fn freshness<P: projections::Projection>(pool: &PgPool, _: P) -> Result<Freshness, ApiError> {
-    let status = checkpoint::load(pool, P::NAME, P::VERSION).await?;
+    let status = checkpoint::read(pool, P::NAME).await?;
     Ok(Freshness {
-        projection: status.name,
-        transaction_id: status.transaction_id,
-        position: status.position,
-        events_applied: status.events_applied,
+        projection: P::NAME.to_owned(),
+        transaction_id: status.as_ref().map_or(0, |status| status.transaction_id),
+        position: status.as_ref().map_or(0, |status| status.position),
+        events_applied: status.as_ref().map_or(0, |status| status.events_applied),
     })
 }
 
