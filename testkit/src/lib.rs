@@ -129,3 +129,20 @@ pub async fn fresh_database() -> TestDatabase {
     let _ = admin.close().await;
     TestDatabase { url: database_url(&server, &name), name }
 }
+
+/// A writer's raw insert of the first event of a new `probe` stream, inside whatever transaction
+/// `connection` is in: for tests of what readers see of transactions that commit late or roll back.
+pub async fn insert_probe_event(connection: &mut PgConnection) -> uuid::Uuid {
+    let event_id = uuid::Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO events (event_id, aggregate_type, aggregate_id, sequence, event_type, event_version, payload,
+                             metadata, recorded_at, stream_hash)
+         VALUES ($1, 'probe', $2, 1, 'Probed', 1, '{}', '{}', now(), sha256(''))",
+    )
+    .bind(event_id)
+    .bind(event_id.to_string())
+    .execute(connection)
+    .await
+    .unwrap_or_else(|e| panic!("raw insert: {e}"));
+    event_id
+}

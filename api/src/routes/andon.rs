@@ -154,8 +154,8 @@ async fn board(
     principal: crate::auth::Principal,
     query: web::Query<BoardQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    crate::auth::authorize(&principal, crate::auth::access::READ_RECORDS, Target::Line(&query.line))?;
-    let freshness = crate::routes::projections::freshness(&app.pool, projections::andon::Calls).await?;
+    let freshness =
+        crate::routes::projections::line_query::<projections::andon::Calls>(&app, &principal, &query.line).await?;
     let now = chrono::Utc::now();
     let calls = projections::andon::open_calls(&app.pool, &query.line.to_string())
         .await?
@@ -197,9 +197,9 @@ async fn response_times(
     query: web::Query<PeriodQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    crate::auth::authorize(&principal, crate::auth::access::READ_RECORDS, Target::Line(&query.line))?;
+    let freshness =
+        crate::routes::projections::line_query::<projections::andon::Calls>(&app, &principal, &query.line).await?;
     let (from, to) = super::period(query.from, query.to)?;
-    let freshness = crate::routes::projections::freshness(&app.pool, projections::andon::Calls).await?;
     let by_call_type = projections::andon::response_times(&app.pool, &query.line.to_string(), from, to).await?;
     Ok(HttpResponse::Ok().json(ResponseTimes { freshness, by_call_type }))
 }

@@ -160,9 +160,9 @@ async fn list(
     query: web::Query<StopQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    crate::auth::authorize(&principal, crate::auth::access::READ_RECORDS, Target::Line(&query.line))?;
+    let freshness =
+        crate::routes::projections::line_query::<projections::downtime::Stops>(&app, &principal, &query.line).await?;
     let (from, to) = super::period(query.from, query.to)?;
-    let freshness = crate::routes::projections::freshness(&app.pool, projections::downtime::Stops).await?;
     let after = query.after_started_at.map(|at| (at, query.after_id.unwrap_or_default()));
     let filter = projections::downtime::StopFilter {
         line: query.line.to_string(),
@@ -217,9 +217,9 @@ async fn pareto(
     query: web::Query<ParetoQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    crate::auth::authorize(&principal, crate::auth::access::READ_RECORDS, Target::Line(&query.line))?;
+    let freshness =
+        crate::routes::projections::line_query::<projections::downtime::Stops>(&app, &principal, &query.line).await?;
     let (from, to) = super::period(query.from, query.to)?;
-    let freshness = crate::routes::projections::freshness(&app.pool, projections::downtime::Stops).await?;
     let by = match query.by {
         ParetoKey::Reason => projections::downtime::ParetoBy::Reason,
         ParetoKey::LossCategory => projections::downtime::ParetoBy::LossCategory,
@@ -267,9 +267,9 @@ async fn reliability(
     query: web::Query<ReliabilityQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    crate::auth::authorize(&principal, crate::auth::access::READ_RECORDS, Target::Line(&query.line))?;
+    let freshness =
+        crate::routes::projections::line_query::<projections::downtime::Stops>(&app, &principal, &query.line).await?;
     let (from, to) = super::period(query.from, query.to)?;
-    let freshness = crate::routes::projections::freshness(&app.pool, projections::downtime::Stops).await?;
     let figures = projections::downtime::reliability(&app.pool, &query.line.to_string(), from, to).await?;
     Ok(HttpResponse::Ok().json(Reliability { freshness, figures }))
 }

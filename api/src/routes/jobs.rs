@@ -283,9 +283,8 @@ async fn list(
     query: web::Query<JobQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    crate::auth::authorize(&principal, crate::auth::access::READ_RECORDS, Target::Line(&query.line))?;
-    // The checkpoint is read first: the rows are at least as fresh as it says.
-    let freshness = crate::routes::projections::freshness(&app.pool, projections::jobs::Jobs).await?;
+    let freshness =
+        crate::routes::projections::line_query::<projections::jobs::Jobs>(&app, &principal, &query.line).await?;
     let filter = projections::jobs::JobFilter {
         line: Some(query.line.to_string()),
         status: query.status,

@@ -7,10 +7,11 @@ use serde::Serialize;
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
-use crate::auth::access::ADMINISTER;
+use crate::auth::access::{ADMINISTER, READ_RECORDS};
 use crate::auth::{Principal, Target, authorize};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
+use domain::line_id::LineId;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config.service(projection_status);
@@ -26,8 +27,20 @@ pub struct Freshness {
     pub events_applied: i64,
 }
 
+/// The first step of every read-model query about a line: the principal may read the line's records,
+/// and the answer says how fresh projection `P`'s read model is. The checkpoint is read before the
+/// rows, which are then at least as fresh as it says.
+pub async fn line_query<P: projections::Projection>(
+    app: &AppState,
+    principal: &Principal,
+    line: &LineId,
+) -> Result<Freshness, ApiError> {
+    authorize(principal, READ_RECORDS, Target::Line(line))?;
+    freshness::<P>(&app.pool).await
+}
+
 /// Where projection `P`'s read model is; all zero before its first batch.
-pub async fn freshness<P: projections::Projection>(pool: &PgPool, _: P) -> Result<Freshness, ApiError> {
+async fn freshness<P: projections::Projection>(pool: &PgPool) -> Result<Freshness, ApiError> {
     let status = checkpoint::read(pool, P::NAME).await?;
     Ok(Freshness {
         projection: P::NAME.to_owned(),

@@ -5,26 +5,12 @@ use commands::event_log::{Checkpoint, RecordedEvent, read_committed, read_commit
 use commands::execute;
 use domain::job::Job;
 use futures_util::TryStreamExt;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::support::{context, fixture, one_good, running_job};
+use testkit::insert_probe_event;
 
-/// A writer's raw insert of the first event of a new stream, inside whatever transaction `connection` is in.
-async fn insert_first_event(connection: &mut PgConnection) -> Uuid {
-    let event_id = Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO events (event_id, aggregate_type, aggregate_id, sequence, event_type, event_version, payload,
-                             metadata, recorded_at, stream_hash)
-         VALUES ($1, 'probe', $2, 1, 'Probed', 1, '{}', '{}', now(), sha256(''))",
-    )
-    .bind(event_id)
-    .bind(event_id.to_string())
-    .execute(connection)
-    .await
-    .unwrap_or_else(|e| panic!("raw insert: {e}"));
-    event_id
-}
+use crate::support::{context, fixture, one_good, running_job};
 
 /// Reads to the horizon once. The horizon is cluster-wide: transactions of other databases (other
 /// tests) can hold it back, so tests that expect events wait for them with `read_at_least`.
@@ -60,7 +46,7 @@ async fn a_reader_never_skips_an_event_whose_transaction_commits_late() {
     assert_eq!(read_at_least(&fixture.app, &mut checkpoint, 4).await.len(), 4);
 
     let mut slow_writer = fixture.app.begin().await.unwrap_or_else(|e| panic!("{e}"));
-    let late = insert_first_event(&mut slow_writer).await;
+    let late = insert_probe_event(&mut slow_writer).await;
     let job = running_job(&store).await;
     execute(&store, &job, one_good(), &context()).await.unwrap_or_else(|e| panic!("{e}"));
 
@@ -86,7 +72,7 @@ async fn an_event_written_late_in_a_long_transaction_is_delivered_after_the_othe
     let job = running_job(&store).await;
     let mut checkpoint = Checkpoint::START;
     assert_eq!(read_at_least(&fixture.app, &mut checkpoint, 4).await.len(), 4);
-    let late = insert_first_event(&mut long_transaction).await;
+    let late = insert_probe_event(&mut long_transaction).await;
     long_transaction.commit().await.unwrap_or_else(|e| panic!("{e}"));
     let delivered = read_at_least(&fixture.app, &mut checkpoint, 1).await;
     assert_eq!(delivered.iter().map(|e| e.event_id).collect::<Vec<_>>(), [late]);
@@ -107,11 +93,11 @@ async fn a_tailing_reader_sees_every_committed_event_once_under_concurrent_write
             let mut committed = Vec::new();
             for i in 0..TRANSACTIONS_EACH {
                 let mut transaction = pool.begin().await.unwrap_or_else(|e| panic!("{e}"));
-                let mut ids = vec![insert_first_event(&mut transaction).await];
+                let mut ids = vec![insert_probe_event(&mut transaction).await];
                 // Hold some transactions across other writers' commits; yield so they interleave.
                 for _ in 0..(writer * 7 + i * 3) % 5 {
                     tokio::task::yield_now().await;
-                    ids.push(insert_first_event(&mut transaction).await);
+                    ids.push(insert_probe_event(&mut transaction).await);
                 }
                 if (writer + i) % 4 == 0 {
                     transaction.rollback().await.unwrap_or_else(|e| panic!("{e}"));

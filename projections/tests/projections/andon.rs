@@ -9,9 +9,7 @@ use domain::andon::{AndonCall, AndonCommand, CallType, EscalationLadder, Priorit
 use domain::line_id::LineId;
 use domain::values::{Description, Reason, StationId};
 use projections::andon::{Calls, open_calls, response_times};
-use projections::checkpoint;
 use projections::escalation::{escalate_due, run};
-use projections::worker::catch_up;
 use tokio::sync::watch;
 
 use crate::support::{DEADLINE, Fixture, context, fixture};
@@ -38,19 +36,6 @@ async fn level(fixture: &Fixture, id: &str) -> u8 {
     commands::event_log::fold::<AndonCall>(&events).map(|call| call.level).unwrap_or(0)
 }
 
-async fn caught_up(fixture: &Fixture) {
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
-        .fetch_one(&fixture.owner)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let deadline = Instant::now() + DEADLINE;
-    while checkpoint::load(&fixture.app, "andon", 1).await.map(|s| s.events_applied).unwrap_or(0) < total
-        && Instant::now() < deadline
-    {
-        catch_up(&fixture.app, &Calls, 1000).await.unwrap_or_else(|e| panic!("{e}"));
-    }
-}
-
 #[tokio::test]
 async fn the_board_shows_open_calls_and_response_times_count_what_was_answered() {
     let fixture = fixture().await;
@@ -70,7 +55,7 @@ async fn the_board_shows_open_calls_and_response_times_count_what_was_answered()
     act(&calls, "waiting", raise(CallType::Quality)).await;
     act(&calls, "taken", raise(CallType::Maintenance)).await;
     act(&calls, "taken", AndonCommand::Acknowledge).await;
-    caught_up(&fixture).await;
+    fixture.caught_up(&Calls).await;
 
     let board = open_calls(&fixture.app, LINE).await.unwrap_or_else(|e| panic!("{e}"));
     let open: Vec<(&str, &str)> = board.iter().map(|call| (call.call_id.as_str(), call.status.as_str())).collect();
@@ -105,7 +90,7 @@ async fn due_tiers_are_escalated_by_the_scheduler_in_its_own_name_and_nothing_ea
     act(&calls, "unanswered", raise(CallType::Safety)).await;
     act(&calls, "answered", raise(CallType::Material)).await;
     act(&calls, "answered", AndonCommand::Acknowledge).await;
-    caught_up(&fixture).await;
+    fixture.caught_up(&Calls).await;
 
     let scheduler_calls = PgEventStore::new(fixture.app.clone(), StoreSettings::default());
     let now = Utc::now();
@@ -132,7 +117,7 @@ async fn a_scheduler_started_later_escalates_what_fell_due_while_none_ran() {
     let fixture = fixture().await;
     let calls = PgEventStore::new(fixture.app.clone(), StoreSettings::default());
     act(&calls, "raised-while-down", raise(CallType::Other)).await;
-    caught_up(&fixture).await;
+    fixture.caught_up(&Calls).await;
     let (_stop, stopped) = watch::channel(false);
     tokio::spawn(run(fixture.app.clone(), ladder(), StdDuration::from_millis(50), stopped));
     let deadline = Instant::now() + DEADLINE;

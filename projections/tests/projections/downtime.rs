@@ -1,7 +1,5 @@
 //! The downtime read model: stops listed with their reasons, and Paretos of ended downtime.
 
-use std::time::Instant;
-
 use chrono::{Duration, Utc};
 use commands::execute;
 use commands::lookups::{StopStart, give_downtime_reason, start_downtime};
@@ -9,11 +7,9 @@ use domain::downtime::{DowntimeCommand, StopSource};
 use domain::line::LineCommand;
 use domain::line_id::LineId;
 use domain::values::{LossCategory, Name, ReasonCode};
-use projections::checkpoint;
 use projections::downtime::{ParetoBar, ParetoBy, StopFilter, Stops, list, pareto, reliability};
-use projections::worker::catch_up;
 
-use crate::support::{DEADLINE, context, fixture};
+use crate::support::{context, fixture};
 
 fn line() -> LineId {
     LineId::parse("plant-1/packing/L3").unwrap_or_else(|_| panic!())
@@ -65,16 +61,7 @@ async fn stops_are_listed_with_their_reasons_and_ended_downtime_makes_the_pareto
             execute(&stops, &id, DowntimeCommand::End { ended_at }, &context()).await.unwrap_or_else(|e| panic!("{e}"));
         }
     }
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
-        .fetch_one(&fixture.owner)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let deadline = Instant::now() + DEADLINE;
-    while checkpoint::load(&fixture.app, "downtime", 1).await.map(|s| s.events_applied).unwrap_or(0) < total
-        && Instant::now() < deadline
-    {
-        catch_up(&fixture.app, &Stops, 1000).await.unwrap_or_else(|e| panic!("{e}"));
-    }
+    fixture.caught_up(&Stops).await;
 
     let filter =
         StopFilter { line: line().to_string(), from: start, to: Utc::now(), open_only: false, after: None, limit: 100 };

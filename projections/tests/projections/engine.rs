@@ -8,7 +8,9 @@ use projections::worker::{Settings, WorkerError, catch_up, run};
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::support::{DEADLINE, Recorder, fixture, insert_probe, produce, running_job};
+use testkit::insert_probe_event;
+
+use crate::support::{DEADLINE, Recorder, fixture, produce, running_job};
 
 /// A pseudo-random duration up to `max_ms`, for chaos only (never to wait for something).
 fn random_millis(max_ms: u64) -> Duration {
@@ -35,7 +37,7 @@ async fn every_committed_event_is_applied_exactly_once_whatever_happens_around_t
     }
     // A transaction that writes first and commits last: nothing after it may be applied before it.
     let mut long = fixture.owner.begin().await.unwrap_or_else(|e| panic!("{e}"));
-    insert_probe(&mut long).await;
+    insert_probe_event(&mut long).await;
 
     let mut writers = Vec::new();
     for job in jobs.clone() {
@@ -50,7 +52,7 @@ async fn every_committed_event_is_applied_exactly_once_whatever_happens_around_t
     writers.push(tokio::spawn(async move {
         for _ in 0..20 {
             let mut doomed = owner.begin().await.unwrap_or_else(|e| panic!("{e}"));
-            insert_probe(&mut doomed).await;
+            insert_probe_event(&mut doomed).await;
             doomed.rollback().await.unwrap_or_else(|e| panic!("{e}"));
         }
     }));

@@ -1,31 +1,11 @@
 //! The jobs read model: equal to the domain's fold of every job's stream, and rebuilt identically.
 
-use std::time::Instant;
-
 use commands::event_log::{self, StreamBound};
 use domain::job::Job;
-use projections::checkpoint;
 use projections::jobs::{JobFilter, Jobs, list};
-use projections::worker::catch_up;
 use serde_json::Value;
 
-use crate::support::{DEADLINE, Fixture, context, fixture, produce, running_job};
-
-async fn caught_up(fixture: &Fixture) {
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
-        .fetch_one(&fixture.owner)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        catch_up(&fixture.app, &Jobs, 1000).await.unwrap_or_else(|e| panic!("{e}"));
-        let status = checkpoint::load(&fixture.app, "jobs", 1).await.unwrap_or_else(|e| panic!("{e}"));
-        if status.events_applied >= total || Instant::now() > deadline {
-            assert_eq!(status.events_applied, total);
-            return;
-        }
-    }
-}
+use crate::support::{Fixture, context, fixture, produce, running_job};
 
 async fn rows(fixture: &Fixture) -> Vec<(String, Value, i64, i64)> {
     sqlx::query_as("SELECT job_id, state, good, reject FROM read_jobs ORDER BY job_id")
@@ -48,7 +28,7 @@ async fn the_jobs_read_model_is_the_fold_of_each_stream_and_a_rebuild_gives_the_
     }
     let complete = domain::job::JobCommand::Complete;
     commands::execute(&store, &ids[4], complete, &context()).await.unwrap_or_else(|e| panic!("{e}"));
-    caught_up(&fixture).await;
+    fixture.caught_up(&Jobs).await;
 
     let before = rows(&fixture).await;
     assert_eq!(before.len(), 5);
@@ -79,6 +59,6 @@ async fn the_jobs_read_model_is_the_fold_of_each_stream_and_a_rebuild_gives_the_
         .execute(&fixture.owner)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    caught_up(&fixture).await;
+    fixture.caught_up(&Jobs).await;
     assert_eq!(rows(&fixture).await, before, "a rebuild gives byte-identical rows");
 }

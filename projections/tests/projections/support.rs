@@ -47,6 +47,25 @@ impl Fixture {
         PgEventStore::new(self.app.clone(), StoreSettings::default())
     }
 
+    /// Catches `projection` up with every event in the log. The horizon is cluster-wide, so other tests'
+    /// transactions may make that take more than one call.
+    pub async fn caught_up<P: Projection>(&self, projection: &P) {
+        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+            .fetch_one(&self.owner)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            projections::worker::catch_up(&self.app, projection, 1000).await.unwrap_or_else(|e| panic!("{e}"));
+            let status =
+                projections::checkpoint::load(&self.app, P::NAME, P::VERSION).await.unwrap_or_else(|e| panic!("{e}"));
+            if status.events_applied >= total || Instant::now() > deadline {
+                assert_eq!(status.events_applied, total, "{} caught up", P::NAME);
+                return;
+            }
+        }
+    }
+
     /// Every committed event's position, in position order.
     pub async fn committed_positions(&self) -> Vec<i64> {
         sqlx::query_scalar("SELECT position FROM events ORDER BY position")
@@ -146,19 +165,4 @@ pub async fn produce(store: &PgEventStore<Job>, id: &str, good: u64, reject: u64
     let reject_reason = (reject > 0).then(|| domain::values::ReasonCode::parse("crushed").unwrap_or_else(|_| panic!()));
     let command = JobCommand::RecordProduction { good, reject, reject_reason };
     execute(store, id, command, &context()).await.unwrap_or_else(|e| panic!("production: {e}"));
-}
-
-/// A raw first event of a new `probe` stream inside whatever transaction `connection` is in.
-pub async fn insert_probe(connection: &mut PgConnection) {
-    let event_id = Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO events (event_id, aggregate_type, aggregate_id, sequence, event_type, event_version, payload,
-                             metadata, recorded_at, stream_hash)
-         VALUES ($1, 'probe', $2, 1, 'Probed', 1, '{}', '{}', now(), sha256(''))",
-    )
-    .bind(event_id)
-    .bind(event_id.to_string())
-    .execute(connection)
-    .await
-    .unwrap_or_else(|e| panic!("raw insert: {e}"));
 }
