@@ -22,17 +22,18 @@ impl Status {
 
 const COLUMNS: &str = "name, version, transaction_id, position, events_applied, failed_position, error";
 
-/// The projection's row, created at the start of the log on first use.
+/// The projection's row, created at the start of the log on first use. Workers call this before every
+/// batch, so the row is read first and inserted only when missing.
 pub async fn load(pool: &PgPool, name: &str, version: i32) -> Result<Status, sqlx::Error> {
+    if let Some(status) = read(pool, name).await? {
+        return Ok(status);
+    }
     sqlx::query("INSERT INTO projection_checkpoints (name, version) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
         .bind(name)
         .bind(version)
         .execute(pool)
         .await?;
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM projection_checkpoints WHERE name = $1"))
-        .bind(name)
-        .fetch_one(pool)
-        .await
+    read(pool, name).await?.ok_or(sqlx::Error::RowNotFound)
 }
 
 /// The projection's row as it is, without creating it (for queries: a projection that never ran has none).

@@ -8,6 +8,7 @@ use sqlx::types::Json;
 use crate::andon::CallRow;
 use crate::downtime::StopRow;
 use crate::jobs::JobRow;
+use crate::projection::Projection as _;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LineStatus {
@@ -31,7 +32,7 @@ pub async fn line_status(pool: &PgPool, line: &str) -> Result<LineStatus, sqlx::
     let (freshness, stop, job, open_calls): StatusRow = sqlx::query_as(
         "SELECT
                (SELECT COALESCE(jsonb_agg(jsonb_build_array(name, position) ORDER BY name), '[]')
-                  FROM projection_checkpoints WHERE name IN ('andon', 'downtime', 'jobs')),
+                  FROM projection_checkpoints WHERE name = ANY($2)),
                (SELECT to_jsonb(s) FROM (
                   SELECT downtime_id, line, equipment, started_at, ended_at, duration_ms, class, reason_code,
                          loss_category
@@ -47,6 +48,7 @@ pub async fn line_status(pool: &PgPool, line: &str) -> Result<LineStatus, sqlx::
                   FROM read_andon WHERE line = $1 AND closed_at IS NULL) c)",
     )
     .bind(line)
+    .bind([crate::andon::Calls::NAME, crate::downtime::Stops::NAME, crate::jobs::Jobs::NAME])
     .fetch_one(pool)
     .await?;
     let (stop, job) = (stop.map(|stop| stop.0), job.map(|job| job.0));

@@ -270,12 +270,13 @@ async fn reset_password(
     call.respond(digest, async {
         let id = UserId::from_uuid(*path);
         let user = call.existing(&call.app.users, "user", &id.to_string()).await?;
-        call.authorize(ADMINISTER, Target::Anywhere)?;
+        let actor = call.authorize(ADMINISTER, Target::Anywhere)?;
         let username = user.username.as_ref().map(Username::as_str).unwrap_or_default();
         let hash = new_password_hash(&call.app, Some(id), username, &value.temporary_password).await?;
-        let reply =
-            on_user(&call, *path, Target::Anywhere, |_| Ok(UserCommand::ResetPassword { reason: value.reason }))
-                .await?;
+        let reset = UserCommand::ResetPassword { reason: value.reason };
+        let reply = call.execute(&call.app.users, &id.to_string(), reset, actor).await?;
+        // The event first, then the secret, then the sessions: a sign-in between the last two would
+        // otherwise keep a session opened with the old password.
         credentials::replace(&call.app.pool, id, &hash, true).await?;
         session::end_all_of_user(&call.app.pool, &call.app.sessions, id, "password reset").await?;
         Ok(reply)

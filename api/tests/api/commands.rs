@@ -6,12 +6,7 @@ use serde_json::{Value, json};
 use crate::support::{LINE, Response, TestApp, on_site, spawn, test_settings};
 
 async fn line_with_job(app: &TestApp) -> (String, String, String) {
-    let admin = app.bootstrap_admin().await;
-    let (_, engineer) = app.person(&admin, "erin", on_site("engineer")).await;
-    let (_, leader) = app.person(&admin, "theo", on_site("team_leader")).await;
-    app.post(Some(&engineer), "/api/v1/lines", &json!({"line": LINE, "name": "L3", "time_zone": "UTC"}))
-        .await
-        .expect(201);
+    let (admin, leader) = app.line_and_leader().await;
     let job = json!({"line": LINE, "product": "SKU-1", "target_quantity": 10});
     let job = app.post(Some(&leader), "/api/v1/jobs", &job).await.expect(201);
     (admin, leader, job.body["aggregate_id"].as_str().unwrap_or_default().to_owned())

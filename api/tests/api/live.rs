@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{LINE, TestApp, on_site, spawn, test_settings};
+use crate::support::{LINE, TestApp, spawn, test_settings};
 
 /// Server-sent events as they arrive on one connection.
 struct Events {
@@ -53,12 +53,7 @@ impl Events {
 async fn a_subscribed_dashboard_sees_each_change_and_a_reconnecting_one_misses_nothing() {
     let app = spawn(test_settings()).await;
     let _projectors = app.start_projectors();
-    let admin = app.bootstrap_admin().await;
-    let (_, engineer) = app.person(&admin, "erin", on_site("engineer")).await;
-    let (_, leader) = app.person(&admin, "theo", on_site("team_leader")).await;
-    app.post(Some(&engineer), "/api/v1/lines", &json!({"line": LINE, "name": "L3", "time_zone": "UTC"}))
-        .await
-        .expect(201);
+    let (_, leader) = app.line_and_leader().await;
 
     let mut events = Events::open(&app, &leader, None).await;
     let (_, first) = events.until(|_| true).await;

@@ -143,6 +143,17 @@ impl TestApp {
         (id, self.login(username, OWN_PASSWORD).await)
     }
 
+    /// The first administrator, an engineer who registers `LINE`, and a team leader for the site: the
+    /// administrator's and the team leader's tokens.
+    pub async fn line_and_leader(&self) -> (String, String) {
+        let admin = self.bootstrap_admin().await;
+        let (_, engineer) = self.person(&admin, "erin", on_site("engineer")).await;
+        let (_, leader) = self.person(&admin, "theo", on_site("team_leader")).await;
+        let register = json!({"line": LINE, "name": "L3", "time_zone": "UTC"});
+        self.post(Some(&engineer), "/api/v1/lines", &register).await.expect(201);
+        (admin, leader)
+    }
+
     /// Enrols a PLC gateway for `scope` and signs it in. Returns (device id, access token).
     pub async fn gateway(&self, admin: &str, device_id: &str, scope: Value) -> (String, String) {
         let body = json!({"device_id": device_id, "name": format!("Gateway {device_id}"), "kind": "plc_gateway", "scope": scope});
