@@ -83,6 +83,14 @@ pub async fn by_username(pool: &PgPool, username: &str) -> Result<Option<UserCre
         .await?)
 }
 
+/// A unique key that refused an insert is a 409 with `code`; any other error stays what it is.
+fn taken(error: sqlx::Error, code: &str, message: String) -> ApiError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => ApiError::conflict(code, message),
+        _ => error.into(),
+    }
+}
+
 /// Adds an account's first password inside `transaction`. A taken username is a 409.
 async fn insert(
     transaction: &mut PgConnection,
@@ -100,12 +108,7 @@ async fn insert(
     .bind(must_change)
     .execute(transaction)
     .await
-    .map_err(|error| match &error {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            ApiError::conflict("username_taken", format!("the username {username} is taken"))
-        }
-        _ => error.into(),
-    })?;
+    .map_err(|error| taken(error, "username_taken", format!("the username {username} is taken")))?;
     Ok(())
 }
 
@@ -161,12 +164,7 @@ async fn insert_device(transaction: &mut PgConnection, device: &str, hash: &str)
         .bind(hash)
         .execute(transaction)
         .await
-        .map_err(|error| match &error {
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                ApiError::conflict("device_exists", format!("device {device} is already enrolled"))
-            }
-            _ => error.into(),
-        })?;
+        .map_err(|error| taken(error, "device_exists", format!("device {device} is already enrolled")))?;
     Ok(())
 }
 

@@ -201,6 +201,9 @@ async fn an_administrator_cannot_also_hold_a_record_owning_role() {
     assert_eq!(app.event_count().await, before);
     let retry = json!({"username": "mixed", "printed_name": "Mixed Roles", "grants": on_site("operator"), "initial_password": TEMPORARY_PASSWORD});
     app.post(Some(&admin), "/api/v1/users", &retry).await.expect(201);
+    let events = app.event_count().await;
+    assert_eq!(app.post(Some(&admin), "/api/v1/users", &retry).await.expect(409).code(), "username_taken");
+    assert_eq!(app.event_count().await, events, "a taken username creates no second account");
 }
 
 #[tokio::test]
@@ -209,6 +212,9 @@ async fn devices_authenticate_with_their_secret_and_a_revoked_device_is_shut_out
     let admin = app.bootstrap_admin().await;
     let enrol = json!({"device_id": "gw-1", "name": "Gateway 1", "kind": "plc_gateway", "scope": {"kind": "line", "line": LINE}});
     let enrolled = app.post(Some(&admin), "/api/v1/devices", &enrol).await.expect(201);
+    let events = app.event_count().await;
+    assert_eq!(app.post(Some(&admin), "/api/v1/devices", &enrol).await.expect(409).code(), "device_exists");
+    assert_eq!(app.event_count().await, events);
     let secret = enrolled.body["secret"].as_str().unwrap_or_default().to_owned();
     let wrong =
         app.post(None, "/api/v1/auth/device", &json!({"device_id": "gw-1", "secret": "guess"})).await.expect(401);
