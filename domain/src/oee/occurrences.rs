@@ -3,12 +3,12 @@
 //! start ends the next day. On DST days the wall clock skips or repeats an hour, so occurrences are
 //! 7 or 9 hours long where the definition says 8, and a day's shifts add up to 23 or 25 hours.
 
-use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
+use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::interval::Interval;
-use crate::line::ShiftDefinition;
+use crate::line::{ShiftDefinition, Versioned};
 use crate::values::ShiftName;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +67,47 @@ pub fn occurrences(shifts: &[ShiftDefinition], zone: Tz, date: NaiveDate) -> Vec
             Some(ShiftOccurrence { shift: shift.name.clone(), date, interval, breaks })
         })
         .collect()
+}
+
+/// The shift occurrences that start in `range` under a versioned calendar: each occurrence follows the
+/// calendar version in force at its start, so a change of calendar never rewrites earlier shifts.
+pub fn scheduled(calendars: &[Versioned<Vec<ShiftDefinition>>], zone: Tz, range: Interval) -> Vec<ShiftOccurrence> {
+    let first = range.start().with_timezone(&zone).date_naive().pred_opt().unwrap_or(NaiveDate::MIN);
+    let last = range.end().with_timezone(&zone).date_naive();
+    let mut found = Vec::new();
+    for date in first.iter_days().take_while(|date| *date <= last) {
+        for (index, version) in calendars.iter().enumerate() {
+            let until = calendars.get(index + 1).map(|next| next.effective_from);
+            found.extend(occurrences(&version.value, zone, date).into_iter().filter(|occurrence| {
+                let start = occurrence.interval.start();
+                start >= version.effective_from
+                    && until.is_none_or(|until| start < until)
+                    && start >= range.start()
+                    && start < range.end()
+            }));
+        }
+    }
+    found.sort_by_key(|occurrence| occurrence.interval.start());
+    found
+}
+
+/// The local clock hours that start in `range`, as UTC intervals. Hours follow the zone's offset, so a
+/// zone half an hour off UTC gets hours at half past in UTC, and DST days have 23 or 25 of them.
+pub fn local_hours(zone: Tz, range: Interval) -> Vec<Interval> {
+    const HOUR: Duration = Duration::hours(1);
+    let local = range.start().with_timezone(&zone);
+    let past_the_hour = Duration::seconds(i64::from(local.minute()) * 60 + i64::from(local.second()))
+        + Duration::nanoseconds(i64::from(local.nanosecond()));
+    let mut start = range.start() - past_the_hour;
+    if start < range.start() {
+        start += HOUR;
+    }
+    let mut hours = Vec::new();
+    while start < range.end() {
+        hours.extend(Interval::new(start, start + HOUR));
+        start += HOUR;
+    }
+    hours
 }
 
 #[cfg(test)]
@@ -149,5 +190,56 @@ mod tests {
         let occurrence = occurrences(&[night], chrono_tz::Europe::Berlin, date("2026-03-02")).remove(0);
         assert_eq!(occurrence.breaks[1].start().to_rfc3339(), "2026-03-03T02:00:00+00:00");
         assert_eq!(occurrence.planned_production_ms(), 8 * HOUR - 45 * 60_000);
+    }
+
+    fn calendar(versions: Vec<(&str, Vec<ShiftDefinition>)>) -> Vec<Versioned<Vec<ShiftDefinition>>> {
+        versions
+            .into_iter()
+            .zip(1..)
+            .map(|((from, shifts), version)| Versioned {
+                version,
+                effective_from: DateTime::parse_from_rfc3339(from).map(|t| t.with_timezone(&Utc)).unwrap_or_default(),
+                value: shifts,
+            })
+            .collect()
+    }
+    fn range(from: &str, to: &str) -> Interval {
+        let at = |text: &str| DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).unwrap_or_default();
+        Interval::new(at(from), at(to)).unwrap_or_else(|| panic!("empty range"))
+    }
+
+    #[test]
+    fn each_occurrence_follows_the_calendar_version_in_force_at_its_start() {
+        let two_shifts = vec![shift("early", "06:00", "14:00"), shift("late", "14:00", "22:00")];
+        let versions = calendar(vec![("2026-01-01T00:00:00Z", two_shifts), ("2026-03-03T12:00:00Z", three_shifts())]);
+        let found =
+            scheduled(&versions, chrono_tz::Europe::Berlin, range("2026-03-03T00:00:00Z", "2026-03-04T00:00:00Z"));
+        let names: Vec<_> = found.iter().map(|o| (o.shift.to_string(), o.date.to_string())).collect();
+        assert_eq!(
+            names,
+            [("early", "2026-03-03"), ("late", "2026-03-03"), ("night", "2026-03-03")]
+                .map(|(shift, date)| (shift.to_owned(), date.to_owned())),
+            "the early shift started under version 1; late and night under version 2"
+        );
+        let before =
+            scheduled(&versions, chrono_tz::Europe::Berlin, range("2026-03-02T00:00:00Z", "2026-03-03T00:00:00Z"));
+        assert_eq!(before.len(), 2, "version 2 does not reach back: no night shift on 2 March");
+    }
+
+    #[test]
+    fn local_hours_follow_the_zone_and_dst_days_have_23_or_25() {
+        let india = local_hours(chrono_tz::Asia::Kolkata, range("2026-03-02T00:10:00Z", "2026-03-02T03:00:00Z"));
+        let starts: Vec<_> = india.iter().map(|hour| hour.start().to_rfc3339()).collect();
+        assert_eq!(starts, ["2026-03-02T00:30:00+00:00", "2026-03-02T01:30:00+00:00", "2026-03-02T02:30:00+00:00"]);
+        let berlin = chrono_tz::Europe::Berlin;
+        let day = |date: &str| {
+            let midnight = |d: NaiveDate| local_instant(berlin, d.and_time(NaiveTime::MIN));
+            let start = self::date(date);
+            local_hours(
+                berlin,
+                Interval::new(midnight(start), midnight(start.succ_opt().unwrap_or(start))).unwrap_or_else(|| panic!()),
+            )
+        };
+        assert_eq!((day("2026-03-29").len(), day("2026-10-25").len(), day("2026-03-02").len()), (23, 25, 24));
     }
 }
