@@ -259,6 +259,10 @@ mod tests {
             units_without_ideal_cycle_time: 0,
         }
     }
+    /// The OEE of a whole shift occurrence.
+    fn in_shift(shift: &ShiftOccurrence, stops: &[StopFact], counts: &CountSums, now: DateTime<Utc>) -> WindowOee {
+        window_oee(shift.interval, std::slice::from_ref(shift), stops, counts, now)
+    }
     const DOWNTIME: StopClass = StopClass::Downtime;
     const UNPLANNED: Option<LossCategory> = Some(LossCategory::Unplanned);
     const END_OF_DAY: &str = "23:59";
@@ -269,7 +273,7 @@ mod tests {
     fn the_published_example_as_a_shift_with_breaks_and_stops() {
         let early = shift("06:00", "14:00", &[("08:00", "08:15"), ("10:00", "10:30"), ("12:00", "12:15")]);
         let stops = [ended("07:00", "07:40", DOWNTIME, UNPLANNED), ended("11:00", "11:07", DOWNTIME, UNPLANNED)];
-        let oee = window_oee(early.interval, &[early.clone()], &stops, &units(19_271, 18_848, 1000), at(END_OF_DAY));
+        let oee = in_shift(&early, &stops, &units(19_271, 18_848, 1000), at(END_OF_DAY));
         assert_eq!((oee.inputs.planned_production_ms, oee.inputs.run_ms), (420 * MINUTE, 373 * MINUTE));
         let bp = |ratio: Option<super::super::Ratio>| ratio.map(super::super::Ratio::basis_points);
         let figures = oee.figures;
@@ -299,7 +303,7 @@ mod tests {
             ended("09:50", "10:40", DOWNTIME, UNPLANNED),
             ended("10:35", "10:50", DOWNTIME, Some(LossCategory::Setup)),
         ];
-        let oee = window_oee(early.interval, &[early.clone()], &stops, &CountSums::default(), at(END_OF_DAY));
+        let oee = in_shift(&early, &stops, &CountSums::default(), at(END_OF_DAY));
         assert_eq!(oee.downtime_ms.get("unplanned"), Some(&(20 * MINUTE)), "09:50-10:00 and 10:30-10:40");
         assert_eq!(oee.downtime_ms.get("setup"), Some(&(10 * MINUTE)), "10:40-10:50: the overlap counts once");
         assert_eq!(oee.inputs.run_ms, (450 - 30) * MINUTE);
@@ -309,7 +313,7 @@ mod tests {
     fn a_stop_booked_as_planned_comes_off_planned_production_time() {
         let early = shift("06:00", "14:00", &[]);
         let meeting = [ended("07:00", "07:30", DOWNTIME, Some(LossCategory::Planned))];
-        let oee = window_oee(early.interval, &[early.clone()], &meeting, &CountSums::default(), at(END_OF_DAY));
+        let oee = in_shift(&early, &meeting, &CountSums::default(), at(END_OF_DAY));
         assert_eq!((oee.planned_stop_ms, oee.inputs.planned_production_ms), (30 * MINUTE, 450 * MINUTE));
         assert_eq!(oee.inputs.run_ms, 450 * MINUTE, "a planned stop is no availability loss");
     }
@@ -318,7 +322,7 @@ mod tests {
     fn small_stops_stay_in_run_time_and_a_stop_without_reason_is_unassigned() {
         let early = shift("06:00", "14:00", &[]);
         let stops = [ended("07:00", "07:01", StopClass::SmallStop, None), ended("08:00", "08:10", DOWNTIME, None)];
-        let oee = window_oee(early.interval, &[early.clone()], &stops, &CountSums::default(), at(END_OF_DAY));
+        let oee = in_shift(&early, &stops, &CountSums::default(), at(END_OF_DAY));
         assert_eq!((oee.small_stops, oee.small_stop_ms), (1, MINUTE));
         assert_eq!(oee.downtime_ms.get("unassigned"), Some(&(10 * MINUTE)));
         assert_eq!(oee.inputs.run_ms, 470 * MINUTE);
@@ -328,9 +332,9 @@ mod tests {
     fn an_open_stop_counts_up_to_now_is_provisional_and_becomes_downtime_at_the_threshold() {
         let early = shift("06:00", "14:00", &[]);
         let stop = [open("09:00")];
-        let young = window_oee(early.interval, &[early.clone()], &stop, &CountSums::default(), at("09:01"));
+        let young = in_shift(&early, &stop, &CountSums::default(), at("09:01"));
         assert_eq!((young.small_stops, young.downtime_ms.len()), (1, 0), "under the threshold: a small stop");
-        let old = window_oee(early.interval, &[early.clone()], &stop, &CountSums::default(), at("09:30"));
+        let old = in_shift(&early, &stop, &CountSums::default(), at("09:30"));
         assert_eq!(old.downtime_ms.get("unassigned"), Some(&(30 * MINUTE)));
         assert!(old.provisional && old.in_progress);
         assert_eq!(old.inputs.planned_production_ms, 210 * MINUTE, "the shift so far: 06:00 to now");
@@ -343,7 +347,7 @@ mod tests {
         assert_eq!(outside.figures, OeeFigures::default(), "no planned production time: every factor undefined");
         let early = shift("06:00", "14:00", &[]);
         let down = [ended("06:00", "14:00", DOWNTIME, UNPLANNED)];
-        let stopped = window_oee(early.interval, &[early.clone()], &down, &CountSums::default(), at(END_OF_DAY));
+        let stopped = in_shift(&early, &down, &CountSums::default(), at(END_OF_DAY));
         assert_eq!(stopped.figures.availability.map(super::super::Ratio::basis_points), Some(0));
         assert_eq!(stopped.figures.performance, None);
     }
@@ -352,10 +356,10 @@ mod tests {
     fn corrections_below_zero_are_flagged_and_rolled_up_periods_sum_their_parts() {
         let hour = |from, to| shift(from, to, &[]);
         let (first, second) = (hour("06:00", "07:00"), hour("07:00", "08:00"));
-        let corrected = window_oee(first.interval, &[first.clone()], &[], &units(-5, -5, 1000), at(END_OF_DAY));
+        let corrected = in_shift(&first, &[], &units(-5, -5, 1000), at(END_OF_DAY));
         assert!(corrected.counts_below_zero);
         assert_eq!(corrected.inputs.total_count, 0);
-        let busy = window_oee(second.interval, &[second.clone()], &[], &units(3_600, 3_600, 1000), at(END_OF_DAY));
+        let busy = in_shift(&second, &[], &units(3_600, 3_600, 1000), at(END_OF_DAY));
         let both = roll_up_windows([&corrected, &busy]);
         assert_eq!(both.inputs.planned_production_ms, 120 * MINUTE);
         assert_eq!(both.figures.oee.map(super::super::Ratio::basis_points), Some(5000));
