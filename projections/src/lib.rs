@@ -2,7 +2,8 @@
 //! with a checkpoint written in the same transaction as its changes.
 //!
 //! Start reading at [`projection::Projection`], then [`worker::catch_up`] (one batch, exactly once) and
-//! [`worker::run`] (ownership, wake-ups, failure). Read models: [`jobs`], [`downtime`], [`andon`], all [`folded`] through the domain's own `apply`.
+//! [`worker::run`] (ownership, wake-ups, failure). Read models: [`jobs`], [`downtime`], [`andon`], all [`folded`] through the domain's own `apply`, and
+//! [`oee`], whose facts `domain::oee` turns into figures per query.
 
 pub mod andon;
 pub mod checkpoint;
@@ -11,6 +12,7 @@ pub mod escalation;
 pub mod folded;
 pub mod jobs;
 pub mod line_status;
+pub mod oee;
 pub mod projection;
 pub mod worker;
 
@@ -32,6 +34,7 @@ pub fn spawn_all(pool: &PgPool, settings: worker::Settings, stop: &watch::Receiv
         tokio::spawn(worker::run(pool.clone(), jobs::Jobs, settings, stop.clone())),
         tokio::spawn(worker::run(pool.clone(), downtime::Stops, settings, stop.clone())),
         tokio::spawn(worker::run(pool.clone(), andon::Calls, settings, stop.clone())),
+        tokio::spawn(worker::run(pool.clone(), oee::Oee, settings, stop.clone())),
         tokio::spawn(escalation::run(
             pool.clone(),
             domain::andon::EscalationLadder::default(),

@@ -4,4 +4,5 @@ mod andon;
 mod downtime;
 mod engine;
 mod jobs;
+mod oee;
 mod support;

@@ -1,0 +1,196 @@
+//! OEE figures per hour, shift occurrence or day of a line, and their roll-ups, from the OEE read model's
+//! facts as of a query's "now". Hours are the line's local clock hours; a day is the sum of the shift
+//! occurrences that start on that local date (a night shift belongs to the date it starts).
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use domain::downtime::Downtime;
+use domain::line::Line;
+use domain::oee::{
+    CountSums, Interval, ShiftOccurrence, StopFact, WindowOee, local_hours, roll_up_windows, scheduled, window_oee,
+};
+use serde::Serialize;
+use sqlx::PgPool;
+use sqlx::types::Json;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granularity {
+    Hour,
+    Shift,
+    Day,
+}
+
+/// One period's OEE. `shift` names the shift of a shift occurrence; `date` is the local date of a shift
+/// occurrence or a day.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Period {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub shift: Option<String>,
+    pub date: Option<NaiveDate>,
+    pub oee: WindowOee,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LineOee {
+    pub line: String,
+    pub time_zone: String,
+    pub periods: Vec<Period>,
+    /// The periods summed (oee.md: times and weighted counts add up, percentages are never averaged).
+    pub total: WindowOee,
+}
+
+/// The periods of `line` that start in `range`, as of `now`; `None` for a line the read model does not
+/// know (yet).
+pub async fn line_oee(
+    pool: &PgPool,
+    line: &str,
+    range: Interval,
+    granularity: Granularity,
+    now: DateTime<Utc>,
+) -> Result<Option<LineOee>, sqlx::Error> {
+    let Some(config) = line_config(pool, line).await? else { return Ok(None) };
+    let Some((_, _, zone)) = config.identity else { return Ok(None) };
+    let shifts = scheduled(&config.calendars, zone, range);
+    let windows: Vec<(Interval, Option<&ShiftOccurrence>)> = match granularity {
+        Granularity::Hour => local_hours(zone, range).into_iter().map(|hour| (hour, None)).collect(),
+        Granularity::Shift | Granularity::Day => shifts.iter().map(|shift| (shift.interval, Some(shift))).collect(),
+    };
+    let periods = periods(pool, line, &config, &windows, now).await?;
+    let periods = if granularity == Granularity::Day { days(periods) } else { periods };
+    let total = roll_up_windows(periods.iter().map(|period| &period.oee));
+    Ok(Some(LineOee { line: line.to_owned(), time_zone: zone.name().to_owned(), periods, total }))
+}
+
+/// The shift occurrence of `line` running at `now`, so far; `None` between shifts or for an unknown line.
+pub async fn current_shift(pool: &PgPool, line: &str, now: DateTime<Utc>) -> Result<Option<Period>, sqlx::Error> {
+    let Some(config) = line_config(pool, line).await? else { return Ok(None) };
+    let Some((_, _, zone)) = config.identity else { return Ok(None) };
+    let Some(recent) = Interval::new(now - Duration::days(2), now + Duration::milliseconds(1)) else { return Ok(None) };
+    let shifts = scheduled(&config.calendars, zone, recent);
+    let Some(running) = shifts.iter().find(|shift| shift.interval.start() <= now && now < shift.interval.end()) else {
+        return Ok(None);
+    };
+    Ok(periods(pool, line, &config, &[(running.interval, Some(running))], now).await?.pop())
+}
+
+async fn line_config(pool: &PgPool, line: &str) -> Result<Option<Line>, sqlx::Error> {
+    let state: Option<Json<Line>> =
+        sqlx::query_scalar("SELECT state FROM read_oee_lines WHERE line = $1").bind(line).fetch_optional(pool).await?;
+    Ok(state.map(|state| state.0))
+}
+
+/// Each window's OEE from one read of the stops and one of the counts that fall in any of them.
+async fn periods(
+    pool: &PgPool,
+    line: &str,
+    config: &Line,
+    windows: &[(Interval, Option<&ShiftOccurrence>)],
+    now: DateTime<Utc>,
+) -> Result<Vec<Period>, sqlx::Error> {
+    let (Some(first), Some(last)) =
+        (windows.iter().map(|w| w.0.start()).min(), windows.iter().map(|w| w.0.end()).max())
+    else {
+        return Ok(Vec::new());
+    };
+    let Some((_, _, zone)) = &config.identity else { return Ok(Vec::new()) };
+    // Occurrences that started up to two days earlier can still reach into the first window.
+    let schedule = Interval::new(first - Duration::days(2), last)
+        .map(|span| scheduled(&config.calendars, *zone, span))
+        .unwrap_or_default();
+    let stops = stops(pool, line, first, last).await?;
+    let counts = counts(pool, line, windows.iter().map(|w| w.0)).await?;
+    Ok(windows
+        .iter()
+        .zip(counts)
+        .map(|((window, shift), counts)| Period {
+            start: window.start(),
+            end: window.end(),
+            shift: shift.map(|shift| shift.shift.to_string()),
+            date: shift.map(|shift| shift.date),
+            oee: window_oee(*window, &schedule, &stops, &counts, now),
+        })
+        .collect())
+}
+
+/// Whole-line stops that overlap [from, to) (an open one overlaps everything after its start).
+async fn stops(
+    pool: &PgPool,
+    line: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<StopFact>, sqlx::Error> {
+    let rows: Vec<Json<Downtime>> = sqlx::query_scalar(
+        "SELECT state FROM read_oee_stops
+         WHERE line = $1 AND equipment IS NULL AND started_at < $3 AND (ended_at IS NULL OR ended_at > $2)",
+    )
+    .bind(line)
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|Json(stop)| {
+            let interval = stop.interval.as_ref()?;
+            Some(StopFact {
+                started_at: interval.started_at,
+                ended: interval.ended,
+                small_stop_threshold: interval.small_stop_threshold,
+                loss: stop.reason.as_ref().map(|reason| reason.loss_category),
+            })
+        })
+        .collect())
+}
+
+/// The units made in each window, each priced with the ideal cycle time in force when it was made.
+async fn counts(
+    pool: &PgPool,
+    line: &str,
+    windows: impl Iterator<Item = Interval>,
+) -> Result<Vec<CountSums>, sqlx::Error> {
+    let (starts, ends): (Vec<_>, Vec<_>) = windows.map(|window| (window.start(), window.end())).unzip();
+    let rows: Vec<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT w.i, COALESCE(sum(c.total), 0)::bigint, COALESCE(sum(c.good), 0)::bigint,
+                COALESCE(sum(c.total * t.ideal_ms), 0)::bigint, COALESCE(sum(c.good * t.ideal_ms), 0)::bigint,
+                COALESCE(sum(c.total) FILTER (WHERE t.ideal_ms IS NULL), 0)::bigint
+         FROM UNNEST($2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS w(s, e, i)
+         LEFT JOIN read_oee_counts c ON c.line = $1 AND c.made_at >= w.s AND c.made_at < w.e
+         LEFT JOIN read_oee_cycle_times t ON t.line = c.line AND t.product = c.product
+              AND c.made_at >= t.effective_from AND (t.effective_to IS NULL OR c.made_at < t.effective_to)
+         GROUP BY w.i ORDER BY w.i",
+    )
+    .bind(line)
+    .bind(&starts)
+    .bind(&ends)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(_, total, good, ideal_total, ideal_good, unpriced)| CountSums {
+            total,
+            good,
+            ideal_total_ms: i128::from(ideal_total),
+            ideal_good_ms: i128::from(ideal_good),
+            units_without_ideal_cycle_time: unpriced,
+        })
+        .collect())
+}
+
+/// Shift occurrences summed per local date.
+fn days(shifts: Vec<Period>) -> Vec<Period> {
+    let mut days: Vec<(NaiveDate, Vec<Period>)> = Vec::new();
+    for shift in shifts {
+        let date = shift.date.unwrap_or_default();
+        match days.last_mut() {
+            Some((day, parts)) if *day == date => parts.push(shift),
+            _ => days.push((date, vec![shift])),
+        }
+    }
+    days.into_iter()
+        .filter_map(|(date, parts)| {
+            let (start, end) = (parts.first()?.start, parts.iter().map(|part| part.end).max()?);
+            let oee = roll_up_windows(parts.iter().map(|part| &part.oee));
+            Some(Period { start, end, shift: None, date: Some(date), oee })
+        })
+        .collect()
+}

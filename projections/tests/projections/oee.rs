@@ -1,0 +1,170 @@
+//! The OEE read model: oee.md's worked example scripted as a real shift through commands, then read
+//! per shift, day and hour; and an ideal cycle time version that takes effect in the past.
+
+use chrono::{DateTime, NaiveTime, Utc};
+use commands::execute;
+use commands::lookups::{StopStart, give_downtime_reason, start_downtime};
+use domain::downtime::{DowntimeCommand, StopSource};
+use domain::job::JobCommand;
+use domain::line::{LineCommand, PlannedBreak, ShiftDefinition};
+use domain::line_id::LineId;
+use domain::oee::{Interval, Ratio};
+use domain::values::{LossCategory, Millis, Name, ProductId, Reason, ReasonCode, ShiftName};
+use projections::oee::Oee;
+use projections::oee::query::{Granularity, LineOee, line_oee};
+
+use crate::support::{Fixture, context, fixture, running_job};
+
+const MINUTE: u64 = 60_000;
+
+fn line() -> LineId {
+    LineId::parse("plant-1/packing/L3").unwrap_or_else(|_| panic!())
+}
+fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+/// 2 March 2026 in Berlin (UTC+1), local wall-clock time.
+fn local(hhmm: &str) -> DateTime<Utc> {
+    at(&format!("2026-03-02T{hhmm}:00+01:00"))
+}
+fn time(hhmm: &str) -> NaiveTime {
+    NaiveTime::parse_from_str(hhmm, "%H:%M").unwrap_or_else(|e| panic!("{e}"))
+}
+fn minutes(n: u64) -> Millis {
+    Millis::new(n * MINUTE).unwrap_or_else(|_| panic!())
+}
+fn bp(ratio: Option<Ratio>) -> Option<u128> {
+    ratio.map(Ratio::basis_points)
+}
+
+/// The line with one early shift (06:00-14:00, breaks of 15, 30 and 15 minutes), a jam reason, and an
+/// ideal cycle time of 1.0 s for BOTTLE-500, all in force since 1 January.
+async fn configured_line(fixture: &Fixture) -> commands::PgEventStore<domain::line::Line> {
+    let lines = commands::PgEventStore::new(fixture.app.clone(), commands::StoreSettings::default());
+    let name = |text: &str| Name::parse(text).unwrap_or_else(|_| panic!());
+    let early = ShiftDefinition {
+        name: ShiftName::parse("early").unwrap_or_else(|_| panic!()),
+        start: time("06:00"),
+        end: time("14:00"),
+        breaks: [("08:00", 15), ("10:00", 30), ("12:00", 15)]
+            .map(|(start, length)| PlannedBreak { start: time(start), duration: minutes(length) })
+            .to_vec(),
+    };
+    let since = at("2026-01-01T00:00:00Z");
+    let setup = [
+        LineCommand::Register { line: line(), name: name("Line 3"), time_zone: chrono_tz::Europe::Berlin },
+        LineCommand::SetShiftCalendar { shifts: vec![early], effective_from: since, reason: None },
+        LineCommand::SetIdealCycleTime {
+            product: ProductId::parse("BOTTLE-500").unwrap_or_else(|_| panic!()),
+            ideal_cycle_time: Millis::new(1_000).unwrap_or_else(|_| panic!()),
+            effective_from: since,
+            reason: None,
+        },
+        LineCommand::DefineDowntimeReason {
+            code: ReasonCode::parse("jam").unwrap_or_else(|_| panic!()),
+            label: name("Jam"),
+            parent: None,
+            loss_category: LossCategory::Unplanned,
+            reason: None,
+        },
+    ];
+    for command in setup {
+        execute(&lines, &line().to_string(), command, &context()).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    lines
+}
+
+/// oee.md's example: 47 minutes of jams, 19,271 units of which 423 rejects, made during the shift (each
+/// record carries the time it was made at the source), and 50 more units after the shift.
+async fn scripted_shift(fixture: &Fixture, lines: &commands::PgEventStore<domain::line::Line>) {
+    let stops = commands::PgEventStore::new(fixture.app.clone(), commands::StoreSettings::default());
+    for (id, from, to) in [("jam-1", "07:00", "07:40"), ("jam-2", "11:00", "11:07")] {
+        let start = StopStart { line: line(), equipment: None, source: StopSource::Operator, started_at: local(from) };
+        start_downtime(lines, &stops, id, start, &context()).await.unwrap_or_else(|e| panic!("{e}"));
+        let jam = ReasonCode::parse("jam").unwrap_or_else(|_| panic!());
+        give_downtime_reason(lines, &stops, id, jam, None, &context()).await.unwrap_or_else(|e| panic!("{e}"));
+        let end = DowntimeCommand::End { ended_at: local(to) };
+        execute(&stops, id, end, &context()).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let jobs = fixture.jobs();
+    let job = running_job(&jobs).await;
+    let made =
+        [("06:30", 5_000, 100), ("09:00", 5_000, 100), ("11:30", 5_000, 100), ("13:30", 3_848, 123), ("15:00", 50, 0)];
+    for (hhmm, good, reject) in made {
+        let reject_reason = (reject > 0).then(|| ReasonCode::parse("crushed").unwrap_or_else(|_| panic!()));
+        let mut context = context();
+        context.source_timestamp = Some(local(hhmm));
+        let command = JobCommand::RecordProduction { good, reject, reject_reason };
+        execute(&jobs, &job, command, &context).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+async fn read(fixture: &Fixture, granularity: Granularity) -> LineOee {
+    let day = Interval::new(local("00:00"), at("2026-03-03T00:00:00+01:00")).unwrap_or_else(|| panic!());
+    line_oee(&fixture.app, &line().to_string(), day, granularity, Utc::now())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("the line is in the read model"))
+}
+
+#[tokio::test]
+async fn the_published_example_scripted_as_a_shift_gives_the_published_figures() {
+    let fixture = fixture().await;
+    let lines = configured_line(&fixture).await;
+    scripted_shift(&fixture, &lines).await;
+    fixture.caught_up(&Oee).await;
+
+    let shifts = read(&fixture, Granularity::Shift).await;
+    assert_eq!(shifts.periods.len(), 1);
+    let early = &shifts.periods[0].oee;
+    assert_eq!((early.inputs.planned_production_ms, early.inputs.run_ms), (420 * MINUTE, 373 * MINUTE));
+    assert_eq!(
+        (early.inputs.total_count, early.inputs.good_count),
+        (19_271, 18_848),
+        "the 50 after the shift stay out"
+    );
+    let figures = early.figures;
+    assert_eq!(
+        [bp(figures.availability), bp(figures.performance), bp(figures.quality), bp(figures.oee)],
+        [Some(8881), Some(8611), Some(9780), Some(7479)]
+    );
+    assert_eq!(early.downtime_ms.get("unplanned"), Some(&(47 * MINUTE)));
+    assert_eq!(shifts.periods[0].shift.as_deref(), Some("early"));
+
+    let days = read(&fixture, Granularity::Day).await;
+    assert_eq!(days.periods.len(), 1);
+    assert_eq!(days.periods[0].oee.inputs, early.inputs, "a day is the sum of its shifts");
+
+    let hours = read(&fixture, Granularity::Hour).await;
+    assert_eq!(hours.periods.len(), 24);
+    assert_eq!(hours.total.inputs, early.inputs, "hours outside the shift have no planned time and stay out");
+    let eight = &hours.periods[8].oee;
+    assert_eq!(
+        (eight.inputs.planned_production_ms, eight.scheduled_ms),
+        (45 * MINUTE, 45 * MINUTE),
+        "08:00-09:00 less its break"
+    );
+    let fifteen = &hours.periods[15].oee;
+    assert_eq!((fifteen.inputs.total_count, fifteen.figures.oee), (50, None), "15:00: units made, no planned time");
+}
+
+#[tokio::test]
+async fn an_ideal_cycle_time_version_that_takes_effect_in_the_past_prices_later_units() {
+    let fixture = fixture().await;
+    let lines = configured_line(&fixture).await;
+    scripted_shift(&fixture, &lines).await;
+    let slower = LineCommand::SetIdealCycleTime {
+        product: ProductId::parse("BOTTLE-500").unwrap_or_else(|_| panic!()),
+        ideal_cycle_time: Millis::new(2_000).unwrap_or_else(|_| panic!()),
+        effective_from: local("11:00"),
+        reason: Some(Reason::parse("format parts changed on 2 March").unwrap_or_else(|_| panic!())),
+    };
+    execute(&lines, &line().to_string(), slower, &context()).await.unwrap_or_else(|e| panic!("{e}"));
+    fixture.caught_up(&Oee).await;
+
+    let early = read(&fixture, Granularity::Shift).await.periods.remove(0).oee;
+    // 10,200 units before 11:00 at 1 s, 9,071 after at 2 s.
+    assert_eq!(early.inputs.ideal_total_ms, 10_200 * 1_000 + 9_071 * 2_000);
+    assert_eq!(bp(early.figures.performance), Some(12_664));
+    assert!(early.figures.performance_above_ideal, "kept uncapped and flagged");
+}
