@@ -4,6 +4,8 @@
 use std::time::{Duration, Instant};
 
 use projections::checkpoint;
+use projections::jobs::Jobs;
+use projections::oee::Oee;
 use projections::worker::{Settings, WorkerError, catch_up, run};
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -68,7 +70,12 @@ async fn every_committed_event_is_applied_exactly_once_whatever_happens_around_t
         let projector = tokio::spawn(async move {
             let recorder = Recorder::new("chaos");
             loop {
-                if let Err(error) = catch_up(&app, &recorder, 7).await {
+                let applied = (
+                    catch_up(&app, &recorder, 7).await,
+                    catch_up(&app, &Oee, 11).await,
+                    catch_up(&app, &Jobs, 5).await,
+                );
+                if let (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) = applied {
                     panic!("catch-up failed: {error}");
                 }
                 tokio::task::yield_now().await;
@@ -96,6 +103,28 @@ async fn every_committed_event_is_applied_exactly_once_whatever_happens_around_t
     assert!(long_position.is_some(), "the long transaction's event waited for its commit");
     let status = checkpoint::load(&fixture.app, "test_recorder", 1).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(usize::try_from(status.events_applied).ok(), Some(committed.len()));
+
+    // The read models' totals equal a recount from the events themselves.
+    fixture.caught_up(&Oee).await;
+    fixture.caught_up(&Jobs).await;
+    let pool = &fixture.app;
+    let totals = |sql: &'static str| async move {
+        let (units, good): (Option<i64>, Option<i64>) =
+            sqlx::query_as(sql).fetch_one(pool).await.unwrap_or_else(|e| panic!("{e}"));
+        (units.unwrap_or_default(), good.unwrap_or_default())
+    };
+    let recount = totals(
+        "SELECT sum((payload->>'good')::bigint + (payload->>'reject')::bigint)::bigint, sum((payload->>'good')::bigint)::bigint
+         FROM events WHERE event_type = 'ProductionRecorded'",
+    )
+    .await;
+    assert_eq!(recount, (8 * 40, 8 * 40));
+    assert_eq!(
+        totals("SELECT sum(total)::bigint, sum(good)::bigint FROM read_oee_counts").await,
+        recount,
+        "OEE counts"
+    );
+    assert_eq!(totals("SELECT sum(good + reject)::bigint, sum(good)::bigint FROM read_jobs").await, recount, "jobs");
 }
 
 #[tokio::test]
