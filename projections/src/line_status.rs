@@ -1,6 +1,8 @@
 //! The line status board, composed from the jobs, downtime and Andon read models: whether a line runs,
-//! is stopped (and why) or is unknown; its current job and progress; its open Andon calls.
+//! is stopped (and why) or is unknown; its current job and progress; its open Andon calls; the OEE of
+//! the shift running now, so far.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 use sqlx::types::Json;
@@ -8,6 +10,7 @@ use sqlx::types::Json;
 use crate::andon::CallRow;
 use crate::downtime::StopRow;
 use crate::jobs::JobRow;
+use crate::oee::query::Period;
 use crate::projection::Projection as _;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -20,6 +23,8 @@ pub struct LineStatus {
     /// The running or paused job, the newest if several.
     pub job: Option<JobRow>,
     pub open_calls: Vec<CallRow>,
+    /// The shift occurrence running at the time of the query, up to then; `None` between shifts.
+    pub shift_oee: Option<Period>,
     /// Where each read model behind this status is in the log (projection, position).
     pub freshness: Vec<(String, i64)>,
 }
@@ -27,8 +32,9 @@ pub struct LineStatus {
 /// The row of the status query: each part as JSON.
 type StatusRow = (Json<Vec<(String, i64)>>, Option<Json<StopRow>>, Option<Json<JobRow>>, Json<Vec<CallRow>>);
 
-/// One statement, so one snapshot: the rows and the checkpoints beside them are exactly consistent.
-pub async fn line_status(pool: &PgPool, line: &str) -> Result<LineStatus, sqlx::Error> {
+/// The status, job and calls come from one statement, so one snapshot: those rows and the checkpoints
+/// beside them are exactly consistent. The shift's OEE is read after it, so it is at least as fresh.
+pub async fn line_status(pool: &PgPool, line: &str, now: DateTime<Utc>) -> Result<LineStatus, sqlx::Error> {
     let (freshness, stop, job, open_calls): StatusRow = sqlx::query_as(
         "SELECT
                (SELECT COALESCE(jsonb_agg(jsonb_build_array(name, position) ORDER BY name), '[]')
@@ -48,7 +54,7 @@ pub async fn line_status(pool: &PgPool, line: &str) -> Result<LineStatus, sqlx::
                   FROM read_andon WHERE line = $1 AND closed_at IS NULL) c)",
     )
     .bind(line)
-    .bind([crate::andon::Calls::NAME, crate::downtime::Stops::NAME, crate::jobs::Jobs::NAME])
+    .bind([crate::andon::Calls::NAME, crate::downtime::Stops::NAME, crate::jobs::Jobs::NAME, crate::oee::Oee::NAME])
     .fetch_one(pool)
     .await?;
     let (stop, job) = (stop.map(|stop| stop.0), job.map(|job| job.0));
@@ -57,5 +63,14 @@ pub async fn line_status(pool: &PgPool, line: &str) -> Result<LineStatus, sqlx::
         (None, Some(job)) if job.status == "running" => "running",
         _ => "unknown",
     };
-    Ok(LineStatus { line: line.to_owned(), state, stop, job, open_calls: open_calls.0, freshness: freshness.0 })
+    let shift_oee = crate::oee::query::current_shift(pool, line, now).await?;
+    Ok(LineStatus {
+        line: line.to_owned(),
+        state,
+        stop,
+        job,
+        open_calls: open_calls.0,
+        shift_oee,
+        freshness: freshness.0,
+    })
 }

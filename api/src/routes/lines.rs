@@ -249,7 +249,8 @@ async fn define_downtime_reason(
 }
 
 /// The line's status board: running, stopped (with the open stop and its reason) or unknown; the
-/// current job and its counts; the open Andon calls; and how fresh each read model behind it is.
+/// current job and its counts; the open Andon calls; the OEE of the running shift so far (`shift_oee`, as
+/// in `GET /api/v1/oee`); and how fresh each read model behind it is.
 #[utoipa::path(tag = "lines", params(LinePath), responses(
     (status = 200, body = Object, description = "The status board"), (status = 400, body = ErrorBody),
     (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
@@ -262,7 +263,8 @@ async fn status(
     let line = path.parse()?;
     authorize(&principal, READ_RECORDS, Target::Line(&line))?;
     registered(&app, &line).await?;
-    Ok(HttpResponse::Ok().json(projections::line_status::line_status(&app.pool, &line.to_string()).await?))
+    Ok(HttpResponse::Ok()
+        .json(projections::line_status::line_status(&app.pool, &line.to_string(), chrono::Utc::now()).await?))
 }
 
 /// 404 for a line that was never registered.

@@ -93,7 +93,7 @@ async fn next_message(mut subscription: Subscription) -> Option<(Result<Bytes, a
             }
         }
         subscription.first = false;
-        let status = match line_status(&subscription.pool, &subscription.line).await {
+        let status = match line_status(&subscription.pool, &subscription.line, chrono::Utc::now()).await {
             Ok(status) => status,
             Err(error) => {
                 tracing::warn!(%error, "line status unavailable for a subscriber; closing the stream");

@@ -12,6 +12,7 @@ mod jobs;
 pub mod lines;
 pub mod live;
 pub mod metrics;
+mod oee;
 pub mod projections;
 mod records;
 mod security;
@@ -35,6 +36,7 @@ pub fn configure(config: &mut ServiceConfig) {
     jobs::configure(config);
     downtime::configure(config);
     andon::configure(config);
+    oee::configure(config);
     ingest::configure(config);
     records::configure(config);
     projections::configure(config);

@@ -40,7 +40,7 @@ pub async fn line_query<P: projections::Projection>(
 }
 
 /// Where projection `P`'s read model is; all zero before its first batch.
-async fn freshness<P: projections::Projection>(pool: &PgPool) -> Result<Freshness, ApiError> {
+pub async fn freshness<P: projections::Projection>(pool: &PgPool) -> Result<Freshness, ApiError> {
     let status = checkpoint::read(pool, P::NAME).await?;
     Ok(Freshness {
         projection: P::NAME.to_owned(),

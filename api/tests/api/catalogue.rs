@@ -232,6 +232,8 @@ pub fn endpoints() -> Vec<Endpoint> {
         e("GET", "/api/v1/andon-calls/response-times", Roles(PEOPLE), none),
         e("GET", "/api/v1/downtime/pareto", Roles(PEOPLE), none),
         e("GET", "/api/v1/downtime/reliability", Roles(PEOPLE), none),
+        e("GET", "/api/v1/oee", Roles(PEOPLE), none),
+        e("GET", "/api/v1/oee/roll-up", Roles(PEOPLE), none),
         e("GET", "/api/v1/projections", Roles(&[ADMIN]), none),
         e("GET", "/api/v1/state", Roles(PEOPLE), none),
     ]
@@ -268,6 +270,8 @@ pub fn concrete(endpoint: &Endpoint, fixture: &Fixture) -> String {
             format!("{path}?line={LINE}")
         }
         ("GET", "/api/v1/downtime/pareto") => format!("{path}?line={LINE}&by=reason"),
+        ("GET", "/api/v1/oee") => format!("{path}?line={LINE}&granularity=shift"),
+        ("GET", "/api/v1/oee/roll-up") => format!("{path}?site=plant-1&area=packing"),
         _ => path,
     }
 }

@@ -9,4 +9,5 @@ mod health;
 mod identity;
 mod journey;
 mod live;
+mod oee;
 mod support;

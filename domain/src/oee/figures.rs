@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::values::Millis;
 
-/// An exact non-negative ratio.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// An exact non-negative ratio. Written with its `percent` (rounded to hundredths, for display) beside
+/// the exact numerator and denominator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub struct Ratio {
     pub numerator: u128,
     pub denominator: u128,
@@ -29,6 +30,18 @@ impl Ratio {
 
     pub fn exceeds_one(self) -> bool {
         self.numerator > self.denominator
+    }
+}
+
+impl Serialize for Ratio {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut ratio = serializer.serialize_struct("Ratio", 3)?;
+        ratio.serialize_field("numerator", &self.numerator)?;
+        ratio.serialize_field("denominator", &self.denominator)?;
+        // Basis points are an exact integer; as hundredths of a percent they print as e.g. 88.81.
+        ratio.serialize_field("percent", &(self.basis_points() as f64 / 100.0))?;
+        ratio.end()
     }
 }
 

@@ -73,6 +73,18 @@ pub async fn current_shift(pool: &PgPool, line: &str, now: DateTime<Utc>) -> Res
     Ok(periods(pool, line, &config, &[(running.interval, Some(running))], now).await?.pop())
 }
 
+/// The lines of a site, or of one area of it, that the read model knows.
+pub async fn lines_of(pool: &PgPool, site: &str, area: Option<String>) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT line FROM read_oee_lines
+         WHERE split_part(line, '/', 1) = $1 AND ($2::text IS NULL OR split_part(line, '/', 2) = $2) ORDER BY line",
+    )
+    .bind(site)
+    .bind(area)
+    .fetch_all(pool)
+    .await
+}
+
 async fn line_config(pool: &PgPool, line: &str) -> Result<Option<Line>, sqlx::Error> {
     let state: Option<Json<Line>> =
         sqlx::query_scalar("SELECT state FROM read_oee_lines WHERE line = $1").bind(line).fetch_optional(pool).await?;

@@ -1,0 +1,163 @@
+//! OEE figures of a line per hour, shift occurrence or day, and roll-ups of an area or a site. Figures
+//! are formed when asked from the OEE read model (`domain::oee` conventions): open stops count up to
+//! the time of the request and make a period `provisional`.
+
+use actix_web::{HttpResponse, get, web};
+use chrono::{DateTime, Duration, Utc};
+use domain::line_id::LineId;
+use domain::oee::{Interval, WindowOee, roll_up_windows};
+use domain::values::{AreaId, SiteId};
+use projections::oee::Oee;
+use projections::oee::query::{Granularity, LineOee, line_oee, lines_of};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::access::READ_RECORDS;
+use crate::auth::{Principal, Target, authorize};
+use crate::error::{ApiError, ErrorBody};
+use crate::routes::projections::{Freshness, freshness, line_query};
+use crate::state::AppState;
+
+pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    config.service(utoipa_actix_web::scope("/api/v1/oee").service(of_line).service(roll_up));
+}
+
+/// The longest period one request may ask for.
+const LONGEST_PERIOD_DAYS: i64 = 92;
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Periods {
+    Hour,
+    Shift,
+    Day,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct LineOeeQuery {
+    #[param(value_type = String, example = "plant-1/packing/L3")]
+    pub line: LineId,
+    /// `hour` (the line's local clock hours), `shift` (shift occurrences) or `day` (the shifts that start
+    /// on a local date, summed).
+    #[param(value_type = String, example = "shift")]
+    pub granularity: Periods,
+    /// Periods that start at or after this time; default: 24 hours before `to`.
+    pub from: Option<DateTime<Utc>>,
+    /// Periods that start before this time; default: now. At most 92 days after `from`.
+    pub to: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineOeeAnswer {
+    pub freshness: Freshness,
+    /// As of this time: open stops count up to it, a running period is measured up to it.
+    pub as_of: DateTime<Utc>,
+    /// `periods` (each with `oee`: inputs in integer ms and counts, `figures` as exact ratios with a
+    /// display `percent`, `null` where undefined; `performance_above_ideal`; downtime by loss category,
+    /// `unassigned` while a stop has no reason; `provisional` while an open stop counts) and their `total`.
+    #[schema(value_type = Object)]
+    pub oee: LineOee,
+}
+
+/// OEE of one line per period, following oee.md: planned production time is the shift calendar's
+/// scheduled time less breaks and less stops booked to a planned category; only stops of the whole line
+/// (no equipment) count as downtime; units are priced with the ideal cycle time in force when made.
+#[utoipa::path(tag = "oee", params(LineOeeQuery), responses(
+    (status = 200, body = LineOeeAnswer), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[get("")]
+async fn of_line(
+    app: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<LineOeeQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let range = range(query.from, query.to)?;
+    let freshness = line_query::<Oee>(&app, &principal, &query.line).await?;
+    let as_of = Utc::now();
+    let granularity = match query.granularity {
+        Periods::Hour => Granularity::Hour,
+        Periods::Shift => Granularity::Shift,
+        Periods::Day => Granularity::Day,
+    };
+    let oee = line_oee(&app.pool, &query.line.to_string(), range, granularity, as_of)
+        .await?
+        .ok_or_else(|| ApiError::not_found("line", &query.line.to_string()))?;
+    Ok(HttpResponse::Ok().json(LineOeeAnswer { freshness, as_of, oee }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct RollUpQuery {
+    #[param(value_type = String, example = "plant-1")]
+    pub site: SiteId,
+    /// One area of the site; the whole site when absent.
+    #[param(value_type = Option<String>, example = "packing")]
+    pub area: Option<AreaId>,
+    /// Shift occurrences that start at or after this time; default: 24 hours before `to`.
+    pub from: Option<DateTime<Utc>>,
+    /// Shift occurrences that start before this time; default: now. At most 92 days after `from`.
+    pub to: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineTotal {
+    pub line: String,
+    #[schema(value_type = Object)]
+    pub oee: WindowOee,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RollUp {
+    pub freshness: Freshness,
+    pub as_of: DateTime<Utc>,
+    /// Each line's shift occurrences in the period, summed.
+    pub lines: Vec<LineTotal>,
+    /// The lines summed: times and weighted counts add up; percentages are never averaged.
+    #[schema(value_type = Object)]
+    pub total: WindowOee,
+}
+
+/// OEE of an area or a site over the shift occurrences that start in a period: the sum of its lines.
+/// Reading an area needs every one of its lines; reading a site needs the site.
+#[utoipa::path(tag = "oee", params(RollUpQuery), responses(
+    (status = 200, body = RollUp), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[get("/roll-up")]
+async fn roll_up(
+    app: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<RollUpQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let range = range(query.from, query.to)?;
+    let whole_site = Target::Site(&query.site);
+    authorize(&principal, READ_RECORDS, if query.area.is_none() { whole_site } else { Target::Anywhere })?;
+    let names = lines_of(&app.pool, &query.site.to_string(), query.area.as_ref().map(ToString::to_string)).await?;
+    let mut lines = Vec::with_capacity(names.len());
+    for name in names {
+        let line = LineId::parse(&name).map_err(|error| crate::error::internal(&error))?;
+        authorize(&principal, READ_RECORDS, Target::Line(&line))?;
+        lines.push(line);
+    }
+    let (freshness, as_of) = (freshness::<Oee>(&app.pool).await?, Utc::now());
+    let mut totals = Vec::with_capacity(lines.len());
+    for line in lines {
+        if let Some(oee) = line_oee(&app.pool, &line.to_string(), range, Granularity::Shift, as_of).await? {
+            totals.push(LineTotal { line: oee.line, oee: oee.total });
+        }
+    }
+    let total = roll_up_windows(totals.iter().map(|line| &line.oee));
+    Ok(HttpResponse::Ok().json(RollUp { freshness, as_of, lines: totals, total }))
+}
+
+fn range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<Interval, ApiError> {
+    let (from, to) = super::period(from, to)?;
+    if to - from > Duration::days(LONGEST_PERIOD_DAYS) {
+        return Err(ApiError::bad_request("invalid_query", format!("a period is at most {LONGEST_PERIOD_DAYS} days")));
+    }
+    Interval::new(from, to).ok_or_else(|| ApiError::bad_request("invalid_query", "`from` must be before `to`"))
+}
