@@ -153,7 +153,7 @@ async fn a_job_runs_through_its_whole_life_and_its_history_shows_who_did_what() 
         .as_array()
         .map(|all| all.iter().map(|p| (p["name"].as_str().unwrap_or(""), p["state"].as_str().unwrap_or(""))).collect())
         .unwrap_or_default();
-    assert_eq!(states, [("andon", "running"), ("downtime", "running"), ("jobs", "running")]);
+    assert_eq!(states, [("andon", "running"), ("downtime", "running"), ("jobs", "running"), ("oee", "running")]);
 
     let pareto =
         format!("/api/v1/downtime/pareto?line={LINE}&by=reason&from=2026-11-22T00:00:00Z&to=2026-11-23T00:00:00Z");

@@ -154,12 +154,16 @@ async fn the_status_board_shows_the_running_shift_so_far_with_an_open_stop_as_pr
     stop(&app, &team, L3, &started, None).await;
 
     let status = format!("/api/v1/lines/{L3}/status");
-    let board = app.get_until(&team.leader, &status, |body| body["shift_oee"]["oee"]["provisional"] == true).await;
+    let board = app
+        .get_until(&team.leader, &status, |body| {
+            body["state"] == "stopped" && body["shift_oee"]["oee"]["downtime_ms"]["unplanned"].is_u64()
+        })
+        .await;
     let board = board.expect(200).body;
-    assert_eq!(board["state"], "stopped");
     let shift = &board["shift_oee"];
     assert_eq!(shift["shift"], "day");
     assert_eq!(shift["oee"]["in_progress"], true, "the shift so far");
+    assert_eq!(shift["oee"]["provisional"], true, "an open stop counts");
     let inputs = &shift["oee"]["inputs"];
     let lost = inputs["planned_production_ms"].as_u64().zip(inputs["run_ms"].as_u64()).map(|(p, r)| p - r);
     assert!(lost.is_some_and(|ms| ms > 0), "the open stop counts up to now: {shift}");
