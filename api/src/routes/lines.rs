@@ -163,7 +163,7 @@ async fn set_ideal_cycle_time(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetShiftCalendar {
-    /// `[{"name": "early", "start": "06:00:00", "end": "14:00:00", "breaks": [{"start": "10:00:00", "end": "10:30:00"}]}]`
+    /// `[{"name": "early", "start": "06:00:00", "end": "14:00:00", "breaks": [{"start": "10:00:00", "duration": 1800000}]}]` (break lengths in ms)
     #[schema(value_type = Vec<Object>)]
     pub shifts: Vec<ShiftDefinition>,
     pub effective_from: DateTime<Utc>,
