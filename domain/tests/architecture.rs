@@ -30,7 +30,7 @@ fn domain_depends_on_no_io_crate() {
 
 #[test]
 fn dependencies_point_inward() {
-    let outer = ["api", "replay-tools", "bench"];
+    let outer = ["api", "replay-tools", "bench", "simulator"];
     for inner in ["domain", "commands", "projections"] {
         let dependencies = runtime_dependencies(inner);
         for forbidden in outer {
@@ -39,4 +39,7 @@ fn dependencies_point_inward() {
     }
     assert!(!runtime_dependencies("commands").contains("projections"));
     assert!(runtime_dependencies("api").contains("commands"));
+    // The simulator is a client of the service: it knows the domain's arithmetic, never its storage.
+    let simulator = runtime_dependencies("simulator");
+    assert!(simulator.contains("domain") && !["commands", "projections", "api"].iter().any(|c| simulator.contains(*c)));
 }
