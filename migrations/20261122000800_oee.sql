@@ -54,4 +54,6 @@ CREATE TABLE read_oee_stops (
     last_position  bigint NOT NULL
 );
 CREATE INDEX read_oee_stops_by_line_time ON read_oee_stops (line, started_at);
+-- A window's stops are those still open or ended after it began: found without reading the line's history.
+CREATE INDEX read_oee_stops_by_line_end ON read_oee_stops (line, ended_at);
 GRANT SELECT, INSERT, UPDATE, DELETE ON read_oee_stops TO ms5_app;
