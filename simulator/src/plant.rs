@@ -25,17 +25,13 @@ pub struct Plant {
 /// Three eight-hour shifts a day, each with a 30-minute break in its middle.
 pub fn calendar() -> anyhow::Result<Vec<ShiftDefinition>> {
     let time = |text: &str| NaiveTime::parse_from_str(text, "%H:%M").context("shift time");
-    [("early", "06:00", "10:00"), ("late", "14:00", "18:00"), ("night", "22:00", "02:00")]
+    [("early", "06:00", "14:00", "10:00"), ("late", "14:00", "22:00", "18:00"), ("night", "22:00", "06:00", "02:00")]
         .into_iter()
-        .map(|(name, start, pause)| {
+        .map(|(name, start, end, pause)| {
             Ok(ShiftDefinition {
                 name: ShiftName::parse(name)?,
                 start: time(start)?,
-                end: time(match name {
-                    "early" => "14:00",
-                    "late" => "22:00",
-                    _ => "06:00",
-                })?,
+                end: time(end)?,
                 breaks: vec![PlannedBreak { start: time(pause)?, duration: Millis::new(30 * 60_000)? }],
             })
         })
@@ -131,7 +127,7 @@ impl Plant {
                                     "sequence": sequence, "source_timestamp": at, "quality": "good"}]))
                     .await?;
             }
-            Action::Reason { stop, code } => {
+            Action::Reason { stop, code, .. } => {
                 self.operator.post(&format!("/api/v1/downtime/{stop}/reason"), &json!({"code": code})).await?;
             }
             Action::RaiseCall { call } => {

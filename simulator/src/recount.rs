@@ -12,7 +12,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::plant::IDEAL_CYCLE_TIME_MS;
-use crate::script::{Action, REASONS, Step};
+use crate::script::{Action, Step};
 
 /// The facts of one line's script: its stops and the units each counter reading adds.
 pub struct Recount {
@@ -34,14 +34,8 @@ pub fn recount(steps: &[Step]) -> Recount {
                 started.insert(*stop, step.at);
             }
             Action::StopEnded { stop, .. } => ended.push((*stop, step.at)),
-            Action::Reason { stop, code } => {
-                let category = REASONS.iter().find(|(known, _)| known == code).map(|(_, category)| *category);
-                let loss = match category {
-                    Some("planned") => LossCategory::Planned,
-                    Some("setup") => LossCategory::Setup,
-                    _ => LossCategory::Unplanned,
-                };
-                reasons.insert(*stop, loss);
+            Action::Reason { stop, loss, .. } => {
+                reasons.insert(*stop, *loss);
             }
             Action::Counters { job, good, reject, .. } => {
                 if let Some((good_before, reject_before)) = last.insert(*job, (*good, *reject)) {

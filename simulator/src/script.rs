@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use domain::oee::ShiftOccurrence;
+use domain::values::LossCategory;
 use uuid::Uuid;
 
 /// How often the gateway reports the counters.
@@ -40,6 +41,7 @@ pub enum Action {
     Reason {
         stop: Uuid,
         code: &'static str,
+        loss: LossCategory,
     },
     RaiseCall {
         call: Uuid,
@@ -56,7 +58,8 @@ pub struct Step {
 }
 
 /// The reasons the simulator defines on each line: (code, loss category).
-pub const REASONS: [(&str, &str); 3] = [("jam", "unplanned"), ("changeover", "setup"), ("cleaning", "planned")];
+pub const REASONS: [(&str, LossCategory); 3] =
+    [("jam", LossCategory::Unplanned), ("changeover", LossCategory::Setup), ("cleaning", LossCategory::Planned)];
 
 /// A small deterministic generator (SplitMix64): the script must be repeatable from its seed.
 struct Dice(u64);
@@ -115,8 +118,8 @@ pub fn line_script(
                 sequence += 1;
                 steps.push(Step { at: ended, action: Action::StopEnded { stop, sequence } });
                 if ended - now >= Duration::minutes(2) && !dice.chance(200) {
-                    let code = REASONS[usize::try_from(dice.next() % 3).unwrap_or(0)].0;
-                    steps.push(Step { at: ended, action: Action::Reason { stop, code } });
+                    let (code, loss) = REASONS[usize::try_from(dice.next() % 3).unwrap_or(0)];
+                    steps.push(Step { at: ended, action: Action::Reason { stop, code, loss } });
                 }
                 now = ended;
                 continue;

@@ -3,6 +3,7 @@
 //! occurrences that start on that local date (a night shift belongs to the date it starts).
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
 use domain::downtime::Downtime;
 use domain::line::Line;
 use domain::oee::{
@@ -48,14 +49,16 @@ pub async fn line_oee(
     granularity: Granularity,
     now: DateTime<Utc>,
 ) -> Result<Option<LineOee>, sqlx::Error> {
-    let Some(config) = line_config(pool, line).await? else { return Ok(None) };
-    let Some((_, _, zone)) = config.identity else { return Ok(None) };
-    let shifts = scheduled(&config.calendars, zone, range);
+    let Some((config, zone)) = line_config(pool, line).await? else { return Ok(None) };
+    let shifts = match granularity {
+        Granularity::Hour => Vec::new(),
+        Granularity::Shift | Granularity::Day => scheduled(&config.calendars, zone, range),
+    };
     let windows: Vec<(Interval, Option<&ShiftOccurrence>)> = match granularity {
         Granularity::Hour => local_hours(zone, range).into_iter().map(|hour| (hour, None)).collect(),
         Granularity::Shift | Granularity::Day => shifts.iter().map(|shift| (shift.interval, Some(shift))).collect(),
     };
-    let periods = periods(pool, line, &config, &windows, now).await?;
+    let periods = periods(pool, line, (&config, zone), &windows, now).await?;
     let periods = if granularity == Granularity::Day { days(periods) } else { periods };
     let total = roll_up_windows(periods.iter().map(|period| &period.oee));
     Ok(Some(LineOee { line: line.to_owned(), time_zone: zone.name().to_owned(), periods, total }))
@@ -63,14 +66,13 @@ pub async fn line_oee(
 
 /// The shift occurrence of `line` running at `now`, so far; `None` between shifts or for an unknown line.
 pub async fn current_shift(pool: &PgPool, line: &str, now: DateTime<Utc>) -> Result<Option<Period>, sqlx::Error> {
-    let Some(config) = line_config(pool, line).await? else { return Ok(None) };
-    let Some((_, _, zone)) = config.identity else { return Ok(None) };
+    let Some((config, zone)) = line_config(pool, line).await? else { return Ok(None) };
     let Some(recent) = Interval::new(now - Duration::days(2), now + Duration::milliseconds(1)) else { return Ok(None) };
     let shifts = scheduled(&config.calendars, zone, recent);
     let Some(running) = shifts.iter().find(|shift| shift.interval.start() <= now && now < shift.interval.end()) else {
         return Ok(None);
     };
-    Ok(periods(pool, line, &config, &[(running.interval, Some(running))], now).await?.pop())
+    Ok(periods(pool, line, (&config, zone), &[(running.interval, Some(running))], now).await?.pop())
 }
 
 /// The lines of a site, or of one area of it, that the read model knows.
@@ -85,17 +87,21 @@ pub async fn lines_of(pool: &PgPool, site: &str, area: Option<String>) -> Result
     .await
 }
 
-async fn line_config(pool: &PgPool, line: &str) -> Result<Option<Line>, sqlx::Error> {
+/// The line's configuration and time zone; `None` until the read model has seen it registered.
+async fn line_config(pool: &PgPool, line: &str) -> Result<Option<(Line, Tz)>, sqlx::Error> {
     let state: Option<Json<Line>> =
         sqlx::query_scalar("SELECT state FROM read_oee_lines WHERE line = $1").bind(line).fetch_optional(pool).await?;
-    Ok(state.map(|state| state.0))
+    Ok(state.and_then(|Json(config)| {
+        let zone = config.identity.as_ref()?.2;
+        Some((config, zone))
+    }))
 }
 
 /// Each window's OEE from one read of the stops and one of the counts that fall in any of them.
 async fn periods(
     pool: &PgPool,
     line: &str,
-    config: &Line,
+    (config, zone): (&Line, Tz),
     windows: &[(Interval, Option<&ShiftOccurrence>)],
     now: DateTime<Utc>,
 ) -> Result<Vec<Period>, sqlx::Error> {
@@ -104,10 +110,9 @@ async fn periods(
     else {
         return Ok(Vec::new());
     };
-    let Some((_, _, zone)) = &config.identity else { return Ok(Vec::new()) };
     // Occurrences that started up to two days earlier can still reach into the first window.
     let schedule = Interval::new(first - Duration::days(2), last)
-        .map(|span| scheduled(&config.calendars, *zone, span))
+        .map(|span| scheduled(&config.calendars, zone, span))
         .unwrap_or_default();
     let stops = stops(pool, line, first, last).await?;
     let counts = counts(pool, line, windows.iter().map(|w| w.0)).await?;
