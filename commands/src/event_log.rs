@@ -192,3 +192,9 @@ pub fn fold<A: domain::Aggregate>(events: &[RecordedEvent]) -> Result<A, StoreEr
     }
     Ok(state)
 }
+
+/// An aggregate's state from all its committed events, read now: unlike a store's warm copy, this sees
+/// what every process has committed. For records with few events, such as a line's configuration.
+pub async fn current_state<A: domain::Aggregate>(pool: &PgPool, aggregate_id: &str) -> Result<A, StoreError> {
+    fold(&read_stream(pool, A::TYPE, aggregate_id, StreamBound::All).await?)
+}

@@ -1,9 +1,14 @@
 //! Andon read model: every call with its status, escalation level and response times; the board of open
-//! calls of a line, and mean times to acknowledge and to resolve per call type.
+//! calls of a line, their history, and mean times to acknowledge and to resolve per call type and shift.
 
-use chrono::{DateTime, Utc};
-use commands::event_log::RecordedEvent;
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use commands::StoreError;
+use commands::event_log::{RecordedEvent, current_state};
 use domain::andon::AndonCall;
+use domain::line::Line;
+use domain::oee::{Interval, scheduled};
 use sqlx::{PgConnection, PgPool};
 
 use crate::folded::{Rows, fold_batch, name_of, to_state};
@@ -69,7 +74,7 @@ impl Rows for Calls {
     }
 }
 
-/// One call as the board shows it.
+/// One call as the board and the history show it.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct CallRow {
     pub call_id: String,
@@ -81,15 +86,52 @@ pub struct CallRow {
     pub level: i16,
     pub raised_at: DateTime<Utc>,
     pub acknowledged_at: Option<DateTime<Utc>>,
+    /// When it was resolved or cancelled.
+    pub closed_at: Option<DateTime<Utc>>,
 }
+
+const CALL_COLUMNS: &str =
+    "call_id, line, station, call_type, priority, status, level, raised_at, acknowledged_at, closed_at";
 
 /// The open calls of a line (raised or acknowledged), oldest first.
 pub async fn open_calls(pool: &PgPool, line: &str) -> Result<Vec<CallRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT call_id, line, station, call_type, priority, status, level, raised_at, acknowledged_at
-         FROM read_andon WHERE line = $1 AND closed_at IS NULL ORDER BY raised_at, call_id",
-    )
+    sqlx::query_as(&format!(
+        "SELECT {CALL_COLUMNS} FROM read_andon WHERE line = $1 AND closed_at IS NULL ORDER BY raised_at, call_id"
+    ))
     .bind(line)
+    .fetch_all(pool)
+    .await
+}
+
+/// Which calls of a line's history to list: raised in `range`, optionally of one type and status, `limit`
+/// of them after the call `after` (in order of raising).
+#[derive(Debug, Clone)]
+pub struct HistoryFilter {
+    pub line: String,
+    pub range: Interval,
+    pub call_type: Option<String>,
+    pub status: Option<String>,
+    pub after: Option<String>,
+    pub limit: i64,
+}
+
+/// Calls in the order they were raised, open and closed alike.
+pub async fn history(pool: &PgPool, filter: &HistoryFilter) -> Result<Vec<CallRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {CALL_COLUMNS} FROM read_andon
+         WHERE line = $1 AND raised_at >= $2 AND raised_at < $3
+           AND ($4::text IS NULL OR call_type = $4) AND ($5::text IS NULL OR status = $5)
+           AND ($6::text IS NULL
+                OR (raised_at, call_id) > (SELECT raised_at, call_id FROM read_andon WHERE call_id = $6))
+         ORDER BY raised_at, call_id LIMIT $7"
+    ))
+    .bind(&filter.line)
+    .bind(filter.range.start())
+    .bind(filter.range.end())
+    .bind(&filter.call_type)
+    .bind(&filter.status)
+    .bind(&filter.after)
+    .bind(filter.limit)
     .fetch_all(pool)
     .await
 }
@@ -101,36 +143,116 @@ pub async fn all_open(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
         .await
 }
 
-/// Response times of a call type on a line for calls raised in [from, to). MTTA: raise to acknowledgement,
-/// over acknowledged calls; MTTR: raise to resolution, over resolved calls.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow, serde::Serialize)]
+/// Response times of the calls of one call type. MTTA: mean time from raise to acknowledgement, over the
+/// acknowledged calls; MTTR: mean time from raise to resolution, over the resolved calls (a cancelled
+/// call was never resolved, and counts in neither).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ResponseTimes {
     pub call_type: String,
-    pub calls: i64,
-    pub acknowledged: i64,
-    pub resolved: i64,
+    pub calls: usize,
+    pub acknowledged: usize,
+    pub resolved: usize,
     pub mean_seconds_to_acknowledge: Option<f64>,
     pub mean_seconds_to_resolve: Option<f64>,
 }
 
-pub async fn response_times(
-    pool: &PgPool,
-    line: &str,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<Vec<ResponseTimes>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT call_type, count(*) AS calls, count(acknowledged_at) AS acknowledged,
-                count(*) FILTER (WHERE status = 'resolved') AS resolved,
-                avg(EXTRACT(EPOCH FROM acknowledged_at - raised_at))::float8 AS mean_seconds_to_acknowledge,
-                (avg(EXTRACT(EPOCH FROM closed_at - raised_at)) FILTER (WHERE status = 'resolved'))::float8
-                    AS mean_seconds_to_resolve
-         FROM read_andon WHERE line = $1 AND raised_at >= $2 AND raised_at < $3
-         GROUP BY call_type ORDER BY call_type",
+/// The response times of the calls raised in one shift occurrence, by call type. Calls raised outside
+/// every shift are grouped with no shift, so none is left out.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ShiftResponseTimes {
+    pub shift: Option<String>,
+    /// The local date the shift started on.
+    pub date: Option<NaiveDate>,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub by_call_type: Vec<ResponseTimes>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LineResponseTimes {
+    pub by_call_type: Vec<ResponseTimes>,
+    pub by_shift: Vec<ShiftResponseTimes>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct Answered {
+    call_type: String,
+    status: String,
+    raised_at: DateTime<Utc>,
+    acknowledged_at: Option<DateTime<Utc>>,
+    closed_at: Option<DateTime<Utc>>,
+}
+
+/// The response times of a line's calls raised in `range`, by call type, and by shift occurrence and
+/// call type. Shifts follow the line's calendar as its events say now, each occurrence under the version
+/// in force when it started, as the OEE figures do.
+pub async fn response_times(pool: &PgPool, line: &str, range: Interval) -> Result<LineResponseTimes, StoreError> {
+    let calls: Vec<Answered> = sqlx::query_as(
+        "SELECT call_type, status, raised_at, acknowledged_at, closed_at FROM read_andon
+         WHERE line = $1 AND raised_at >= $2 AND raised_at < $3 ORDER BY raised_at, call_id",
     )
     .bind(line)
-    .bind(from)
-    .bind(to)
+    .bind(range.start())
+    .bind(range.end())
     .fetch_all(pool)
-    .await
+    .await?;
+    let config = current_state::<Line>(pool, line).await?;
+    // A call early in the range can belong to a shift that started up to two days before it.
+    let shifts = match (&config.identity, Interval::new(range.start() - Duration::days(2), range.end())) {
+        (Some((_, _, zone)), Some(span)) => scheduled(&config.calendars, *zone, span),
+        _ => Vec::new(),
+    };
+    let shift_of = |call: &Answered| {
+        shifts
+            .iter()
+            .position(|shift| shift.interval.start() <= call.raised_at && call.raised_at < shift.interval.end())
+    };
+    let mut by_shift: BTreeMap<Option<usize>, Vec<&Answered>> = BTreeMap::new();
+    for call in &calls {
+        by_shift.entry(shift_of(call)).or_default().push(call);
+    }
+    let by_shift = by_shift
+        .into_iter()
+        .map(|(index, calls)| {
+            let shift = index.and_then(|index| shifts.get(index));
+            ShiftResponseTimes {
+                shift: shift.map(|shift| shift.shift.to_string()),
+                date: shift.map(|shift| shift.date),
+                start: shift.map(|shift| shift.interval.start()),
+                end: shift.map(|shift| shift.interval.end()),
+                by_call_type: by_call_type(calls),
+            }
+        })
+        .collect();
+    Ok(LineResponseTimes { by_call_type: by_call_type(calls.iter().collect()), by_shift })
+}
+
+fn by_call_type(calls: Vec<&Answered>) -> Vec<ResponseTimes> {
+    let mut grouped: BTreeMap<&str, Vec<&Answered>> = BTreeMap::new();
+    for call in calls {
+        grouped.entry(call.call_type.as_str()).or_default().push(call);
+    }
+    grouped.into_iter().map(|(call_type, calls)| tally(call_type, &calls)).collect()
+}
+
+fn tally(call_type: &str, calls: &[&Answered]) -> ResponseTimes {
+    let to_acknowledge: Vec<Duration> =
+        calls.iter().filter_map(|call| Some(call.acknowledged_at? - call.raised_at)).collect();
+    let to_resolve: Vec<Duration> = calls
+        .iter()
+        .filter(|call| call.status == "resolved")
+        .filter_map(|call| Some(call.closed_at? - call.raised_at))
+        .collect();
+    let mean_seconds = |times: &[Duration]| {
+        let total_ms: i64 = times.iter().map(Duration::num_milliseconds).sum();
+        (!times.is_empty()).then(|| total_ms as f64 / 1000.0 / times.len() as f64)
+    };
+    ResponseTimes {
+        call_type: call_type.to_owned(),
+        calls: calls.len(),
+        acknowledged: to_acknowledge.len(),
+        resolved: to_resolve.len(),
+        mean_seconds_to_acknowledge: mean_seconds(&to_acknowledge),
+        mean_seconds_to_resolve: mean_seconds(&to_resolve),
+    }
 }

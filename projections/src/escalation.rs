@@ -1,14 +1,18 @@
 //! The Andon escalation scheduler (shop-floor.md, "Andon"): escalates every open call whose next tier of
 //! the ladder is due, as an event attributed to the scheduler. Nothing is kept in memory between ticks:
 //! the due times come from the calls' events, so a restart (or another instance taking over) rebuilds
-//! every timer, and tiers missed while no scheduler ran are recorded in order.
+//! every timer, and tiers missed while no scheduler ran are recorded in order. Each call follows its
+//! line's ladder for its call type, as configured when it was raised, read from the line's own events.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use commands::{CommandContext, CommandError, PgEventStore, StoreSettings, execute};
+use commands::event_log::current_state;
+use commands::{CommandContext, CommandError, PgEventStore, StoreError, StoreSettings, execute};
 use domain::actor::{Actor, Role, UserId};
 use domain::andon::{AndonCall, AndonCommand, EscalationLadder, next_escalation};
+use domain::line::Line;
 use domain::values::Name;
 use sqlx::PgPool;
 use tokio::sync::watch;
@@ -35,15 +39,16 @@ fn uuid_for(name: &str) -> uuid::Uuid {
 pub async fn escalate_due(
     pool: &PgPool,
     calls: &PgEventStore<AndonCall>,
-    ladder: &EscalationLadder,
     now: DateTime<Utc>,
 ) -> Result<usize, WorkerError> {
     let mut escalated = 0;
+    let mut lines = HashMap::new();
     for id in andon::all_open(pool).await? {
         // Bounded: each round either escalates one tier, finds nothing due, or re-reads after a conflict.
         for _ in 0..8 {
             let (call, version) = calls.state_and_version(&id).await?;
-            let Some(next) = next_escalation(&call, ladder).filter(|next| next.due_at <= now) else { break };
+            let ladder = ladder_of(pool, &mut lines, &call).await?;
+            let Some(next) = next_escalation(&call, &ladder).filter(|next| next.due_at <= now) else { break };
             let mut context = CommandContext::new(scheduler());
             context.expected_version = Some(version);
             match execute(calls, &id, AndonCommand::Escalate { level: next.level }, &context).await {
@@ -61,8 +66,25 @@ pub async fn escalate_due(
     Ok(escalated)
 }
 
+/// The ladder a call follows. Each line is read once per check, from its events: a warm copy in this
+/// process could miss a ladder another instance recorded.
+async fn ladder_of(
+    pool: &PgPool,
+    lines: &mut HashMap<String, Line>,
+    call: &AndonCall,
+) -> Result<EscalationLadder, StoreError> {
+    let (Some(line), Some(call_type), Some(raised_at)) = (&call.line, call.call_type, call.raised_at) else {
+        return Ok(EscalationLadder::default());
+    };
+    let id = line.to_string();
+    if !lines.contains_key(&id) {
+        lines.insert(id.clone(), current_state::<Line>(pool, &id).await?);
+    }
+    Ok(lines.get(&id).map_or_else(EscalationLadder::default, |line| line.escalation_ladder_at(call_type, raised_at)))
+}
+
 /// Runs the scheduler until `stop`: one instance at a time (advisory lock), a check every `tick`.
-pub async fn run(pool: PgPool, ladder: EscalationLadder, tick: Duration, mut stop: watch::Receiver<bool>) {
+pub async fn run(pool: PgPool, tick: Duration, mut stop: watch::Receiver<bool>) {
     let calls = PgEventStore::new(pool.clone(), StoreSettings::default());
     while !stopping(&stop) {
         let owner = match take_ownership(&pool, "andon escalation").await {
@@ -78,7 +100,7 @@ pub async fn run(pool: PgPool, ladder: EscalationLadder, tick: Duration, mut sto
             }
         };
         while !stopping(&stop) {
-            match escalate_due(&pool, &calls, &ladder, Utc::now()).await {
+            match escalate_due(&pool, &calls, Utc::now()).await {
                 Ok(0) => {}
                 Ok(escalated) => tracing::info!(escalated, "Andon calls escalated"),
                 Err(error) => tracing::warn!(%error, "escalation check failed; retrying"),

@@ -27,7 +27,7 @@ use tokio::task::JoinHandle;
 pub const ANNOUNCE_EVERY: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// Starts the announcer of this process's appends, a worker for every projection and the Andon
-/// escalation scheduler (default ladder, checked every second); each runs until `stop` turns true.
+/// escalation scheduler (checked every second); each runs until `stop` turns true.
 pub fn spawn_all(pool: &PgPool, settings: worker::Settings, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     vec![
         tokio::spawn(commands::wake::announce_appends(pool.clone(), ANNOUNCE_EVERY, stop.clone())),
@@ -35,11 +35,6 @@ pub fn spawn_all(pool: &PgPool, settings: worker::Settings, stop: &watch::Receiv
         tokio::spawn(worker::run(pool.clone(), downtime::Stops, settings, stop.clone())),
         tokio::spawn(worker::run(pool.clone(), andon::Calls, settings, stop.clone())),
         tokio::spawn(worker::run(pool.clone(), oee::Oee, settings, stop.clone())),
-        tokio::spawn(escalation::run(
-            pool.clone(),
-            domain::andon::EscalationLadder::default(),
-            std::time::Duration::from_secs(1),
-            stop.clone(),
-        )),
+        tokio::spawn(escalation::run(pool.clone(), std::time::Duration::from_secs(1), stop.clone())),
     ]
 }

@@ -2,7 +2,7 @@
 //! with a reason.
 
 use actix_web::{HttpResponse, get, post, web};
-use domain::andon::{AndonCommand, CallType, Priority};
+use domain::andon::{AndonCommand, AndonStatus, CallType, Priority};
 use domain::line_id::LineId;
 use domain::values::{Description, StationId};
 use serde::Deserialize;
@@ -22,6 +22,7 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
         utoipa_actix_web::scope("/api/v1/andon-calls")
             .service(board)
             .service(response_times)
+            .service(history)
             .service(raise)
             .service(acknowledge)
             .service(escalate)
@@ -171,21 +172,28 @@ async fn board(
 pub struct PeriodQuery {
     #[param(value_type = String, example = "plant-1/packing/L3")]
     pub line: LineId,
-    /// Calls raised at or after this time; default: 24 hours ago.
+    /// Calls raised at or after this time; default: 24 hours before `to`.
     pub from: Option<chrono::DateTime<chrono::Utc>>,
-    /// Calls raised before this time; default: now.
+    /// Calls raised before this time; default: now. At most 92 days after `from`.
     pub to: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, serde::Serialize, ToSchema)]
 pub struct ResponseTimes {
     pub freshness: crate::routes::projections::Freshness,
-    /// Per call type: calls, acknowledged, resolved; MTTA = mean seconds from raise to acknowledgement
-    /// over acknowledged calls, MTTR = mean seconds from raise to resolution over resolved calls.
+    /// Per call type: `calls`, `acknowledged`, `resolved`; `mean_seconds_to_acknowledge` (MTTA) = mean
+    /// time from raise to acknowledgement over the acknowledged calls; `mean_seconds_to_resolve` (MTTR)
+    /// = mean time from raise to resolution over the resolved calls. Cancelled calls count in neither
+    /// mean. `null` where no call qualifies.
     #[schema(value_type = Vec<Object>)]
     pub by_call_type: Vec<projections::andon::ResponseTimes>,
+    /// The same per shift occurrence of the line's calendar (`shift`, local `date`, `start`, `end`) and
+    /// call type; calls raised outside every shift come last, with `shift` `null`.
+    #[schema(value_type = Vec<Object>)]
+    pub by_shift: Vec<projections::andon::ShiftResponseTimes>,
 }
 
+/// Response and resolution times of a line's calls, per call type and per shift and call type.
 #[utoipa::path(tag = "andon", params(PeriodQuery), responses(
     (status = 200, body = ResponseTimes), (status = 400, body = crate::error::ErrorBody),
     (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
@@ -197,9 +205,66 @@ async fn response_times(
     query: web::Query<PeriodQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
+    let range = crate::routes::bounded_range(query.from, query.to)?;
     let freshness =
         crate::routes::projections::line_query::<projections::andon::Calls>(&app, &principal, &query.line).await?;
-    let (from, to) = super::period(query.from, query.to)?;
-    let by_call_type = projections::andon::response_times(&app.pool, &query.line.to_string(), from, to).await?;
-    Ok(HttpResponse::Ok().json(ResponseTimes { freshness, by_call_type }))
+    let times = projections::andon::response_times(&app.pool, &query.line.to_string(), range).await?;
+    Ok(HttpResponse::Ok().json(ResponseTimes { freshness, by_call_type: times.by_call_type, by_shift: times.by_shift }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    #[param(value_type = String, example = "plant-1/packing/L3")]
+    pub line: LineId,
+    /// Calls raised at or after this time; default: 24 hours before `to`.
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Calls raised before this time; default: now.
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+    #[param(value_type = Option<String>, example = "maintenance")]
+    pub call_type: Option<CallType>,
+    /// `raised`, `acknowledged`, `resolved` or `cancelled`.
+    #[param(value_type = Option<String>, example = "resolved")]
+    pub status: Option<AndonStatus>,
+    /// The last call id of the previous page.
+    pub after: Option<Uuid>,
+    /// At most this many calls (default and maximum 500).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct History {
+    pub freshness: crate::routes::projections::Freshness,
+    /// In the order they were raised: id, station, type, priority, status, level reached, raised,
+    /// acknowledged and closed (resolved or cancelled) times.
+    #[schema(value_type = Vec<Object>)]
+    pub calls: Vec<projections::andon::CallRow>,
+}
+
+/// A line's calls, open and closed, raised in a period; page with `after`.
+#[utoipa::path(tag = "andon", params(HistoryQuery), responses(
+    (status = 200, body = History), (status = 400, body = crate::error::ErrorBody),
+    (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+    (status = 503, body = crate::error::ErrorBody)))]
+#[get("/history")]
+async fn history(
+    app: web::Data<crate::state::AppState>,
+    principal: crate::auth::Principal,
+    query: web::Query<HistoryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let range = crate::routes::range(query.from, query.to)?;
+    let freshness =
+        crate::routes::projections::line_query::<projections::andon::Calls>(&app, &principal, &query.line).await?;
+    let filter = projections::andon::HistoryFilter {
+        line: query.line.to_string(),
+        range,
+        call_type: query.call_type.as_ref().map(projections::folded::name_of),
+        status: query.status.as_ref().map(projections::folded::name_of),
+        after: query.after.map(|id| id.to_string()),
+        limit: i64::from(query.limit.unwrap_or(500).clamp(1, 500)),
+    };
+    let calls = projections::andon::history(&app.pool, &filter).await?;
+    Ok(HttpResponse::Ok().json(History { freshness, calls }))
 }

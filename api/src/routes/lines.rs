@@ -1,10 +1,11 @@
 //! Lines and their configuration (engineers): registration, equipment, ideal cycle times, shift
-//! calendars, the small-stop threshold and the downtime reason tree. Settings are versioned with an
+//! calendars, the small-stop threshold, Andon escalation ladders and the downtime reason tree. Settings are versioned with an
 //! effective-from time; replacing one needs a reason (Part 11 RC-03).
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use domain::andon::{CallType, EscalationLadder};
 use domain::line::{Line, LineCommand, ShiftDefinition};
 use domain::line_id::LineId;
 use domain::values::{EquipmentId, LossCategory, Millis, Name, ProductId, Reason, ReasonCode};
@@ -29,6 +30,7 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .service(set_ideal_cycle_time)
             .service(set_shift_calendar)
             .service(set_small_stop_threshold)
+            .service(set_escalation_ladder)
             .service(define_downtime_reason),
     );
 }
@@ -208,6 +210,42 @@ async fn set_small_stop_threshold(
     let Json { value, digest } = body;
     let command = LineCommand::SetSmallStopThreshold {
         threshold: value.threshold_ms,
+        effective_from: value.effective_from,
+        reason: value.reason,
+    };
+    call.respond(digest, configure_line(&call, &path, command)).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetEscalationLadder {
+    #[schema(value_type = String, example = "safety")]
+    pub call_type: CallType,
+    /// Levels 2 to 4 in rising order, each firing when the call is still unacknowledged
+    /// (`unacknowledged_after_ms`) or still unresolved (`unresolved_after_ms`) that long after it was
+    /// raised, and later than the tiers below it on the same timer. Level 1 (team leader) is the raise.
+    /// `[{"level": 2, "unacknowledged_after_ms": 300000, "unresolved_after_ms": 900000}, {"level": 3, "unresolved_after_ms": 1800000}]`
+    #[schema(value_type = Vec<Object>)]
+    pub tiers: EscalationLadder,
+    /// Calls raised from this time on follow the ladder; earlier calls keep the one they were raised under.
+    pub effective_from: DateTime<Utc>,
+    #[schema(value_type = Option<String>)]
+    pub reason: Option<Reason>,
+}
+
+/// Until a ladder is set for a call type, its calls follow the default: L2 when unacknowledged after 5
+/// minutes or unresolved after 15, L3 at 30 minutes, L4 at 60.
+#[utoipa::path(tag = "lines", params(LinePath), request_body = SetEscalationLadder, responses(CommandResponses))]
+#[post("/{site}/{area}/{line}/escalation-ladders")]
+async fn set_escalation_ladder(
+    call: CommandCall,
+    path: web::Path<LinePath>,
+    body: Json<SetEscalationLadder>,
+) -> Result<HttpResponse, ApiError> {
+    let Json { value, digest } = body;
+    let command = LineCommand::SetEscalationLadder {
+        call_type: value.call_type,
+        ladder: value.tiers,
         effective_from: value.effective_from,
         reason: value.reason,
     };

@@ -20,6 +20,7 @@ mod users;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
+use domain::oee::Interval;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
@@ -74,4 +75,22 @@ pub fn period(
         return Err(ApiError::bad_request("invalid_query", "`from` must be before `to`"));
     }
     Ok((from, to))
+}
+
+/// A period as [`period`], as an interval.
+pub fn range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<Interval, ApiError> {
+    let (from, to) = period(from, to)?;
+    Interval::new(from, to).ok_or_else(|| ApiError::bad_request("invalid_query", "`from` must be before `to`"))
+}
+
+/// The longest period a request that forms figures per shift or hour may ask for.
+const LONGEST_PERIOD_DAYS: i64 = 92;
+
+/// A period as [`range`], at most [`LONGEST_PERIOD_DAYS`] long.
+pub fn bounded_range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<Interval, ApiError> {
+    let range = range(from, to)?;
+    if range.end() - range.start() > chrono::Duration::days(LONGEST_PERIOD_DAYS) {
+        return Err(ApiError::bad_request("invalid_query", format!("a period is at most {LONGEST_PERIOD_DAYS} days")));
+    }
+    Ok(range)
 }

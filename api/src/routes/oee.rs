@@ -3,9 +3,9 @@
 //! the time of the request and make a period `provisional`.
 
 use actix_web::{HttpResponse, get, web};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use domain::line_id::LineId;
-use domain::oee::{Interval, WindowOee, roll_up_windows};
+use domain::oee::{WindowOee, roll_up_windows};
 use domain::values::{AreaId, SiteId};
 use projections::oee::Oee;
 use projections::oee::query::{Granularity, LineOee, line_oee, lines_of};
@@ -15,15 +15,13 @@ use utoipa::ToSchema;
 use crate::auth::access::READ_RECORDS;
 use crate::auth::{Principal, Target, authorize};
 use crate::error::{ApiError, ErrorBody};
+use crate::routes::bounded_range;
 use crate::routes::projections::{Freshness, freshness, line_query};
 use crate::state::AppState;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config.service(utoipa_actix_web::scope("/api/v1/oee").service(of_line).service(roll_up));
 }
-
-/// The longest period one request may ask for.
-const LONGEST_PERIOD_DAYS: i64 = 92;
 
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -74,7 +72,7 @@ async fn of_line(
     query: web::Query<LineOeeQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let range = range(query.from, query.to)?;
+    let range = bounded_range(query.from, query.to)?;
     let freshness = line_query::<Oee>(&app, &principal, &query.line).await?;
     let as_of = Utc::now();
     let granularity = match query.granularity {
@@ -133,7 +131,7 @@ async fn roll_up(
     query: web::Query<RollUpQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let range = range(query.from, query.to)?;
+    let range = bounded_range(query.from, query.to)?;
     let whole_site = Target::Site(&query.site);
     authorize(&principal, READ_RECORDS, if query.area.is_none() { whole_site } else { Target::Anywhere })?;
     let names = lines_of(&app.pool, &query.site.to_string(), query.area.as_ref().map(ToString::to_string)).await?;
@@ -152,12 +150,4 @@ async fn roll_up(
     }
     let total = roll_up_windows(totals.iter().map(|line| &line.oee));
     Ok(HttpResponse::Ok().json(RollUp { freshness, as_of, lines: totals, total }))
-}
-
-fn range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<Interval, ApiError> {
-    let (from, to) = super::period(from, to)?;
-    if to - from > Duration::days(LONGEST_PERIOD_DAYS) {
-        return Err(ApiError::bad_request("invalid_query", format!("a period is at most {LONGEST_PERIOD_DAYS} days")));
-    }
-    Interval::new(from, to).ok_or_else(|| ApiError::bad_request("invalid_query", "`from` must be before `to`"))
 }

@@ -130,6 +130,10 @@ pub fn endpoints() -> Vec<Endpoint> {
             Roles(&[ENGINEER]),
             |_| json!({"threshold_ms": 120000, "effective_from": "2026-02-01T00:00:00Z"}),
         ),
+        e("POST", "/api/v1/lines/{site}/{area}/{line}/escalation-ladders", Roles(&[ENGINEER]), |_| {
+            json!({"call_type": "safety", "tiers": [{"level": 2, "unacknowledged_after_ms": 60000}],
+                   "effective_from": "2026-02-01T00:00:00Z", "reason": "safety calls go up sooner"})
+        }),
         e("POST", "/api/v1/lines/{site}/{area}/{line}/downtime-reasons", Roles(&[ENGINEER]), |_| {
             json!({"code": format!("r{}", &uuid::Uuid::new_v4().simple().to_string()[..8]), "label": "Other",
                    "loss_category": "unplanned"})
@@ -230,6 +234,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         e("GET", "/api/v1/downtime", Roles(PEOPLE), none),
         e("GET", "/api/v1/andon-calls", Roles(PEOPLE), none),
         e("GET", "/api/v1/andon-calls/response-times", Roles(PEOPLE), none),
+        e("GET", "/api/v1/andon-calls/history", Roles(PEOPLE), none),
         e("GET", "/api/v1/downtime/pareto", Roles(PEOPLE), none),
         e("GET", "/api/v1/downtime/reliability", Roles(PEOPLE), none),
         e("GET", "/api/v1/oee", Roles(PEOPLE), none),
@@ -265,7 +270,8 @@ pub fn concrete(endpoint: &Endpoint, fixture: &Fixture) -> String {
             | "/api/v1/downtime"
             | "/api/v1/downtime/reliability"
             | "/api/v1/andon-calls"
-            | "/api/v1/andon-calls/response-times",
+            | "/api/v1/andon-calls/response-times"
+            | "/api/v1/andon-calls/history",
         ) => {
             format!("{path}?line={LINE}")
         }

@@ -1,6 +1,7 @@
 //! Black-box tests of the running service on a fresh database each.
 
 mod access;
+mod andon;
 mod bad_input;
 mod binary;
 mod catalogue;

@@ -9,7 +9,7 @@ mod tests;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use self::escalation::{Escalation, EscalationLadder, Tier, next_escalation};
+pub use self::escalation::{Escalation, EscalationLadder, LadderError, Tier, next_escalation};
 use crate::aggregate::{self, event_enum};
 use crate::line_id::LineId;
 use crate::values::{Description, Reason, StationId};
@@ -17,7 +17,7 @@ use crate::values::{Description, Reason, StationId};
 /// The highest tier of the default ladder (L4, plant manager).
 pub const MAX_ESCALATION_LEVEL: u8 = 4;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CallType {
     Maintenance,

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::calendar::{CalendarError, PlannedBreak, ShiftDefinition, check_calendar};
 use crate::aggregate::{self, event_enum};
+use crate::andon::{CallType, EscalationLadder};
 use crate::line_id::LineId;
 use crate::values::{EquipmentId, LossCategory, Millis, Name, ProductId, Reason, ReasonCode};
 
@@ -49,6 +50,13 @@ pub enum LineCommand {
         effective_from: DateTime<Utc>,
         reason: Option<Reason>,
     },
+    /// The ladder the line's Andon calls of one type follow when raised from `effective_from` on.
+    SetEscalationLadder {
+        call_type: CallType,
+        ladder: EscalationLadder,
+        effective_from: DateTime<Utc>,
+        reason: Option<Reason>,
+    },
     DefineDowntimeReason {
         code: ReasonCode,
         label: Name,
@@ -68,6 +76,7 @@ impl aggregate::Command for LineCommand {
             Self::SetIdealCycleTime { reason, .. }
             | Self::SetShiftCalendar { reason, .. }
             | Self::SetSmallStopThreshold { reason, .. }
+            | Self::SetEscalationLadder { reason, .. }
             | Self::DefineDowntimeReason { reason, .. } => reason.as_ref(),
             Self::Register { .. } | Self::AddEquipment { .. } | Self::MarkDowntimeReasonUsed { .. } => None,
         }
@@ -82,6 +91,7 @@ event_enum! {
         IdealCycleTimeSet { product: ProductId, version: u32, ideal_cycle_time: Millis, effective_from: DateTime<Utc>, reason: Option<Reason> },
         ShiftCalendarSet { version: u32, shifts: Vec<ShiftDefinition>, effective_from: DateTime<Utc>, reason: Option<Reason> },
         SmallStopThresholdSet { version: u32, threshold: Millis, effective_from: DateTime<Utc>, reason: Option<Reason> },
+        EscalationLadderSet { call_type: CallType, version: u32, ladder: EscalationLadder, effective_from: DateTime<Utc>, reason: Option<Reason> },
         DowntimeReasonDefined { code: ReasonCode, label: Name, parent: Option<ReasonCode>, loss_category: LossCategory, reason: Option<Reason> },
         DowntimeReasonMarkedUsed { code: ReasonCode },
     }
@@ -141,6 +151,8 @@ pub struct Line {
     pub ideal_cycle_times: BTreeMap<ProductId, Vec<Versioned<Millis>>>,
     pub calendars: Vec<Versioned<Vec<ShiftDefinition>>>,
     pub small_stop_thresholds: Vec<Versioned<Millis>>,
+    #[serde(default)]
+    pub escalation_ladders: BTreeMap<CallType, Vec<Versioned<EscalationLadder>>>,
     pub reasons: BTreeMap<ReasonCode, DowntimeReasonNode>,
 }
 
@@ -173,6 +185,15 @@ impl Line {
             .rev()
             .find(|version| version.effective_from <= at)
             .map_or(DEFAULT_SMALL_STOP_THRESHOLD, |version| version.value)
+    }
+
+    /// The escalation ladder of a call of `call_type` raised at `raised_at`: the version in force then, or
+    /// the default ladder (shop-floor.md) when none was.
+    pub fn escalation_ladder_at(&self, call_type: CallType, raised_at: DateTime<Utc>) -> EscalationLadder {
+        self.escalation_ladders
+            .get(&call_type)
+            .and_then(|versions| versions.iter().rev().find(|version| version.effective_from <= raised_at))
+            .map_or_else(EscalationLadder::default, |version| version.value.clone())
     }
 
     /// Looks a code up for assignment to a stop: it must be defined and a leaf.
@@ -264,6 +285,11 @@ impl aggregate::Aggregate for Line {
                 let version = next_version(&self.small_stop_thresholds, effective_from, reason.as_ref())?;
                 Ok(vec![LineEvent::SmallStopThresholdSet { version, threshold, effective_from, reason }])
             }
+            LineCommand::SetEscalationLadder { call_type, ladder, effective_from, reason } => {
+                let versions = self.escalation_ladders.get(&call_type).map_or(&[][..], Vec::as_slice);
+                let version = next_version(versions, effective_from, reason.as_ref())?;
+                Ok(vec![LineEvent::EscalationLadderSet { call_type, version, ladder, effective_from, reason }])
+            }
             LineCommand::DefineDowntimeReason { code, label, parent, loss_category, reason } => {
                 self.define_reason(code, label, parent, loss_category, reason)
             }
@@ -293,6 +319,13 @@ impl aggregate::Aggregate for Line {
             }
             LineEvent::SmallStopThresholdSet { version, threshold, effective_from, .. } => {
                 self.small_stop_thresholds.push(Versioned { version, effective_from, value: threshold });
+            }
+            LineEvent::EscalationLadderSet { call_type, version, ladder, effective_from, .. } => {
+                self.escalation_ladders.entry(call_type).or_default().push(Versioned {
+                    version,
+                    effective_from,
+                    value: ladder,
+                });
             }
             LineEvent::DowntimeReasonDefined { code, label, parent, loss_category, .. } => {
                 self.reasons.insert(code, DowntimeReasonNode { label, parent, loss_category, used: false });

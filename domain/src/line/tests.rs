@@ -133,6 +133,41 @@ fn versions_the_small_stop_threshold_with_the_default_before_the_first() {
 }
 
 #[test]
+fn versions_escalation_ladders_per_call_type_and_a_call_follows_the_one_in_force_when_raised() {
+    use crate::andon::{CallType, EscalationLadder, Tier};
+    let safety =
+        EscalationLadder::new(vec![Tier { level: 2, unacknowledged_after: Some(ms(60_000)), unresolved_after: None }])
+            .unwrap_or_else(|e| panic!("{e}"));
+    let command = LineCommand::SetEscalationLadder {
+        call_type: CallType::Safety,
+        ladder: safety.clone(),
+        effective_from: at(1),
+        reason: None,
+    };
+    let set = LineEvent::EscalationLadderSet {
+        call_type: CallType::Safety,
+        version: 1,
+        ladder: safety.clone(),
+        effective_from: at(1),
+        reason: None,
+    };
+    assert_eq!(given::<Line>(&[registered()], command.clone()), Ok(vec![set.clone()]));
+    let mut line = Line::default();
+    line.apply(&registered());
+    line.apply(&set);
+    assert_eq!(line.escalation_ladder_at(CallType::Safety, at(0)), EscalationLadder::default(), "raised before");
+    assert_eq!(line.escalation_ladder_at(CallType::Safety, at(2)), safety);
+    assert_eq!(line.escalation_ladder_at(CallType::Quality, at(2)), EscalationLadder::default(), "other types");
+    let again = LineCommand::SetEscalationLadder {
+        call_type: CallType::Safety,
+        ladder: EscalationLadder::default(),
+        effective_from: at(2),
+        reason: None,
+    };
+    assert_eq!(given::<Line>(&[registered(), set], again), Err(LineError::ReasonRequired));
+}
+
+#[test]
 fn defines_a_reason_tree_under_known_parents_only() {
     let root = reason_defined("mech", None);
     let child = LineCommand::DefineDowntimeReason {
