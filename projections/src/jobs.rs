@@ -105,3 +105,22 @@ pub async fn list(pool: &PgPool, filter: &JobFilter) -> Result<Vec<JobRow>, sqlx
     .fetch_all(pool)
     .await
 }
+
+/// One job with its whole folded state (counters, operator), or `None` before the read model reaches it.
+pub async fn detail(pool: &PgPool, job_id: &str) -> Result<Option<(JobRow, serde_json::Value)>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct WithState {
+        #[sqlx(flatten)]
+        row: JobRow,
+        state: serde_json::Value,
+    }
+    let found: Option<WithState> = sqlx::query_as(
+        "SELECT job_id, line, status, product, target_quantity::text AS target_quantity, good, reject, last_position,
+                state
+         FROM read_jobs WHERE job_id = $1",
+    )
+    .bind(job_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.map(|found| (found.row, found.state)))
+}

@@ -5,7 +5,7 @@ use std::num::NonZeroU64;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use domain::counter::CounterWidth;
-use domain::job::{CountKind, CounterReading, JobCommand};
+use domain::job::{CountKind, CounterReading, JobCommand, JobStatus};
 use domain::line_id::LineId;
 use domain::values::{CounterId, Name, ProductId, Reason, ReasonCode};
 use serde::Deserialize;
@@ -24,6 +24,7 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config.service(
         utoipa_actix_web::scope("/api/v1/jobs")
             .service(list)
+            .service(detail)
             .service(create)
             .service(assign)
             .service(accept)
@@ -247,7 +248,8 @@ pub struct JobQuery {
     #[param(value_type = String, example = "plant-1/packing/L3")]
     pub line: LineId,
     /// `created`, `accepted`, `running`, `paused`, `completed` or `cancelled`.
-    pub status: Option<String>,
+    #[param(value_type = Option<String>, example = "running")]
+    pub status: Option<JobStatus>,
     /// The last job id of the previous page.
     pub after: Option<String>,
     /// At most this many jobs (default and maximum 500).
@@ -287,17 +289,53 @@ async fn list(
         crate::routes::projections::line_query::<projections::jobs::Jobs>(&app, &principal, &query.line).await?;
     let filter = projections::jobs::JobFilter {
         line: Some(query.line.to_string()),
-        status: query.status,
+        status: query.status.as_ref().map(projections::folded::name_of),
         after: query.after,
         limit: i64::from(query.limit.unwrap_or(500).clamp(1, 500)),
     };
-    let jobs = projections::jobs::list(&app.pool, &filter)
-        .await?
-        .into_iter()
-        .map(|job| {
-            let target = job.target_quantity.parse::<f64>().unwrap_or(f64::INFINITY);
-            JobSummary { progress_percent: 100.0 * job.good as f64 / target, job }
-        })
-        .collect();
+    let jobs = projections::jobs::list(&app.pool, &filter).await?.into_iter().map(JobSummary::from).collect();
     Ok(HttpResponse::Ok().json(JobList { freshness, jobs }))
+}
+
+impl From<projections::jobs::JobRow> for JobSummary {
+    fn from(job: projections::jobs::JobRow) -> Self {
+        let target = job.target_quantity.parse::<f64>().unwrap_or(f64::INFINITY);
+        Self { progress_percent: 100.0 * job.good as f64 / target, job }
+    }
+}
+
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct JobDetail {
+    pub freshness: crate::routes::projections::Freshness,
+    /// `null` while the read model has not reached the job's first event (compare `freshness`).
+    pub job: Option<JobSummary>,
+    /// The job as folded from its events: counters with their last readings, operator, counts.
+    #[schema(value_type = Option<Object>)]
+    pub state: Option<serde_json::Value>,
+}
+
+/// One job with its progress against target and its folded state.
+#[utoipa::path(tag = "jobs", responses(
+    (status = 200, body = JobDetail), (status = 400, body = crate::error::ErrorBody),
+    (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+    (status = 404, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)))]
+#[get("/{job_id}")]
+async fn detail(
+    app: web::Data<crate::state::AppState>,
+    principal: crate::auth::Principal,
+    job_id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = job_id.to_string();
+    // The job's line, for the principal's scope, from its events: 404 for a job that does not exist.
+    let line = match app.jobs.state_and_version(&id).await? {
+        (job, version) if version > 0 => job.line,
+        _ => None,
+    };
+    let line = line.ok_or_else(|| ApiError::not_found("job", &id))?;
+    let freshness = crate::routes::projections::line_query::<projections::jobs::Jobs>(&app, &principal, &line).await?;
+    let (job, state) = match projections::jobs::detail(&app.pool, &id).await? {
+        Some((row, state)) => (Some(JobSummary::from(row)), Some(state)),
+        None => (None, None),
+    };
+    Ok(HttpResponse::Ok().json(JobDetail { freshness, job, state }))
 }

@@ -55,8 +55,9 @@ pub struct LineOeeAnswer {
     /// `periods` (each with `oee`: inputs in integer ms and counts, `figures` as exact ratios with a
     /// display `percent`, `null` where undefined; `performance_above_ideal`; downtime by loss category,
     /// `unassigned` while a stop has no reason; `provisional` while an open stop counts) and their `total`.
-    #[schema(value_type = Object)]
-    pub oee: LineOee,
+    /// `null` for a registered line the read model has not reached yet (compare `freshness`).
+    #[schema(value_type = Option<Object>)]
+    pub oee: Option<LineOee>,
 }
 
 /// OEE of one line per period, following oee.md: planned production time is the shift calendar's
@@ -80,9 +81,8 @@ async fn of_line(
         Periods::Shift => Granularity::Shift,
         Periods::Day => Granularity::Day,
     };
-    let oee = line_oee(&app.pool, &query.line.to_string(), range, granularity, as_of)
-        .await?
-        .ok_or_else(|| ApiError::not_found("line", &query.line.to_string()))?;
+    crate::routes::lines::registered(&app, &query.line).await?;
+    let oee = line_oee(&app.pool, &query.line.to_string(), range, granularity, as_of).await?;
     Ok(HttpResponse::Ok().json(LineOeeAnswer { freshness, as_of, oee }))
 }
 

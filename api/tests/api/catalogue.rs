@@ -231,6 +231,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         }),
         e("GET", "/api/v1/history", Roles(PEOPLE), none),
         e("GET", "/api/v1/jobs", Roles(PEOPLE), none),
+        e("GET", "/api/v1/jobs/{job_id}", Roles(PEOPLE), none),
         e("GET", "/api/v1/downtime", Roles(PEOPLE), none),
         e("GET", "/api/v1/andon-calls", Roles(PEOPLE), none),
         e("GET", "/api/v1/andon-calls/response-times", Roles(PEOPLE), none),

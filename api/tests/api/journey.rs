@@ -145,6 +145,17 @@ async fn a_job_runs_through_its_whole_life_and_its_history_shows_who_did_what() 
     );
     assert_eq!(listed["progress_percent"], 38.0);
     assert!(jobs.body["freshness"]["events_applied"].as_i64().is_some_and(|applied| applied > 0));
+    let detail = app.get(Some(&leader), &format!("/api/v1/jobs/{job_id}")).await.expect(200);
+    assert_eq!(
+        (detail.body["job"]["status"].as_str(), detail.body["job"]["progress_percent"].as_f64()),
+        (Some("completed"), Some(38.0))
+    );
+    assert_eq!((detail.body["state"]["good"].as_i64(), detail.body["state"]["reject"].as_i64()), (Some(38), Some(2)));
+    let running = app.get(Some(&leader), &format!("{list}&status=running")).await.expect(200);
+    assert_eq!(running.body["jobs"], json!([]));
+    assert_eq!(app.get(Some(&leader), &format!("{list}&status=finished")).await.expect(400).code(), "invalid_query");
+    let unknown = format!("/api/v1/jobs/{}", uuid::Uuid::now_v7());
+    assert_eq!(app.get(Some(&leader), &unknown).await.expect(404).code(), "not_found");
     let caught_up =
         |body: &serde_json::Value| body.as_array().is_some_and(|all| all.iter().all(|p| p["lag_events"] == 0));
     let status = app.get_until(&admin, "/api/v1/projections", caught_up).await.expect(200);

@@ -92,9 +92,14 @@ const DAY: &str = "from=2026-03-01T23:00:00Z&to=2026-03-02T23:00:00Z";
 #[tokio::test]
 async fn a_scripted_shift_through_the_api_gives_the_published_figures_and_the_area_sums_its_lines() {
     let app = spawn(test_settings()).await;
-    let _projectors = app.start_projectors();
     let team = team(&app).await;
     configure(&app, &team, L3, "Europe/Berlin", early_shift()).await;
+    let path = format!("/api/v1/oee?line={L3}&granularity=shift&{DAY}");
+    let unprojected = app.get(Some(&team.leader), &path).await.expect(200);
+    assert_eq!((&unprojected.body["oee"], &unprojected.body["freshness"]["position"]), (&Value::Null, &json!(0)));
+    let unknown = format!("/api/v1/oee?line={L4}&granularity=shift&{DAY}");
+    assert_eq!(app.get(Some(&team.leader), &unknown).await.expect(404).code(), "not_found");
+    let _projectors = app.start_projectors();
     // 2 March in Berlin is UTC+1: the shift runs 05:00-13:00 UTC.
     stop(&app, &team, L3, "2026-03-02T06:00:00Z", Some("2026-03-02T06:40:00Z")).await;
     stop(&app, &team, L3, "2026-03-02T10:00:00Z", Some("2026-03-02T10:07:00Z")).await;
@@ -105,7 +110,6 @@ async fn a_scripted_shift_through_the_api_gives_the_published_figures_and_the_ar
         produce(&app, &team, &job, good, reject, &format!("2026-03-02T{at}:00Z")).await;
     }
 
-    let path = format!("/api/v1/oee?line={L3}&granularity=shift&{DAY}");
     let answer =
         app.get_until(&team.leader, &path, |body| body["oee"]["total"]["inputs"]["total_count"] == 19_271).await;
     let shift = &answer.expect(200).body["oee"]["periods"][0];
