@@ -29,6 +29,18 @@ pub struct LineStatus {
     pub freshness: Vec<(String, i64)>,
 }
 
+/// The read models a status is made of.
+const READ_MODELS: [&str; 4] =
+    [crate::andon::Calls::NAME, crate::downtime::Stops::NAME, crate::jobs::Jobs::NAME, crate::oee::Oee::NAME];
+
+/// Where each read model behind the status board is in the log (projection, position), by name.
+pub async fn positions(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT name, position FROM projection_checkpoints WHERE name = ANY($1) ORDER BY name")
+        .bind(READ_MODELS)
+        .fetch_all(pool)
+        .await
+}
+
 /// The row of the status query: each part as JSON.
 type StatusRow = (Json<Vec<(String, i64)>>, Option<Json<StopRow>>, Option<Json<JobRow>>, Json<Vec<CallRow>>);
 
@@ -54,7 +66,7 @@ pub async fn line_status(pool: &PgPool, line: &str, now: DateTime<Utc>) -> Resul
                   FROM read_andon WHERE line = $1 AND closed_at IS NULL) c)",
     )
     .bind(line)
-    .bind([crate::andon::Calls::NAME, crate::downtime::Stops::NAME, crate::jobs::Jobs::NAME, crate::oee::Oee::NAME])
+    .bind(READ_MODELS)
     .fetch_one(pool)
     .await?;
     let (stop, job) = (stop.map(|stop| stop.0), job.map(|job| job.0));

@@ -312,3 +312,22 @@ pub async fn registered(app: &AppState, line: &LineId) -> Result<(), ApiError> {
         _ => Ok(()),
     }
 }
+
+/// The lines of a site, or of one area of it, that `principal` may read, as the OEE read model knows
+/// them. A site needs a grant for the site; an area needs every one of its lines (403 otherwise).
+pub async fn readable_lines(
+    app: &AppState,
+    principal: &Principal,
+    site: &domain::values::SiteId,
+    area: Option<&domain::values::AreaId>,
+) -> Result<Vec<LineId>, ApiError> {
+    authorize(principal, READ_RECORDS, if area.is_none() { Target::Site(site) } else { Target::Anywhere })?;
+    let names = projections::oee::query::lines_of(&app.pool, site.as_str(), area.map(|area| area.to_string())).await?;
+    let mut lines = Vec::with_capacity(names.len());
+    for name in names {
+        let line = LineId::parse(&name).map_err(|error| crate::error::internal(&error))?;
+        authorize(principal, READ_RECORDS, Target::Line(&line))?;
+        lines.push(line);
+    }
+    Ok(lines)
+}

@@ -1,27 +1,35 @@
-//! Live line status for dashboards: server-sent events. A client subscribes to a line and gets the line's
-//! status board whenever a read model behind it commits a change. Every message is the whole status, with
-//! an id naming the read models' positions, so a client that reconnects with `Last-Event-ID` is sent the
-//! current status at once if anything changed meanwhile: it misses nothing.
+//! Live status for dashboards: server-sent events. A client subscribes to a line, an area or a site and
+//! is sent the status boards of its lines whenever a read model behind them commits a change. Every
+//! message holds whole statuses, with an id naming the read models' positions it reflects at least, so
+//! a client that reconnects with `Last-Event-ID` is sent the current statuses at once if anything changed
+//! meanwhile: it misses nothing. A line's stream sends `line_status` events (one status); an area's or a
+//! site's sends `lines_status` events (`{"lines": [...]}`, every line of it, in one message so that a
+//! dropped connection never leaves some lines behind the id the client keeps).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
+use domain::line_id::LineId;
+use domain::values::{AreaId, SiteId};
 use futures_util::stream;
-use projections::line_status::{LineStatus, line_status};
+use projections::line_status::{line_status, positions};
+use serde::Deserialize;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::{OnceCell, broadcast};
+use utoipa::IntoParams;
 
 use crate::auth::access::READ_RECORDS;
 use crate::auth::{Principal, Target, authorize};
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::lines::LinePath;
+use crate::routes::lines::{LinePath, readable_lines};
 use crate::state::AppState;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    config.service(live);
+    config.service(live_line).service(live_area).service(live_site);
 }
 
 /// One listener per process for the read models' commit notifications, shared by every subscriber.
@@ -60,63 +68,133 @@ async fn forward(pool: PgPool, sender: broadcast::Sender<String>) {
     }
 }
 
-/// The event id of a status: the positions of the read models behind it.
-fn event_id(status: &LineStatus) -> String {
-    status.freshness.iter().map(|(_, position)| position.to_string()).collect::<Vec<_>>().join("-")
-}
-
-fn message(status: &LineStatus) -> Bytes {
-    let data = serde_json::to_string(status).unwrap_or_default();
-    Bytes::from(format!("id: {}\nevent: line_status\ndata: {data}\n\n", event_id(status)))
+/// The event id of a message: per read model, the lowest position among the freshness lists given, so
+/// that everything sent reflects at least the positions the id names.
+fn event_id<'a>(freshness: impl IntoIterator<Item = &'a [(String, i64)]>) -> String {
+    let mut lowest: BTreeMap<&str, i64> = BTreeMap::new();
+    for (name, position) in freshness.into_iter().flatten() {
+        lowest.entry(name).and_modify(|low| *low = (*low).min(*position)).or_insert(*position);
+    }
+    lowest.values().map(ToString::to_string).collect::<Vec<_>>().join("-")
 }
 
 /// Sent when nothing changed for a while, so proxies keep the connection open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
+/// What a stream follows: one line, or every line of an area or a site (including lines registered
+/// after it opened, as long as the subscriber may read them).
+enum Scope {
+    Line(LineId),
+    Lines { site: SiteId, area: Option<AreaId> },
+}
+
 struct Subscription {
-    pool: PgPool,
-    line: String,
+    app: web::Data<AppState>,
+    principal: Principal,
+    scope: Scope,
     changes: broadcast::Receiver<String>,
     last_id: Option<String>,
     first: bool,
+    ended: bool,
 }
 
-/// Waits until the line's status has a new id, or the keep-alive time passes.
-async fn next_message(mut subscription: Subscription) -> Option<(Result<Bytes, actix_web::Error>, Subscription)> {
-    loop {
-        if !subscription.first {
-            match tokio::time::timeout(KEEP_ALIVE, subscription.changes.recv()).await {
-                Err(_) => return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), subscription)),
-                Ok(Err(broadcast::error::RecvError::Closed)) => return None,
-                // A lagging subscriber missed notifications, not data: the next status covers them.
-                Ok(Ok(_) | Err(broadcast::error::RecvError::Lagged(_))) => {}
-            }
-        }
-        subscription.first = false;
-        let status = match line_status(&subscription.pool, &subscription.line, chrono::Utc::now()).await {
-            Ok(status) => status,
-            Err(error) => {
-                tracing::warn!(%error, "line status unavailable for a subscriber; closing the stream");
-                return None;
+impl Subscription {
+    /// The current message and its id; an error ends the stream.
+    async fn current(&self) -> Result<(String, Bytes), ApiError> {
+        let now = chrono::Utc::now();
+        // The list of lines is only as fresh as the read models were before it was read: a line
+        // registered meanwhile must still count as a change after this message.
+        let (event, listed_at, lines) = match &self.scope {
+            Scope::Line(line) => ("line_status", Vec::new(), vec![line.clone()]),
+            Scope::Lines { site, area } => {
+                let listed_at = positions(&self.app.pool).await?;
+                ("lines_status", listed_at, readable_lines(&self.app, &self.principal, site, area.as_ref()).await?)
             }
         };
-        let id = event_id(&status);
+        let mut statuses = Vec::with_capacity(lines.len());
+        for line in &lines {
+            statuses.push(line_status(&self.app.pool, &line.to_string(), now).await?);
+        }
+        let id = event_id(
+            std::iter::once(listed_at.as_slice()).chain(statuses.iter().map(|status| status.freshness.as_slice())),
+        );
+        let data = match (&self.scope, statuses.as_slice()) {
+            (Scope::Line(_), [status]) => serde_json::to_string(status),
+            _ => serde_json::to_string(&serde_json::json!({ "lines": statuses })),
+        }
+        .map_err(|error| crate::error::internal(&error))?;
+        Ok((id.clone(), Bytes::from(format!("id: {id}\nevent: {event}\ndata: {data}\n\n"))))
+    }
+
+    /// Waits for the next notification; several that came meanwhile count as one change.
+    async fn changed(&mut self) -> Option<bool> {
+        match tokio::time::timeout(KEEP_ALIVE, self.changes.recv()).await {
+            Err(_) => return Some(false),
+            Ok(Err(broadcast::error::RecvError::Closed)) => return None,
+            // A lagging subscriber missed notifications, not data: the next statuses cover them.
+            Ok(Ok(_) | Err(broadcast::error::RecvError::Lagged(_))) => {}
+        }
+        while matches!(self.changes.try_recv(), Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_))) {}
+        Some(true)
+    }
+}
+
+/// Waits until the statuses have a new id, or the keep-alive time passes. A stream that can no longer
+/// be served (the database is gone, or an area gained a line the subscriber may not read) ends with an
+/// `error` event in the error model, and the client's next connection gets the same answer as a request.
+async fn next_message(mut subscription: Subscription) -> Option<(Result<Bytes, actix_web::Error>, Subscription)> {
+    if subscription.ended {
+        return None;
+    }
+    loop {
+        if !subscription.first && !subscription.changed().await? {
+            return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), subscription));
+        }
+        subscription.first = false;
+        let (id, message) = match subscription.current().await {
+            Ok(current) => current,
+            Err(error) => {
+                tracing::info!(%error, "ending a live stream");
+                let data = serde_json::json!({"code": error.code, "message": error.message, "details": error.details});
+                subscription.ended = true;
+                return Some((Ok(Bytes::from(format!("event: error\ndata: {data}\n\n"))), subscription));
+            }
+        };
         if subscription.last_id.as_deref() != Some(id.as_str()) {
             subscription.last_id = Some(id);
-            return Some((Ok(message(&status)), subscription));
+            return Some((Ok(message), subscription));
         }
     }
 }
 
+fn last_event_id(request: &HttpRequest) -> Option<String> {
+    request.headers().get("last-event-id").and_then(|value| value.to_str().ok()).map(str::to_owned)
+}
+
+async fn open(
+    app: web::Data<AppState>,
+    principal: Principal,
+    scope: Scope,
+    request: &HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let changes = app.read_model_changes.subscribe(&app.pool).await;
+    let last_id = last_event_id(request);
+    let subscription = Subscription { app, principal, scope, changes, last_id, first: true, ended: false };
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .streaming(stream::unfold(subscription, next_message)))
+}
+
 #[utoipa::path(tag = "lines", params(LinePath, ("Last-Event-ID" = Option<String>, Header,
-        description = "The id of the last status received, when reconnecting")),
+        description = "The id of the last message received, when reconnecting")),
     responses(
     (status = 200, content_type = "text/event-stream", body = String,
         description = "`line_status` events, each the line's whole status board"),
     (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 #[get("/api/v1/live/lines/{site}/{area}/{line}")]
-async fn live(
+async fn live_line(
     app: web::Data<AppState>,
     principal: Principal,
     path: web::Path<LinePath>,
@@ -125,11 +203,61 @@ async fn live(
     let line = path.parse()?;
     authorize(&principal, READ_RECORDS, Target::Line(&line))?;
     crate::routes::lines::registered(&app, &line).await?;
-    let last_id = request.headers().get("last-event-id").and_then(|value| value.to_str().ok()).map(str::to_owned);
-    let changes = app.read_model_changes.subscribe(&app.pool).await;
-    let subscription = Subscription { pool: app.pool.clone(), line: line.to_string(), changes, last_id, first: true };
-    Ok(HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .streaming(stream::unfold(subscription, next_message)))
+    open(app, principal, Scope::Line(line), &request).await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct AreaPath {
+    #[param(value_type = String)]
+    site: SiteId,
+    #[param(value_type = String)]
+    area: AreaId,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct SitePath {
+    #[param(value_type = String)]
+    site: SiteId,
+}
+
+/// Every line of an area: the subscriber must be able to read each of them.
+#[utoipa::path(tag = "lines", params(AreaPath, ("Last-Event-ID" = Option<String>, Header,
+        description = "The id of the last message received, when reconnecting")),
+    responses(
+    (status = 200, content_type = "text/event-stream", body = String,
+        description = "`lines_status` events, each `{\"lines\": [...]}` with every line's whole status board"),
+    (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    (status = 503, body = ErrorBody)))]
+#[get("/api/v1/live/areas/{site}/{area}")]
+async fn live_area(
+    app: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<AreaPath>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let AreaPath { site, area } = path.into_inner();
+    readable_lines(&app, &principal, &site, Some(&area)).await?;
+    open(app, principal, Scope::Lines { site, area: Some(area) }, &request).await
+}
+
+/// Every line of a site: the subscriber needs a grant for the site.
+#[utoipa::path(tag = "lines", params(SitePath, ("Last-Event-ID" = Option<String>, Header,
+        description = "The id of the last message received, when reconnecting")),
+    responses(
+    (status = 200, content_type = "text/event-stream", body = String,
+        description = "`lines_status` events, each `{\"lines\": [...]}` with every line's whole status board"),
+    (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    (status = 503, body = ErrorBody)))]
+#[get("/api/v1/live/sites/{site}")]
+async fn live_site(
+    app: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<SitePath>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let SitePath { site } = path.into_inner();
+    readable_lines(&app, &principal, &site, None).await?;
+    open(app, principal, Scope::Lines { site, area: None }, &request).await
 }

@@ -8,12 +8,11 @@ use domain::line_id::LineId;
 use domain::oee::{WindowOee, roll_up_windows};
 use domain::values::{AreaId, SiteId};
 use projections::oee::Oee;
-use projections::oee::query::{Granularity, LineOee, line_oee, lines_of};
+use projections::oee::query::{Granularity, LineOee, line_oee};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::access::READ_RECORDS;
-use crate::auth::{Principal, Target, authorize};
+use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::bounded_range;
 use crate::routes::projections::{Freshness, freshness, line_query};
@@ -132,15 +131,7 @@ async fn roll_up(
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let range = bounded_range(query.from, query.to)?;
-    let whole_site = Target::Site(&query.site);
-    authorize(&principal, READ_RECORDS, if query.area.is_none() { whole_site } else { Target::Anywhere })?;
-    let names = lines_of(&app.pool, &query.site.to_string(), query.area.as_ref().map(ToString::to_string)).await?;
-    let mut lines = Vec::with_capacity(names.len());
-    for name in names {
-        let line = LineId::parse(&name).map_err(|error| crate::error::internal(&error))?;
-        authorize(&principal, READ_RECORDS, Target::Line(&line))?;
-        lines.push(line);
-    }
+    let lines = crate::routes::lines::readable_lines(&app, &principal, &query.site, query.area.as_ref()).await?;
     let (freshness, as_of) = (freshness::<Oee>(&app.pool).await?, Utc::now());
     let mut totals = Vec::with_capacity(lines.len());
     for line in lines {

@@ -108,6 +108,14 @@ pub fn endpoints() -> Vec<Endpoint> {
         e("GET", "/api/v1/lines/{site}/{area}/{line}", Roles(PEOPLE), none),
         e("GET", "/api/v1/lines/{site}/{area}/{line}/status", Roles(PEOPLE), none),
         e("GET", "/api/v1/live/lines/{site}/{area}/{line}", Roles(PEOPLE), none),
+        e("GET", "/api/v1/live/areas/{site}/{area}", Roles(PEOPLE), none),
+        // The operator's grant is for one line, not the site.
+        e(
+            "GET",
+            "/api/v1/live/sites/{site}",
+            Roles(&[TEAM_LEADER, MAINTENANCE, QUALITY, ENGINEER, AUDITOR, ADMIN]),
+            none,
+        ),
         e(
             "POST",
             "/api/v1/lines/{site}/{area}/{line}/equipment",
@@ -257,6 +265,8 @@ pub fn concrete(endpoint: &Endpoint, fixture: &Fixture) -> String {
         .replace("{user_id}", &fixture.user)
         .replace("{device_id}", "target-device")
         .replace("{site}/{area}/{line}", LINE)
+        .replace("{site}/{area}", "plant-1/packing")
+        .replace("{site}", "plant-1")
         .replace("{template_id}", "clearance")
         .replace("{checklist_id}", &fixture.checklist)
         .replace("{job_id}", &fixture.job)
