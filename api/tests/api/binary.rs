@@ -96,3 +96,138 @@ fn unique_suffix() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     format!("{}-{nanos}", std::process::id())
 }
+
+/// Starts the service on an existing database; its connections name it `name` in `pg_stat_activity`.
+fn start_instance(url: &str, name: &str) -> (Child, StopOnPanic) {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let dir = std::env::temp_dir().join(format!("ms5-{name}-{}", unique_suffix()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ms5-floor"))
+        .env("DATABASE_URL", format!("{url}{separator}application_name={name}"))
+        .env_remove("MIGRATION_DATABASE_URL")
+        .env("MS5_LISTEN", "127.0.0.1:0")
+        .env("MS5_BOOTSTRAP_TOKEN_FILE", dir.join("bootstrap-token"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+    let guard = StopOnPanic(Some(child.id()));
+    wait_for_address(&mut child);
+    (child, guard)
+}
+
+/// How many ownership locks (one per projection, one for the escalation scheduler) each instance holds.
+async fn owners(pool: &sqlx::PgPool) -> Vec<(String, i64)> {
+    sqlx::query_as(
+        "SELECT a.application_name, count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+         WHERE l.locktype = 'advisory' AND l.granted
+           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+         GROUP BY 1 ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn owners_until(pool: &sqlx::PgPool, expected: &[(&str, i64)]) -> Vec<(String, i64)> {
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        let held = owners(pool).await;
+        let matches = held.iter().map(|(name, count)| (name.as_str(), *count)).eq(expected.iter().copied());
+        if matches || std::time::Instant::now() > deadline {
+            return held;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Raises `count` Andon calls on the write side, as any instance's API would.
+async fn raise_calls(pool: &sqlx::PgPool, count: usize) {
+    use domain::andon::{AndonCall, AndonCommand, CallType, Priority};
+    let calls: commands::PgEventStore<AndonCall> = commands::PgEventStore::new(pool.clone(), Default::default());
+    let actor = domain::actor::Actor {
+        user_id: domain::actor::UserId::from_uuid(uuid::Uuid::from_u128(7)),
+        printed_name: domain::values::Name::parse("Olga Operator").unwrap_or_else(|e| panic!("{e}")),
+        role: domain::actor::Role::Operator,
+    };
+    for _ in 0..count {
+        let command = AndonCommand::Raise {
+            line: domain::line_id::LineId::parse("plant-1/packing/L3").unwrap_or_else(|e| panic!("{e}")),
+            station: domain::values::StationId::parse("S1").unwrap_or_else(|e| panic!("{e}")),
+            call_type: CallType::Material,
+            priority: Priority::Low,
+            description: domain::values::Description::parse("caps low").unwrap_or_else(|e| panic!("{e}")),
+        };
+        let id = uuid::Uuid::now_v7().to_string();
+        commands::execute(&calls, &id, command, &commands::CommandContext::new(actor.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+async fn andon_rows_until(pool: &sqlx::PgPool, expected: i64) -> i64 {
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM read_andon")
+            .fetch_one(pool)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        if rows == expected || std::time::Instant::now() > deadline {
+            return rows;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Each projection's count of events applied, once all of them have reached `events` or at the deadline.
+async fn applied_until(pool: &sqlx::PgPool, events: i64) -> Vec<(String, i64)> {
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        let applied: Vec<(String, i64)> =
+            sqlx::query_as("SELECT name, events_applied FROM projection_checkpoints ORDER BY name")
+                .fetch_all(pool)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        if applied.len() == 4 && applied.iter().all(|(_, count)| *count == events)
+            || std::time::Instant::now() > deadline
+        {
+            return applied;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test]
+async fn two_instances_share_one_database_each_projection_runs_in_one_and_the_survivor_takes_over() {
+    let database = testkit::fresh_database().await;
+    let owner = database.owner_pool().await;
+    let app = commands::database::application_pool(&database.url, 4).await.unwrap_or_else(|e| panic!("{e}"));
+    let (first, mut first_guard) = start_instance(&database.url, "ms5-first");
+    assert_eq!(owners_until(&owner, &[("ms5-first", 5)]).await, [("ms5-first".to_owned(), 5)]);
+    let (second, mut second_guard) = start_instance(&database.url, "ms5-second");
+
+    raise_calls(&app, 3).await;
+    assert_eq!(andon_rows_until(&owner, 3).await, 3);
+    assert_eq!(
+        owners(&owner).await,
+        [("ms5-first".to_owned(), 5)],
+        "the second instance owns nothing while the first runs"
+    );
+
+    // The owner dies without a goodbye: its sessions end, their locks with them.
+    first_guard.0 = None;
+    let killed = Command::new("kill").args(["-KILL", &first.id().to_string()]).status();
+    assert!(killed.is_ok_and(|status| status.success()));
+    wait_for_exit(first);
+    assert_eq!(owners_until(&owner, &[("ms5-second", 5)]).await, [("ms5-second".to_owned(), 5)]);
+    raise_calls(&app, 2).await;
+    assert_eq!(andon_rows_until(&owner, 5).await, 5, "the survivor carries on from the checkpoint");
+    // Every projection, not only the Andon calls, reaches the end of the log, each event counted once.
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&owner).await.unwrap_or(-1);
+    let applied = applied_until(&owner, events).await;
+    assert_eq!(applied, ["andon", "downtime", "jobs", "oee"].map(|name| (name.to_owned(), events)));
+
+    second_guard.0 = None;
+    let interrupted = Command::new("kill").args(["-INT", &second.id().to_string()]).status();
+    assert!(interrupted.is_ok_and(|status| status.success()));
+    assert!(wait_for_exit(second).success());
+}
