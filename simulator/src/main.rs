@@ -167,6 +167,34 @@ async fn verify(
             );
             failures += usize::from(!wrong.is_empty());
         }
+        let compared = served["oee"]["periods"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|period| {
+                shifts.iter().any(|shift| {
+                    Some(shift.interval.start()) == period["start"].as_str().and_then(|at| at.parse().ok())
+                })
+            })
+            .count();
+        if compared != shifts.len() {
+            println!("| {line} | shifts served | | {compared} | {} | | | NO |", shifts.len());
+            failures += 1;
+        }
+        let status = plant.leader.get(&format!("/api/v1/lines/{line}/status")).await?;
+        let served_status = (
+            status["state"].as_str().unwrap_or_default().to_owned(),
+            status["job"]["job_id"].as_str().map(str::to_owned),
+            status["open_calls"].as_array().map_or(0, Vec::len),
+        );
+        let expected_status =
+            (recount.state().to_owned(), recount.running_job.map(|job| job.to_string()), recount.open_calls);
+        let same_status = served_status == expected_status;
+        println!(
+            "| {line} | status (state, job, open calls) | | {served_status:?} | {expected_status:?} | | | {} |",
+            if same_status { "yes" } else { "NO" }
+        );
+        failures += usize::from(!same_status);
         let times =
             format!("/api/v1/andon-calls/response-times?line={line}&from={}", encode(&run_started.to_rfc3339()));
         let answered = plant.leader.get(&times).await?;

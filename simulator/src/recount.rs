@@ -14,12 +14,16 @@ use uuid::Uuid;
 use crate::plant::IDEAL_CYCLE_TIME_MS;
 use crate::script::{Action, Step};
 
-/// The facts of one line's script: its stops and the units each counter reading adds.
+/// The facts of one line's script: its stops and the units each counter reading adds; and how the line
+/// stands at the end: its running job, open stops and open Andon calls.
 pub struct Recount {
     stops: Vec<StopFact>,
     /// (source time, total, good) per reading after a job's baseline.
     counts: Vec<(DateTime<Utc>, i64, i64)>,
     pub calls: usize,
+    pub running_job: Option<Uuid>,
+    pub open_stops: usize,
+    pub open_calls: usize,
 }
 
 pub fn recount(steps: &[Step]) -> Recount {
@@ -27,7 +31,8 @@ pub fn recount(steps: &[Step]) -> Recount {
     let mut reasons: BTreeMap<Uuid, LossCategory> = BTreeMap::new();
     let mut ended = Vec::new();
     let mut last: BTreeMap<Uuid, (u64, u64)> = BTreeMap::new();
-    let mut recount = Recount { stops: Vec::new(), counts: Vec::new(), calls: 0 };
+    let mut recount =
+        Recount { stops: Vec::new(), counts: Vec::new(), calls: 0, running_job: None, open_stops: 0, open_calls: 0 };
     for step in steps {
         match &step.action {
             Action::StopStarted { stop, .. } => {
@@ -44,10 +49,16 @@ pub fn recount(steps: &[Step]) -> Recount {
                     recount.counts.push((step.at, signed(made_good + made_reject), signed(made_good)));
                 }
             }
-            Action::RaiseCall { .. } => recount.calls += 1,
-            _ => {}
+            Action::RaiseCall { .. } => {
+                recount.calls += 1;
+                recount.open_calls += 1;
+            }
+            Action::ResolveCall { .. } => recount.open_calls -= 1,
+            Action::StartJob { job } => recount.running_job = Some(*job),
+            Action::CompleteJob { .. } => recount.running_job = None,
         }
     }
+    recount.open_stops = started.len() - ended.len();
     for (stop, at) in ended {
         let Some(start) = started.get(&stop).copied() else { continue };
         let short =
@@ -63,6 +74,15 @@ pub fn recount(steps: &[Step]) -> Recount {
 }
 
 impl Recount {
+    /// The state the status board must show at the end (`line_status`'s rule).
+    pub fn state(&self) -> &'static str {
+        match (self.open_stops, self.running_job) {
+            (1.., _) => "stopped",
+            (0, Some(_)) => "running",
+            (0, None) => "unknown",
+        }
+    }
+
     /// The OEE the script gives `window`, as of `now`.
     pub fn window(&self, window: Interval, schedule: &[ShiftOccurrence], now: DateTime<Utc>) -> WindowOee {
         let mut sums = CountSums::default();
