@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use crate::workload::Target;
 
 const LINE: &str = "bench/area/L1";
-const PASSWORD: &str = "Bench-Secret-2026!";
+pub const PASSWORD: &str = "Bench-Secret-2026!";
 
 pub struct Http {
     client: reqwest::Client,
@@ -19,7 +19,7 @@ pub struct Http {
     user_id: String,
 }
 
-async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: &Value) -> Result<Value, String> {
+pub async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: &Value) -> Result<Value, String> {
     let mut request = client.post(url).json(body);
     if let Some(token) = token {
         request = request.bearer_auth(token);
@@ -61,7 +61,7 @@ pub async fn start(pool: PgPool) -> anyhow::Result<Http> {
     Ok(Http { client, base, token, user_id })
 }
 
-async fn login(client: &reqwest::Client, base: &str, username: &str) -> anyhow::Result<String> {
+pub async fn login(client: &reqwest::Client, base: &str, username: &str) -> anyhow::Result<String> {
     let body = json!({"username": username, "password": PASSWORD});
     let signed_in = post(client, format!("{base}/auth/login"), None, &body).await.map_err(anyhow::Error::msg)?;
     Ok(signed_in["access_token"].as_str().context("no access token")?.to_owned())

@@ -7,6 +7,7 @@ mod http;
 mod lag;
 mod ours;
 mod pgbench;
+mod plant;
 mod runner;
 mod workload;
 
@@ -42,6 +43,18 @@ struct Args {
     /// Events in the log the projection catches up over.
     #[arg(long, default_value_t = 1_000_000)]
     projection_events: u64,
+    /// Lines the simulator plays in the plant scenario.
+    #[arg(long, default_value_t = 6)]
+    plant_lines: u32,
+    /// Plant hours the simulator plays.
+    #[arg(long, default_value_t = 8.0)]
+    plant_hours: f64,
+    /// Plant seconds per real second.
+    #[arg(long, default_value_t = 3_000.0)]
+    plant_speed: f64,
+    /// The simulator binary; default: `ms5-simulate` beside this one (`cargo build --release -p simulator`).
+    #[arg(long)]
+    simulator: Option<PathBuf>,
     /// Where the benchmark's private cluster lives.
     #[arg(long, default_value = "target/bench-postgres")]
     data_dir: PathBuf,
@@ -61,6 +74,9 @@ enum Scenario {
     Http,
     /// Projection catch-up from a cold start over --projection-events events.
     Projection,
+    /// The plant simulator (`ms5-simulate`, built beside this binary) as the load: lag to the OEE read
+    /// model and dashboard queries at 64 clients while it plays.
+    Plant,
 }
 
 /// pgbench runs in our store's database, so that its `events` statement meets our schema.
@@ -76,7 +92,7 @@ const DASHBOARD: &str = "dashboard query: line status board";
 /// Divisible by 1, 8 and 32, so that writers never share an aggregate in the distinct scenarios.
 const AGGREGATES: usize = 1024;
 const HOT_AGGREGATES: usize = 10;
-const POOL_SIZE: u32 = 40;
+pub const POOL_SIZE: u32 = 40;
 
 struct Row {
     scenario: String,
@@ -214,6 +230,24 @@ async fn main() -> anyhow::Result<()> {
         None
     };
 
+    let plant = if wanted(Scenario::Plant) {
+        let simulator = match args.simulator.clone() {
+            Some(path) => path,
+            None => std::env::current_exe()?.with_file_name("ms5-simulate"),
+        };
+        anyhow::ensure!(
+            simulator.exists(),
+            "no simulator at {}: cargo build --release -p simulator",
+            simulator.display()
+        );
+        let load = plant::Plant { lines: args.plant_lines, hours: args.plant_hours, speed: args.plant_speed };
+        eprintln!("plant: {} lines, {} plant hours at {}x, 64 dashboards", load.lines, load.hours, load.speed);
+        let url = fresh_database(&cluster, "bench_plant").await?;
+        Some((plant::measure(&url, &simulator, &load).await?, load))
+    } else {
+        None
+    };
+
     let mut ceiling = Vec::new();
     for clients in [1, 8, 32].into_iter().filter(|_| wanted(Scenario::Ceiling)) {
         eprintln!("pgbench, {clients} clients");
@@ -245,6 +279,9 @@ async fn main() -> anyhow::Result<()> {
             ms(at(0.99)),
             ms(at(1.0))
         );
+    }
+    if let Some((figures, load)) = plant {
+        print_plant(&figures, &load);
     }
     drop((ours_pool, base_pool));
     tokio::task::spawn_blocking(move || cluster.stop()).await?.context("stopping the bench cluster")?;
@@ -355,11 +392,46 @@ async fn seed<T: Target>(target: &Arc<T>, ids: &Arc<Vec<String>>) -> anyhow::Res
     Ok(())
 }
 
+fn print_plant(figures: &plant::PlantFigures, load: &plant::Plant) {
+    let seconds = figures.wall.as_secs_f64();
+    let lag = |p: f64| {
+        let lags = &figures.lags_ms;
+        lags.get(((lags.len() as f64 * p).ceil() as usize).clamp(1, lags.len().max(1)) - 1).copied().unwrap_or(0.0)
+    };
+    println!(
+        "- plant simulator, {} lines, {} plant hours at {}x: {} events in {seconds:.1} s ({:.0} events/s); recount {}",
+        load.lines,
+        load.hours,
+        load.speed,
+        figures.events,
+        figures.events as f64 / seconds,
+        if figures.matched { "matched" } else { "DID NOT MATCH" }
+    );
+    println!(
+        "- lag to the OEE read model under that load: {} events, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (goal p99 < 100 ms)",
+        figures.lags_ms.len(),
+        lag(0.50),
+        lag(0.99),
+        lag(1.0)
+    );
+    let dashboard = &figures.dashboard;
+    println!(
+        "- dashboards meanwhile, 64 clients on the simulated lines' status boards: {:.0}/s, p50 {} ms, p99 {} ms, {} failed (goal p99 < 10 ms)",
+        dashboard.per_second(),
+        ms(dashboard.percentile(0.50)),
+        ms(dashboard.percentile(0.99)),
+        dashboard.failed
+    );
+}
+
 fn ms(duration: Duration) -> String {
     format!("{:.2}", duration.as_secs_f64() * 1000.0)
 }
 
 fn print_report(rows: &[Row], ceiling: &[(usize, pgbench::Result)], own_statement: Option<pgbench::Result>) {
+    if rows.is_empty() && ceiling.is_empty() && own_statement.is_none() {
+        return;
+    }
     println!("| scenario | store | writers | commands/s | p50 ms | p99 ms | failed attempts |");
     println!("|---|---|---:|---:|---:|---:|---:|");
     for row in rows {
