@@ -90,7 +90,8 @@ pub struct CallRow {
     pub closed_at: Option<DateTime<Utc>>,
 }
 
-const CALL_COLUMNS: &str =
+/// The columns of a [`CallRow`], for every query that reads one.
+pub(crate) const CALL_COLUMNS: &str =
     "call_id, line, station, call_type, priority, status, level, raised_at, acknowledged_at, closed_at";
 
 /// The open calls of a line (raised or acknowledged), oldest first.

@@ -5,6 +5,7 @@
 //! line's ladder for its call type, as configured when it was raised, read from the line's own events.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -76,11 +77,14 @@ async fn ladder_of(
     let (Some(line), Some(call_type), Some(raised_at)) = (&call.line, call.call_type, call.raised_at) else {
         return Ok(EscalationLadder::default());
     };
-    let id = line.to_string();
-    if !lines.contains_key(&id) {
-        lines.insert(id.clone(), current_state::<Line>(pool, &id).await?);
-    }
-    Ok(lines.get(&id).map_or_else(EscalationLadder::default, |line| line.escalation_ladder_at(call_type, raised_at)))
+    let config = match lines.entry(line.to_string()) {
+        Entry::Occupied(known) => known.into_mut(),
+        Entry::Vacant(unknown) => {
+            let config = current_state::<Line>(pool, unknown.key()).await?;
+            unknown.insert(config)
+        }
+    };
+    Ok(config.escalation_ladder_at(call_type, raised_at))
 }
 
 /// Runs the scheduler until `stop`: one instance at a time (advisory lock), a check every `tick`.

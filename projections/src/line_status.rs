@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 use sqlx::types::Json;
 
-use crate::andon::CallRow;
+use crate::andon::{CALL_COLUMNS, CallRow};
 use crate::downtime::StopRow;
 use crate::jobs::JobRow;
 use crate::oee::query::Period;
@@ -47,7 +47,7 @@ type StatusRow = (Json<Vec<(String, i64)>>, Option<Json<StopRow>>, Option<Json<J
 /// The status, job and calls come from one statement, so one snapshot: those rows and the checkpoints
 /// beside them are exactly consistent. The shift's OEE is read after it, so it is at least as fresh.
 pub async fn line_status(pool: &PgPool, line: &str, now: DateTime<Utc>) -> Result<LineStatus, sqlx::Error> {
-    let (freshness, stop, job, open_calls): StatusRow = sqlx::query_as(
+    let (freshness, stop, job, open_calls): StatusRow = sqlx::query_as(&format!(
         "SELECT
                (SELECT COALESCE(jsonb_agg(jsonb_build_array(name, position) ORDER BY name), '[]')
                   FROM projection_checkpoints WHERE name = ANY($2)),
@@ -62,9 +62,8 @@ pub async fn line_status(pool: &PgPool, line: &str, now: DateTime<Utc>) -> Resul
                   FROM read_jobs WHERE line = $1 AND status IN ('running', 'paused')
                   ORDER BY job_id DESC LIMIT 1) j),
                (SELECT COALESCE(jsonb_agg(to_jsonb(c) ORDER BY c.raised_at, c.call_id), '[]') FROM (
-                  SELECT call_id, line, station, call_type, priority, status, level, raised_at, acknowledged_at
-                  FROM read_andon WHERE line = $1 AND closed_at IS NULL) c)",
-    )
+                  SELECT {CALL_COLUMNS} FROM read_andon WHERE line = $1 AND closed_at IS NULL) c)"
+    ))
     .bind(line)
     .bind(READ_MODELS)
     .fetch_one(pool)

@@ -116,28 +116,30 @@ fn start_instance(url: &str, name: &str) -> (Child, StopOnPanic) {
 }
 
 /// How many ownership locks (one per projection, one for the escalation scheduler) each instance holds.
-async fn owners(pool: &sqlx::PgPool) -> Vec<(String, i64)> {
-    sqlx::query_as(
-        "SELECT a.application_name, count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-         WHERE l.locktype = 'advisory' AND l.granted
-           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-         GROUP BY 1 ORDER BY 1",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap_or_else(|e| panic!("{e}"))
+const OWNERS: &str = "SELECT a.application_name, count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+     WHERE l.locktype = 'advisory' AND l.granted
+       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+     GROUP BY 1 ORDER BY 1";
+
+async fn rows(pool: &sqlx::PgPool, sql: &str) -> Vec<(String, i64)> {
+    sqlx::query_as(sql).fetch_all(pool).await.unwrap_or_else(|e| panic!("{e}"))
 }
 
-async fn owners_until(pool: &sqlx::PgPool, expected: &[(&str, i64)]) -> Vec<(String, i64)> {
+/// The (name, number) rows of `sql` once they are `expected`, or as they are at the deadline.
+async fn rows_until(pool: &sqlx::PgPool, sql: &str, expected: &[(&str, i64)]) -> Vec<(String, i64)> {
     let deadline = std::time::Instant::now() + DEADLINE;
     loop {
-        let held = owners(pool).await;
-        let matches = held.iter().map(|(name, count)| (name.as_str(), *count)).eq(expected.iter().copied());
+        let rows = rows(pool, sql).await;
+        let matches = rows.iter().map(|(name, number)| (name.as_str(), *number)).eq(expected.iter().copied());
         if matches || std::time::Instant::now() > deadline {
-            return held;
+            return rows;
         }
         tokio::task::yield_now().await;
     }
+}
+
+fn owned(rows: &[(&str, i64)]) -> Vec<(String, i64)> {
+    rows.iter().map(|(name, number)| ((*name).to_owned(), *number)).collect()
 }
 
 /// Raises `count` Andon calls on the write side, as any instance's API would.
@@ -164,37 +166,8 @@ async fn raise_calls(pool: &sqlx::PgPool, count: usize) {
     }
 }
 
-async fn andon_rows_until(pool: &sqlx::PgPool, expected: i64) -> i64 {
-    let deadline = std::time::Instant::now() + DEADLINE;
-    loop {
-        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM read_andon")
-            .fetch_one(pool)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        if rows == expected || std::time::Instant::now() > deadline {
-            return rows;
-        }
-        tokio::task::yield_now().await;
-    }
-}
-
-/// Each projection's count of events applied, once all of them have reached `events` or at the deadline.
-async fn applied_until(pool: &sqlx::PgPool, events: i64) -> Vec<(String, i64)> {
-    let deadline = std::time::Instant::now() + DEADLINE;
-    loop {
-        let applied: Vec<(String, i64)> =
-            sqlx::query_as("SELECT name, events_applied FROM projection_checkpoints ORDER BY name")
-                .fetch_all(pool)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-        if applied.len() == 4 && applied.iter().all(|(_, count)| *count == events)
-            || std::time::Instant::now() > deadline
-        {
-            return applied;
-        }
-        tokio::task::yield_now().await;
-    }
-}
+const ANDON_ROWS: &str = "SELECT 'calls', count(*) FROM read_andon";
+const APPLIED: &str = "SELECT name, events_applied FROM projection_checkpoints ORDER BY name";
 
 #[tokio::test]
 async fn two_instances_share_one_database_each_projection_runs_in_one_and_the_survivor_takes_over() {
@@ -202,29 +175,28 @@ async fn two_instances_share_one_database_each_projection_runs_in_one_and_the_su
     let owner = database.owner_pool().await;
     let app = commands::database::application_pool(&database.url, 4).await.unwrap_or_else(|e| panic!("{e}"));
     let (first, mut first_guard) = start_instance(&database.url, "ms5-first");
-    assert_eq!(owners_until(&owner, &[("ms5-first", 5)]).await, [("ms5-first".to_owned(), 5)]);
+    let first_owns_all = [("ms5-first", 5)];
+    assert_eq!(rows_until(&owner, OWNERS, &first_owns_all).await, owned(&first_owns_all));
     let (second, mut second_guard) = start_instance(&database.url, "ms5-second");
 
     raise_calls(&app, 3).await;
-    assert_eq!(andon_rows_until(&owner, 3).await, 3);
-    assert_eq!(
-        owners(&owner).await,
-        [("ms5-first".to_owned(), 5)],
-        "the second instance owns nothing while the first runs"
-    );
+    assert_eq!(rows_until(&owner, ANDON_ROWS, &[("calls", 3)]).await, owned(&[("calls", 3)]));
+    assert_eq!(rows(&owner, OWNERS).await, owned(&first_owns_all), "the second owns nothing while the first runs");
 
     // The owner dies without a goodbye: its sessions end, their locks with them.
     first_guard.0 = None;
     let killed = Command::new("kill").args(["-KILL", &first.id().to_string()]).status();
     assert!(killed.is_ok_and(|status| status.success()));
     wait_for_exit(first);
-    assert_eq!(owners_until(&owner, &[("ms5-second", 5)]).await, [("ms5-second".to_owned(), 5)]);
+    let second_owns_all = [("ms5-second", 5)];
+    assert_eq!(rows_until(&owner, OWNERS, &second_owns_all).await, owned(&second_owns_all));
     raise_calls(&app, 2).await;
-    assert_eq!(andon_rows_until(&owner, 5).await, 5, "the survivor carries on from the checkpoint");
+    let all_calls = [("calls", 5)];
+    assert_eq!(rows_until(&owner, ANDON_ROWS, &all_calls).await, owned(&all_calls), "the survivor carries on");
     // Every projection, not only the Andon calls, reaches the end of the log, each event counted once.
     let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&owner).await.unwrap_or(-1);
-    let applied = applied_until(&owner, events).await;
-    assert_eq!(applied, ["andon", "downtime", "jobs", "oee"].map(|name| (name.to_owned(), events)));
+    let each_once = ["andon", "downtime", "jobs", "oee"].map(|name| (name, events));
+    assert_eq!(rows_until(&owner, APPLIED, &each_once).await, owned(&each_once));
 
     second_guard.0 = None;
     let interrupted = Command::new("kill").args(["-INT", &second.id().to_string()]).status();
