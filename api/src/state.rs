@@ -9,6 +9,10 @@ use domain::downtime::Downtime;
 use domain::job::Job;
 use domain::line::Line;
 use domain::user::User;
+use std::sync::Arc;
+
+use projections::changes::Changes;
+use projections::line_status::Boards;
 use sqlx::PgPool;
 use tokio::sync::OnceCell;
 
@@ -32,11 +36,14 @@ pub struct AppState {
     pub users: PgEventStore<User>,
     pub devices: PgEventStore<Device>,
     pub sessions: RecentlyChecked,
-    pub read_model_changes: crate::routes::live::ReadModelChanges,
+    /// The read models' commits as this process hears of them, for live streams and kept boards.
+    pub changes: Arc<Changes>,
+    pub boards: Boards,
 }
 
 impl AppState {
     pub fn new(pool: PgPool, settings: ServiceSettings) -> Self {
+        let changes = Changes::new(pool.clone());
         Self {
             settings,
             keys: OnceCell::new(),
@@ -49,7 +56,8 @@ impl AppState {
             users: PgEventStore::new(pool.clone(), StoreSettings::default()),
             devices: PgEventStore::new(pool.clone(), StoreSettings::default()),
             sessions: RecentlyChecked::default(),
-            read_model_changes: crate::routes::live::ReadModelChanges::default(),
+            boards: Boards::new(Arc::clone(&changes)),
+            changes,
             pool,
         }
     }

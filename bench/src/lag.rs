@@ -23,8 +23,7 @@ pub async fn measure(
     let (stop, stopped) = watch::channel(false);
     let workers = projections::spawn_all(pool, projections::worker::Settings::default(), &stopped);
     let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(projections::worker::READ_MODELS_CHANNEL).await?;
-    let checkpoints = pool.clone();
+    listener.listen(projections::committed::CHANNEL).await?;
     let mut done = stopped.clone();
     let seen = tokio::spawn(async move {
         let mut marks: Vec<(i64, Instant)> = Vec::new();
@@ -32,12 +31,10 @@ pub async fn measure(
             tokio::select! {
                 notification = listener.recv() => {
                     let Ok(notification) = notification else { break };
-                    if notification.payload() != "jobs" { continue }
-                    let position: Result<i64, _> =
-                        sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE name = 'jobs'")
-                            .fetch_one(&checkpoints)
-                            .await;
-                    if let Ok(position) = position { marks.push((position, Instant::now())) }
+                    match projections::committed::Committed::parse(notification.payload()) {
+                        Some(committed) if committed.projection == "jobs" => marks.push((committed.position, Instant::now())),
+                        _ => {}
+                    }
                 }
                 _ = done.changed() => break,
             }

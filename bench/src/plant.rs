@@ -112,7 +112,7 @@ async fn simulated_lines(pool: &PgPool, count: u32) -> anyhow::Result<Vec<String
 async fn sample_lags(pool: PgPool, mut stop: tokio::sync::watch::Receiver<bool>) -> anyhow::Result<Vec<f64>> {
     use projections::Projection as _;
     let mut listener = PgListener::connect_with(&pool).await?;
-    listener.listen(projections::worker::READ_MODELS_CHANNEL).await?;
+    listener.listen(projections::committed::CHANNEL).await?;
     let horizon = "SELECT transaction_id, position FROM projection_checkpoints WHERE name = $1";
     let mut covered: (i64, i64) =
         sqlx::query_as(horizon).bind(projections::oee::Oee::NAME).fetch_optional(&pool).await?.unwrap_or((0, 0));
@@ -120,7 +120,8 @@ async fn sample_lags(pool: PgPool, mut stop: tokio::sync::watch::Receiver<bool>)
     loop {
         tokio::select! {
             notification = listener.recv() => {
-                if notification?.payload() != projections::oee::Oee::NAME { continue }
+                let committed = projections::committed::Committed::parse(notification?.payload());
+                if committed.is_none_or(|committed| committed.projection != projections::oee::Oee::NAME) { continue }
                 let now: (i64, i64) = sqlx::query_as(horizon).bind(projections::oee::Oee::NAME).fetch_one(&pool).await?;
                 let newly: Vec<f64> = sqlx::query_scalar(
                     "SELECT (EXTRACT(EPOCH FROM clock_timestamp() - recorded_at) * 1000)::float8 FROM events

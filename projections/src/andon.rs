@@ -12,7 +12,7 @@ use domain::oee::{Interval, scheduled};
 use sqlx::{PgConnection, PgPool};
 
 use crate::folded::{Rows, fold_batch, name_of, to_state};
-use crate::projection::{Projection, ProjectionError};
+use crate::projection::{ChangedLines, Projection, ProjectionError};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Calls;
@@ -21,7 +21,11 @@ impl Projection for Calls {
     const NAME: &'static str = "andon";
     const VERSION: i32 = 1;
 
-    async fn apply(&self, transaction: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+    async fn apply(
+        &self,
+        transaction: &mut PgConnection,
+        events: &[RecordedEvent],
+    ) -> Result<ChangedLines, ProjectionError> {
         fold_batch(self, transaction, events).await
     }
 
@@ -42,7 +46,7 @@ impl Rows for Calls {
         id: &str,
         call: &AndonCall,
         position: i64,
-    ) -> Result<(), ProjectionError> {
+    ) -> Result<String, ProjectionError> {
         let (Some(line), Some(station), Some(call_type), Some(priority), Some(raised_at)) =
             (&call.line, &call.station, &call.call_type, &call.priority, call.raised_at)
         else {
@@ -70,7 +74,7 @@ impl Rows for Calls {
         .bind(position)
         .execute(transaction)
         .await?;
-        Ok(())
+        Ok(line.to_string())
     }
 }
 

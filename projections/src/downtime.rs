@@ -7,7 +7,7 @@ use domain::downtime::Downtime;
 use sqlx::{PgConnection, PgPool};
 
 use crate::folded::{Rows, fold_batch, name_of, to_state};
-use crate::projection::{Projection, ProjectionError};
+use crate::projection::{ChangedLines, Projection, ProjectionError};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Stops;
@@ -16,7 +16,11 @@ impl Projection for Stops {
     const NAME: &'static str = "downtime";
     const VERSION: i32 = 1;
 
-    async fn apply(&self, transaction: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+    async fn apply(
+        &self,
+        transaction: &mut PgConnection,
+        events: &[RecordedEvent],
+    ) -> Result<ChangedLines, ProjectionError> {
         fold_batch(self, transaction, events).await
     }
 
@@ -37,7 +41,7 @@ impl Rows for Stops {
         id: &str,
         stop: &Downtime,
         position: i64,
-    ) -> Result<(), ProjectionError> {
+    ) -> Result<String, ProjectionError> {
         let (Some(line), Some(interval)) = (&stop.line, &stop.interval) else {
             return Err(ProjectionError::Inconsistent(format!("stop {id} has events but never started")));
         };
@@ -65,7 +69,7 @@ impl Rows for Stops {
         .bind(position)
         .execute(transaction)
         .await?;
-        Ok(())
+        Ok(line.to_string())
     }
 }
 

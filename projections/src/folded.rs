@@ -10,7 +10,7 @@ use domain::Aggregate;
 use serde_json::Value;
 use sqlx::PgConnection;
 
-use crate::projection::ProjectionError;
+use crate::projection::{ChangedLines, ProjectionError};
 
 /// One aggregate type's rows.
 pub trait Rows: Send + Sync {
@@ -19,23 +19,24 @@ pub trait Rows: Send + Sync {
     const TABLE: &'static str;
     const ID: &'static str;
 
-    /// Writes one aggregate's row (insert or update) after its events of a batch.
+    /// Writes one aggregate's row (insert or update) after its events of a batch; returns the line the
+    /// row belongs to.
     fn write(
         &self,
         transaction: &mut PgConnection,
         id: &str,
         state: &Self::Aggregate,
         position: i64,
-    ) -> impl Future<Output = Result<(), ProjectionError>> + Send;
+    ) -> impl Future<Output = Result<String, ProjectionError>> + Send;
 }
 
 /// Folds the batch's events of `R`'s aggregate type into their rows: each aggregate is read once,
-/// folded through all its events of the batch, and written once.
+/// folded through all its events of the batch, and written once. Returns the lines of the rows written.
 pub async fn fold_batch<R: Rows>(
     rows: &R,
     transaction: &mut PgConnection,
     events: &[RecordedEvent],
-) -> Result<(), ProjectionError> {
+) -> Result<ChangedLines, ProjectionError> {
     let mut folded: HashMap<&str, (R::Aggregate, i64)> = HashMap::new();
     for event in events.iter().filter(|event| event.aggregate_type == R::Aggregate::TYPE) {
         let id = event.aggregate_id.as_str();
@@ -47,10 +48,11 @@ pub async fn fold_batch<R: Rows>(
             *position = event.position;
         }
     }
+    let mut lines = ChangedLines::new();
     for (id, (state, position)) in folded {
-        rows.write(transaction, id, &state, position).await?;
+        lines.insert(rows.write(transaction, id, &state, position).await?);
     }
-    Ok(())
+    Ok(lines)
 }
 
 async fn stored<R: Rows>(transaction: &mut PgConnection, id: &str) -> Result<R::Aggregate, ProjectionError> {

@@ -6,7 +6,7 @@ use domain::job::Job;
 use sqlx::{PgConnection, PgPool};
 
 use crate::folded::{Rows, fold_batch, name_of, to_state};
-use crate::projection::{Projection, ProjectionError};
+use crate::projection::{ChangedLines, Projection, ProjectionError};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Jobs;
@@ -15,7 +15,11 @@ impl Projection for Jobs {
     const NAME: &'static str = "jobs";
     const VERSION: i32 = 1;
 
-    async fn apply(&self, transaction: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+    async fn apply(
+        &self,
+        transaction: &mut PgConnection,
+        events: &[RecordedEvent],
+    ) -> Result<ChangedLines, ProjectionError> {
         fold_batch(self, transaction, events).await
     }
 
@@ -40,7 +44,7 @@ impl Rows for Jobs {
         id: &str,
         job: &Job,
         position: i64,
-    ) -> Result<(), ProjectionError> {
+    ) -> Result<String, ProjectionError> {
         let (Some(line), Some(product)) = (&job.line, &job.product) else {
             return Err(ProjectionError::Inconsistent(format!("job {id} has events but was never created")));
         };
@@ -63,7 +67,7 @@ impl Rows for Jobs {
         .bind(position)
         .execute(transaction)
         .await?;
-        Ok(())
+        Ok(line.to_string())
     }
 }
 

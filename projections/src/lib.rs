@@ -6,7 +6,9 @@
 //! [`oee`], whose facts `domain::oee` turns into figures per query.
 
 pub mod andon;
+pub mod changes;
 pub mod checkpoint;
+pub mod committed;
 pub mod downtime;
 pub mod escalation;
 pub mod folded;

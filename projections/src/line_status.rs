@@ -1,6 +1,10 @@
 //! The line status board, composed from the jobs, downtime and Andon read models: whether a line runs,
 //! is stopped (and why) or is unknown; its current job and progress; its open Andon calls; the OEE of
-//! the shift running now, so far.
+//! the shift running now, so far. [`Boards`] keeps each line's board as read until a commit names the
+//! line, and works out the shift's figures for each request's "now".
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -8,9 +12,10 @@ use sqlx::PgPool;
 use sqlx::types::Json;
 
 use crate::andon::{CALL_COLUMNS, CallRow};
+use crate::changes::Changes;
 use crate::downtime::StopRow;
 use crate::jobs::JobRow;
-use crate::oee::query::Period;
+use crate::oee::query::{CurrentShift, Period, current_shift};
 use crate::projection::Projection as _;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -41,12 +46,33 @@ pub async fn positions(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error>
         .await
 }
 
+/// A board as read: its rows, and the running shift's facts from which its figures follow at any "now"
+/// the facts hold for.
+#[derive(Debug, Clone)]
+struct Board {
+    status: LineStatus,
+    shift: CurrentShift,
+}
+
+impl Board {
+    /// The status at `now`, its freshness raised to `positions` (positions announced since it was read by
+    /// commits that did not name its line).
+    fn at(&self, now: DateTime<Utc>, positions: &BTreeMap<String, i64>) -> LineStatus {
+        let mut status = self.status.clone();
+        status.shift_oee = self.shift.oee_at(now);
+        for (name, position) in &mut status.freshness {
+            *position = (*position).max(positions.get(name.as_str()).copied().unwrap_or_default());
+        }
+        status
+    }
+}
+
 /// The row of the status query: each part as JSON.
 type StatusRow = (Json<Vec<(String, i64)>>, Option<Json<StopRow>>, Option<Json<JobRow>>, Json<Vec<CallRow>>);
 
 /// The status, job and calls come from one statement, so one snapshot: those rows and the checkpoints
-/// beside them are exactly consistent. The shift's OEE is read after it, so it is at least as fresh.
-pub async fn line_status(pool: &PgPool, line: &str, now: DateTime<Utc>) -> Result<LineStatus, sqlx::Error> {
+/// beside them are exactly consistent. The shift's facts are read after it, so they are at least as fresh.
+async fn read(pool: &PgPool, line: &str, now: DateTime<Utc>) -> Result<Board, sqlx::Error> {
     let (freshness, stop, job, open_calls): StatusRow = sqlx::query_as(&format!(
         "SELECT
                (SELECT COALESCE(jsonb_agg(jsonb_build_array(name, position) ORDER BY name), '[]')
@@ -74,14 +100,63 @@ pub async fn line_status(pool: &PgPool, line: &str, now: DateTime<Utc>) -> Resul
         (None, Some(job)) if job.status == "running" => "running",
         _ => "unknown",
     };
-    let shift_oee = crate::oee::query::current_shift(pool, line, now).await?;
-    Ok(LineStatus {
+    let shift = current_shift(pool, line, now).await?;
+    let status = LineStatus {
         line: line.to_owned(),
         state,
         stop,
         job,
         open_calls: open_calls.0,
-        shift_oee,
+        shift_oee: None,
         freshness: freshness.0,
-    })
+    };
+    Ok(Board { status, shift })
+}
+
+/// The status of `line` at `now`, read now.
+pub async fn line_status(pool: &PgPool, line: &str, now: DateTime<Utc>) -> Result<LineStatus, sqlx::Error> {
+    Ok(read(pool, line, now).await?.at(now, &BTreeMap::new()))
+}
+
+/// The boards this process has read, each kept while no commit named its line since and the clock stays
+/// within the shift (or the time between shifts) it was read in. Dashboards ask far more often than a
+/// line changes; a board served from here says how fresh it is like any other.
+#[derive(Debug)]
+pub struct Boards {
+    changes: Arc<Changes>,
+    /// One slot per line, locked while it is read, so that requests that find it out of date wait for
+    /// one read instead of each making their own.
+    kept: Mutex<HashMap<String, Arc<Slot>>>,
+}
+
+/// A line's board as last read, with the line's version (`Changes::of_line`) taken before the read.
+type Slot = tokio::sync::Mutex<Option<(u64, Board)>>;
+
+impl Boards {
+    pub fn new(changes: Arc<Changes>) -> Self {
+        Self { changes, kept: Mutex::default() }
+    }
+
+    pub async fn status(&self, pool: &PgPool, line: &str, now: DateTime<Utc>) -> Result<LineStatus, sqlx::Error> {
+        let slot = {
+            let mut kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(kept.entry(line.to_owned()).or_default())
+        };
+        let mut slot = slot.lock().await;
+        // Taken before the read: a commit announced during the read makes the board out of date at once.
+        // The positions are from the same moment: the commits up to them did not name the line since the
+        // kept board was read (or are in the new read), so the board reflects them.
+        let Some((version, positions)) = self.changes.of_line(line) else {
+            return line_status(pool, line, now).await;
+        };
+        match slot.as_ref() {
+            Some((kept, board)) if *kept == version && board.shift.holds_at(now) => Ok(board.at(now, &positions)),
+            _ => {
+                let board = read(pool, line, now).await?;
+                let status = board.at(now, &positions);
+                *slot = Some((version, board));
+                Ok(status)
+            }
+        }
+    }
 }

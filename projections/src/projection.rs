@@ -1,5 +1,6 @@
 //! What a projection is: a name, a version, and a deterministic fold of events into its tables.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 
 use commands::event_log::RecordedEvent;
@@ -15,6 +16,10 @@ pub enum ProjectionError {
     Inconsistent(String),
 }
 
+/// The lines whose read-model rows a batch changed, named in the batch's commit notification so that a
+/// dashboard of another line need not be recomputed.
+pub type ChangedLines = BTreeSet<String>;
+
 pub trait Projection: Send + Sync + 'static {
     /// Names the checkpoint row; never renamed in place.
     const NAME: &'static str;
@@ -23,11 +28,12 @@ pub trait Projection: Send + Sync + 'static {
 
     /// Folds a batch of events (commit order) into the read model inside `transaction`. Uses nothing but
     /// the events and the read model: no clock, no randomness, so a rebuild gives the same tables.
+    /// Returns every line whose rows it changed.
     fn apply(
         &self,
         transaction: &mut PgConnection,
         events: &[RecordedEvent],
-    ) -> impl Future<Output = Result<(), ProjectionError>> + Send;
+    ) -> impl Future<Output = Result<ChangedLines, ProjectionError>> + Send;
 
     /// Empties the read model, inside `transaction`, before a rebuild.
     fn reset(&self, transaction: &mut PgConnection) -> impl Future<Output = Result<(), ProjectionError>> + Send;

@@ -9,11 +9,8 @@ use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::watch;
 
-use crate::checkpoint;
 use crate::projection::{Projection, ProjectionError};
-
-/// The channel a projection notifies, with its name, when a batch of read-model changes commits.
-pub const READ_MODELS_CHANNEL: &str = "ms5_read_models";
+use crate::{checkpoint, committed};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -45,6 +42,7 @@ pub async fn catch_up<P: Projection>(pool: &PgPool, projection: &P, batch_size: 
         let mut transaction = pool.begin().await?;
         projection.reset(&mut transaction).await?;
         checkpoint::restart(&mut transaction, P::NAME, P::VERSION).await?;
+        committed::announce(&mut transaction, P::NAME, Checkpoint::START.position, None).await?;
         transaction.commit().await?;
         tracing::info!(projection = P::NAME, version = P::VERSION, "rebuilding from the first event");
         from = Checkpoint::START;
@@ -69,12 +67,11 @@ async fn apply_and_advance<P: Projection>(
 ) -> Result<bool, ProjectionError> {
     let Some(last) = events.last() else { return Ok(true) };
     let mut transaction = pool.begin().await?;
-    projection.apply(&mut transaction, events).await?;
+    let lines = projection.apply(&mut transaction, events).await?;
     if !checkpoint::advance(&mut transaction, P::NAME, from, last.checkpoint(), events.len()).await? {
         return Ok(false); // dropping the transaction rolls it back
     }
-    // Delivered when, and only if, the transaction commits.
-    sqlx::query("SELECT pg_notify($1, $2)").bind(READ_MODELS_CHANNEL).bind(P::NAME).execute(&mut *transaction).await?;
+    committed::announce(&mut transaction, P::NAME, last.position, Some(lines)).await?;
     transaction.commit().await?;
     Ok(true)
 }

@@ -301,8 +301,7 @@ async fn status(
     let line = path.parse()?;
     authorize(&principal, READ_RECORDS, Target::Line(&line))?;
     registered(&app, &line).await?;
-    Ok(HttpResponse::Ok()
-        .json(projections::line_status::line_status(&app.pool, &line.to_string(), chrono::Utc::now()).await?))
+    Ok(HttpResponse::Ok().json(app.boards.status(&app.pool, &line.to_string(), chrono::Utc::now()).await?))
 }
 
 /// 404 for a line that was never registered.

@@ -15,11 +15,11 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use domain::line_id::LineId;
 use domain::values::{AreaId, SiteId};
 use futures_util::stream;
-use projections::line_status::{line_status, positions};
+use projections::changes::Changed;
+use projections::line_status::positions;
 use serde::Deserialize;
-use sqlx::PgPool;
-use sqlx::postgres::PgListener;
-use tokio::sync::{OnceCell, broadcast};
+use tokio::sync::broadcast;
+use tokio::time::Instant;
 use utoipa::IntoParams;
 
 use crate::auth::access::READ_RECORDS;
@@ -30,42 +30,6 @@ use crate::state::AppState;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config.service(live_line).service(live_area).service(live_site);
-}
-
-/// One listener per process for the read models' commit notifications, shared by every subscriber.
-#[derive(Debug, Default)]
-pub struct ReadModelChanges(OnceCell<broadcast::Sender<String>>);
-
-impl ReadModelChanges {
-    async fn subscribe(&self, pool: &PgPool) -> broadcast::Receiver<String> {
-        let sender = self
-            .0
-            .get_or_init(|| async {
-                let (sender, _) = broadcast::channel(1024);
-                tokio::spawn(forward(pool.clone(), sender.clone()));
-                sender
-            })
-            .await;
-        sender.subscribe()
-    }
-}
-
-/// Forwards notifications to subscribers, reconnecting when the database connection drops.
-async fn forward(pool: PgPool, sender: broadcast::Sender<String>) {
-    loop {
-        match PgListener::connect_with(&pool).await {
-            Ok(mut listener) => {
-                if listener.listen(projections::worker::READ_MODELS_CHANNEL).await.is_ok() {
-                    while let Ok(notification) = listener.recv().await {
-                        // No subscriber left is not an error: the next one subscribes to this sender.
-                        let _ = sender.send(notification.payload().to_owned());
-                    }
-                }
-            }
-            Err(error) => tracing::warn!(%error, "read-model notifications unavailable; retrying"),
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
 }
 
 /// The event id of a message: per read model, the lowest position among the freshness lists given, so
@@ -88,11 +52,21 @@ enum Scope {
     Lines { site: SiteId, area: Option<AreaId> },
 }
 
+impl Scope {
+    fn is_named_in(&self, changed: &Changed) -> bool {
+        match self {
+            Scope::Line(line) => changed.names(&line.to_string()),
+            Scope::Lines { site, area: None } => changed.names_any_under(&format!("{site}/")),
+            Scope::Lines { site, area: Some(area) } => changed.names_any_under(&format!("{site}/{area}/")),
+        }
+    }
+}
+
 struct Subscription {
     app: web::Data<AppState>,
     principal: Principal,
     scope: Scope,
-    changes: broadcast::Receiver<String>,
+    changes: broadcast::Receiver<Changed>,
     last_id: Option<String>,
     first: bool,
     ended: bool,
@@ -113,7 +87,7 @@ impl Subscription {
         };
         let mut statuses = Vec::with_capacity(lines.len());
         for line in &lines {
-            statuses.push(line_status(&self.app.pool, &line.to_string(), now).await?);
+            statuses.push(self.app.boards.status(&self.app.pool, &line.to_string(), now).await?);
         }
         let id = event_id(
             std::iter::once(listed_at.as_slice()).chain(statuses.iter().map(|status| status.freshness.as_slice())),
@@ -126,13 +100,18 @@ impl Subscription {
         Ok((id.clone(), Bytes::from(format!("id: {id}\nevent: {event}\ndata: {data}\n\n"))))
     }
 
-    /// Waits for the next notification; several that came meanwhile count as one change.
+    /// Waits for a commit that may have changed a line of the scope (`Some(true)`) or for the keep-alive
+    /// time (`Some(false)`); commits that came meanwhile count as one change.
     async fn changed(&mut self) -> Option<bool> {
-        match tokio::time::timeout(KEEP_ALIVE, self.changes.recv()).await {
-            Err(_) => return Some(false),
-            Ok(Err(broadcast::error::RecvError::Closed)) => return None,
-            // A lagging subscriber missed notifications, not data: the next statuses cover them.
-            Ok(Ok(_) | Err(broadcast::error::RecvError::Lagged(_))) => {}
+        let deadline = Instant::now() + KEEP_ALIVE;
+        loop {
+            match tokio::time::timeout_at(deadline, self.changes.recv()).await {
+                Err(_) => return Some(false),
+                Ok(Err(broadcast::error::RecvError::Closed)) => return None,
+                Ok(Ok(changed)) if !self.scope.is_named_in(&changed) => continue,
+                // A lagging subscriber missed notifications, not data: the next statuses cover them.
+                Ok(Ok(_) | Err(broadcast::error::RecvError::Lagged(_))) => break,
+            }
         }
         while matches!(self.changes.try_recv(), Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_))) {}
         Some(true)
@@ -177,7 +156,7 @@ async fn open(
     scope: Scope,
     request: &HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let changes = app.read_model_changes.subscribe(&app.pool).await;
+    let changes = app.changes.subscribe();
     let last_id = last_event_id(request);
     let subscription = Subscription { app, principal, scope, changes, last_id, first: true, ended: false };
     Ok(HttpResponse::Ok()

@@ -16,7 +16,7 @@ use domain::line::{Line, LineEvent};
 use sqlx::PgConnection;
 
 use crate::folded::{Rows, fold_batch, to_state};
-use crate::projection::{Projection, ProjectionError};
+use crate::projection::{ChangedLines, Projection, ProjectionError};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Oee;
@@ -25,9 +25,13 @@ impl Projection for Oee {
     const NAME: &'static str = "oee";
     const VERSION: i32 = 1;
 
-    async fn apply(&self, transaction: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
-        fold_batch(&Lines, transaction, events).await?;
-        fold_batch(&Stops, transaction, events).await?;
+    async fn apply(
+        &self,
+        transaction: &mut PgConnection,
+        events: &[RecordedEvent],
+    ) -> Result<ChangedLines, ProjectionError> {
+        let mut changed = fold_batch(&Lines, transaction, events).await?;
+        changed.append(&mut fold_batch(&Stops, transaction, events).await?);
         for event in events.iter().filter(|event| event.aggregate_type == Line::TYPE) {
             if let LineEvent::IdealCycleTimeSet { product, version, ideal_cycle_time, effective_from, .. } =
                 event.decode()?
@@ -41,9 +45,11 @@ impl Projection for Oee {
                     effective_from,
                 )
                 .await?;
+                changed.insert(event.aggregate_id.clone());
             }
         }
-        record_counts(transaction, events).await
+        changed.append(&mut record_counts(transaction, events).await?);
+        Ok(changed)
     }
 
     async fn reset(&self, transaction: &mut PgConnection) -> Result<(), ProjectionError> {
@@ -91,8 +97,11 @@ struct Count<'a> {
     good: i64,
 }
 
-/// Books the batch's counts, each with its job's line and product, in one statement.
-async fn record_counts(transaction: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+/// Books the batch's counts, each with its job's line and product, in one statement. Returns their lines.
+async fn record_counts(
+    transaction: &mut PgConnection,
+    events: &[RecordedEvent],
+) -> Result<ChangedLines, ProjectionError> {
     let mut jobs: HashMap<&str, (String, String)> = HashMap::new();
     let mut counts = Vec::new();
     for event in events.iter().filter(|event| event.aggregate_type == Job::TYPE) {
@@ -150,7 +159,7 @@ async fn record_counts(transaction: &mut PgConnection, events: &[RecordedEvent])
         columns.5.push(count.good);
     }
     if counts.is_empty() {
-        return Ok(());
+        return Ok(ChangedLines::new());
     }
     sqlx::query(
         "INSERT INTO read_oee_counts (position, line, product, made_at, total, good)
@@ -164,7 +173,7 @@ async fn record_counts(transaction: &mut PgConnection, events: &[RecordedEvent])
     .bind(&columns.5)
     .execute(transaction)
     .await?;
-    Ok(())
+    Ok(columns.1.into_iter().map(str::to_owned).collect())
 }
 
 async fn insert_jobs(
@@ -211,7 +220,7 @@ impl Rows for Lines {
         id: &str,
         line: &Line,
         position: i64,
-    ) -> Result<(), ProjectionError> {
+    ) -> Result<String, ProjectionError> {
         sqlx::query(
             "INSERT INTO read_oee_lines (line, state, last_position) VALUES ($1, $2, $3)
              ON CONFLICT (line) DO UPDATE SET state = EXCLUDED.state, last_position = EXCLUDED.last_position",
@@ -221,7 +230,7 @@ impl Rows for Lines {
         .bind(position)
         .execute(transaction)
         .await?;
-        Ok(())
+        Ok(id.to_owned())
     }
 }
 
@@ -239,7 +248,7 @@ impl Rows for Stops {
         id: &str,
         stop: &Downtime,
         position: i64,
-    ) -> Result<(), ProjectionError> {
+    ) -> Result<String, ProjectionError> {
         let (Some(line), Some(interval)) = (&stop.line, &stop.interval) else {
             return Err(inconsistent(format!("stop {id} has events but never started")));
         };
@@ -258,6 +267,6 @@ impl Rows for Stops {
         .bind(position)
         .execute(transaction)
         .await?;
-        Ok(())
+        Ok(line.to_string())
     }
 }

@@ -64,15 +64,56 @@ pub async fn line_oee(
     Ok(Some(LineOee { line: line.to_owned(), time_zone: zone.name().to_owned(), periods, total }))
 }
 
-/// The shift occurrence of `line` running at `now`, so far; `None` between shifts or for an unknown line.
-pub async fn current_shift(pool: &PgPool, line: &str, now: DateTime<Utc>) -> Result<Option<Period>, sqlx::Error> {
-    let Some((config, zone)) = line_config(pool, line).await? else { return Ok(None) };
-    let Some(recent) = Interval::new(now - Duration::days(2), now + Duration::milliseconds(1)) else { return Ok(None) };
-    let shifts = scheduled(&config.calendars, zone, recent);
-    let Some(running) = shifts.iter().find(|shift| shift.interval.start() <= now && now < shift.interval.end()) else {
-        return Ok(None);
+/// What the OEE of the shift running at a moment is computed from: the moment's shift occurrence, if any,
+/// and its facts. It holds from `since` until `until` (the shift boundaries around the moment) for as
+/// long as the read model's rows of the line stay as they are, so a dashboard can work out the figure
+/// for each request's "now" without reading again.
+#[derive(Debug, Clone)]
+pub struct CurrentShift {
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    running: Option<(ShiftOccurrence, WindowFacts)>,
+}
+
+impl CurrentShift {
+    pub fn holds_at(&self, now: DateTime<Utc>) -> bool {
+        self.since <= now && now < self.until
+    }
+
+    /// The running shift's OEE so far at `now` (where it holds); `None` between shifts.
+    pub fn oee_at(&self, now: DateTime<Utc>) -> Option<Period> {
+        let (occurrence, facts) = self.running.as_ref()?;
+        periods_at(&[(occurrence.interval, Some(occurrence))], facts, now).pop()
+    }
+}
+
+/// How far around a moment shift boundaries are looked for: longer than any shift.
+const SHIFT_HORIZON: Duration = Duration::days(2);
+
+/// The shift occurrence of `line` running at `now` and its facts; no running shift for a line the read
+/// model does not know (yet).
+pub async fn current_shift(pool: &PgPool, line: &str, now: DateTime<Utc>) -> Result<CurrentShift, sqlx::Error> {
+    let (mut since, mut until) = (now - SHIFT_HORIZON, now + SHIFT_HORIZON);
+    let (Some((config, zone)), Some(around)) = (line_config(pool, line).await?, Interval::new(since, until)) else {
+        return Ok(CurrentShift { since, until, running: None });
     };
-    Ok(periods(pool, line, (&config, zone), &[(running.interval, Some(running))], now).await?.pop())
+    let shifts = scheduled(&config.calendars, zone, around);
+    for boundary in shifts.iter().flat_map(|shift| [shift.interval.start(), shift.interval.end()]) {
+        if boundary <= now {
+            since = since.max(boundary);
+        } else {
+            until = until.min(boundary);
+        }
+    }
+    let running = shifts.into_iter().find(|shift| shift.interval.start() <= now && now < shift.interval.end());
+    let running = match running {
+        Some(shift) => {
+            let facts = window_facts(pool, line, (&config, zone), &[shift.interval]).await?;
+            Some((shift, facts))
+        }
+        None => None,
+    };
+    Ok(CurrentShift { since, until, running })
 }
 
 /// The lines of a site, or of one area of it, that the read model knows.
@@ -101,32 +142,60 @@ async fn line_config(pool: &PgPool, line: &str) -> Result<Option<(Line, Tz)>, sq
 async fn periods(
     pool: &PgPool,
     line: &str,
-    (config, zone): (&Line, Tz),
+    config: (&Line, Tz),
     windows: &[(Interval, Option<&ShiftOccurrence>)],
     now: DateTime<Utc>,
 ) -> Result<Vec<Period>, sqlx::Error> {
+    let intervals: Vec<Interval> = windows.iter().map(|window| window.0).collect();
+    let facts = window_facts(pool, line, config, &intervals).await?;
+    Ok(periods_at(windows, &facts, now))
+}
+
+/// What windows' OEE is computed from: the shift occurrences around them, the stops that overlap them
+/// and the units made in each.
+#[derive(Debug, Clone)]
+struct WindowFacts {
+    schedule: Vec<ShiftOccurrence>,
+    stops: Vec<StopFact>,
+    counts: Vec<CountSums>,
+}
+
+async fn window_facts(
+    pool: &PgPool,
+    line: &str,
+    (config, zone): (&Line, Tz),
+    windows: &[Interval],
+) -> Result<WindowFacts, sqlx::Error> {
     let (Some(first), Some(last)) =
-        (windows.iter().map(|w| w.0.start()).min(), windows.iter().map(|w| w.0.end()).max())
+        (windows.iter().map(Interval::start).min(), windows.iter().map(Interval::end).max())
     else {
-        return Ok(Vec::new());
+        return Ok(WindowFacts { schedule: Vec::new(), stops: Vec::new(), counts: Vec::new() });
     };
     // Occurrences that started up to two days earlier can still reach into the first window.
-    let schedule = Interval::new(first - Duration::days(2), last)
+    let schedule = Interval::new(first - SHIFT_HORIZON, last)
         .map(|span| scheduled(&config.calendars, zone, span))
         .unwrap_or_default();
     let stops = stops(pool, line, first, last).await?;
-    let counts = counts(pool, line, windows.iter().map(|w| w.0)).await?;
-    Ok(windows
+    let counts = counts(pool, line, windows.iter().copied()).await?;
+    Ok(WindowFacts { schedule, stops, counts })
+}
+
+fn periods_at(
+    windows: &[(Interval, Option<&ShiftOccurrence>)],
+    facts: &WindowFacts,
+    now: DateTime<Utc>,
+) -> Vec<Period> {
+    windows
         .iter()
-        .zip(counts)
+        .zip(&facts.counts)
         .map(|((window, shift), counts)| Period {
             start: window.start(),
             end: window.end(),
             shift: shift.map(|shift| shift.shift.to_string()),
             date: shift.map(|shift| shift.date),
-            oee: window_oee(*window, &schedule, &stops, &counts, now),
+            oee: window_oee(*window, &facts.schedule, &facts.stops, counts, now),
         })
-        .collect())
+        .collect()
 }
 
 /// Whole-line stops that overlap [from, to) (an open one overlaps everything after its start).

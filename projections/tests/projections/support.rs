@@ -7,6 +7,7 @@ use domain::actor::{Actor, Role, UserId};
 use domain::job::{Job, JobCommand};
 use domain::line_id::LineId;
 use domain::values::{Name, ProductId};
+use projections::projection::ChangedLines;
 use projections::{Projection, ProjectionError};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -113,7 +114,11 @@ impl Projection for Recorder {
     const NAME: &'static str = "test_recorder";
     const VERSION: i32 = 1;
 
-    async fn apply(&self, transaction: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+    async fn apply(
+        &self,
+        transaction: &mut PgConnection,
+        events: &[RecordedEvent],
+    ) -> Result<ChangedLines, ProjectionError> {
         for event in events {
             if Some(event.position) == self.poison {
                 return Err(ProjectionError::Inconsistent(format!("poisoned event {}", event.position)));
@@ -124,7 +129,7 @@ impl Projection for Recorder {
                 .execute(&mut *transaction)
                 .await?;
         }
-        Ok(())
+        Ok(ChangedLines::new())
     }
 
     async fn reset(&self, transaction: &mut PgConnection) -> Result<(), ProjectionError> {
@@ -141,13 +146,18 @@ pub fn context() -> CommandContext {
     })
 }
 
-/// Creates a job and starts it: four events.
+/// Creates a job on plant-1/packing/L3 and starts it: four events.
 pub async fn running_job(store: &PgEventStore<Job>) -> String {
+    running_job_on(store, "plant-1/packing/L3").await
+}
+
+/// Creates a job on `line` and starts it: four events.
+pub async fn running_job_on(store: &PgEventStore<Job>, line: &str) -> String {
     let id = Uuid::now_v7().to_string();
     let operator = context().actor;
     let commands = [
         JobCommand::Create {
-            line: LineId::parse("plant-1/packing/L3").unwrap_or_else(|_| panic!()),
+            line: LineId::parse(line).unwrap_or_else(|_| panic!()),
             product: ProductId::parse("BOTTLE-500").unwrap_or_else(|_| panic!()),
             target_quantity: NonZeroU64::new(100_000).unwrap_or(NonZeroU64::MIN),
         },

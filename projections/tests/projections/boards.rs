@@ -1,0 +1,160 @@
+//! What the workers announce when they commit, the process's follower of those announcements, and the
+//! status boards it keeps: a board changes when a commit names its line, reports the positions of
+//! commits that did not, and starts the shift's figures when the shift starts, with no commit at all.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use chrono::{DateTime, NaiveTime, Utc};
+use commands::{PgEventStore, StoreSettings, execute};
+use domain::line::{Line, LineCommand, ShiftDefinition};
+use domain::line_id::LineId;
+use domain::values::{Name, ShiftName};
+use projections::changes::Changes;
+use projections::committed::{CHANNEL, Committed};
+use projections::jobs::Jobs;
+use projections::line_status::{Boards, LineStatus};
+use projections::oee::Oee;
+use sqlx::postgres::PgListener;
+
+use crate::support::{DEADLINE, Fixture, context, fixture, produce, running_job_on};
+
+const L3: &str = "plant-1/packing/L3";
+const L4: &str = "plant-1/packing/L4";
+
+async fn checkpoint_position(fixture: &Fixture, name: &str) -> i64 {
+    sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE name = $1")
+        .bind(name)
+        .fetch_one(&fixture.app)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Reads `line`'s board until `done` holds for it, or fails at the deadline with the last board.
+async fn board_until(fixture: &Fixture, boards: &Boards, line: &str, done: impl Fn(&LineStatus) -> bool) -> LineStatus {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let status = boards.status(&fixture.app, line, Utc::now()).await.unwrap_or_else(|e| panic!("{e}"));
+        if done(&status) {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "the board of {line} never got there: {status:?}");
+        tokio::task::yield_now().await;
+    }
+}
+
+fn position_of(status: &LineStatus, name: &str) -> i64 {
+    status.freshness.iter().find(|(model, _)| model == name).map_or(0, |(_, position)| *position)
+}
+
+#[tokio::test]
+async fn a_commit_announces_its_read_model_its_position_and_the_lines_it_changed() {
+    let fixture = fixture().await;
+    let mut listener = PgListener::connect_with(&fixture.app).await.unwrap_or_else(|e| panic!("{e}"));
+    listener.listen(CHANNEL).await.unwrap_or_else(|e| panic!("{e}"));
+    let store = fixture.jobs();
+    for line in [L3, L4] {
+        let job = running_job_on(&store, line).await;
+        produce(&store, &job, 5, 0).await;
+    }
+    fixture.caught_up(&Jobs).await;
+    fixture.caught_up(&Oee).await;
+
+    for name in ["jobs", "oee"] {
+        let last = checkpoint_position(&fixture, name).await;
+        let mut named = BTreeSet::new();
+        loop {
+            let notification = listener.recv().await.unwrap_or_else(|e| panic!("{e}"));
+            let committed = Committed::parse(notification.payload()).unwrap_or_else(|| panic!("{notification:?}"));
+            if committed.projection != name {
+                continue;
+            }
+            assert!(committed.position <= last, "{name} announced {committed:?} beyond its checkpoint {last}");
+            named.extend(committed.lines.unwrap_or_else(|| panic!("{name} named no lines")));
+            if committed.position == last {
+                break;
+            }
+        }
+        assert_eq!(named, BTreeSet::from([L3.to_owned(), L4.to_owned()]), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_kept_board_changes_when_a_commit_names_its_line_and_reports_the_position_of_others() {
+    let fixture = fixture().await;
+    let store = fixture.jobs();
+    let (on_l3, on_l4) = (running_job_on(&store, L3).await, running_job_on(&store, L4).await);
+    fixture.caught_up(&Jobs).await;
+    let changes = Changes::new(fixture.app.clone());
+    let boards = Boards::new(changes.clone());
+    let deadline = Instant::now() + DEADLINE;
+    while changes.of_line(L3).is_none() {
+        assert!(Instant::now() < deadline, "the follower never listened");
+        tokio::task::yield_now().await;
+    }
+    let l3_before = board_until(&fixture, &boards, L3, |status| status.job.is_some()).await;
+    board_until(&fixture, &boards, L4, |status| status.job.is_some()).await;
+
+    produce(&store, &on_l4, 5, 0).await;
+    fixture.caught_up(&Jobs).await;
+    let jobs_at = checkpoint_position(&fixture, "jobs").await;
+    board_until(&fixture, &boards, L4, |status| status.job.as_ref().is_some_and(|job| job.good == 5)).await;
+    let l3_after = board_until(&fixture, &boards, L3, |status| position_of(status, "jobs") == jobs_at).await;
+    assert_eq!(l3_after.job, l3_before.job, "nothing of L3 changed");
+
+    produce(&store, &on_l3, 3, 0).await;
+    fixture.caught_up(&Jobs).await;
+    board_until(&fixture, &boards, L3, |status| status.job.as_ref().is_some_and(|job| job.good == 3)).await;
+}
+
+#[tokio::test]
+async fn a_kept_board_shows_the_shift_from_its_start_to_its_end_with_no_commit_in_between() {
+    let fixture = fixture().await;
+    let lines: PgEventStore<Line> = PgEventStore::new(fixture.app.clone(), StoreSettings::default());
+    let time = |text: &str| NaiveTime::parse_from_str(text, "%H:%M").unwrap_or_else(|e| panic!("{e}"));
+    let at = |text: &str| {
+        DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let early = ShiftDefinition {
+        name: ShiftName::parse("early").unwrap_or_else(|_| panic!()),
+        start: time("06:00"),
+        end: time("14:00"),
+        breaks: Vec::new(),
+    };
+    let setup = [
+        LineCommand::Register {
+            line: LineId::parse(L3).unwrap_or_else(|_| panic!()),
+            name: Name::parse("Line 3").unwrap_or_else(|_| panic!()),
+            time_zone: chrono_tz::UTC,
+        },
+        LineCommand::SetShiftCalendar { shifts: vec![early], effective_from: at("2026-01-01T00:00:00Z"), reason: None },
+    ];
+    for command in setup {
+        execute(&lines, L3, command, &context()).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    fixture.caught_up(&Oee).await;
+    let changes = Changes::new(fixture.app.clone());
+    let boards = Boards::new(changes.clone());
+    let deadline = Instant::now() + DEADLINE;
+    while changes.of_line(L3).is_none() {
+        assert!(Instant::now() < deadline, "the follower never listened");
+        tokio::task::yield_now().await;
+    }
+    // The board is kept from the first read on; the clock of each read is given.
+    let shift_at = |text: &'static str| {
+        let boards = &boards;
+        let pool = fixture.app.clone();
+        async move {
+            let status = boards.status(&pool, L3, at(text)).await.unwrap_or_else(|e| panic!("{e}"));
+            status.shift_oee.map(|period| (period.shift, period.start, period.oee.window))
+        }
+    };
+    assert_eq!(shift_at("2026-11-20T05:59:59Z").await, None);
+    let (name, start, window) =
+        shift_at("2026-11-20T06:00:01Z").await.unwrap_or_else(|| panic!("no shift at 06:00:01"));
+    assert_eq!((name.as_deref(), start), (Some("early"), at("2026-11-20T06:00:00Z")));
+    assert_eq!(window.map(|window| window.end()), Some(at("2026-11-20T06:00:01Z")), "measured up to the read");
+    let later = shift_at("2026-11-20T13:00:00Z").await.and_then(|(_, _, window)| window).map(|window| window.end());
+    assert_eq!(later, Some(at("2026-11-20T13:00:00Z")));
+    assert_eq!(shift_at("2026-11-20T14:00:01Z").await, None);
+}
