@@ -55,15 +55,17 @@ struct Board {
 }
 
 impl Board {
-    /// The status at `now`, its freshness raised to `positions` (positions announced since it was read by
-    /// commits that did not name its line).
-    fn at(&self, now: DateTime<Utc>, positions: &BTreeMap<String, i64>) -> LineStatus {
-        let mut status = self.status.clone();
-        status.shift_oee = self.shift.oee_at(now);
-        for (name, position) in &mut status.freshness {
+    /// Raises the freshness to `positions`: positions announced since the board was read, by commits
+    /// that did not name its line.
+    fn raise(&mut self, positions: &BTreeMap<String, i64>) {
+        for (name, position) in &mut self.status.freshness {
             *position = (*position).max(positions.get(name.as_str()).copied().unwrap_or_default());
         }
-        status
+    }
+
+    /// The status at `now`.
+    fn at(&self, now: DateTime<Utc>) -> LineStatus {
+        LineStatus { shift_oee: self.shift.oee_at(now), ..self.status.clone() }
     }
 }
 
@@ -115,7 +117,7 @@ async fn read(pool: &PgPool, line: &str, now: DateTime<Utc>) -> Result<Board, sq
 
 /// The status of `line` at `now`, read now.
 pub async fn line_status(pool: &PgPool, line: &str, now: DateTime<Utc>) -> Result<LineStatus, sqlx::Error> {
-    Ok(read(pool, line, now).await?.at(now, &BTreeMap::new()))
+    Ok(read(pool, line, now).await?.at(now))
 }
 
 /// The boards this process has read, each kept while no commit named its line since and the clock stays
@@ -124,39 +126,86 @@ pub async fn line_status(pool: &PgPool, line: &str, now: DateTime<Utc>) -> Resul
 #[derive(Debug)]
 pub struct Boards {
     changes: Arc<Changes>,
-    /// One slot per line, locked while it is read, so that requests that find it out of date wait for
-    /// one read instead of each making their own.
-    kept: Mutex<HashMap<String, Arc<Slot>>>,
+    kept: Mutex<HashMap<String, Arc<Mutex<Slot>>>>,
 }
 
-/// A line's board as last read, with the line's version (`Changes::of_line`) taken before the read.
-type Slot = tokio::sync::Mutex<Option<(u64, Board)>>;
+/// A line's board as last read, with the line's version (`Changes::of_line`) taken before the read;
+/// whether a request is reading it again.
+#[derive(Debug, Default)]
+struct Slot {
+    kept: Option<(u64, Board)>,
+    reading: bool,
+}
+
+/// Whether a board that a commit has made out of date may be served while another request reads it
+/// again: yes for a poll, whose next poll gets the new one; never for a live stream, which is only
+/// woken by the next commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Staleness {
+    WhileReadAgain,
+    Never,
+}
+
+/// Ends a request's reading of a slot, also when the request is dropped halfway.
+struct Reading<'a>(&'a Mutex<Slot>);
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        lock(self.0).reading = false;
+    }
+}
+
+/// No update of a slot can be left halfway (each is one assignment), so a poisoned lock is still sound.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 impl Boards {
     pub fn new(changes: Arc<Changes>) -> Self {
         Self { changes, kept: Mutex::default() }
     }
 
-    pub async fn status(&self, pool: &PgPool, line: &str, now: DateTime<Utc>) -> Result<LineStatus, sqlx::Error> {
-        let slot = {
-            let mut kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            Arc::clone(kept.entry(line.to_owned()).or_default())
-        };
-        let mut slot = slot.lock().await;
-        // Taken before the read: a commit announced during the read makes the board out of date at once.
+    /// The status of `line` at `now`: the kept board while it is up to date, else read again.
+    pub async fn status(
+        &self,
+        pool: &PgPool,
+        line: &str,
+        now: DateTime<Utc>,
+        staleness: Staleness,
+    ) -> Result<LineStatus, sqlx::Error> {
+        let slot = Arc::clone(lock(&self.kept).entry(line.to_owned()).or_default());
+        // Taken before any read: a commit announced during the read makes the board out of date at once.
         // The positions are from the same moment: the commits up to them did not name the line since the
         // kept board was read (or are in the new read), so the board reflects them.
         let Some((version, positions)) = self.changes.of_line(line) else {
             return line_status(pool, line, now).await;
         };
-        match slot.as_ref() {
-            Some((kept, board)) if *kept == version && board.shift.holds_at(now) => Ok(board.at(now, &positions)),
-            _ => {
-                let board = read(pool, line, now).await?;
-                let status = board.at(now, &positions);
-                *slot = Some((version, board));
-                Ok(status)
+        let reading = {
+            let mut state = lock(&slot);
+            let reading = state.reading;
+            match &mut state.kept {
+                Some((kept, board)) if *kept == version && board.shift.holds_at(now) => {
+                    board.raise(&positions);
+                    return Ok(board.at(now));
+                }
+                Some((_, board)) if reading && staleness == Staleness::WhileReadAgain && board.shift.holds_at(now) => {
+                    return Ok(board.at(now));
+                }
+                _ => {}
+            }
+            state.reading = true;
+            (!reading).then(|| Reading(&slot))
+        };
+        let mut board = read(pool, line, now).await?;
+        board.raise(&positions);
+        let status = board.at(now);
+        {
+            let mut state = lock(&slot);
+            if state.kept.as_ref().is_none_or(|(kept, _)| *kept <= version) {
+                state.kept = Some((version, board));
             }
         }
+        drop(reading);
+        Ok(status)
     }
 }

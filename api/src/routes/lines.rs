@@ -9,6 +9,7 @@ use domain::andon::{CallType, EscalationLadder};
 use domain::line::{Line, LineCommand, ShiftDefinition};
 use domain::line_id::LineId;
 use domain::values::{EquipmentId, LossCategory, Millis, Name, ProductId, Reason, ReasonCode};
+use projections::line_status::Staleness;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -288,7 +289,10 @@ async fn define_downtime_reason(
 
 /// The line's status board: running, stopped (with the open stop and its reason) or unknown; the
 /// current job and its counts; the open Andon calls; the OEE of the running shift so far (`shift_oee`, as
-/// in `GET /api/v1/oee`); and how fresh each read model behind it is.
+/// in `GET /api/v1/oee`); and how fresh each read model behind it is (`freshness`: the log position of
+/// each read model it reflects at least). The service keeps each line's board until a commit changes
+/// the line; while one request reads the changed board, others may be answered with the board before
+/// that commit and its own freshness. A client waiting for a change compares `freshness`.
 #[utoipa::path(tag = "lines", params(LinePath), responses(
     (status = 200, body = Object, description = "The status board"), (status = 400, body = ErrorBody),
     (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
@@ -301,7 +305,8 @@ async fn status(
     let line = path.parse()?;
     authorize(&principal, READ_RECORDS, Target::Line(&line))?;
     registered(&app, &line).await?;
-    Ok(HttpResponse::Ok().json(app.boards.status(&app.pool, &line.to_string(), chrono::Utc::now()).await?))
+    let status = app.boards.status(&app.pool, &line.to_string(), chrono::Utc::now(), Staleness::WhileReadAgain).await?;
+    Ok(HttpResponse::Ok().json(status))
 }
 
 /// 404 for a line that was never registered.

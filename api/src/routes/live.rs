@@ -16,7 +16,7 @@ use domain::line_id::LineId;
 use domain::values::{AreaId, SiteId};
 use futures_util::stream;
 use projections::changes::Changed;
-use projections::line_status::positions;
+use projections::line_status::{Staleness, positions};
 use serde::Deserialize;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
@@ -87,7 +87,7 @@ impl Subscription {
         };
         let mut statuses = Vec::with_capacity(lines.len());
         for line in &lines {
-            statuses.push(self.app.boards.status(&self.app.pool, &line.to_string(), now).await?);
+            statuses.push(self.app.boards.status(&self.app.pool, &line.to_string(), now, Staleness::Never).await?);
         }
         let id = event_id(
             std::iter::once(listed_at.as_slice()).chain(statuses.iter().map(|status| status.freshness.as_slice())),

@@ -13,7 +13,7 @@ use domain::values::{Name, ShiftName};
 use projections::changes::Changes;
 use projections::committed::{CHANNEL, Committed};
 use projections::jobs::Jobs;
-use projections::line_status::{Boards, LineStatus};
+use projections::line_status::{Boards, LineStatus, Staleness};
 use projections::oee::Oee;
 use sqlx::postgres::PgListener;
 
@@ -34,7 +34,8 @@ async fn checkpoint_position(fixture: &Fixture, name: &str) -> i64 {
 async fn board_until(fixture: &Fixture, boards: &Boards, line: &str, done: impl Fn(&LineStatus) -> bool) -> LineStatus {
     let deadline = Instant::now() + DEADLINE;
     loop {
-        let status = boards.status(&fixture.app, line, Utc::now()).await.unwrap_or_else(|e| panic!("{e}"));
+        let status =
+            boards.status(&fixture.app, line, Utc::now(), Staleness::Never).await.unwrap_or_else(|e| panic!("{e}"));
         if done(&status) {
             return status;
         }
@@ -145,7 +146,7 @@ async fn a_kept_board_shows_the_shift_from_its_start_to_its_end_with_no_commit_i
         let boards = &boards;
         let pool = fixture.app.clone();
         async move {
-            let status = boards.status(&pool, L3, at(text)).await.unwrap_or_else(|e| panic!("{e}"));
+            let status = boards.status(&pool, L3, at(text), Staleness::Never).await.unwrap_or_else(|e| panic!("{e}"));
             status.shift_oee.map(|period| (period.shift, period.start, period.oee.window))
         }
     };
@@ -157,4 +158,55 @@ async fn a_kept_board_shows_the_shift_from_its_start_to_its_end_with_no_commit_i
     let later = shift_at("2026-11-20T13:00:00Z").await.and_then(|(_, _, window)| window).map(|window| window.end());
     assert_eq!(later, Some(at("2026-11-20T13:00:00Z")));
     assert_eq!(shift_at("2026-11-20T14:00:01Z").await, None);
+}
+
+#[tokio::test]
+async fn a_poll_while_a_changed_board_is_read_again_gets_the_kept_board_with_its_own_freshness() {
+    let fixture = fixture().await;
+    let store = fixture.jobs();
+    let job = running_job_on(&store, L3).await;
+    fixture.caught_up(&Jobs).await;
+    let changes = Changes::new(fixture.app.clone());
+    let boards = std::sync::Arc::new(Boards::new(changes.clone()));
+    let deadline = Instant::now() + DEADLINE;
+    while changes.of_line(L3).is_none() {
+        assert!(Instant::now() < deadline, "the follower never listened");
+        tokio::task::yield_now().await;
+    }
+    let kept = board_until(&fixture, &boards, L3, |status| status.job.is_some()).await;
+    produce(&store, &job, 7, 0).await;
+    fixture.caught_up(&Jobs).await;
+    let jobs_at = checkpoint_position(&fixture, "jobs").await;
+    while changes.of_line(L3).map(|(_, positions)| positions.get("jobs").copied()) != Some(Some(jobs_at)) {
+        assert!(Instant::now() < deadline, "the commit was never announced");
+        tokio::task::yield_now().await;
+    }
+
+    // The board's statement waits behind a lock on the Andon read model while the first poll reads it.
+    let mut blocker = fixture.owner.begin().await.unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query("LOCK TABLE read_andon IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let reader = {
+        let (boards, pool) = (std::sync::Arc::clone(&boards), fixture.app.clone());
+        tokio::spawn(async move { boards.status(&pool, L3, Utc::now(), Staleness::WhileReadAgain).await })
+    };
+    let waiting = "SELECT count(*) FROM pg_locks WHERE relation = 'read_andon'::regclass AND NOT granted";
+    while sqlx::query_scalar::<_, i64>(waiting).fetch_one(&fixture.owner).await.unwrap_or_else(|e| panic!("{e}")) == 0 {
+        assert!(Instant::now() < deadline, "the first poll never read");
+        tokio::task::yield_now().await;
+    }
+    let meanwhile = boards.status(&fixture.app, L3, Utc::now(), Staleness::WhileReadAgain);
+    let meanwhile = tokio::time::timeout(DEADLINE, meanwhile)
+        .await
+        .unwrap_or_else(|_| panic!("the poll waited for the read"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(meanwhile.job, kept.job, "the kept board");
+    assert!(position_of(&meanwhile, "jobs") < jobs_at, "says it is from before the commit: {meanwhile:?}");
+
+    blocker.rollback().await.unwrap_or_else(|e| panic!("{e}"));
+    let read_again = reader.await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(read_again.job.as_ref().map(|job| job.good), Some(7));
+    assert_eq!(position_of(&read_again, "jobs"), jobs_at);
 }
