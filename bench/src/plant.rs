@@ -80,7 +80,7 @@ pub async fn measure(url: &str, simulator: &Path, plant: &Plant) -> anyhow::Resu
 
     let output = simulation.await?.context("running the simulator")?;
     let wall = started.elapsed();
-    eprintln!("{}", String::from_utf8_lossy(&output.stdout));
+    eprintln!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&pool).await?;
     stop.send(true).ok();
     let mut lags_ms = sampler.await??;

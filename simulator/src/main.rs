@@ -11,6 +11,7 @@ mod plant;
 mod recount;
 mod script;
 
+use std::collections::HashMap;
 use std::time::Duration as StdDuration;
 
 use anyhow::Context as _;
@@ -105,14 +106,15 @@ async fn main() -> anyhow::Result<()> {
         player.await??;
     }
     eprintln!("played in {:.1} s; waiting for the read models", real_start.elapsed().as_secs_f64());
-    caught_up(&plant.admin).await?;
-    let failures = verify(&plant, &lines, &shifts, plant_start, plant_end, run_started).await?;
+    let positions = caught_up(&plant.admin).await?;
+    let failures = verify(&plant, &lines, &shifts, (plant_start, plant_end), run_started, &positions).await?;
     anyhow::ensure!(failures == 0, "{failures} figures differ from the recount");
     Ok(())
 }
 
-/// Waits until every projection has applied the whole log (or one stopped, which is an error).
-async fn caught_up(admin: &client::Caller) -> anyhow::Result<()> {
+/// Waits until every projection has applied the whole log (or one stopped, which is an error); returns
+/// each one's position then.
+async fn caught_up(admin: &client::Caller) -> anyhow::Result<HashMap<String, i64>> {
     let deadline = tokio::time::Instant::now() + StdDuration::from_secs(120);
     loop {
         let statuses = admin.get("/api/v1/projections").await?;
@@ -121,10 +123,39 @@ async fn caught_up(admin: &client::Caller) -> anyhow::Result<()> {
             anyhow::bail!("a projection stopped: {stopped}");
         }
         if !all.is_empty() && all.iter().all(|status| status["lag_events"] == 0) {
-            return Ok(());
+            return Ok(all
+                .iter()
+                .filter_map(|status| Some((status["name"].as_str()?.to_owned(), status["position"].as_i64()?)))
+                .collect());
         }
         anyhow::ensure!(tokio::time::Instant::now() < deadline, "the read models did not catch up: {statuses}");
         tokio::time::sleep(StdDuration::from_millis(100)).await;
+    }
+}
+
+/// The line's status board once it reflects `positions`: the service may answer with a board it kept
+/// from before the last commits for a moment, and says so in its `freshness`.
+async fn board_reflecting(
+    leader: &client::Caller,
+    line: &str,
+    positions: &HashMap<String, i64>,
+) -> anyhow::Result<serde_json::Value> {
+    let deadline = tokio::time::Instant::now() + StdDuration::from_secs(30);
+    loop {
+        let status = leader.get(&format!("/api/v1/lines/{line}/status")).await?;
+        let freshness = status["freshness"].as_array().cloned().unwrap_or_default();
+        let reflects = freshness.iter().all(|entry| {
+            let position = |name: Option<&str>| name.and_then(|name| positions.get(name)).copied().unwrap_or_default();
+            entry[1].as_i64().unwrap_or_default() >= position(entry[0].as_str())
+        });
+        if reflects && !freshness.is_empty() {
+            return Ok(status);
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the board of {line} stays behind {positions:?}: {status}"
+        );
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
     }
 }
 
@@ -133,9 +164,9 @@ async fn verify(
     plant: &Plant,
     lines: &[(String, Vec<script::Step>)],
     shifts: &[domain::oee::ShiftOccurrence],
-    plant_start: chrono::DateTime<Utc>,
-    plant_end: chrono::DateTime<Utc>,
+    (plant_start, plant_end): (chrono::DateTime<Utc>, chrono::DateTime<Utc>),
     run_started: chrono::DateTime<Utc>,
+    positions: &HashMap<String, i64>,
 ) -> anyhow::Result<usize> {
     let mut failures = 0;
     println!("| line | shift | date | OEE served | OEE recounted | units | downtime min | match |");
@@ -173,7 +204,7 @@ async fn verify(
             println!("| {line} | shifts served | | {compared} | {} | | | NO |", shifts.len());
             failures += 1;
         }
-        let status = plant.leader.get(&format!("/api/v1/lines/{line}/status")).await?;
+        let status = board_reflecting(&plant.leader, line, positions).await?;
         let served_status = (
             status["state"].as_str().unwrap_or_default().to_owned(),
             status["job"]["job_id"].as_str().map(str::to_owned),
