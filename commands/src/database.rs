@@ -2,7 +2,7 @@
 //! as `ms5_app`, which may only read and append events.
 
 use sqlx::migrate::{MigrateError, Migrator};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, Executor, PgConnection};
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
@@ -28,6 +28,11 @@ pub async fn migrations_applied(pool: &PgPool) -> Result<bool, sqlx::Error> {
 /// A pool whose every connection acts as `ms5_app`. `url` may name the owner (the embedded default)
 /// or a login role that is a member of `ms5_app`.
 pub async fn application_pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    let mut options: PgConnectOptions = url.parse()?;
+    // Names this process's sessions for operators (who owns a projection), unless the URL names them.
+    if options.get_application_name().is_none() {
+        options = options.application_name(&format!("ms5-floor pid {}", std::process::id()));
+    }
     PgPoolOptions::new()
         .max_connections(max_connections)
         // A ping before every checkout doubles the round trips of a warm command. A connection that died
@@ -39,6 +44,6 @@ pub async fn application_pool(url: &str, max_connections: u32) -> Result<PgPool,
                 Ok(())
             })
         })
-        .connect(url)
+        .connect_with(options)
         .await
 }

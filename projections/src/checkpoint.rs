@@ -1,5 +1,7 @@
 //! The checkpoint row of a projection: where it is in the log, how much it applied, and why it stopped.
 
+use std::collections::HashMap;
+
 use commands::event_log::Checkpoint;
 use sqlx::{PgConnection, PgPool};
 
@@ -60,7 +62,11 @@ pub async fn advance(
 ) -> Result<bool, sqlx::Error> {
     let moved = sqlx::query(
         "UPDATE projection_checkpoints
-         SET transaction_id = $4, position = $5, events_applied = events_applied + $6, updated_at = now()
+         SET transaction_id = $4, position = $5, events_applied = events_applied + $6, updated_at = now(),
+             events_per_second = CASE WHEN now() - rate_since >= $7
+                 THEN (rate_events + $6) / EXTRACT(EPOCH FROM now() - rate_since)::float8 ELSE events_per_second END,
+             rate_events = CASE WHEN now() - rate_since >= $7 THEN 0 ELSE rate_events + $6 END,
+             rate_since = CASE WHEN now() - rate_since >= $7 THEN now() ELSE rate_since END
          WHERE name = $1 AND transaction_id = $2 AND position = $3 AND failed_position IS NULL",
     )
     .bind(name)
@@ -69,6 +75,7 @@ pub async fn advance(
     .bind(to.transaction_id)
     .bind(to.position)
     .bind(i64::try_from(applied).unwrap_or(i64::MAX))
+    .bind(RATE_WINDOW)
     .execute(transaction)
     .await?;
     Ok(moved.rows_affected() == 1)
@@ -92,7 +99,7 @@ pub async fn restart(transaction: &mut PgConnection, name: &str, version: i32) -
     sqlx::query(
         "UPDATE projection_checkpoints
          SET version = $2, transaction_id = 0, position = 0, events_applied = 0, failed_position = NULL,
-             error = NULL, updated_at = now()
+             error = NULL, updated_at = now(), rate_since = now(), rate_events = 0, events_per_second = 0
          WHERE name = $1",
     )
     .bind(name)
@@ -100,6 +107,25 @@ pub async fn restart(transaction: &mut PgConnection, name: &str, version: i32) -
     .execute(transaction)
     .await?;
     Ok(())
+}
+
+/// The shortest span a projection's speed is measured over.
+const RATE_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Events applied per second by each projection (by name): over the last window of at least
+/// [`RATE_WINDOW`], or, when the current window is already longer (no batch for a while), over it, so
+/// that an idle or stuck projection's speed falls towards zero.
+pub async fn events_per_second(pool: &PgPool) -> Result<HashMap<String, f64>, sqlx::Error> {
+    let rows: Vec<(String, f64)> = sqlx::query_as(
+        "SELECT name, CASE WHEN now() - rate_since >= $1
+                           THEN rate_events / EXTRACT(EPOCH FROM now() - rate_since)::float8
+                           ELSE events_per_second END
+         FROM projection_checkpoints",
+    )
+    .bind(RATE_WINDOW)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// How far a projection is behind the log: events not yet applied, and the age of the oldest of them.

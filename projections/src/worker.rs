@@ -1,6 +1,7 @@
 //! Running a projection: one batch at a time, exactly once ([`catch_up`]), by whichever instance owns it
 //! ([`run`]: a PostgreSQL advisory lock), woken by LISTEN/NOTIFY after appends and by polling.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use commands::event_log::{self, Checkpoint, RecordedEvent};
@@ -134,6 +135,43 @@ fn lock_key(name: &str) -> i64 {
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&digest[..8]);
     i64::from_be_bytes(bytes)
+}
+
+/// The database session that holds a worker's ownership lock: the service instance running it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+pub struct Owner {
+    /// `ms5-floor pid <process id>` unless the instance's database URL names its sessions otherwise.
+    pub application_name: String,
+    pub client_address: Option<String>,
+    pub backend_pid: i32,
+    pub connected_since: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Who owns each of the workers `names` (a projection, the scheduler), by name; a worker no instance
+/// runs is absent.
+pub async fn owners(pool: &PgPool, names: &[&str]) -> Result<HashMap<String, Owner>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Owned {
+        name: String,
+        #[sqlx(flatten)]
+        owner: Owner,
+    }
+    let keys: Vec<i64> = names.iter().map(|name| lock_key(name)).collect();
+    // A bigint advisory lock shows in pg_locks as its high half in classid and its low half in objid.
+    let owned: Vec<Owned> = sqlx::query_as(
+        "SELECT w.name, a.application_name, host(a.client_addr) AS client_address, a.pid AS backend_pid,
+                a.backend_start AS connected_since
+         FROM UNNEST($1::text[], $2::bigint[]) AS w(name, key)
+         JOIN pg_locks l ON l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+              AND ((l.classid::bigint << 32) | l.objid::bigint) = w.key
+         JOIN pg_stat_activity a ON a.pid = l.pid",
+    )
+    .bind(names)
+    .bind(&keys)
+    .fetch_all(pool)
+    .await?;
+    Ok(owned.into_iter().map(|owned| (owned.name, owned.owner)).collect())
 }
 
 /// A connection holding the projection's advisory lock, or `None` when another instance holds it. The

@@ -20,6 +20,10 @@ pub async fn render(app: web::Data<AppState>) -> HttpResponse {
                 metrics::gauge!("projection_lag_seconds", "projection" => name.clone()).set(status.lag_seconds);
                 metrics::gauge!("projection_events_applied", "projection" => name.clone())
                     .set(status.events_applied as f64);
+                metrics::gauge!("projection_events_per_second", "projection" => name.clone())
+                    .set(status.events_per_second);
+                let owned = if status.owner.is_some() { 1.0 } else { 0.0 };
+                metrics::gauge!("projection_owned", "projection" => name.clone()).set(owned);
                 let stopped = if status.failed_position.is_some() { 1.0 } else { 0.0 };
                 metrics::gauge!("projection_stopped", "projection" => name).set(stopped);
             }

@@ -1,8 +1,9 @@
-//! The projections' status for administrators: checkpoint, lag in events and seconds, and whether a
-//! projection stopped at an event it cannot apply. The same figures are in `/metrics`.
+//! The projections' status for administrators: checkpoint, lag in events and seconds, speed, the
+//! instance running each, and whether a projection stopped at an event it cannot apply. The same figures are in `/metrics`.
 
 use actix_web::{HttpResponse, get, web};
 use projections::checkpoint::{self, Status};
+use projections::worker::{Owner, owners};
 use serde::Serialize;
 use sqlx::PgPool;
 use utoipa::ToSchema;
@@ -61,15 +62,27 @@ pub struct ProjectionStatus {
     pub events_applied: i64,
     pub lag_events: i64,
     pub lag_seconds: f64,
+    /// Events applied per second over the last 10 seconds or more.
+    pub events_per_second: f64,
+    /// The service instance running it: `{application_name, client_address, backend_pid,
+    /// connected_since}` of its database session; `null` while no instance does.
+    #[schema(value_type = Option<Object>)]
+    pub owner: Option<Owner>,
     pub failed_position: Option<i64>,
     pub error: Option<String>,
 }
 
-/// Every projection's status, with its lag.
+/// Every projection's status, with its lag, speed and owner.
 pub async fn statuses(pool: &PgPool) -> Result<Vec<ProjectionStatus>, sqlx::Error> {
+    let all = checkpoint::all(pool).await?;
+    let speeds = checkpoint::events_per_second(pool).await?;
+    let names: Vec<&str> = all.iter().map(|status| status.name.as_str()).collect();
+    let mut owners = owners(pool, &names).await?;
     let mut statuses = Vec::new();
-    for status in checkpoint::all(pool).await? {
+    for status in all {
         let lag = checkpoint::lag(pool, &status).await?;
+        let (events_per_second, owner) =
+            (speeds.get(&status.name).copied().unwrap_or_default(), owners.remove(&status.name));
         let Status { name, version, transaction_id, position, events_applied, failed_position, error } = status;
         let state = if failed_position.is_some() { "stopped" } else { "running" };
         statuses.push(ProjectionStatus {
@@ -81,6 +94,8 @@ pub async fn statuses(pool: &PgPool) -> Result<Vec<ProjectionStatus>, sqlx::Erro
             events_applied,
             lag_events: lag.events,
             lag_seconds: lag.seconds,
+            events_per_second,
+            owner,
             failed_position,
             error,
         });

@@ -210,3 +210,38 @@ async fn a_notification_after_an_append_wakes_the_worker() {
     }
     assert!(fixture.applied().await.len() > before + 4);
 }
+
+#[tokio::test]
+async fn a_projections_speed_is_the_rate_of_its_last_window_of_ten_seconds_and_falls_while_it_idles() {
+    let fixture = fixture().await;
+    let store = fixture.jobs();
+    let job = running_job(&store).await;
+    fixture.caught_up(&Jobs).await;
+    let speed = || async {
+        let speeds = checkpoint::events_per_second(&fixture.app).await.unwrap_or_else(|e| panic!("{e}"));
+        speeds.get("jobs").copied().unwrap_or_else(|| panic!("no speed for jobs: {speeds:?}"))
+    };
+    let window = |started_seconds_ago: i64, events: i64| {
+        sqlx::query(
+            "UPDATE projection_checkpoints SET rate_since = now() - make_interval(secs => $1), rate_events = $2
+             WHERE name = 'jobs'",
+        )
+        .bind(started_seconds_ago as f64)
+        .bind(events)
+        .execute(&fixture.owner)
+    };
+
+    // 40 events in a window that started 20 s ago and has seen no batch for over 10 s: 2 events/s.
+    window(20, 40).await.unwrap_or_else(|e| panic!("{e}"));
+    let idle = speed().await;
+    assert!((1.9..=2.0).contains(&idle), "{idle}");
+    // The next batch closes that window with its own event: 41 events in 20 s.
+    produce(&store, &job, 1, 0).await;
+    fixture.caught_up(&Jobs).await;
+    let closed = speed().await;
+    assert!((1.95..=2.05).contains(&closed), "{closed}");
+    // Nothing applied for 100 s after 10 events: the speed falls with the time.
+    window(100, 10).await.unwrap_or_else(|e| panic!("{e}"));
+    let falling = speed().await;
+    assert!((0.09..=0.1).contains(&falling), "{falling}");
+}
