@@ -106,7 +106,8 @@ pub fn line_script(
             at: now,
             action: Action::Counters { job, good: good_counter, reject: reject_counter, sequence },
         });
-        while now + TICK < end {
+        // Every step of the job comes at least a second before its end, so before it completes.
+        while now + TICK < end - Duration::seconds(1) {
             if dice.chance(25) {
                 // A stop: mostly short, some long enough to be downtime (over the 2-minute threshold).
                 let stop = Uuid::from_u64_pair(run, dice.next());
@@ -145,4 +146,38 @@ pub fn line_script(
     }
     steps.sort_by_key(|step| step.at);
     steps
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{NaiveDate, TimeZone};
+    use domain::oee::Interval;
+    use domain::values::ShiftName;
+
+    use super::*;
+
+    /// Plant time starts wherever the run's clock is, so a job's last tick may land within a second of
+    /// the shift's end: it must still come before the job completes.
+    #[test]
+    fn every_count_of_a_job_comes_before_it_completes_wherever_plant_time_starts() {
+        let start = Utc.with_ymd_and_hms(2026, 11, 22, 6, 0, 0).single().unwrap_or_else(|| panic!());
+        let interval = Interval::new(start, start + Duration::hours(8)).unwrap_or_else(|| panic!());
+        let shift = ShiftOccurrence {
+            shift: ShiftName::parse("early").unwrap_or_else(|_| panic!()),
+            date: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap_or_default(),
+            interval,
+            breaks: Vec::new(),
+        };
+        for offset_ms in (0..30_000).step_by(50) {
+            for seed in 0..3 {
+                let from = start + Duration::milliseconds(offset_ms);
+                let steps = line_script(seed, 1, std::slice::from_ref(&shift), from, interval.end());
+                let completed = steps.iter().find(|step| matches!(step.action, Action::CompleteJob { .. }));
+                let completed = completed.unwrap_or_else(|| panic!("no job completed")).at;
+                let late =
+                    steps.iter().find(|step| matches!(step.action, Action::Counters { .. }) && step.at >= completed);
+                assert_eq!(late, None, "offset {offset_ms} ms, seed {seed}: counts after completion at {completed}");
+            }
+        }
+    }
 }
