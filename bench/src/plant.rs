@@ -4,7 +4,8 @@
 //! - the lag of every event to the OEE read model: when a commit of the OEE projection is announced,
 //!   each event it newly covers counts from its `recorded_at` (stamped before its own append commits,
 //!   so the figure errs on the long side) to that moment, both on the database's clock;
-//! - 64 dashboard clients reading the simulated lines' status boards (with the running shift's OEE).
+//! - 64 dashboard clients reading the simulated lines' status boards (with the running shift's OEE),
+//!   each refreshing at a set interval or as fast as it can.
 //!
 //! The simulator then checks its recount; a run whose figures do not match is reported as such.
 
@@ -24,6 +25,8 @@ pub struct Plant {
     pub lines: u32,
     pub hours: f64,
     pub speed: f64,
+    /// How often each dashboard refreshes; `None`: as fast as it can.
+    pub dashboard_every: Option<Duration>,
 }
 
 pub struct PlantFigures {
@@ -66,7 +69,7 @@ pub async fn measure(url: &str, simulator: &Path, plant: &Plant) -> anyhow::Resu
     let lines = simulated_lines(&pool, plant.lines).await?;
     let playing = Duration::from_secs_f64(plant.hours * 3_600.0 / plant.speed).saturating_sub(started.elapsed());
     let (client, admin, base) = (Arc::new(client), Arc::new(admin), Arc::new(base));
-    let dashboard = run(64, playing, u64::MAX, move |client_number, _| {
+    let dashboard = run(64, playing, u64::MAX, plant.dashboard_every, move |client_number, _| {
         let url = format!("{base}/lines/{}/status", lines[client_number % lines.len()]);
         let (client, admin) = (Arc::clone(&client), Arc::clone(&admin));
         async move {

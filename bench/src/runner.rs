@@ -28,8 +28,16 @@ impl Stats {
 }
 
 /// Runs `writers` concurrent loops of `command(writer, iteration)` until `duration` has passed (or
-/// `max_per_writer` commands each), counting an `Err` as a failed attempt.
-pub async fn run<F, Fut>(writers: usize, duration: Duration, max_per_writer: u64, command: F) -> Stats
+/// `max_per_writer` commands each), counting an `Err` as a failed attempt. With `every`, each writer
+/// sends at that interval (writers spread across it) instead of as fast as it can, like a dashboard
+/// that refreshes; latencies count from each send.
+pub async fn run<F, Fut>(
+    writers: usize,
+    duration: Duration,
+    max_per_writer: u64,
+    every: Option<Duration>,
+    command: F,
+) -> Stats
 where
     F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), String>> + Send,
@@ -43,7 +51,12 @@ where
         tasks.push(tokio::spawn(async move {
             let mut stats = Stats::default();
             let mut iteration = 0;
+            let offset = every.map(|every| every.mul_f64(writer as f64 / writers as f64));
             while Instant::now() < deadline && iteration < max_per_writer {
+                if let (Some(every), Some(offset)) = (every, offset) {
+                    let due = started + offset + every.saturating_mul(u32::try_from(iteration).unwrap_or(u32::MAX));
+                    tokio::time::sleep_until(due.into()).await;
+                }
                 let t0 = Instant::now();
                 match command(writer, iteration).await {
                     Ok(()) => {
