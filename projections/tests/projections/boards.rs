@@ -3,6 +3,7 @@
 //! commits that did not, and starts the shift's figures when the shift starts, with no commit at all.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, NaiveTime, Utc};
@@ -28,6 +29,18 @@ async fn checkpoint_position(fixture: &Fixture, name: &str) -> i64 {
         .fetch_one(&fixture.app)
         .await
         .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A follower of the commit announcements that listens already, and boards kept through it.
+async fn listening(fixture: &Fixture) -> (Arc<Changes>, Boards) {
+    let changes = Changes::new(fixture.app.clone());
+    let deadline = Instant::now() + DEADLINE;
+    while changes.of_line(L3).is_none() {
+        assert!(Instant::now() < deadline, "the follower never listened");
+        tokio::task::yield_now().await;
+    }
+    let boards = Boards::new(Arc::clone(&changes));
+    (changes, boards)
 }
 
 /// Reads `line`'s board until `done` holds for it, or fails at the deadline with the last board.
@@ -86,13 +99,7 @@ async fn a_kept_board_changes_when_a_commit_names_its_line_and_reports_the_posit
     let store = fixture.jobs();
     let (on_l3, on_l4) = (running_job_on(&store, L3).await, running_job_on(&store, L4).await);
     fixture.caught_up(&Jobs).await;
-    let changes = Changes::new(fixture.app.clone());
-    let boards = Boards::new(changes.clone());
-    let deadline = Instant::now() + DEADLINE;
-    while changes.of_line(L3).is_none() {
-        assert!(Instant::now() < deadline, "the follower never listened");
-        tokio::task::yield_now().await;
-    }
+    let (_changes, boards) = listening(&fixture).await;
     let l3_before = board_until(&fixture, &boards, L3, |status| status.job.is_some()).await;
     board_until(&fixture, &boards, L4, |status| status.job.is_some()).await;
 
@@ -134,13 +141,7 @@ async fn a_kept_board_shows_the_shift_from_its_start_to_its_end_with_no_commit_i
         execute(&lines, L3, command, &context()).await.unwrap_or_else(|e| panic!("{e}"));
     }
     fixture.caught_up(&Oee).await;
-    let changes = Changes::new(fixture.app.clone());
-    let boards = Boards::new(changes.clone());
-    let deadline = Instant::now() + DEADLINE;
-    while changes.of_line(L3).is_none() {
-        assert!(Instant::now() < deadline, "the follower never listened");
-        tokio::task::yield_now().await;
-    }
+    let (_changes, boards) = listening(&fixture).await;
     // The board is kept from the first read on; the clock of each read is given.
     let shift_at = |text: &'static str| {
         let boards = &boards;
@@ -166,13 +167,9 @@ async fn a_poll_while_a_changed_board_is_read_again_gets_the_kept_board_with_its
     let store = fixture.jobs();
     let job = running_job_on(&store, L3).await;
     fixture.caught_up(&Jobs).await;
-    let changes = Changes::new(fixture.app.clone());
-    let boards = std::sync::Arc::new(Boards::new(changes.clone()));
+    let (changes, boards) = listening(&fixture).await;
+    let boards = Arc::new(boards);
     let deadline = Instant::now() + DEADLINE;
-    while changes.of_line(L3).is_none() {
-        assert!(Instant::now() < deadline, "the follower never listened");
-        tokio::task::yield_now().await;
-    }
     let kept = board_until(&fixture, &boards, L3, |status| status.job.is_some()).await;
     produce(&store, &job, 7, 0).await;
     fixture.caught_up(&Jobs).await;
@@ -189,7 +186,7 @@ async fn a_poll_while_a_changed_board_is_read_again_gets_the_kept_board_with_its
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let reader = {
-        let (boards, pool) = (std::sync::Arc::clone(&boards), fixture.app.clone());
+        let (boards, pool) = (Arc::clone(&boards), fixture.app.clone());
         tokio::spawn(async move { boards.status(&pool, L3, Utc::now(), Staleness::WhileReadAgain).await })
     };
     let waiting = "SELECT count(*) FROM pg_locks WHERE relation = 'read_andon'::regclass AND NOT granted";
