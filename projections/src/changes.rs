@@ -81,7 +81,7 @@ impl Changes {
     }
 
     fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
-        // The state stays consistent even if a holder panicked: every update is a single assignment.
+        // Nothing done under this lock can panic halfway, so a poisoned lock hides no half-made update.
         self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
