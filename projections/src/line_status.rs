@@ -11,6 +11,8 @@ use serde::Serialize;
 use sqlx::PgPool;
 use sqlx::types::Json;
 
+use domain::line::Line;
+
 use crate::andon::{CALL_COLUMNS, CallRow};
 use crate::changes::Changes;
 use crate::downtime::StopRow;
@@ -69,13 +71,15 @@ impl Board {
     }
 }
 
-/// The row of the status query: each part as JSON.
-type StatusRow = (Json<Vec<(String, i64)>>, Option<Json<StopRow>>, Option<Json<JobRow>>, Json<Vec<CallRow>>);
+/// The row of the status query: each part as JSON, and the line's configuration as the OEE model has it.
+type StatusRow =
+    (Json<Vec<(String, i64)>>, Option<Json<StopRow>>, Option<Json<JobRow>>, Json<Vec<CallRow>>, Option<Json<Line>>);
 
-/// The status, job and calls come from one statement, so one snapshot: those rows and the checkpoints
-/// beside them are exactly consistent. The shift's facts are read after it, so they are at least as fresh.
+/// The status, job, calls and the line's configuration come from one statement, so one snapshot: those
+/// rows and the checkpoints beside them are exactly consistent. The shift's stops and counts are read
+/// after it, so they are at least as fresh.
 async fn read(pool: &PgPool, line: &str, now: DateTime<Utc>) -> Result<Board, sqlx::Error> {
-    let (freshness, stop, job, open_calls): StatusRow = sqlx::query_as(&format!(
+    let (freshness, stop, job, open_calls, config): StatusRow = sqlx::query_as(&format!(
         "SELECT
                (SELECT COALESCE(jsonb_agg(jsonb_build_array(name, position) ORDER BY name), '[]')
                   FROM projection_checkpoints WHERE name = ANY($2)),
@@ -90,7 +94,8 @@ async fn read(pool: &PgPool, line: &str, now: DateTime<Utc>) -> Result<Board, sq
                   FROM read_jobs WHERE line = $1 AND status IN ('running', 'paused')
                   ORDER BY job_id DESC LIMIT 1) j),
                (SELECT COALESCE(jsonb_agg(to_jsonb(c) ORDER BY c.raised_at, c.call_id), '[]') FROM (
-                  SELECT {CALL_COLUMNS} FROM read_andon WHERE line = $1 AND closed_at IS NULL) c)"
+                  SELECT {CALL_COLUMNS} FROM read_andon WHERE line = $1 AND closed_at IS NULL) c),
+               (SELECT state FROM read_oee_lines WHERE line = $1)"
     ))
     .bind(line)
     .bind(READ_MODELS)
@@ -102,7 +107,7 @@ async fn read(pool: &PgPool, line: &str, now: DateTime<Utc>) -> Result<Board, sq
         (None, Some(job)) if job.status == "running" => "running",
         _ => "unknown",
     };
-    let shift = current_shift(pool, line, now).await?;
+    let shift = current_shift(pool, line, config.map(|Json(config)| config), now).await?;
     let status = LineStatus {
         line: line.to_owned(),
         state,

@@ -90,11 +90,16 @@ impl CurrentShift {
 /// How far around a moment shift boundaries are looked for: longer than any shift.
 const SHIFT_HORIZON: Duration = Duration::days(2);
 
-/// The shift occurrence of `line` running at `now` and its facts; no running shift for a line the read
-/// model does not know (yet).
-pub async fn current_shift(pool: &PgPool, line: &str, now: DateTime<Utc>) -> Result<CurrentShift, sqlx::Error> {
+/// The shift occurrence of `line` running at `now` and its facts, given the line's row of the read model
+/// (`read_oee_lines.state`); no running shift for a line the read model does not know (yet).
+pub async fn current_shift(
+    pool: &PgPool,
+    line: &str,
+    config: Option<Line>,
+    now: DateTime<Utc>,
+) -> Result<CurrentShift, sqlx::Error> {
     let (mut since, mut until) = (now - SHIFT_HORIZON, now + SHIFT_HORIZON);
-    let (Some((config, zone)), Some(around)) = (line_config(pool, line).await?, Interval::new(since, until)) else {
+    let (Some((config, zone)), Some(around)) = (config.and_then(with_zone), Interval::new(since, until)) else {
         return Ok(CurrentShift { since, until, running: None });
     };
     let shifts = scheduled(&config.calendars, zone, around);
@@ -132,10 +137,13 @@ pub async fn lines_of(pool: &PgPool, site: &str, area: Option<String>) -> Result
 async fn line_config(pool: &PgPool, line: &str) -> Result<Option<(Line, Tz)>, sqlx::Error> {
     let state: Option<Json<Line>> =
         sqlx::query_scalar("SELECT state FROM read_oee_lines WHERE line = $1").bind(line).fetch_optional(pool).await?;
-    Ok(state.and_then(|Json(config)| {
-        let zone = config.identity.as_ref()?.2;
-        Some((config, zone))
-    }))
+    Ok(state.and_then(|Json(config)| with_zone(config)))
+}
+
+/// A line's configuration with its time zone, once it is registered.
+fn with_zone(config: Line) -> Option<(Line, Tz)> {
+    let zone = config.identity.as_ref()?.2;
+    Some((config, zone))
 }
 
 /// Each window's OEE from one read of the stops and one of the counts that fall in any of them.
@@ -175,8 +183,7 @@ async fn window_facts(
     let schedule = Interval::new(first - SHIFT_HORIZON, last)
         .map(|span| scheduled(&config.calendars, zone, span))
         .unwrap_or_default();
-    let stops = stops(pool, line, first, last).await?;
-    let counts = counts(pool, line, windows.iter().copied()).await?;
+    let (stops, counts) = stops_and_counts(pool, line, (first, last), windows).await?;
     Ok(WindowFacts { schedule, stops, counts })
 }
 
@@ -198,25 +205,42 @@ fn periods_at(
         .collect()
 }
 
-/// Whole-line stops that overlap [from, to) (an open one overlaps everything after its start).
-async fn stops(
+/// Whole-line stops that overlap [from, to) (an open one overlaps everything after its start), and the
+/// units made in each window, each priced with the ideal cycle time in force when it was made: one
+/// statement, so one round trip and one snapshot.
+async fn stops_and_counts(
     pool: &PgPool,
     line: &str,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<Vec<StopFact>, sqlx::Error> {
-    let rows: Vec<Json<Downtime>> = sqlx::query_scalar(
-        "SELECT state FROM read_oee_stops
-         WHERE line = $1 AND equipment IS NULL AND started_at < $3 AND (ended_at IS NULL OR ended_at > $2)",
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    windows: &[Interval],
+) -> Result<(Vec<StopFact>, Vec<CountSums>), sqlx::Error> {
+    let (starts, ends): (Vec<_>, Vec<_>) = windows.iter().map(|window| (window.start(), window.end())).unzip();
+    type Sums = (i64, i64, i64, i64, i64);
+    let (Json(stops), Json(sums)): (Json<Vec<Downtime>>, Json<Vec<Sums>>) = sqlx::query_as(
+        "SELECT
+             (SELECT COALESCE(jsonb_agg(state), '[]') FROM read_oee_stops
+              WHERE line = $1 AND equipment IS NULL AND started_at < $3 AND (ended_at IS NULL OR ended_at > $2)),
+             (SELECT COALESCE(jsonb_agg(jsonb_build_array(total, good, ideal_total, ideal_good, unpriced) ORDER BY i), '[]')
+              FROM (SELECT w.i, COALESCE(sum(c.total), 0)::bigint AS total, COALESCE(sum(c.good), 0)::bigint AS good,
+                           COALESCE(sum(c.total * t.ideal_ms), 0)::bigint AS ideal_total,
+                           COALESCE(sum(c.good * t.ideal_ms), 0)::bigint AS ideal_good,
+                           COALESCE(sum(c.total) FILTER (WHERE t.ideal_ms IS NULL), 0)::bigint AS unpriced
+                    FROM UNNEST($4::timestamptz[], $5::timestamptz[]) WITH ORDINALITY AS w(s, e, i)
+                    LEFT JOIN read_oee_counts c ON c.line = $1 AND c.made_at >= w.s AND c.made_at < w.e
+                    LEFT JOIN read_oee_cycle_times t ON t.line = c.line AND t.product = c.product
+                         AND c.made_at >= t.effective_from AND (t.effective_to IS NULL OR c.made_at < t.effective_to)
+                    GROUP BY w.i) sums)",
     )
     .bind(line)
     .bind(from)
     .bind(to)
-    .fetch_all(pool)
+    .bind(&starts)
+    .bind(&ends)
+    .fetch_one(pool)
     .await?;
-    Ok(rows
+    let stops = stops
         .into_iter()
-        .filter_map(|Json(stop)| {
+        .filter_map(|stop| {
             let interval = stop.interval.as_ref()?;
             Some(StopFact {
                 started_at: interval.started_at,
@@ -225,41 +249,18 @@ async fn stops(
                 loss: stop.reason.as_ref().map(|reason| reason.loss_category),
             })
         })
-        .collect())
-}
-
-/// The units made in each window, each priced with the ideal cycle time in force when it was made.
-async fn counts(
-    pool: &PgPool,
-    line: &str,
-    windows: impl Iterator<Item = Interval>,
-) -> Result<Vec<CountSums>, sqlx::Error> {
-    let (starts, ends): (Vec<_>, Vec<_>) = windows.map(|window| (window.start(), window.end())).unzip();
-    let rows: Vec<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT w.i, COALESCE(sum(c.total), 0)::bigint, COALESCE(sum(c.good), 0)::bigint,
-                COALESCE(sum(c.total * t.ideal_ms), 0)::bigint, COALESCE(sum(c.good * t.ideal_ms), 0)::bigint,
-                COALESCE(sum(c.total) FILTER (WHERE t.ideal_ms IS NULL), 0)::bigint
-         FROM UNNEST($2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS w(s, e, i)
-         LEFT JOIN read_oee_counts c ON c.line = $1 AND c.made_at >= w.s AND c.made_at < w.e
-         LEFT JOIN read_oee_cycle_times t ON t.line = c.line AND t.product = c.product
-              AND c.made_at >= t.effective_from AND (t.effective_to IS NULL OR c.made_at < t.effective_to)
-         GROUP BY w.i ORDER BY w.i",
-    )
-    .bind(line)
-    .bind(&starts)
-    .bind(&ends)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
+        .collect();
+    let counts = sums
         .into_iter()
-        .map(|(_, total, good, ideal_total, ideal_good, unpriced)| CountSums {
+        .map(|(total, good, ideal_total, ideal_good, unpriced)| CountSums {
             total,
             good,
             ideal_total_ms: i128::from(ideal_total),
             ideal_good_ms: i128::from(ideal_good),
             units_without_ideal_cycle_time: unpriced,
         })
-        .collect())
+        .collect();
+    Ok((stops, counts))
 }
 
 /// Shift occurrences summed per local date.
