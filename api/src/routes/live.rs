@@ -20,7 +20,7 @@ use projections::line_status::{Staleness, positions};
 use serde::Deserialize;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, IntoResponses};
 
 use crate::auth::access::READ_RECORDS;
 use crate::auth::{Principal, Target, authorize};
@@ -165,8 +165,7 @@ async fn open(
         .streaming(stream::unfold(subscription, next_message)))
 }
 
-#[utoipa::path(tag = "lines", params(LinePath, ("Last-Event-ID" = Option<String>, Header,
-        description = "The id of the last message received, when reconnecting")),
+#[utoipa::path(tag = "lines", params(LinePath, Resume),
     responses(
     (status = 200, content_type = "text/event-stream", body = String,
         description = "`line_status` events, each the line's whole status board"),
@@ -183,6 +182,33 @@ async fn live_line(
     authorize(&principal, READ_RECORDS, Target::Line(&line))?;
     crate::routes::lines::registered(&app, &line).await?;
     open(app, principal, Scope::Line(line), &request).await
+}
+
+/// The header a reconnecting client sends (read by [`last_event_id`]; documented here).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct Resume {
+    /// The id of the last message received, when reconnecting.
+    #[param(rename = "Last-Event-ID")]
+    #[allow(dead_code)] // only read by the OpenAPI generator
+    last_event_id: Option<String>,
+}
+
+/// What a stream of every line of an area or a site answers.
+#[derive(Debug, IntoResponses)]
+#[allow(dead_code)] // only read by the OpenAPI generator
+pub enum LinesStream {
+    /// `lines_status` events, each `{"lines": [...]}` with every line's whole status board.
+    #[response(status = 200, content_type = "text/event-stream")]
+    Events(String),
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -202,13 +228,7 @@ pub struct SitePath {
 }
 
 /// Every line of an area: the subscriber must be able to read each of them.
-#[utoipa::path(tag = "lines", params(AreaPath, ("Last-Event-ID" = Option<String>, Header,
-        description = "The id of the last message received, when reconnecting")),
-    responses(
-    (status = 200, content_type = "text/event-stream", body = String,
-        description = "`lines_status` events, each `{\"lines\": [...]}` with every line's whole status board"),
-    (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-    (status = 503, body = ErrorBody)))]
+#[utoipa::path(tag = "lines", params(AreaPath, Resume), responses(LinesStream))]
 #[get("/api/v1/live/areas/{site}/{area}")]
 async fn live_area(
     app: web::Data<AppState>,
@@ -222,13 +242,7 @@ async fn live_area(
 }
 
 /// Every line of a site: the subscriber needs a grant for the site.
-#[utoipa::path(tag = "lines", params(SitePath, ("Last-Event-ID" = Option<String>, Header,
-        description = "The id of the last message received, when reconnecting")),
-    responses(
-    (status = 200, content_type = "text/event-stream", body = String,
-        description = "`lines_status` events, each `{\"lines\": [...]}` with every line's whole status board"),
-    (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-    (status = 503, body = ErrorBody)))]
+#[utoipa::path(tag = "lines", params(SitePath, Resume), responses(LinesStream))]
 #[get("/api/v1/live/sites/{site}")]
 async fn live_site(
     app: web::Data<AppState>,
