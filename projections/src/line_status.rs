@@ -120,11 +120,6 @@ async fn read(pool: &PgPool, line: &str, now: DateTime<Utc>) -> Result<Board, sq
     Ok(Board { status, shift })
 }
 
-/// The status of `line` at `now`, read now.
-pub async fn line_status(pool: &PgPool, line: &str, now: DateTime<Utc>) -> Result<LineStatus, sqlx::Error> {
-    Ok(read(pool, line, now).await?.at(now))
-}
-
 /// The boards this process has read, each kept while no commit named its line since and the clock stays
 /// within the shift (or the time between shifts) it was read in. Dashboards ask far more often than a
 /// line changes; a board served from here says how fresh it is like any other.
@@ -178,12 +173,19 @@ impl Boards {
         now: DateTime<Utc>,
         staleness: Staleness,
     ) -> Result<LineStatus, sqlx::Error> {
-        let slot = Arc::clone(lock(&self.kept).entry(line.to_owned()).or_default());
+        let slot = {
+            let mut kept = lock(&self.kept);
+            // Looked up before inserting: a poll of a known line allocates nothing here.
+            match kept.get(line) {
+                Some(slot) => Arc::clone(slot),
+                None => Arc::clone(kept.entry(line.to_owned()).or_default()),
+            }
+        };
         // Taken before any read: a commit announced during the read makes the board out of date at once.
         // The positions are from the same moment: the commits up to them did not name the line since the
         // kept board was read (or are in the new read), so the board reflects them.
         let Some((version, positions)) = self.changes.of_line(line) else {
-            return line_status(pool, line, now).await;
+            return Ok(read(pool, line, now).await?.at(now));
         };
         let reading = {
             let mut state = lock(&slot);
