@@ -1,6 +1,7 @@
 //! What every command endpoint does around the domain: authenticate, read the request's headers,
 //! honour `Idempotency-Key`, find the record, authorise, execute, and answer in one shape.
 
+use std::cell::OnceCell;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -9,7 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use commands::{CommandContext, CommandOutcome, PgEventStore};
+use commands::{CommandContext, CommandOutcome, IdempotencyRecord, PgEventStore};
 use domain::actor::{Actor, Role};
 use serde::Serialize;
 use serde_json::Value;
@@ -19,13 +20,15 @@ use uuid::Uuid;
 
 use crate::auth::{Principal, Target, authorize};
 use crate::error::{ApiError, ErrorBody};
-use crate::idempotency::{self, Claim};
+use crate::idempotency::{self, KeyUse, Recorded};
 use crate::state::AppState;
 
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 pub const EXPECTED_VERSION: HeaderName = HeaderName::from_static("expected-version");
 pub const SOURCE_TIMESTAMP: HeaderName = HeaderName::from_static("source-timestamp");
 pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+/// The error code of a command that found its `Idempotency-Key` used by another request first.
+const KEY_USED: &str = "idempotency_key_used";
 
 /// An authenticated command request and the headers that qualify it.
 #[derive(Debug)]
@@ -37,6 +40,9 @@ pub struct CommandCall {
     /// Method and path: part of what an idempotency key is bound to.
     target: String,
     route: String,
+    /// Set by [`Self::respond`] when the request carries an `Idempotency-Key`: what the command's
+    /// append records under it.
+    idempotency: OnceCell<IdempotencyRecord>,
 }
 
 /// The answer to an accepted command.
@@ -152,7 +158,7 @@ impl FromRequest for CommandCall {
             let headers = headers?;
             let app =
                 app.ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "no state"))?;
-            Ok(Self { app, principal, request_id, headers, target, route })
+            Ok(Self { app, principal, request_id, headers, target, route, idempotency: OnceCell::new() })
         })
     }
 }
@@ -162,8 +168,16 @@ impl CommandCall {
         authorize(&self.principal, allowed, target)
     }
 
-    /// The attribution of a command by `actor` in this request.
+    /// The attribution of the request's command by `actor`; its append records the request's
+    /// `Idempotency-Key`, if any.
     pub fn context(&self, actor: Actor) -> CommandContext {
+        CommandContext { idempotency: self.idempotency.get().cloned(), ..self.batch_item_context(actor) }
+    }
+
+    /// The attribution of one of several commands a request runs (the items of a PLC batch): each
+    /// names the request's key in its metadata, but none records it, since the items' source sequences
+    /// make them safe to send again and the batch's answer is recorded when it is complete.
+    pub fn batch_item_context(&self, actor: Actor) -> CommandContext {
         CommandContext {
             actor,
             command_id: Uuid::now_v7(),
@@ -172,6 +186,7 @@ impl CommandCall {
             source_timestamp: self.headers.source_timestamp,
             source_sequence: None,
             idempotency_key: self.headers.idempotency_key.clone(),
+            idempotency: None,
             expected_version: self.headers.expected_version,
         }
     }
@@ -210,6 +225,31 @@ impl CommandCall {
         body_digest: [u8; 32],
         work: impl Future<Output = Result<Reply, ApiError>>,
     ) -> Result<HttpResponse, ApiError> {
+        self.respond_accepting(StatusCode::OK, body_digest, work).await
+    }
+
+    /// As [`Self::respond`], for a command that creates its record: accepted, it answers 201.
+    pub async fn respond_created(
+        &self,
+        body_digest: [u8; 32],
+        work: impl Future<Output = Result<Reply, ApiError>>,
+    ) -> Result<HttpResponse, ApiError> {
+        self.respond_accepting(StatusCode::CREATED, body_digest, work).await
+    }
+
+    async fn respond_accepting(
+        &self,
+        accepted: StatusCode,
+        body_digest: [u8; 32],
+        work: impl Future<Output = Result<Reply, ApiError>>,
+    ) -> Result<HttpResponse, ApiError> {
+        let work = async {
+            let mut reply = work.await?;
+            if reply.status == StatusCode::OK {
+                reply.status = accepted;
+            }
+            Ok(reply)
+        };
         let Some(key) = &self.headers.idempotency_key else {
             let outcome = work.await;
             self.count(&outcome);
@@ -219,25 +259,76 @@ impl CommandCall {
         let mut hasher = Sha256::new();
         hasher.update(self.target.as_bytes());
         hasher.update(body_digest);
-        let request_hash = hasher.finalize();
-        if let Claim::Replay { status, body } =
-            idempotency::claim(&self.app.pool, &principal, key, &request_hash).await?
-        {
-            metrics::counter!("commands_total", "route" => self.route.clone(), "outcome" => "replayed").increment(1);
-            return Ok(response(Reply { status, body }, true));
+        let request_hash = hasher.finalize().to_vec();
+        let key_use = KeyUse { principal: &principal, key, request_hash: &request_hash };
+        if let Some(recorded) = idempotency::lookup(&self.app.pool, key_use).await? {
+            return self.replay(recorded).await;
         }
-        let outcome = work.await;
-        self.count(&outcome);
-        let (status, body) = match &outcome {
-            Ok(reply) => (reply.status, reply.body.clone()),
-            Err(error) => (error.status, serde_json::to_value(error.body()).unwrap_or(Value::Null)),
+        let attempt = Uuid::now_v7();
+        let record = IdempotencyRecord {
+            principal: principal.clone(),
+            key: key.clone(),
+            request_hash: request_hash.clone(),
+            attempt,
+            accepted_status: i16::try_from(accepted.as_u16()).unwrap_or(i16::MAX),
         };
-        if status.is_server_error() {
-            idempotency::release(&self.app.pool, &principal, key).await?;
-        } else {
-            idempotency::complete(&self.app.pool, &principal, key, status, &body).await?;
+        // Set once per request: `respond` runs once per request.
+        let _ = self.idempotency.set(record);
+        let outcome = work.await;
+        let recorded_by_another = match &outcome {
+            Err(error) if error.code == KEY_USED => true,
+            // A 5xx is no answer: a retry decides again, or finds the outcome if the append happened.
+            Err(error) if error.status.is_server_error() => false,
+            Ok(reply) => {
+                !idempotency::record_answer(&self.app.pool, key_use, attempt, reply.status, &reply.body).await?
+            }
+            Err(error) => {
+                let body = serde_json::to_value(error.body()).unwrap_or(Value::Null);
+                !idempotency::record_answer(&self.app.pool, key_use, attempt, error.status, &body).await?
+            }
+        };
+        if recorded_by_another {
+            // Another request under this key applied or answered first; this one wrote nothing.
+            let recorded = idempotency::lookup(&self.app.pool, key_use).await?;
+            let recorded = recorded.ok_or_else(|| crate::error::internal(&sqlx::Error::RowNotFound))?;
+            return self.replay(recorded).await;
         }
+        self.count(&outcome);
         outcome.map(|reply| response(reply, false))
+    }
+
+    /// The first answer under a key again, rebuilt from the log when only the outcome was recorded.
+    async fn replay(&self, recorded: Recorded) -> Result<HttpResponse, ApiError> {
+        let reply = match recorded {
+            Recorded::Answer { status, body } => Reply { status, body },
+            Recorded::Applied { status, aggregate_type, aggregate_id, first_sequence, last_sequence } => {
+                let events = commands::event_log::placed_events(
+                    &self.app.pool,
+                    &aggregate_type,
+                    &aggregate_id,
+                    first_sequence,
+                    last_sequence,
+                )
+                .await?;
+                let accepted = CommandAccepted {
+                    aggregate_type,
+                    aggregate_id,
+                    version: last_sequence,
+                    events: events
+                        .into_iter()
+                        .map(|event| AcceptedEvent {
+                            event_id: event.event_id,
+                            sequence: u64::try_from(event.sequence).unwrap_or_default(),
+                            event_type: event.event_type,
+                            position: event.position,
+                        })
+                        .collect(),
+                };
+                Reply::new(status, &accepted)
+            }
+        };
+        metrics::counter!("commands_total", "route" => self.route.clone(), "outcome" => "replayed").increment(1);
+        Ok(response(reply, true))
     }
 
     fn count(&self, outcome: &Result<Reply, ApiError>) {
@@ -340,12 +431,4 @@ impl CommandCall {
             Err(ApiError::unprocessable("unknown_line", format!("line {line} is not registered")))
         }
     }
-}
-
-/// 201 for a command that created its record.
-pub fn created(mut reply: Reply) -> Reply {
-    if reply.status == StatusCode::OK {
-        reply.status = StatusCode::CREATED;
-    }
-    reply
 }

@@ -93,6 +93,11 @@ impl From<StoreError> for ApiError {
                 format!("another command changed the record first; it is at version {current_version}"),
             )
             .with_details(json!({ "current_version": current_version })),
+            StoreError::IdempotencyKeyUsed => Self::conflict(
+                "idempotency_key_used",
+                "another request with this Idempotency-Key was applied first; nothing was written",
+            ),
+            StoreError::Integrity(alarm) => integrity_alarm(&alarm),
             StoreError::Database(error) => database(error),
             other => internal(&other),
         }
@@ -123,6 +128,35 @@ fn database(error: sqlx::Error) -> ApiError {
         }
         other => internal(&other),
     }
+}
+
+/// A record whose stream is not what the service appended: never answered as a generic failure. The
+/// log line is the security alert (`security_alert = true`); the metric counts alarms by kind.
+fn integrity_alarm(alarm: &commands::error::IntegrityAlarm) -> ApiError {
+    let kind = alarm.kind.code();
+    tracing::error!(
+        security_alert = true,
+        aggregate_type = %alarm.aggregate_type,
+        aggregate_id = %alarm.aggregate_id,
+        sequence = alarm.sequence,
+        kind,
+        "integrity alarm: {alarm}"
+    );
+    metrics::counter!("integrity_alarms_total", "kind" => kind).increment(1);
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "integrity_alarm",
+        format!(
+            "the history of {} {} is not what the service recorded; it was reported for investigation",
+            alarm.aggregate_type, alarm.aggregate_id
+        ),
+    )
+    .with_details(json!({
+        "aggregate_type": alarm.aggregate_type,
+        "aggregate_id": alarm.aggregate_id,
+        "sequence": alarm.sequence,
+        "kind": kind,
+    }))
 }
 
 pub fn internal(error: &dyn std::error::Error) -> ApiError {

@@ -329,7 +329,7 @@ async fn time_catch_up(
     let started = std::time::Instant::now();
     let mut applied = 0i64;
     while applied < total {
-        applied += i64::try_from(projections::worker::catch_up(pool, projection, 5000).await?)?;
+        applied += i64::try_from(projections::worker::catch_up(&mut *pool.acquire().await?, projection, 5000).await?)?;
     }
     Ok(started.elapsed())
 }

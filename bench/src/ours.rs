@@ -40,7 +40,7 @@ pub async fn grow_stream(store: &PgEventStore<Job>, id: &str, events: u64) -> an
         for event in &produced {
             loaded.aggregate().apply(AdaptedEvent(event.clone()));
         }
-        store.append(loaded, produced, &metadata).await?;
+        store.append(loaded, produced, &metadata, None).await?;
         written += batch;
     }
     Ok(())

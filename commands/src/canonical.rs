@@ -62,6 +62,13 @@ fn write_hashed_event(event: &HashedEvent<'_>, out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
+/// `value` as canonical JSON: keys sorted at every depth, no insignificant white space.
+pub fn canonical_bytes(value: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    write_canonical(value, &mut out);
+    out
+}
+
 fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {

@@ -13,7 +13,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::canonical::{HashedEvent, StreamHash, stream_hash};
-use crate::error::StoreError;
+use crate::error::{AlarmKind, IntegrityAlarm, StoreError};
 
 /// An event as the log holds it.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -62,7 +62,7 @@ impl RecordedEvent {
     }
 }
 
-const COLUMNS: &str = "position, transaction_id::text::bigint AS transaction_id, event_id, aggregate_type, \
+pub(crate) const COLUMNS: &str = "position, transaction_id::text::bigint AS transaction_id, event_id, aggregate_type, \
     aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at, stream_hash";
 
 /// How much of a stream to read.
@@ -102,6 +102,48 @@ pub async fn read_stream(
     Ok(events)
 }
 
+/// Where one event stands in the log.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PlacedEvent {
+    pub event_id: Uuid,
+    pub sequence: i64,
+    pub event_type: String,
+    pub position: i64,
+}
+
+/// Where the events `first..=last` of one stream stand: what the command that appended them answered,
+/// for a retry after that answer was lost. Fewer events than that is an integrity alarm.
+pub async fn placed_events(
+    pool: &PgPool,
+    aggregate_type: &str,
+    aggregate_id: &str,
+    first: u64,
+    last: u64,
+) -> Result<Vec<PlacedEvent>, StoreError> {
+    let to_i64 = |sequence: u64| i64::try_from(sequence).unwrap_or(i64::MAX);
+    let events: Vec<PlacedEvent> = sqlx::query_as(
+        "SELECT event_id, sequence, event_type, position FROM events
+         WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence BETWEEN $3 AND $4 ORDER BY sequence",
+    )
+    .bind(aggregate_type)
+    .bind(aggregate_id)
+    .bind(to_i64(first))
+    .bind(to_i64(last))
+    .fetch_all(pool)
+    .await?;
+    let found = u64::try_from(events.len()).unwrap_or_default();
+    if found != last.saturating_sub(first) + 1 {
+        return Err(IntegrityAlarm {
+            aggregate_type: aggregate_type.to_owned(),
+            aggregate_id: aggregate_id.to_owned(),
+            sequence: first + found,
+            kind: AlarmKind::StreamShortened { seen: last },
+        }
+        .into());
+    }
+    Ok(events)
+}
+
 /// A reader's position in the commit-ordered log: the last (transaction id, position) it processed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Checkpoint {
@@ -119,7 +161,7 @@ impl Checkpoint {
 /// columns: the select list's `transaction_id` is a bigint alias, and ordering by it sorted the whole
 /// log on every batch instead of walking the commit-order index.
 pub async fn read_committed_batch(
-    pool: &PgPool,
+    executor: impl sqlx::PgExecutor<'_>,
     after: Checkpoint,
     limit: i64,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
@@ -133,7 +175,7 @@ pub async fn read_committed_batch(
     .bind(after.transaction_id.to_string())
     .bind(after.position)
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(executor)
     .await?;
     Ok(events)
 }

@@ -75,7 +75,7 @@ where
         if events.is_empty() {
             return Ok(CommandOutcome { version: loaded.version(), appended: None });
         }
-        match store.append(loaded, events, &metadata).await {
+        match store.append(loaded, events, &metadata, context.idempotency.as_ref()).await {
             Ok(appended) => return Ok(CommandOutcome { version: appended.version, appended: Some(appended) }),
             Err(StoreError::Conflict { current_version }) => {
                 if let Some(expected) = context.expected_version {

@@ -15,10 +15,11 @@ pub mod event_log;
 pub mod execute;
 pub mod lookups;
 pub mod metadata;
+pub mod snapshot;
 pub mod store;
 pub mod wake;
 
 pub use error::StoreError;
 pub use execute::{CommandError, CommandOutcome, execute};
-pub use metadata::{CommandContext, EventMetadata};
+pub use metadata::{CommandContext, EventMetadata, IdempotencyRecord};
 pub use store::{PgEventStore, StoreSettings};

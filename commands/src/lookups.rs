@@ -104,9 +104,9 @@ pub async fn give_downtime_reason(
 }
 
 /// The same attribution for a follow-on command on another aggregate: caused by the same command, but
-/// the caller's expected version was about the other aggregate.
+/// the caller's expected version and idempotency record are about the other aggregate's command.
 fn line_context(context: &CommandContext) -> CommandContext {
-    CommandContext { expected_version: None, ..context.clone() }
+    CommandContext { expected_version: None, idempotency: None, ..context.clone() }
 }
 
 /// Starts a checklist from the current version of a template.

@@ -23,8 +23,24 @@ pub struct CommandContext {
     /// The source's own sequence number for the data (a PLC gateway numbers what it sends).
     pub source_sequence: Option<u64>,
     pub idempotency_key: Option<String>,
+    /// The key's record, written by the append in the same statement as the events, so that after any
+    /// crash the key says "applied" exactly when the command's events exist. `None` for work that
+    /// appends several times under one key (a PLC batch: its items carry source sequences instead).
+    pub idempotency: Option<IdempotencyRecord>,
     /// The version the caller last saw; a mismatch is a conflict, reported and never retried.
     pub expected_version: Option<u64>,
+}
+
+/// What an append records for the `Idempotency-Key` it runs under: who used the key for which request,
+/// the attempt (one request) that applied it, and the status the caller answers an accepted command
+/// with, so that a retry after a crash answers as the first attempt would have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub principal: String,
+    pub key: String,
+    pub request_hash: Vec<u8>,
+    pub attempt: Uuid,
+    pub accepted_status: i16,
 }
 
 impl CommandContext {
@@ -39,6 +55,7 @@ impl CommandContext {
             source_timestamp: None,
             source_sequence: None,
             idempotency_key: None,
+            idempotency: None,
             expected_version: None,
         }
     }

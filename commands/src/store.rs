@@ -16,9 +16,10 @@ use uuid::Uuid;
 use crate::adapter::{Adapted, AdaptedEvent};
 use crate::cache::{AggregateCache, Loaded, SlotGuard};
 use crate::canonical::{HashedEvent, StreamHash, stream_hash};
-use crate::error::StoreError;
-use crate::event_log::{RecordedEvent, StreamBound, read_stream};
-use crate::metadata::EventMetadata;
+use crate::error::{AlarmKind, IntegrityAlarm, StoreError};
+use crate::event_log::{COLUMNS, RecordedEvent, StreamBound, read_stream};
+use crate::metadata::{EventMetadata, IdempotencyRecord};
+use crate::snapshot::{self, SnapshotFacts, SnapshotKey};
 
 #[derive(Debug, Clone, Copy)]
 pub struct StoreSettings {
@@ -29,13 +30,23 @@ pub struct StoreSettings {
     /// Keep each aggregate's committed state between commands. Off, every command reads its aggregate
     /// from the database (snapshot + tail): the cold path, which benchmarks measure on its own.
     pub keep_warm: bool,
+    /// Signs the snapshots this store writes and checks the ones it reads.
+    pub snapshot_key: SnapshotKey,
 }
 
 impl Default for StoreSettings {
     fn default() -> Self {
-        Self { snapshot_every: 100, cache_capacity: 10_000, keep_warm: true }
+        Self {
+            snapshot_every: 100,
+            cache_capacity: 10_000,
+            keep_warm: true,
+            snapshot_key: SnapshotKey::of_this_process(),
+        }
     }
 }
+
+/// SQLSTATE of the gapless-sequence trigger's refusal (integrity_constraint_violation).
+const PREDECESSOR_MISSING: &str = "23000";
 
 /// The event store for aggregates of type `A`. Cheap to clone; clones share the warm state.
 #[derive(Debug)]
@@ -112,45 +123,55 @@ pub struct AppendedEvent {
 const SHARED_COLUMNS: usize = 4;
 /// Columns each event binds for itself.
 const EVENT_COLUMNS: usize = 6;
+/// Columns of a snapshot taken with the append: sequence, state, stream hash, MAC.
+const SNAPSHOT_COLUMNS: usize = 4;
+/// Columns of the idempotency record: principal, key, request hash, attempt, accepted status, first and
+/// last sequence.
+const IDEMPOTENCY_COLUMNS: usize = 7;
+
+/// `count` placeholders from `$first` on.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|p| format!("${p}")).collect::<Vec<_>>().join(", ")
+}
 
 /// One INSERT of `events` rows. Multi-row VALUES keeps the rows in command order, so the identity
-/// column and the gapless-sequence trigger see each event after its predecessor. With `snapshot`, the
-/// aggregate's snapshot is replaced by a CTE of the same statement, so in the same transaction.
-fn append_statement(events: usize, snapshot: bool) -> String {
-    let mut sql = String::with_capacity(600 + events * 60);
+/// column and the gapless-sequence trigger see each event after its predecessor. With `snapshot`, a
+/// snapshot row is inserted, and with `idempotency` the key's record, by CTEs of the same statement: in
+/// the same transaction as the events, so neither exists without them.
+fn append_statement(events: usize, snapshot: bool, idempotency: bool) -> String {
+    let mut sql = String::with_capacity(800 + events * 60);
+    let mut next = SHARED_COLUMNS + events * EVENT_COLUMNS + 1;
+    let mut ctes = Vec::new();
     if snapshot {
-        let first = SHARED_COLUMNS + events * EVENT_COLUMNS + 1;
-        sql.push_str(&format!(
-            "WITH snapshot AS (
-                INSERT INTO snapshots (aggregate_type, aggregate_id, sequence, state, stream_hash)
-                VALUES ($1, $2, ${first}, ${}, ${})
-                ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
-                SET sequence = EXCLUDED.sequence, state = EXCLUDED.state, stream_hash = EXCLUDED.stream_hash,
-                    taken_at = now()
-                WHERE snapshots.sequence < EXCLUDED.sequence
-            ) ",
-            first + 1,
-            first + 2
+        ctes.push(format!(
+            "snapshot AS (INSERT INTO snapshots (aggregate_type, aggregate_id, sequence, state, stream_hash, mac)
+             VALUES ($1, $2, {}) ON CONFLICT DO NOTHING)",
+            placeholders(next, SNAPSHOT_COLUMNS)
         ));
+        next += SNAPSHOT_COLUMNS;
+    }
+    if idempotency {
+        ctes.push(format!(
+            "idempotency AS (INSERT INTO idempotency_keys (aggregate_type, aggregate_id, principal, key, request_hash,
+                 attempt, accepted_status, first_sequence, last_sequence) VALUES ($1, $2, {}))",
+            placeholders(next, IDEMPOTENCY_COLUMNS)
+        ));
+    }
+    if !ctes.is_empty() {
+        sql.push_str("WITH ");
+        sql.push_str(&ctes.join(", "));
+        sql.push(' ');
     }
     sql.push_str(
         "INSERT INTO events (aggregate_type, aggregate_id, metadata, recorded_at, event_id, sequence, event_type, \
          event_version, payload, stream_hash) VALUES ",
     );
     for event in 0..events {
-        let p = SHARED_COLUMNS + event * EVENT_COLUMNS;
         if event > 0 {
             sql.push_str(", ");
         }
-        sql.push_str(&format!(
-            "($1, $2, $3, $4, ${}, ${}, ${}, ${}, ${}, ${})",
-            p + 1,
-            p + 2,
-            p + 3,
-            p + 4,
-            p + 5,
-            p + 6
-        ));
+        let p = SHARED_COLUMNS + event * EVENT_COLUMNS + 1;
+        sql.push_str(&format!("($1, $2, $3, $4, {})", placeholders(p, EVENT_COLUMNS)));
     }
     sql.push_str(" RETURNING sequence, position, transaction_id::text::bigint");
     sql
@@ -212,74 +233,126 @@ impl<A: domain::Aggregate> PgEventStore<A> {
     }
 
     /// Re-reads a loaded aggregate from the database: the warm copy may be behind what another process
-    /// has committed since.
+    /// has committed since. A stream found shorter than the warm copy was shortened outside the service.
     pub async fn reload(&self, context: &mut LoadedAggregate<A>) -> Result<(), StoreError> {
+        let seen = context.working.version;
         let fresh = self.read_state(&context.aggregate_id).await?;
+        if fresh.version < seen {
+            *context.guard = None;
+            return Err(self.alarm(&context.aggregate_id, fresh.version + 1, AlarmKind::StreamShortened { seen }));
+        }
         *context.guard = Some(fresh.clone());
         context.working = fresh;
         context.fresh = true;
         Ok(())
     }
 
-    /// Rebuilds an aggregate from its newest snapshot and the events after it, streaming the tail.
-    async fn read_state(&self, aggregate_id: &str) -> Result<Loaded<Adapted<A>>, StoreError> {
-        let snapshot: Option<(i64, Value, Vec<u8>)> = sqlx::query_as(
-            "SELECT sequence, state, stream_hash FROM snapshots WHERE aggregate_type = $1 AND aggregate_id = $2",
+    fn alarm(&self, aggregate_id: &str, sequence: u64, kind: AlarmKind) -> StoreError {
+        IntegrityAlarm { aggregate_type: A::TYPE.to_owned(), aggregate_id: aggregate_id.to_owned(), sequence, kind }
+            .into()
+    }
+
+    /// The newest snapshot that passes its MAC and deserialises, as a starting point (see `snapshot`).
+    async fn trusted_snapshot(&self, aggregate_id: &str) -> Result<Option<Loaded<Adapted<A>>>, StoreError> {
+        let row: Option<(i64, Value, Vec<u8>, Option<Vec<u8>>)> = sqlx::query_as(
+            "SELECT sequence, state, stream_hash, mac FROM snapshots
+             WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence DESC LIMIT 1",
         )
         .bind(A::TYPE)
         .bind(aggregate_id)
         .fetch_optional(&self.pool)
         .await?;
-        let from_snapshot = snapshot.and_then(|(sequence, state, hash)| {
-            match serde_json::from_value::<Adapted<A>>(state) {
-                Ok(aggregate) => Some(Loaded {
-                    aggregate,
-                    version: u64::try_from(sequence).unwrap_or_default(),
-                    stream_hash: as_hash(&hash),
-                    snapshot_version: u64::try_from(sequence).unwrap_or_default(),
-                }),
-                Err(error) => {
-                    // Written by an older shape of the state: replaying the stream is always correct.
-                    tracing::warn!(%error, aggregate_type = A::TYPE, aggregate_id, "ignoring unreadable snapshot");
-                    None
-                }
+        let Some((sequence, state, hash, mac)) = row else { return Ok(None) };
+        let (Ok(version), Some(stream_hash)) = (u64::try_from(sequence), as_hash(&hash)) else { return Ok(None) };
+        let facts = SnapshotFacts {
+            aggregate_type: A::TYPE,
+            aggregate_id,
+            sequence: version,
+            stream_hash: &stream_hash,
+            state: &state,
+        };
+        if !mac.is_some_and(|mac| snapshot::verify(&self.settings.snapshot_key, &facts, &mac)) {
+            tracing::warn!(aggregate_type = A::TYPE, aggregate_id, sequence, "ignoring a snapshot that fails its MAC");
+            return Ok(None);
+        }
+        match serde_json::from_value::<Adapted<A>>(state) {
+            Ok(aggregate) => {
+                Ok(Some(Loaded { aggregate, version, stream_hash: Some(stream_hash), snapshot_version: version }))
             }
-        });
-        let mut loaded = from_snapshot.unwrap_or(Loaded {
+            Err(error) => {
+                // Written by an older shape of the state: replaying the stream is always correct.
+                tracing::warn!(%error, aggregate_type = A::TYPE, aggregate_id, "ignoring unreadable snapshot");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Rebuilds an aggregate from its newest trusted snapshot and the events after it, streaming the
+    /// tail and checking its hash chain from the snapshot's event on: the snapshot must stand at an
+    /// event the stream still holds, and every later event must follow its predecessor.
+    async fn read_state(&self, aggregate_id: &str) -> Result<Loaded<Adapted<A>>, StoreError> {
+        let snapshot = self.trusted_snapshot(aggregate_id).await?;
+        let mut loaded = snapshot.unwrap_or(Loaded {
             aggregate: Adapted::default(),
             version: 0,
             stream_hash: None,
             snapshot_version: 0,
         });
-        let mut tail = sqlx::query_as::<_, (i64, String, Value, Vec<u8>)>(
-            "SELECT sequence, event_type, payload, stream_hash FROM events
-             WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3 ORDER BY sequence",
-        )
-        .bind(A::TYPE)
-        .bind(aggregate_id)
-        .bind(to_i64(loaded.version))
-        .fetch(&self.pool);
-        while let Some((sequence, event_type, payload, hash)) = tail.try_next().await? {
-            let event: A::Event = decode_event(&event_type, payload)?;
-            loaded.aggregate.0.apply(&event);
-            loaded.version = u64::try_from(sequence).unwrap_or_default();
-            loaded.stream_hash = as_hash(&hash);
+        let statement = format!(
+            "SELECT {COLUMNS} FROM events
+             WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence >= $3 ORDER BY sequence"
+        );
+        let mut tail = sqlx::query_as::<_, RecordedEvent>(&statement)
+            .bind(A::TYPE)
+            .bind(aggregate_id)
+            .bind(to_i64(loaded.version.max(1)))
+            .fetch(&self.pool);
+        let mut snapshot_event_seen = loaded.version == 0;
+        while let Some(event) = tail.try_next().await? {
+            let sequence = u64::try_from(event.sequence).unwrap_or_default();
+            if !snapshot_event_seen {
+                // The snapshot's own event: it must still be there, unchanged.
+                if sequence != loaded.version {
+                    return Err(self.alarm(aggregate_id, loaded.version, AlarmKind::MissingPredecessor));
+                }
+                if as_hash(&event.stream_hash) != loaded.stream_hash {
+                    return Err(self.alarm(aggregate_id, loaded.version, AlarmKind::HashMismatch));
+                }
+                snapshot_event_seen = true;
+                continue;
+            }
+            if sequence != loaded.version + 1 {
+                return Err(self.alarm(aggregate_id, loaded.version + 1, AlarmKind::MissingPredecessor));
+            }
+            let recomputed = event.recompute_hash(loaded.stream_hash.as_ref());
+            if event.stream_hash != recomputed {
+                return Err(self.alarm(aggregate_id, sequence, AlarmKind::HashMismatch));
+            }
+            loaded.aggregate.0.apply(&event.decode::<A::Event>()?);
+            loaded.version = sequence;
+            loaded.stream_hash = Some(recomputed);
+        }
+        if !snapshot_event_seen {
+            let seen = loaded.version;
+            return Err(self.alarm(aggregate_id, seen, AlarmKind::StreamShortened { seen }));
         }
         Ok(loaded)
     }
 
     /// Appends `events` (already applied to the context's working copy) after the context's version,
-    /// in one statement. On success the working copy becomes the warm state; on any failure the warm
-    /// state is dropped, so the next command reads the database.
+    /// in one statement, with the idempotency record when there is one. On success the working copy
+    /// becomes the warm state; on any failure the warm state is dropped, so the next command reads the
+    /// database.
     pub async fn append(
         &self,
         mut context: LoadedAggregate<A>,
         events: Vec<A::Event>,
         metadata: &EventMetadata,
+        idempotency: Option<&IdempotencyRecord>,
     ) -> Result<Appended, StoreError> {
         let version = context.working.version + events.len() as u64;
         let snapshot_due = version - context.working.snapshot_version >= self.settings.snapshot_every;
-        match self.insert(&context, &events, metadata, snapshot_due).await {
+        match self.insert(&context, &events, metadata, snapshot_due, idempotency).await {
             Ok(appended) => {
                 crate::wake::appended();
                 context.working.version = appended.version;
@@ -303,6 +376,7 @@ impl<A: domain::Aggregate> PgEventStore<A> {
         events: &[A::Event],
         metadata: &EventMetadata,
         take_snapshot: bool,
+        idempotency: Option<&IdempotencyRecord>,
     ) -> Result<Appended, StoreError> {
         let recorded_at = Utc::now().trunc_subsecs(6);
         let metadata = metadata.to_json();
@@ -337,8 +411,9 @@ impl<A: domain::Aggregate> PgEventStore<A> {
                 stream_hash: hash,
             });
         }
+        let first = context.working.version + 1;
         let version = context.working.version + appended.len() as u64;
-        let statement = append_statement(appended.len(), take_snapshot);
+        let statement = append_statement(appended.len(), take_snapshot, idempotency.is_some());
         let mut query = sqlx::query_as::<_, (i64, i64, i64)>(&statement)
             .bind(A::TYPE)
             .bind(&context.aggregate_id)
@@ -354,17 +429,48 @@ impl<A: domain::Aggregate> PgEventStore<A> {
                 .bind(&row.stream_hash[..]);
         }
         if take_snapshot {
+            let state = serde_json::to_value(&context.working.aggregate)?;
+            let hash = previous.unwrap_or_default();
+            let facts = SnapshotFacts {
+                aggregate_type: A::TYPE,
+                aggregate_id: &context.aggregate_id,
+                sequence: version,
+                stream_hash: &hash,
+                state: &state,
+            };
+            let mac = snapshot::sign(&self.settings.snapshot_key, &facts);
+            query = query.bind(to_i64(version)).bind(state).bind(hash.to_vec()).bind(mac);
+        }
+        if let Some(record) = idempotency {
             query = query
-                .bind(to_i64(version))
-                .bind(serde_json::to_value(&context.working.aggregate)?)
-                .bind(previous.map(|hash| hash.to_vec()).unwrap_or_default());
+                .bind(&record.principal)
+                .bind(&record.key)
+                .bind(&record.request_hash)
+                .bind(record.attempt)
+                .bind(record.accepted_status)
+                .bind(to_i64(first))
+                .bind(to_i64(version));
         }
         let written = match query.fetch_all(&self.pool).await {
             Ok(written) => written,
             Err(sqlx::Error::Database(error)) if error.constraint() == Some("events_stream_sequence_key") => {
-                return Err(StoreError::Conflict {
-                    current_version: self.current_version(&context.aggregate_id).await?,
-                });
+                let current_version = self.current_version(&context.aggregate_id).await?;
+                if current_version < context.working.version {
+                    let seen = context.working.version;
+                    return Err(self.alarm(
+                        &context.aggregate_id,
+                        current_version + 1,
+                        AlarmKind::StreamShortened { seen },
+                    ));
+                }
+                return Err(StoreError::Conflict { current_version });
+            }
+            Err(sqlx::Error::Database(error)) if error.constraint() == Some("idempotency_keys_pkey") => {
+                return Err(StoreError::IdempotencyKeyUsed);
+            }
+            // The gapless-sequence trigger: the event this append follows is gone.
+            Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some(PREDECESSOR_MISSING) => {
+                return Err(self.alarm(&context.aggregate_id, context.working.version, AlarmKind::MissingPredecessor));
             }
             Err(error) => return Err(error.into()),
         };
@@ -396,6 +502,9 @@ fn framework_error<E: std::error::Error>(error: StoreError) -> AggregateError<E>
         StoreError::Database(error) => AggregateError::DatabaseConnectionError(Box::new(error)),
         StoreError::Corrupt(error) => AggregateError::DeserializationError(Box::new(error)),
         StoreError::Metadata(error) => AggregateError::UnexpectedError(Box::new(error)),
+        error @ (StoreError::IdempotencyKeyUsed | StoreError::Integrity(_)) => {
+            AggregateError::UnexpectedError(Box::new(error))
+        }
     }
 }
 
@@ -438,7 +547,7 @@ impl<A: domain::Aggregate> cqrs_es::EventStore<Adapted<A>> for PgEventStore<A> {
         let parsed = EventMetadata::from_map(&metadata).map_err(|e| framework_error(e.into()))?;
         let aggregate_id = context.aggregate_id.clone();
         let payloads: Vec<A::Event> = events.into_iter().map(|event| event.0).collect();
-        let appended = self.append(context, payloads.clone(), &parsed).await.map_err(framework_error)?;
+        let appended = self.append(context, payloads.clone(), &parsed, None).await.map_err(framework_error)?;
         Ok(appended
             .events
             .iter()

@@ -19,6 +19,8 @@ pub enum ValueError {
     ControlCharacters { what: &'static str },
     #[error("{what} must be greater than zero")]
     NotPositive { what: &'static str },
+    #[error("{what} must be at most {max}")]
+    OutOfRange { what: &'static str, max: u64 },
 }
 
 /// An identifier as people type them on the floor: `LINE-3`, `mech.jam`, `FILLER_2`.
@@ -155,14 +157,24 @@ pub type Reason = Text<1000>;
 /// Longer free text: an Andon call's description, a resolution, a checklist answer.
 pub type Description = Text<4000>;
 
-/// A strictly positive duration in integer milliseconds (OEE arithmetic is exact, see oee.md).
+/// A strictly positive duration in integer milliseconds (OEE arithmetic is exact, see docs/oee.md), at
+/// most [`Millis::MAX`]: a year and a day, longer than any cycle, shift, threshold or escalation delay,
+/// and small enough that a year of bookings at [`Units::MAX`] priced with it stays within i128.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "u64", into = "u64")]
 pub struct Millis(u64);
 
 impl Millis {
+    pub const MAX: u64 = 366 * 24 * 60 * 60 * 1000;
+
     pub const fn new(ms: u64) -> Result<Self, ValueError> {
-        if ms == 0 { Err(ValueError::NotPositive { what: "duration" }) } else { Ok(Self(ms)) }
+        if ms == 0 {
+            Err(ValueError::NotPositive { what: "duration" })
+        } else if ms > Self::MAX {
+            Err(ValueError::OutOfRange { what: "duration in milliseconds", max: Self::MAX })
+        } else {
+            Ok(Self(ms))
+        }
     }
     pub const fn get(self) -> u64 {
         self.0
@@ -176,6 +188,44 @@ impl TryFrom<u64> for Millis {
 }
 impl From<Millis> for u64 {
     fn from(value: Millis) -> u64 {
+        value.0
+    }
+}
+
+/// Units in one booking: a production record, one counter step, the size of one correction. Bounded so
+/// that no read model or OEE sum can overflow (docs/bounds.md): a line booking the maximum every
+/// millisecond for a year books 3.2e18 units, below the read models' i64 (9.2e18).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u64", into = "u64")]
+pub struct Units(u64);
+
+impl Units {
+    pub const MAX: u64 = 100_000_000;
+
+    pub const fn new(units: u64) -> Result<Self, ValueError> {
+        if units > Self::MAX {
+            Err(ValueError::OutOfRange { what: "units in one booking", max: Self::MAX })
+        } else {
+            Ok(Self(units))
+        }
+    }
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+
+    /// The size of a signed change of units (a correction), bounded like a booking.
+    pub fn of_change(delta: i64) -> Result<Self, ValueError> {
+        Self::new(delta.unsigned_abs())
+    }
+}
+impl TryFrom<u64> for Units {
+    type Error = ValueError;
+    fn try_from(units: u64) -> Result<Self, ValueError> {
+        Self::new(units)
+    }
+}
+impl From<Units> for u64 {
+    fn from(value: Units) -> u64 {
         value.0
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use commands::event_log::Checkpoint;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Status {
@@ -26,23 +26,23 @@ const COLUMNS: &str = "name, version, transaction_id, position, events_applied, 
 
 /// The projection's row, created at the start of the log on first use. Workers call this before every
 /// batch, so the row is read first and inserted only when missing.
-pub async fn load(pool: &PgPool, name: &str, version: i32) -> Result<Status, sqlx::Error> {
-    if let Some(status) = read(pool, name).await? {
+pub async fn load(connection: &mut PgConnection, name: &str, version: i32) -> Result<Status, sqlx::Error> {
+    if let Some(status) = read(&mut *connection, name).await? {
         return Ok(status);
     }
     sqlx::query("INSERT INTO projection_checkpoints (name, version) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
         .bind(name)
         .bind(version)
-        .execute(pool)
+        .execute(&mut *connection)
         .await?;
-    read(pool, name).await?.ok_or(sqlx::Error::RowNotFound)
+    read(connection, name).await?.ok_or(sqlx::Error::RowNotFound)
 }
 
 /// The projection's row as it is, without creating it (for queries: a projection that never ran has none).
-pub async fn read(pool: &PgPool, name: &str) -> Result<Option<Status>, sqlx::Error> {
+pub async fn read(executor: impl PgExecutor<'_>, name: &str) -> Result<Option<Status>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM projection_checkpoints WHERE name = $1"))
         .bind(name)
-        .fetch_optional(pool)
+        .fetch_optional(executor)
         .await
 }
 
@@ -82,14 +82,14 @@ pub async fn advance(
 }
 
 /// Records that the event at `position` could not be applied; the checkpoint stays before it.
-pub async fn fail(pool: &PgPool, name: &str, position: i64, error: &str) -> Result<(), sqlx::Error> {
+pub async fn fail(connection: &mut PgConnection, name: &str, position: i64, error: &str) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE projection_checkpoints SET failed_position = $2, error = $3, updated_at = now() WHERE name = $1",
     )
     .bind(name)
     .bind(position)
     .bind(error)
-    .execute(pool)
+    .execute(connection)
     .await?;
     Ok(())
 }

@@ -19,7 +19,8 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 
 use crate::andon;
-use crate::worker::{WorkerError, pause, stopping, take_ownership};
+use crate::ownership::{self, connection_lost, pause, stopping};
+use crate::worker::WorkerError;
 
 /// Who the escalation events name: the service, by a fixed id.
 pub fn scheduler() -> Actor {
@@ -87,23 +88,20 @@ async fn ladder_of(
     Ok(config.escalation_ladder_at(call_type, raised_at))
 }
 
-/// Runs the scheduler until `stop`: one instance at a time (advisory lock), a check every `tick`.
+/// Runs the scheduler until `stop`: one instance at a time (see `ownership`), a check every `tick`.
+/// Its escalations are commands decided on each call's current version, so they need no fence beyond
+/// that; the owner's connection is checked every tick, so a scheduler whose lock went with its
+/// connection stops and takes ownership again.
 pub async fn run(pool: PgPool, tick: Duration, mut stop: watch::Receiver<bool>) {
     let calls = PgEventStore::new(pool.clone(), StoreSettings::default());
-    while !stopping(&stop) {
-        let owner = match take_ownership(&pool, "andon escalation").await {
-            Ok(Some(owner)) => owner,
-            Ok(None) => {
-                pause(tick, &mut stop).await;
-                continue;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "escalation scheduler cannot take ownership");
-                pause(tick, &mut stop).await;
-                continue;
-            }
-        };
+    while let Some(mut connection) = ownership::owned(&pool, NAME, tick, &mut stop).await {
         while !stopping(&stop) {
+            if let Err(error) = sqlx::query("SELECT 1").execute(&mut connection).await
+                && connection_lost(&error)
+            {
+                tracing::warn!(%error, "lost the scheduler's connection; taking ownership again");
+                break;
+            }
             match escalate_due(&pool, &calls, Utc::now()).await {
                 Ok(0) => {}
                 Ok(escalated) => tracing::info!(escalated, "Andon calls escalated"),
@@ -111,6 +109,8 @@ pub async fn run(pool: PgPool, tick: Duration, mut stop: watch::Receiver<bool>) 
             }
             pause(tick, &mut stop).await;
         }
-        drop(owner);
     }
 }
+
+/// The scheduler's name as a worker (its ownership lock, its row in `/api/v1/projections`).
+pub const NAME: &str = "andon escalation";

@@ -15,6 +15,7 @@ pub mod folded;
 pub mod jobs;
 pub mod line_status;
 pub mod oee;
+pub mod ownership;
 pub mod projection;
 pub mod worker;
 

@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use commands::event_log::{self, Checkpoint, RecordedEvent};
-use sha2::{Digest, Sha256};
 use sqlx::postgres::PgListener;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
 
+use crate::ownership::{self, Backoff, connection_lost, lock_key, pause, stopping};
 use crate::projection::{Projection, ProjectionError};
 use crate::{checkpoint, committed};
 
@@ -29,10 +29,29 @@ pub enum WorkerError {
     Projection(#[from] ProjectionError),
 }
 
-/// Applies the next batch of up to `batch_size` events, read model and checkpoint in one transaction.
-/// Returns how many events it applied: 0 when caught up with the horizon.
-pub async fn catch_up<P: Projection>(pool: &PgPool, projection: &P, batch_size: i64) -> Result<usize, WorkerError> {
-    let status = checkpoint::load(pool, P::NAME, P::VERSION).await?;
+impl WorkerError {
+    /// Whether the worker's connection failed, taking its ownership lock with it.
+    pub fn connection_lost(&self) -> bool {
+        match self {
+            Self::Database(error)
+            | Self::Store(commands::StoreError::Database(error))
+            | Self::Projection(
+                ProjectionError::Database(error) | ProjectionError::Decode(commands::StoreError::Database(error)),
+            ) => connection_lost(error),
+            _ => false,
+        }
+    }
+}
+
+/// Applies the next batch of up to `batch_size` events, read model and checkpoint in one transaction
+/// on `connection` (the owner's: see `ownership`). Returns how many events it applied: 0 when caught up
+/// with the horizon.
+pub async fn catch_up<P: Projection>(
+    connection: &mut PgConnection,
+    projection: &P,
+    batch_size: i64,
+) -> Result<usize, WorkerError> {
+    let status = checkpoint::load(&mut *connection, P::NAME, P::VERSION).await?;
     if let (Some(position), Some(error)) = (status.failed_position, status.error.clone())
         && status.version == P::VERSION
     {
@@ -40,7 +59,7 @@ pub async fn catch_up<P: Projection>(pool: &PgPool, projection: &P, batch_size: 
     }
     let mut from = status.checkpoint();
     if status.version != P::VERSION {
-        let mut transaction = pool.begin().await?;
+        let mut transaction = connection.begin().await?;
         projection.reset(&mut transaction).await?;
         checkpoint::restart(&mut transaction, P::NAME, P::VERSION).await?;
         committed::announce(&mut transaction, P::NAME, Checkpoint::START.position, None).await?;
@@ -48,30 +67,32 @@ pub async fn catch_up<P: Projection>(pool: &PgPool, projection: &P, batch_size: 
         tracing::info!(projection = P::NAME, version = P::VERSION, "rebuilding from the first event");
         from = Checkpoint::START;
     }
-    let events = event_log::read_committed_batch(pool, from, batch_size).await?;
+    let events = event_log::read_committed_batch(&mut *connection, from, batch_size).await?;
     if events.is_empty() {
         return Ok(0);
     }
-    match apply_and_advance(pool, projection, from, &events).await {
+    match apply_and_advance(connection, projection, from, &events).await {
         Ok(true) => Ok(events.len()),
         Ok(false) => Err(WorkerError::Overtaken(P::NAME)),
-        Err(ProjectionError::Database(error)) if is_transient(&error) => Err(error.into()),
-        Err(_) => isolate_failure(pool, projection, from, &events).await,
+        Err(error) if not_the_events_fault(&error) => Err(error.into()),
+        Err(_) => isolate_failure(connection, projection, from, &events).await,
     }
 }
 
+/// One transaction: the checkpoint moves first, and only from `from`, so a worker that is not (or no
+/// longer) where the checkpoint is writes nothing; then the read model changes and the announcement.
 async fn apply_and_advance<P: Projection>(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     projection: &P,
     from: Checkpoint,
     events: &[RecordedEvent],
 ) -> Result<bool, ProjectionError> {
     let Some(last) = events.last() else { return Ok(true) };
-    let mut transaction = pool.begin().await?;
-    let lines = projection.apply(&mut transaction, events).await?;
+    let mut transaction = connection.begin().await?;
     if !checkpoint::advance(&mut transaction, P::NAME, from, last.checkpoint(), events.len()).await? {
         return Ok(false); // dropping the transaction rolls it back
     }
+    let lines = projection.apply(&mut transaction, events).await?;
     committed::announce(&mut transaction, P::NAME, last.position, Some(lines)).await?;
     transaction.commit().await?;
     Ok(true)
@@ -80,20 +101,20 @@ async fn apply_and_advance<P: Projection>(
 /// A batch failed: applies its events one at a time, each committed, so that the checkpoint stops right
 /// before the event that fails, and records that event's error.
 async fn isolate_failure<P: Projection>(
-    pool: &PgPool,
+    connection: &mut PgConnection,
     projection: &P,
     from: Checkpoint,
     events: &[RecordedEvent],
 ) -> Result<usize, WorkerError> {
     let mut at = from;
     for (applied, event) in events.iter().enumerate() {
-        match apply_and_advance(pool, projection, at, std::slice::from_ref(event)).await {
+        match apply_and_advance(connection, projection, at, std::slice::from_ref(event)).await {
             Ok(true) => at = event.checkpoint(),
             Ok(false) => return Err(WorkerError::Overtaken(P::NAME)),
-            Err(ProjectionError::Database(error)) if is_transient(&error) => return Err(error.into()),
+            Err(error) if not_the_events_fault(&error) => return Err(error.into()),
             Err(error) => {
                 let error = error.to_string();
-                checkpoint::fail(pool, P::NAME, event.position, &error).await?;
+                checkpoint::fail(&mut *connection, P::NAME, event.position, &error).await?;
                 tracing::error!(projection = P::NAME, position = event.position, %error, applied, "projection stopped");
                 return Err(WorkerError::Stopped { name: P::NAME, position: event.position, error });
             }
@@ -102,15 +123,20 @@ async fn isolate_failure<P: Projection>(
     Ok(events.len())
 }
 
-/// Failures worth trying again: the connection, the pool, or a serialisation conflict.
-fn is_transient(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
-        sqlx::Error::Database(db) => {
-            db.code().is_some_and(|code| matches!(code.as_ref(), "40001" | "40P01") || code.starts_with("57P"))
-        }
-        _ => false,
-    }
+/// Failures that say nothing about the events, so the batch is tried again rather than the projection
+/// stopped: the connection or the pool, a serialisation or deadlock conflict, a lock or statement
+/// timeout, a server short of resources or shutting down, and a unique violation (only a concurrent
+/// writer of the same rows causes one; our folds never insert a row twice).
+fn not_the_events_fault(error: &ProjectionError) -> bool {
+    let database = match error {
+        ProjectionError::Database(error) | ProjectionError::Decode(commands::StoreError::Database(error)) => error,
+        ProjectionError::Decode(_) | ProjectionError::Inconsistent(_) => return false,
+    };
+    connection_lost(database)
+        || matches!(database, sqlx::Error::Database(db) if db.code().is_some_and(|code| {
+            code.starts_with("40") || code.starts_with("53") || code.starts_with("55") || code.starts_with("57")
+                || code.starts_with("58") || code == "23505"
+        }))
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -127,14 +153,6 @@ impl Default for Settings {
     fn default() -> Self {
         Self { batch_size: 1000, poll_interval: Duration::from_millis(250), ownership_retry: Duration::from_secs(1) }
     }
-}
-
-/// The advisory lock key of a worker (a projection, the scheduler): stable across builds and instances.
-fn lock_key(name: &str) -> i64 {
-    let digest = Sha256::digest(format!("ms5-floor worker {name}").as_bytes());
-    let mut bytes = [0u8; 8];
-    bytes.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(bytes)
 }
 
 /// The database session that holds a worker's ownership lock: the service instance running it.
@@ -174,62 +192,55 @@ pub async fn owners(pool: &PgPool, names: &[&str]) -> Result<HashMap<String, Own
     Ok(owned.into_iter().map(|owned| (owned.name, owned.owner)).collect())
 }
 
-/// A connection holding the projection's advisory lock, or `None` when another instance holds it. The
-/// lock lives as long as the connection: an instance that dies lets another take over.
-pub(crate) async fn take_ownership(pool: &PgPool, name: &str) -> Result<Option<PgConnection>, sqlx::Error> {
-    let mut connection = pool.acquire().await?.detach();
-    let owned: bool =
-        sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(lock_key(name)).fetch_one(&mut connection).await?;
-    Ok(owned.then_some(connection))
-}
-
-/// Runs `projection` until `stop` turns true or its sender is dropped: takes ownership (or waits for it), then applies batches
-/// whenever the log may have grown. A stopped projection stays stopped (it never skips an event) until
-/// its checkpoint row is cleared; the worker keeps checking.
+/// Runs `projection` until `stop` turns true or its sender is dropped: owns it (or waits for it), then
+/// applies batches whenever the log may have grown. A failure that is not the events' own is retried
+/// with backoff on the same connection, or, when the connection is gone, by taking ownership again. A
+/// stopped projection stays stopped (it never skips an event) until its checkpoint row is cleared; the
+/// worker keeps checking.
 pub async fn run<P: Projection>(pool: PgPool, projection: P, settings: Settings, mut stop: watch::Receiver<bool>) {
-    while !stopping(&stop) {
-        let owner = match take_ownership(&pool, P::NAME).await {
-            Ok(Some(owner)) => owner,
-            Ok(None) => {
-                pause(settings.ownership_retry, &mut stop).await;
-                continue;
-            }
-            Err(error) => {
-                tracing::warn!(projection = P::NAME, %error, "cannot take ownership");
-                pause(settings.ownership_retry, &mut stop).await;
-                continue;
-            }
-        };
-        tracing::info!(projection = P::NAME, "this instance runs the projection");
-        let mut listener = match PgListener::connect_with(&pool).await {
-            Ok(mut listener) => listener.listen(commands::wake::CHANNEL).await.map(|()| listener).ok(),
-            Err(error) => {
-                tracing::warn!(projection = P::NAME, %error, "no notifications; polling only");
-                None
-            }
-        };
-        while !stopping(&stop) {
-            match catch_up(&pool, &projection, settings.batch_size).await {
-                Ok(applied) if i64::try_from(applied).unwrap_or(i64::MAX) >= settings.batch_size => continue,
-                Ok(_) | Err(WorkerError::Stopped { .. }) => {}
-                Err(WorkerError::Overtaken(_)) => break,
-                Err(error) => tracing::warn!(projection = P::NAME, %error, "batch failed; retrying"),
-            }
-            wake_up(listener.as_mut(), settings.poll_interval, &mut stop).await;
+    while let Some(mut connection) = ownership::owned(&pool, P::NAME, settings.ownership_retry, &mut stop).await {
+        run_owned(&pool, &mut connection, &projection, settings, &mut stop).await;
+        if !stopping(&stop) {
+            tracing::warn!(projection = P::NAME, "lost the projection's connection; taking ownership again");
         }
-        drop(owner);
     }
 }
 
-/// Stop when told to, or when whoever could tell us is gone.
-pub(crate) fn stopping(stop: &watch::Receiver<bool>) -> bool {
-    *stop.borrow() || stop.has_changed().is_err()
-}
-
-pub(crate) async fn pause(duration: Duration, stop: &mut watch::Receiver<bool>) {
-    tokio::select! {
-        () = tokio::time::sleep(duration) => {}
-        _ = stop.changed() => {}
+/// Applies batches on the owner's `connection` until it fails or `stop`.
+async fn run_owned<P: Projection>(
+    pool: &PgPool,
+    connection: &mut PgConnection,
+    projection: &P,
+    settings: Settings,
+    stop: &mut watch::Receiver<bool>,
+) {
+    let mut listener = match PgListener::connect_with(pool).await {
+        Ok(mut listener) => listener.listen(commands::wake::CHANNEL).await.map(|()| listener).ok(),
+        Err(error) => {
+            tracing::warn!(projection = P::NAME, %error, "no notifications; polling only");
+            None
+        }
+    };
+    let mut backoff = Backoff::default();
+    while !stopping(stop) {
+        match catch_up(connection, projection, settings.batch_size).await {
+            Ok(applied) if i64::try_from(applied).unwrap_or(i64::MAX) >= settings.batch_size => {
+                backoff.reset();
+                continue;
+            }
+            Ok(_) | Err(WorkerError::Stopped { .. }) => backoff.reset(),
+            // Another instance moved the checkpoint: this one no longer owns the projection.
+            Err(WorkerError::Overtaken(_)) => return,
+            Err(error) if error.connection_lost() => return,
+            Err(error) => {
+                let wait = backoff.next();
+                metrics::counter!("projection_retries_total", "projection" => P::NAME).increment(1);
+                tracing::warn!(projection = P::NAME, %error, retry_in_ms = wait.as_millis(), "batch failed; retrying");
+                pause(wait, stop).await;
+                continue;
+            }
+        }
+        wake_up(listener.as_mut(), settings.poll_interval, stop).await;
     }
 }
 

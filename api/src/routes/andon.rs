@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::auth::Target;
 use crate::auth::access::{CANCEL_ANDON, ESCALATE_ANDON, RAISE_ANDON, RESPOND_TO_ANDON};
-use crate::command_call::{CommandCall, CommandResponses, Reply, created};
+use crate::command_call::{CommandCall, CommandResponses, Reply};
 use crate::error::ApiError;
 use crate::json::Json;
 use crate::routes::bodies::{NoFields, WithReason};
@@ -52,7 +52,7 @@ pub struct RaiseCall {
 #[post("")]
 async fn raise(call: CommandCall, body: Json<RaiseCall>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
-    call.respond(digest, async {
+    call.respond_created(digest, async {
         let actor = call.authorize(RAISE_ANDON, Target::Line(&value.line))?;
         call.registered_line(&value.line).await?;
         let id = value.id.unwrap_or_else(Uuid::now_v7).to_string();
@@ -63,7 +63,7 @@ async fn raise(call: CommandCall, body: Json<RaiseCall>) -> Result<HttpResponse,
             priority: value.priority,
             description: value.description,
         };
-        call.execute(&call.app.andon, &id, command, actor).await.map(created)
+        call.execute(&call.app.andon, &id, command, actor).await
     })
     .await
 }

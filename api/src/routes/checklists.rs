@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::auth::Target;
 use crate::auth::access::{DEFINE_CHECKLISTS, WORK_CHECKLISTS};
-use crate::command_call::{CommandCall, CommandResponses, Located, Reply, accepted, created};
+use crate::command_call::{CommandCall, CommandResponses, Located, Reply, accepted};
 use crate::error::ApiError;
 use crate::json::Json;
 use crate::routes::bodies::NoFields;
@@ -80,7 +80,7 @@ pub struct StartChecklist {
 #[post("")]
 async fn start(call: CommandCall, body: Json<StartChecklist>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
-    call.respond(digest, async {
+    call.respond_created(digest, async {
         let app = &call.app;
         let template = call.existing(&app.templates, "checklist template", &value.template_id).await?;
         let line = template.line().ok_or_else(|| ApiError::not_found("checklist template", &value.template_id))?;
@@ -90,7 +90,7 @@ async fn start(call: CommandCall, body: Json<StartChecklist>) -> Result<HttpResp
         let outcome =
             lookups::start_checklist(&app.templates, &app.checklists, &id, &value.template_id, value.job, &context)
                 .await?;
-        Ok(created(accepted::<domain::checklist::Checklist>(&id, outcome)))
+        Ok(accepted::<domain::checklist::Checklist>(&id, outcome))
     })
     .await
 }

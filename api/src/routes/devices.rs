@@ -52,7 +52,7 @@ pub struct Enrolled {
 #[post("")]
 async fn enroll(call: CommandCall, body: Json<EnrollDevice>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
-    call.respond(digest, async {
+    call.respond_created(digest, async {
         let actor = call.authorize(ADMINISTER, Target::Scope(&value.scope))?;
         let secret = random_secret();
         let hash = password::hash(secret.clone()).await?;

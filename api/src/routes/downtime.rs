@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::auth::access::{EXPLAIN_STOPS, RECORD_STOPS};
 use crate::auth::{Target, Who};
-use crate::command_call::{CommandCall, CommandResponses, Located, created};
+use crate::command_call::{CommandCall, CommandResponses, Located};
 use crate::error::ApiError;
 use crate::json::Json;
 
@@ -47,7 +47,7 @@ pub struct StartStop {
 #[post("")]
 async fn start(call: CommandCall, body: Json<StartStop>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
-    call.respond(digest, async {
+    call.respond_created(digest, async {
         let actor = call.authorize(RECORD_STOPS, Target::Line(&value.line))?;
         let source = match &call.principal.who {
             Who::Device { id, .. } => StopSource::Plc { device: id.clone() },
@@ -57,7 +57,7 @@ async fn start(call: CommandCall, body: Json<StartStop>) -> Result<HttpResponse,
         let start = StopStart { line: value.line, equipment: value.equipment, source, started_at: value.started_at };
         let app = &call.app;
         let outcome = lookups::start_downtime(&app.lines, &app.downtime, &id, start, &call.context(actor)).await?;
-        Ok(created(crate::command_call::accepted::<domain::downtime::Downtime>(&id, outcome)))
+        Ok(crate::command_call::accepted::<domain::downtime::Downtime>(&id, outcome))
     })
     .await
 }

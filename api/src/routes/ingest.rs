@@ -187,7 +187,7 @@ async fn decide(call: &CommandCall, device: &DeviceId, item: Item) -> Result<(Ou
             let line = job.line().ok_or_else(|| ApiError::not_found("job", &id))?;
             let actor = call.authorize(READ_COUNTERS, Target::Line(line))?;
             let reading = CounterReading { counter, kind: count_kind, width, sequence, value, source_timestamp };
-            let mut context = call.context(actor);
+            let mut context = call.batch_item_context(actor);
             context.source_timestamp = Some(source_timestamp);
             context.source_sequence = Some(sequence);
             let outcome =
@@ -196,7 +196,7 @@ async fn decide(call: &CommandCall, device: &DeviceId, item: Item) -> Result<(Ou
         }
         Item::MachineState { stop_id, line, equipment, state, sequence, source_timestamp, .. } => {
             let actor = call.authorize(RECORD_STOPS, Target::Line(&line))?;
-            let mut context = call.context(actor);
+            let mut context = call.batch_item_context(actor);
             context.source_timestamp = Some(source_timestamp);
             context.source_sequence = Some(sequence);
             let id = stop_id.to_string();

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::auth::access::{CORRECT_COUNTS, PLAN_JOBS, READ_COUNTERS, RUN_JOBS};
 use crate::auth::{Target, Who};
-use crate::command_call::{CommandCall, CommandResponses, Reply, created};
+use crate::command_call::{CommandCall, CommandResponses, Reply};
 use crate::error::ApiError;
 use crate::json::Json;
 use crate::routes::bodies::{MaybeReason, NoFields, WithReason};
@@ -66,13 +66,13 @@ async fn on_job(
 #[post("")]
 async fn create(call: CommandCall, body: Json<CreateJob>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
-    call.respond(digest, async {
+    call.respond_created(digest, async {
         let actor = call.authorize(PLAN_JOBS, Target::Line(&value.line))?;
         call.registered_line(&value.line).await?;
         let id = value.id.unwrap_or_else(Uuid::now_v7).to_string();
         let command =
             JobCommand::Create { line: value.line, product: value.product, target_quantity: value.target_quantity };
-        call.execute(&call.app.jobs, &id, command, actor).await.map(created)
+        call.execute(&call.app.jobs, &id, command, actor).await
     })
     .await
 }

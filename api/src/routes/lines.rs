@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::access::{CONFIGURE_LINES, READ_RECORDS};
 use crate::auth::{Principal, Target, authorize};
-use crate::command_call::{CommandCall, CommandResponses, Reply, created};
+use crate::command_call::{CommandCall, CommandResponses, Reply};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::Json;
 use crate::state::AppState;
@@ -68,11 +68,11 @@ pub struct RegisterLine {
 #[post("")]
 async fn register(call: CommandCall, body: Json<RegisterLine>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
-    call.respond(digest, async {
+    call.respond_created(digest, async {
         let actor = call.authorize(CONFIGURE_LINES, Target::Line(&value.line))?;
         let id = value.line.to_string();
         let command = LineCommand::Register { line: value.line, name: value.name, time_zone: value.time_zone };
-        call.execute(&call.app.lines, &id, command, actor).await.map(created)
+        call.execute(&call.app.lines, &id, command, actor).await
     })
     .await
 }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::auth::access::{ADMINISTER, READ_ACCOUNTS};
 use crate::auth::credentials::{self, NewSecret};
 use crate::auth::{Principal, Target, authorize, session};
-use crate::command_call::{CommandCall, CommandResponses, Reply, accepted, created};
+use crate::command_call::{CommandCall, CommandResponses, Reply, accepted};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::Json;
 use crate::routes::auth::new_password_hash;
@@ -74,7 +74,7 @@ fn user_id(raw: Uuid) -> String {
 #[post("")]
 async fn create(call: CommandCall, body: Json<CreateUser>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
-    call.respond(digest, async {
+    call.respond_created(digest, async {
         if value.grants.is_empty() {
             return Err(ApiError::unprocessable("no_roles", "a user needs at least one role"));
         }
@@ -98,7 +98,7 @@ async fn create(call: CommandCall, body: Json<CreateUser>) -> Result<HttpRespons
         let (users, context) = (app.clone(), call.context(actor));
         let append = async move { Ok(commands::execute(&users.users, &id.to_string(), command, &context).await?) };
         let outcome = credentials::create_account(app.pool.clone(), secret, append).await?;
-        Ok(created(accepted::<User>(&id.to_string(), outcome)))
+        Ok(accepted::<User>(&id.to_string(), outcome))
     })
     .await
 }

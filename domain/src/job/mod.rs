@@ -15,7 +15,7 @@ use crate::actor::UserId;
 use crate::aggregate::{self, event_enum};
 use crate::counter::{CounterStep, CounterWidth, counter_delta};
 use crate::line_id::LineId;
-use crate::values::{CounterId, Name, ProductId, Reason, ReasonCode};
+use crate::values::{CounterId, Name, ProductId, Reason, ReasonCode, Units, ValueError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -143,9 +143,15 @@ pub enum JobError {
     EmptyCorrection,
     #[error("the correction would make a count negative")]
     NegativeCount,
-    #[error("count overflow")]
-    CountOverflow,
+    #[error("the job's count would exceed {max} units")]
+    CountOverflow { max: u64 },
+    #[error(transparent)]
+    OutOfRange(#[from] ValueError),
 }
+
+/// The most units a job may count of each kind (good, reject) and target: a thousand million
+/// bookings' worth, far beyond any real job, and well within the read models' i64.
+pub const JOB_MAX_UNITS: u64 = 1_000_000_000_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CounterState {
@@ -203,6 +209,9 @@ impl Job {
             return Ok(vec![]);
         }
         let (delta, step) = counter_delta(last.value, value, width);
+        // A step beyond one booking's bound is a wrong reading or a replaced counter, not production:
+        // refused, so the next plausible reading counts from the last accepted one.
+        Units::new(delta)?;
         self.total_after(kind, delta)?;
         Ok(vec![JobEvent::CounterProductionCounted {
             counter,
@@ -221,12 +230,19 @@ impl Job {
             CountKind::Good => self.good,
             CountKind::Reject => self.reject,
         };
-        current.checked_add(delta).ok_or(JobError::CountOverflow)
+        current
+            .checked_add(delta)
+            .filter(|total| *total <= JOB_MAX_UNITS)
+            .ok_or(JobError::CountOverflow { max: JOB_MAX_UNITS })
     }
 }
 
 fn corrected(count: u64, delta: i64) -> Result<u64, JobError> {
-    count.checked_add_signed(delta).ok_or(JobError::NegativeCount)
+    match count.checked_add_signed(delta) {
+        None if delta < 0 => Err(JobError::NegativeCount),
+        Some(total) if total <= JOB_MAX_UNITS => Ok(total),
+        _ => Err(JobError::CountOverflow { max: JOB_MAX_UNITS }),
+    }
 }
 
 impl aggregate::Aggregate for Job {
@@ -241,6 +257,9 @@ impl aggregate::Aggregate for Job {
             JobCommand::Create { line, product, target_quantity } => {
                 if self.status != JobStatus::NotCreated {
                     return Err(JobError::AlreadyCreated);
+                }
+                if target_quantity.get() > JOB_MAX_UNITS {
+                    return Err(ValueError::OutOfRange { what: "target quantity", max: JOB_MAX_UNITS }.into());
                 }
                 JobEvent::JobCreated { line, product, target_quantity, at }
             }
@@ -279,6 +298,8 @@ impl aggregate::Aggregate for Job {
                 if reject > 0 && reject_reason.is_none() {
                     return Err(JobError::RejectReasonRequired);
                 }
+                Units::new(good)?;
+                Units::new(reject)?;
                 self.total_after(CountKind::Good, good)?;
                 self.total_after(CountKind::Reject, reject)?;
                 JobEvent::ProductionRecorded { good, reject, reject_reason, at }
@@ -293,6 +314,8 @@ impl aggregate::Aggregate for Job {
                 if good_delta == 0 && reject_delta == 0 {
                     return Err(JobError::EmptyCorrection);
                 }
+                Units::of_change(good_delta)?;
+                Units::of_change(reject_delta)?;
                 corrected(self.good, good_delta)?;
                 corrected(self.reject, reject_delta)?;
                 JobEvent::ProductionCorrected { good_delta, reject_delta, reason, at }

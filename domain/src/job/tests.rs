@@ -281,5 +281,86 @@ fn refuses_counts_that_would_overflow_the_job_total() {
     let mut history = running();
     history.push(JobEvent::ProductionRecorded { good: u64::MAX, reject: 0, reject_reason: None, at: now() });
     let more = JobCommand::RecordProduction { good: 1, reject: 0, reject_reason: None };
-    assert_eq!(given::<Job>(&history, more), Err(JobError::CountOverflow));
+    assert_eq!(given::<Job>(&history, more), Err(JobError::CountOverflow { max: JOB_MAX_UNITS }));
+}
+
+#[test]
+fn refuses_a_booking_above_the_bound_and_accepts_one_at_it() {
+    let at_bound = JobCommand::RecordProduction { good: Units::MAX, reject: 0, reject_reason: None };
+    assert!(given::<Job>(&running(), at_bound).is_ok());
+    let above = JobCommand::RecordProduction { good: 1 << 63, reject: 0, reject_reason: None };
+    let out_of_range = ValueError::OutOfRange { what: "units in one booking", max: Units::MAX };
+    assert_eq!(given::<Job>(&running(), above), Err(JobError::OutOfRange(out_of_range.clone())));
+    let correction = JobCommand::CorrectProduction { good_delta: i64::MIN, reject_delta: 0, reason: reason("typo") };
+    assert_eq!(given::<Job>(&running(), correction), Err(JobError::OutOfRange(out_of_range)));
+}
+
+#[test]
+fn refuses_a_counter_step_above_the_bound_and_counts_the_next_plausible_reading_from_the_last_accepted() {
+    let reading = |sequence: u64, value: u64| {
+        JobCommand::RecordCounterReading(CounterReading {
+            counter: CounterId::parse("c1").unwrap_or_else(|e| panic!("{e}")),
+            kind: CountKind::Good,
+            width: CounterWidth::Bits64,
+            sequence,
+            value,
+            source_timestamp: now(),
+        })
+    };
+    let mut history = running();
+    history.extend(given::<Job>(&history, reading(1, 100)).unwrap_or_else(|e| panic!("{e}")));
+    assert!(matches!(given::<Job>(&history, reading(2, 1 << 63)), Err(JobError::OutOfRange(_))));
+    let next = given::<Job>(&history, reading(3, 130)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(next.as_slice(), [JobEvent::CounterProductionCounted { delta: 30, .. }]));
+}
+
+mod bounds {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::Aggregate as _;
+
+    fn command() -> impl Strategy<Value = JobCommand> {
+        let units = prop_oneof![0..=Units::MAX, any::<u64>(), Just(u64::MAX), Just(1 << 63)];
+        let delta = prop_oneof![-1000i64..=1000, any::<i64>(), Just(i64::MIN)];
+        prop_oneof![
+            (units.clone(), units.clone()).prop_map(|(good, reject)| JobCommand::RecordProduction {
+                good,
+                reject,
+                reject_reason: product_reject()
+            }),
+            (delta.clone(), delta).prop_map(|(good_delta, reject_delta)| JobCommand::CorrectProduction {
+                good_delta,
+                reject_delta,
+                reason: reason("recount")
+            }),
+        ]
+    }
+
+    fn product_reject() -> Option<ReasonCode> {
+        ReasonCode::parse("scrap").ok()
+    }
+
+    proptest! {
+        /// Whatever a job accepts keeps every number the read models store within their i64.
+        #[test]
+        fn every_accepted_count_stays_within_the_read_models_integers(commands in prop::collection::vec(command(), 1..40)) {
+            let mut job = Job::default();
+            for event in running() {
+                job.apply(&event);
+            }
+            for command in commands {
+                if let Ok(events) = job.handle(command, now()) {
+                    for event in &events {
+                        if let JobEvent::ProductionRecorded { good, reject, .. } = event {
+                            prop_assert!(*good <= Units::MAX && *reject <= Units::MAX);
+                        }
+                        job.apply(event);
+                    }
+                }
+                prop_assert!(job.good <= JOB_MAX_UNITS && job.reject <= JOB_MAX_UNITS);
+                prop_assert!(i64::try_from(job.good).is_ok() && i64::try_from(job.reject).is_ok());
+            }
+        }
+    }
 }

@@ -207,7 +207,8 @@ fn periods_at(
 
 /// Whole-line stops that overlap [from, to) (an open one overlaps everything after its start), and the
 /// units made in each window, each priced with the ideal cycle time in force when it was made: one
-/// statement, so one round trip and one snapshot.
+/// statement, so one round trip and one snapshot. Prices are summed as numeric and read as i128: a
+/// year of bookings at the bound times the longest ideal cycle time exceeds a bigint.
 async fn stops_and_counts(
     pool: &PgPool,
     line: &str,
@@ -215,15 +216,15 @@ async fn stops_and_counts(
     windows: &[Interval],
 ) -> Result<(Vec<StopFact>, Vec<CountSums>), sqlx::Error> {
     let (starts, ends): (Vec<_>, Vec<_>) = windows.iter().map(|window| (window.start(), window.end())).unzip();
-    type Sums = (i64, i64, i64, i64, i64);
+    type Sums = (i64, i64, i128, i128, i64);
     let (Json(stops), Json(sums)): (Json<Vec<Downtime>>, Json<Vec<Sums>>) = sqlx::query_as(
         "SELECT
              (SELECT COALESCE(jsonb_agg(state), '[]') FROM read_oee_stops
               WHERE line = $1 AND equipment IS NULL AND started_at < $3 AND (ended_at IS NULL OR ended_at > $2)),
              (SELECT COALESCE(jsonb_agg(jsonb_build_array(total, good, ideal_total, ideal_good, unpriced) ORDER BY i), '[]')
               FROM (SELECT w.i, COALESCE(sum(c.total), 0)::bigint AS total, COALESCE(sum(c.good), 0)::bigint AS good,
-                           COALESCE(sum(c.total * t.ideal_ms), 0)::bigint AS ideal_total,
-                           COALESCE(sum(c.good * t.ideal_ms), 0)::bigint AS ideal_good,
+                           COALESCE(sum(c.total::numeric * t.ideal_ms), 0) AS ideal_total,
+                           COALESCE(sum(c.good::numeric * t.ideal_ms), 0) AS ideal_good,
                            COALESCE(sum(c.total) FILTER (WHERE t.ideal_ms IS NULL), 0)::bigint AS unpriced
                     FROM UNNEST($4::timestamptz[], $5::timestamptz[]) WITH ORDINALITY AS w(s, e, i)
                     LEFT JOIN read_oee_counts c ON c.line = $1 AND c.made_at >= w.s AND c.made_at < w.e
@@ -255,8 +256,8 @@ async fn stops_and_counts(
         .map(|(total, good, ideal_total, ideal_good, unpriced)| CountSums {
             total,
             good,
-            ideal_total_ms: i128::from(ideal_total),
-            ideal_good_ms: i128::from(ideal_good),
+            ideal_total_ms: ideal_total,
+            ideal_good_ms: ideal_good,
             units_without_ideal_cycle_time: unpriced,
         })
         .collect();

@@ -23,7 +23,9 @@ fn random_millis(max_ms: u64) -> Duration {
 async fn catch_up_to(fixture: &crate::support::Fixture, recorder: &Recorder, count: usize) {
     let deadline = Instant::now() + DEADLINE;
     while fixture.applied().await.len() < count && Instant::now() < deadline {
-        if let Err(error) = catch_up(&fixture.app, recorder, 50).await {
+        if let Err(error) =
+            catch_up(&mut *fixture.app.acquire().await.unwrap_or_else(|e| panic!("{e}")), recorder, 50).await
+        {
             panic!("catch-up failed: {error}");
         }
     }
@@ -71,9 +73,9 @@ async fn every_committed_event_is_applied_exactly_once_whatever_happens_around_t
             let recorder = Recorder::new("chaos");
             loop {
                 let applied = (
-                    catch_up(&app, &recorder, 7).await,
-                    catch_up(&app, &Oee, 11).await,
-                    catch_up(&app, &Jobs, 5).await,
+                    catch_up(&mut *app.acquire().await.unwrap_or_else(|e| panic!("{e}")), &recorder, 7).await,
+                    catch_up(&mut *app.acquire().await.unwrap_or_else(|e| panic!("{e}")), &Oee, 11).await,
+                    catch_up(&mut *app.acquire().await.unwrap_or_else(|e| panic!("{e}")), &Jobs, 5).await,
                 );
                 if let (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) = applied {
                     panic!("catch-up failed: {error}");
@@ -101,7 +103,10 @@ async fn every_committed_event_is_applied_exactly_once_whatever_happens_around_t
     assert_eq!(sorted, committed, "every committed event applied exactly once ({KILLS} kills)");
     let long_position = committed.iter().copied().find(|p| !before_commit.iter().any(|(a, _)| a == p));
     assert!(long_position.is_some(), "the long transaction's event waited for its commit");
-    let status = checkpoint::load(&fixture.app, "test_recorder", 1).await.unwrap_or_else(|e| panic!("{e}"));
+    let status =
+        checkpoint::load(&mut *fixture.app.acquire().await.unwrap_or_else(|e| panic!("{e}")), "test_recorder", 1)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(usize::try_from(status.events_applied).ok(), Some(committed.len()));
 
     // The read models' totals equal a recount from the events themselves.
@@ -140,7 +145,7 @@ async fn a_projection_stops_before_an_event_it_cannot_apply_and_never_skips_it()
     let recorder = Recorder { worker: "one", poison: Some(poison) };
     let deadline = Instant::now() + DEADLINE;
     let stopped = loop {
-        match catch_up(&fixture.app, &recorder, 100).await {
+        match catch_up(&mut *fixture.app.acquire().await.unwrap_or_else(|e| panic!("{e}")), &recorder, 100).await {
             Err(WorkerError::Stopped { position, error, .. }) => break (position, error),
             Ok(_) if Instant::now() < deadline => continue,
             other => panic!("expected the projection to stop, got {other:?}"),
@@ -150,10 +155,16 @@ async fn a_projection_stops_before_an_event_it_cannot_apply_and_never_skips_it()
     assert!(stopped.1.contains("poisoned"));
     let applied: Vec<i64> = fixture.applied().await.into_iter().map(|(position, _)| position).collect();
     assert_eq!(applied, committed[..6], "everything before the failing event, nothing after it");
-    let status = checkpoint::load(&fixture.app, "test_recorder", 1).await.unwrap_or_else(|e| panic!("{e}"));
+    let status =
+        checkpoint::load(&mut *fixture.app.acquire().await.unwrap_or_else(|e| panic!("{e}")), "test_recorder", 1)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((status.position, status.failed_position), (committed[5], Some(poison)));
     assert!(
-        matches!(catch_up(&fixture.app, &recorder, 100).await, Err(WorkerError::Stopped { .. })),
+        matches!(
+            catch_up(&mut *fixture.app.acquire().await.unwrap_or_else(|e| panic!("{e}")), &recorder, 100).await,
+            Err(WorkerError::Stopped { .. })
+        ),
         "it stays stopped"
     );
     assert_eq!(fixture.applied().await.len(), 6);
