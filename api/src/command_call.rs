@@ -158,12 +158,37 @@ impl FromRequest for CommandCall {
             let headers = headers?;
             let app =
                 app.ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "no state"))?;
+            if let Some(at) = headers.source_timestamp {
+                source_time(&app, at)?;
+            }
             Ok(Self { app, principal, request_id, headers, target, route, idempotency: OnceCell::new() })
         })
     }
 }
 
+/// Refuses a source timestamp further ahead of this server's clock than the configured tolerance.
+fn source_time(app: &AppState, at: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
+    let tolerance = chrono::Duration::from_std(app.settings.source_time_tolerance).unwrap_or(chrono::Duration::MAX);
+    let latest = Utc::now().checked_add_signed(tolerance).unwrap_or(DateTime::<Utc>::MAX_UTC);
+    if at > latest {
+        return Err(ApiError::unprocessable(
+            "source_time_in_future",
+            format!(
+                "the source time {at} is more than {} s ahead of the server's clock; check the device's clock",
+                app.settings.source_time_tolerance.as_secs()
+            ),
+        ));
+    }
+    Ok(at)
+}
+
 impl CommandCall {
+    /// A time taken at the source (a PLC, a tablet), refused when the source's clock is ahead of ours
+    /// by more than the tolerance.
+    pub fn source_time(&self, at: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
+        source_time(&self.app, at)
+    }
+
     pub fn authorize(&self, allowed: &[Role], target: Target<'_>) -> Result<Actor, ApiError> {
         authorize(&self.principal, allowed, target)
     }

@@ -57,6 +57,13 @@ struct Settings {
     /// Where the one-time bootstrap token is written while no account exists; default: beside --data-dir.
     #[arg(long, env = "MS5_BOOTSTRAP_TOKEN_FILE")]
     bootstrap_token_file: Option<PathBuf>,
+    /// A file holding the key (64 hex digits) that signs snapshots; every instance on one database uses
+    /// the same. Default with the private cluster: `snapshot-key` beside --data-dir, created on first run.
+    #[arg(long, env = "MS5_SNAPSHOT_KEY_FILE")]
+    snapshot_key_file: Option<PathBuf>,
+    /// How far ahead of this server's clock a source timestamp may be before it is refused.
+    #[arg(long, env = "MS5_SOURCE_TIME_TOLERANCE_SECONDS", default_value_t = 300)]
+    source_time_tolerance_seconds: u64,
     /// What this process runs: the HTTP API, the projector workers, or both. Several processes may run
     /// projectors: each projection is run by one of them at a time.
     #[arg(long, env = "MS5_RUN", value_enum, default_value = "all")]
@@ -85,6 +92,7 @@ impl Settings {
             },
             segregation_of_duties: self.segregation_of_duties,
             bootstrap_token,
+            source_time_tolerance: Duration::from_secs(self.source_time_tolerance_seconds),
             ..api::ServiceSettings::default()
         }
     }
@@ -107,12 +115,22 @@ async fn main() -> anyhow::Result<()> {
         dotenvy::from_path(&file).with_context(|| format!("reading MS5_CONFIG_FILE {}", file.to_string_lossy()))?;
     }
     let settings = Settings::parse();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // actix's HTTP/1 dispatcher logs every request it cannot parse (a 100 KB URI, a client that goes
+    // away mid-body) at ERROR: a client's mistake, one line each. Those requests are answered 4xx and
+    // counted; RUST_LOG brings the lines back.
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,actix_http::h1::dispatcher=off"));
     if settings.log_format == "json" {
         tracing_subscriber::fmt().json().with_env_filter(filter).init();
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
+
+    let key_file = settings
+        .snapshot_key_file
+        .clone()
+        .or_else(|| settings.database_url.is_none().then(|| settings.data_dir.with_file_name("snapshot-key")));
+    install_snapshot_key(key_file.as_deref())?;
 
     let (cluster, migration_url, url) = match settings.database_url.clone() {
         Some(url) => (None, settings.migration_database_url.clone().unwrap_or_else(|| url.clone()), url),
@@ -186,6 +204,38 @@ async fn start_private_cluster(data_dir: PathBuf) -> anyhow::Result<local_postgr
     }
 }
 
+/// The key that signs snapshots, from `file` (created with a random key when missing), or a key of this
+/// process alone.
+fn install_snapshot_key(file: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let Some(file) = file else {
+        tracing::warn!(
+            "no MS5_SNAPSHOT_KEY_FILE: this process trusts only the snapshots it writes; give every instance one key file"
+        );
+        return Ok(());
+    };
+    if !file.exists() {
+        let key = commands::snapshot::SnapshotKey::random()?;
+        write_private(file, key.to_hex().as_bytes())?;
+    }
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let key = commands::snapshot::SnapshotKey::parse_hex(&text).with_context(|| format!("{}", file.display()))?;
+    key.use_for_this_process();
+    Ok(())
+}
+
+/// Writes `contents` to `file`, readable by its owner only.
+fn write_private(file: &std::path::Path, contents: &[u8]) -> anyhow::Result<()> {
+    if let Some(parent) = file.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut written = options.open(file).with_context(|| format!("writing {}", file.display()))?;
+    std::io::Write::write_all(&mut written, contents)?;
+    Ok(())
+}
+
 /// While no account exists, a fresh one-time token for creating the first administrator, written to a
 /// file only the service's user can read (never to the log). Once accounts exist the file is removed.
 async fn bootstrap_token(pool: &sqlx::PgPool, file: &std::path::Path) -> anyhow::Result<Option<String>> {
@@ -197,14 +247,7 @@ async fn bootstrap_token(pool: &sqlx::PgPool, file: &std::path::Path) -> anyhow:
         return Ok(None);
     }
     let token = api::auth::password::random_secret();
-    if let Some(parent) = file.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut written = options.open(file).with_context(|| format!("writing {}", file.display()))?;
-    std::io::Write::write_all(&mut written, token.as_bytes())?;
+    write_private(file, token.as_bytes())?;
     tracing::warn!(
         token_file = %file.display(),
         "no account exists yet: create the first administrator with POST /api/v1/bootstrap and the token in the file"

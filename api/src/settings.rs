@@ -19,6 +19,9 @@ pub struct ServiceSettings {
     pub bootstrap_token: Option<String>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// How far ahead of the server's clock a source timestamp may be: clocks of PLCs and tablets drift,
+    /// but a time further ahead is a wrong clock, not a measurement.
+    pub source_time_tolerance: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +45,7 @@ impl Default for ServiceSettings {
             segregation_of_duties: true,
             bootstrap_token: None,
             max_body_bytes: 256 * 1024,
+            source_time_tolerance: Duration::from_secs(300),
         }
     }
 }

@@ -81,11 +81,54 @@ pub async fn observe(
         .increment(1);
     metrics::histogram!("http_request_duration_seconds", "method" => method.clone(), "route" => route.clone())
         .record(elapsed);
-    tracing::info!(request_id = %id, %method, %route, status, elapsed_ms = elapsed * 1000.0, "request");
+    if !(400..500).contains(&status) {
+        tracing::info!(request_id = %id, %method, %route, status, elapsed_ms = elapsed * 1000.0, "request");
+    } else if let Some(repeated) = client_errors().note(&route, status, Instant::now()) {
+        tracing::info!(request_id = %id, %method, %route, status, repeated, "request refused");
+    }
     if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
     Ok(response)
+}
+
+/// Client errors (4xx) are logged once per route and status per window, with how many like them came
+/// since the last line: a client repeating a mistake, or a flood of bad requests, cannot flood the log.
+/// Their metrics still count every one.
+#[derive(Debug, Default)]
+pub struct ClientErrorLog {
+    // A std mutex: held for a map lookup, never across an await. Keys are route patterns (or
+    // "unmatched") and statuses, so the map stays small.
+    windows: std::sync::Mutex<std::collections::HashMap<(String, u16), (Instant, u64)>>,
+}
+
+impl ClientErrorLog {
+    const WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
+
+    /// `Some(repeats since the last line)` when this refusal is to be logged.
+    pub fn note(&self, route: &str, status: u16, now: Instant) -> Option<u64> {
+        let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match windows.get_mut(&(route.to_owned(), status)) {
+            Some((since, suppressed)) if now.duration_since(*since) < Self::WINDOW => {
+                *suppressed += 1;
+                None
+            }
+            Some((since, suppressed)) => {
+                let repeated = std::mem::take(suppressed);
+                *since = now;
+                Some(repeated)
+            }
+            None => {
+                windows.insert((route.to_owned(), status), (now, 0));
+                Some(0)
+            }
+        }
+    }
+}
+
+fn client_errors() -> &'static ClientErrorLog {
+    static LOG: OnceLock<ClientErrorLog> = OnceLock::new();
+    LOG.get_or_init(ClientErrorLog::default)
 }
 
 /// The process's Prometheus recorder, installed on first use.
@@ -103,4 +146,21 @@ pub fn prometheus() -> &'static PrometheusHandle {
         }
         handle
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flood_of_one_refusal_logs_one_line_per_window_with_the_count_of_the_rest() {
+        let log = ClientErrorLog::default();
+        let start = Instant::now();
+        assert_eq!(log.note("/api/v1/jobs", 401, start), Some(0));
+        for _ in 0..999 {
+            assert_eq!(log.note("/api/v1/jobs", 401, start), None);
+        }
+        assert_eq!(log.note("/api/v1/jobs", 404, start), Some(0), "another mistake is logged at once");
+        assert_eq!(log.note("/api/v1/jobs", 401, start + ClientErrorLog::WINDOW), Some(999));
+    }
 }

@@ -53,20 +53,27 @@ impl SnapshotKey {
         Ok(Self(bytes))
     }
 
-    /// One random key for this process, for stores built without a configured key: this process trusts
-    /// only the snapshots it wrote itself.
+    /// The key of this process's stores: the one [`Self::use_for_this_process`] installed, or else a
+    /// random one, with which this process trusts only the snapshots it wrote itself.
     pub fn of_this_process() -> Self {
-        static KEY: OnceLock<SnapshotKey> = OnceLock::new();
         // Without OS randomness, a key derived from the process id and clock still makes every other
         // writer's snapshot fail the check (an attacker never saw it); only reuse across runs suffers.
-        *KEY.get_or_init(|| {
+        *PROCESS_KEY.get_or_init(|| {
             Self::random().unwrap_or_else(|_| {
                 let seed = format!("{}-{:?}", std::process::id(), std::time::SystemTime::now());
                 Self(<Sha256 as sha2::Digest>::digest(seed.as_bytes()).into())
             })
         })
     }
+
+    /// Makes `self` the key of every store this process builds with default settings. Call it before
+    /// the first store is built; false when a key was in use already.
+    pub fn use_for_this_process(self) -> bool {
+        PROCESS_KEY.set(self).is_ok()
+    }
 }
+
+static PROCESS_KEY: OnceLock<SnapshotKey> = OnceLock::new();
 
 /// What a snapshot's MAC covers, so it can be neither edited nor moved to another record or sequence.
 #[derive(Debug, Clone, Copy)]

@@ -175,7 +175,13 @@ pub fn start(options: &ClusterOptions) -> Result<Cluster, ClusterError> {
     prepare_socket_dir(&cluster)?;
     if !cluster.is_running() {
         let log = cluster.data_dir.join("server.log").display().to_string();
-        let server_options = format!("-k {} -c listen_addresses='' -p {PORT}", cluster.socket_dir.display());
+        // A session idle inside a transaction holds back every reader of the log in commit order
+        // (readers wait for the oldest open transaction): a minute is far beyond any transaction of
+        // ours, and bounds what a forgotten interactive session can hold back.
+        let server_options = format!(
+            "-k {} -c listen_addresses='' -p {PORT} -c idle_in_transaction_session_timeout=60s",
+            cluster.socket_dir.display()
+        );
         cluster.pg_ctl(&["-l", &log, "-o", &server_options, "-w", "-t", "60", "start"])?;
         tracing::info!(data_dir = %cluster.data_dir.display(), "started private PostgreSQL cluster");
     }

@@ -12,6 +12,7 @@ pub mod committed;
 pub mod downtime;
 pub mod escalation;
 pub mod folded;
+pub mod horizon;
 pub mod jobs;
 pub mod line_status;
 pub mod oee;

@@ -54,7 +54,8 @@ async fn start(call: CommandCall, body: Json<StartStop>) -> Result<HttpResponse,
             Who::Person { .. } => StopSource::Operator,
         };
         let id = value.id.unwrap_or_else(Uuid::now_v7).to_string();
-        let start = StopStart { line: value.line, equipment: value.equipment, source, started_at: value.started_at };
+        let started_at = call.source_time(value.started_at)?;
+        let start = StopStart { line: value.line, equipment: value.equipment, source, started_at };
         let app = &call.app;
         let outcome = lookups::start_downtime(&app.lines, &app.downtime, &id, start, &call.context(actor)).await?;
         Ok(crate::command_call::accepted::<domain::downtime::Downtime>(&id, outcome))
@@ -113,7 +114,7 @@ pub struct EndStop {
 #[post("/{downtime_id}/end")]
 async fn end(call: CommandCall, path: web::Path<Uuid>, body: Json<EndStop>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
-    let command = DowntimeCommand::End { ended_at: value.ended_at };
+    let command = DowntimeCommand::End { ended_at: call.source_time(value.ended_at)? };
     call.respond(
         digest,
         call.on_record(&call.app.downtime, "downtime", &path.to_string(), RECORD_STOPS, |_, _| Ok(command)),

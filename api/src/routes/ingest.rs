@@ -177,6 +177,8 @@ fn counted(outcome: &CommandOutcome) -> (Outcome, usize) {
 
 async fn decide(call: &CommandCall, device: &DeviceId, item: Item) -> Result<(Outcome, usize), ApiError> {
     let app = &call.app;
+    let (Item::CounterReading { source_timestamp, .. } | Item::MachineState { source_timestamp, .. }) = &item;
+    call.source_time(*source_timestamp)?;
     match item {
         Item::CounterReading { quality, .. } | Item::MachineState { quality, .. } if quality != Quality::Good => {
             Err(ApiError::unprocessable("bad_quality", "only readings of good quality are booked"))

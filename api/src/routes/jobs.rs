@@ -198,6 +198,7 @@ async fn counter_reading(
     body: Json<CounterReadingBody>,
 ) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
+    call.source_time(value.source_timestamp)?;
     let command = JobCommand::RecordCounterReading(value.into());
     call.respond(digest, on_job(&call, *job_id, READ_COUNTERS, command)).await
 }

@@ -25,7 +25,16 @@ pub async fn render(app: web::Data<AppState>) -> HttpResponse {
                 let owned = if status.owner.is_some() { 1.0 } else { 0.0 };
                 metrics::gauge!("projection_owned", "projection" => name.clone()).set(owned);
                 let stopped = if status.failed_position.is_some() { 1.0 } else { 0.0 };
-                metrics::gauge!("projection_stopped", "projection" => name).set(stopped);
+                metrics::gauge!("projection_stopped", "projection" => name.clone()).set(stopped);
+                // Held back: 1 while events wait for an older transaction; its age shows how long.
+                let held = status.held_back_by.as_ref();
+                metrics::gauge!("projection_horizon_held_back", "projection" => name.clone()).set(if held.is_some() {
+                    1.0
+                } else {
+                    0.0
+                });
+                let age = held.and_then(|holder| holder.transaction_age_seconds).unwrap_or(0.0);
+                metrics::gauge!("projection_horizon_holder_age_seconds", "projection" => name).set(age);
             }
         }
         Err(error) => tracing::warn!(%error, "projection status unavailable for /metrics"),

@@ -1,8 +1,10 @@
 //! The projections' status for administrators: checkpoint, lag in events and seconds, speed, the
-//! instance running each, and whether a projection stopped at an event it cannot apply. The same figures are in `/metrics`.
+//! instance running each, whether a projection stopped at an event it cannot apply, and which session
+//! holds the commit-order horizon back. The same figures are in `/metrics`.
 
 use actix_web::{HttpResponse, get, web};
 use projections::checkpoint::{self, Status};
+use projections::horizon::{HorizonHolder, horizon};
 use projections::worker::{Owner, owners};
 use serde::Serialize;
 use sqlx::PgPool;
@@ -70,6 +72,11 @@ pub struct ProjectionStatus {
     pub owner: Option<Owner>,
     pub failed_position: Option<i64>,
     pub error: Option<String>,
+    /// While committed events wait for an older transaction to end (the commit-order horizon), the
+    /// session holding it: `{backend_pid, application_name, database, transaction_age_seconds, state,
+    /// transaction_age_xids}`; end that session to let every projection read on. `null` otherwise.
+    #[schema(value_type = Option<Object>)]
+    pub held_back_by: Option<HorizonHolder>,
 }
 
 /// Every projection's status, with its lag, speed and owner.
@@ -78,6 +85,7 @@ pub async fn statuses(pool: &PgPool) -> Result<Vec<ProjectionStatus>, sqlx::Erro
     let speeds = checkpoint::events_per_second(pool).await?;
     let names: Vec<&str> = all.iter().map(|status| status.name.as_str()).collect();
     let mut owners = owners(pool, &names).await?;
+    let horizon = horizon(pool).await?;
     let mut statuses = Vec::new();
     for status in all {
         let lag = checkpoint::lag(pool, &status).await?;
@@ -85,6 +93,7 @@ pub async fn statuses(pool: &PgPool) -> Result<Vec<ProjectionStatus>, sqlx::Erro
             (speeds.get(&status.name).copied().unwrap_or_default(), owners.remove(&status.name));
         let Status { name, version, transaction_id, position, events_applied, failed_position, error } = status;
         let state = if failed_position.is_some() { "stopped" } else { "running" };
+        let held_back_by = horizon.held_by.clone().filter(|_| lag.events > 0);
         statuses.push(ProjectionStatus {
             name,
             version,
@@ -98,6 +107,7 @@ pub async fn statuses(pool: &PgPool) -> Result<Vec<ProjectionStatus>, sqlx::Erro
             owner,
             failed_position,
             error,
+            held_back_by,
         });
     }
     Ok(statuses)

@@ -43,6 +43,97 @@ async fn a_repeated_idempotency_key_returns_the_first_result_and_appends_nothing
     assert_eq!(invalid.code(), "invalid_header");
 }
 
+/// A running job and the operator's token.
+async fn running_job(app: &TestApp) -> (String, String) {
+    let (admin, leader, job) = line_with_job(app).await;
+    let (operator, olga) = app.person(&admin, "olga", on_site("operator")).await;
+    app.post(Some(&leader), &format!("/api/v1/jobs/{job}/assign"), &json!({"operator": operator})).await.expect(200);
+    for step in ["accept", "start"] {
+        app.post(Some(&olga), &format!("/api/v1/jobs/{job}/{step}"), &json!({})).await.expect(200);
+    }
+    (job, olga)
+}
+
+async fn units_recorded(app: &TestApp, job: &str) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT count(*), COALESCE(sum((payload->>'good')::bigint), 0)::bigint FROM events
+         WHERE aggregate_id = $1 AND event_type = 'ProductionRecorded'",
+    )
+    .bind(job)
+    .fetch_one(&app.owner)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn a_keyed_command_whose_answer_was_lost_is_answered_from_its_outcome_and_not_applied_again() {
+    let app = spawn(test_settings()).await;
+    let (job, olga) = running_job(&app).await;
+    let path = format!("/api/v1/jobs/{job}/production");
+    let body = json!({"good": 7, "reject": 0});
+    let first = with_key(&app, &olga, &path, "count-1", &body).await.expect(200);
+    let created = json!({"line": LINE, "product": "SKU-9", "target_quantity": 3});
+    let (_, leader, _) = (0, app.login("theo", crate::support::OWN_PASSWORD).await, 0);
+    let first_job = with_key(&app, &leader, "/api/v1/jobs", "create-9", &created).await.expect(201);
+    // What a crash between the append and the stored answer leaves: the outcome, written with the
+    // events, and no answer.
+    let forgotten = sqlx::query("UPDATE idempotency_keys SET status = NULL, response = NULL")
+        .execute(&app.owner)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(forgotten.rows_affected() >= 2);
+    let events = app.event_count().await;
+
+    let again = with_key(&app, &olga, &path, "count-1", &body).await.expect(200);
+    assert_eq!(again.body, first.body, "the first answer, rebuilt from the log");
+    assert_eq!(again.headers.get("idempotent-replayed").and_then(|v| v.to_str().ok()), Some("true"));
+    let job_again = with_key(&app, &leader, "/api/v1/jobs", "create-9", &created).await.expect(201);
+    assert_eq!(job_again.body, first_job.body);
+    assert_eq!(app.event_count().await, events, "nothing applied twice");
+    assert_eq!(units_recorded(&app, &job).await, (1, 7));
+}
+
+#[tokio::test]
+async fn concurrent_requests_with_one_key_apply_the_command_once_and_all_get_its_answer() {
+    let app = spawn(test_settings()).await;
+    let (job, olga) = running_job(&app).await;
+    let path = format!("/api/v1/jobs/{job}/production");
+    let body = json!({"good": 1, "reject": 0});
+    let answers = futures_util::future::join_all((0..16).map(|_| with_key(&app, &olga, &path, "burst-1", &body))).await;
+    let statuses: Vec<u16> = answers.iter().map(|answer| answer.status).collect();
+    assert_eq!(statuses, vec![200; 16]);
+    assert!(answers.iter().all(|answer| answer.body == answers[0].body), "one answer for all");
+    assert_eq!(units_recorded(&app, &job).await, (1, 1));
+}
+
+#[tokio::test]
+async fn requests_their_clients_gave_up_on_midway_leave_no_key_stuck_and_every_count_counted_once() {
+    let app = spawn(test_settings()).await;
+    let (job, olga) = running_job(&app).await;
+    let path = format!("/api/v1/jobs/{job}/production");
+    let body = json!({"good": 1, "reject": 0});
+    const KEYS: u64 = 40;
+    // Each first try is abandoned after a few milliseconds: the connection closes wherever the
+    // request is (parsing, deciding, appending, answering).
+    for key in 0..KEYS {
+        let abandoned = app
+            .client
+            .post(app.url(&path))
+            .bearer_auth(&olga)
+            .header("idempotency-key", format!("gateway-{key}"))
+            .timeout(std::time::Duration::from_millis(1 + key % 8))
+            .json(&body)
+            .send()
+            .await;
+        drop(abandoned);
+    }
+    for key in 0..KEYS {
+        let retried = with_key(&app, &olga, &path, &format!("gateway-{key}"), &body).await;
+        assert_eq!(retried.status, 200, "key {key}: {}", retried.body);
+    }
+    assert_eq!(units_recorded(&app, &job).await, (40, 40), "each key's count once");
+}
+
 #[tokio::test]
 async fn a_stale_expected_version_is_a_conflict_naming_the_current_version() {
     let app = spawn(test_settings()).await;
