@@ -157,7 +157,7 @@ pub type Reason = Text<1000>;
 /// Longer free text: an Andon call's description, a resolution, a checklist answer.
 pub type Description = Text<4000>;
 
-/// A strictly positive duration in integer milliseconds (OEE arithmetic is exact, see docs/oee.md), at
+/// A strictly positive duration in integer milliseconds (OEE arithmetic is exact), at
 /// most [`Millis::MAX`]: a year and a day, longer than any cycle, shift, threshold or escalation delay,
 /// and small enough that a year of bookings at [`Units::MAX`] priced with it stays within i128.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -99,6 +99,12 @@ fn unique_suffix() -> String {
 
 /// Starts the service on an existing database; its connections name it `name` in `pg_stat_activity`.
 fn start_instance(url: &str, name: &str) -> (Child, StopOnPanic) {
+    let (child, guard, _) = start_instance_at(url, name);
+    (child, guard)
+}
+
+/// As [`start_instance`], also returning the address it serves on.
+fn start_instance_at(url: &str, name: &str) -> (Child, StopOnPanic, String) {
     let separator = if url.contains('?') { '&' } else { '?' };
     let dir = std::env::temp_dir().join(format!("ms5-{name}-{}", unique_suffix()));
     let mut child = Command::new(env!("CARGO_BIN_EXE_ms5-floor"))
@@ -111,8 +117,8 @@ fn start_instance(url: &str, name: &str) -> (Child, StopOnPanic) {
         .spawn()
         .unwrap_or_else(|e| panic!("starting {name}: {e}"));
     let guard = StopOnPanic(Some(child.id()));
-    wait_for_address(&mut child);
-    (child, guard)
+    let address = wait_for_address(&mut child);
+    (child, guard, address)
 }
 
 /// How many ownership locks (one per projection, one for the escalation scheduler) each instance holds.
@@ -202,4 +208,184 @@ async fn two_instances_share_one_database_each_projection_runs_in_one_and_the_su
     let interrupted = Command::new("kill").args(["-INT", &second.id().to_string()]).status();
     assert!(interrupted.is_ok_and(|status| status.success()));
     assert!(wait_for_exit(second).success());
+}
+
+fn kill(child: Child, guard: &mut StopOnPanic, signal: &str) -> std::process::ExitStatus {
+    guard.0 = None;
+    let sent = Command::new("kill").args([signal, &child.id().to_string()]).status();
+    assert!(sent.is_ok_and(|status| status.success()), "kill {signal}");
+    wait_for_exit(child)
+}
+
+/// Sends one keyed production record of one unit; the status, or `None` when no answer came.
+async fn keyed_count(client: &reqwest::Client, address: &str, job: &str, token: &str, key: usize) -> Option<u16> {
+    let sent = client
+        .post(format!("{address}/api/v1/jobs/{job}/production"))
+        .bearer_auth(token)
+        .header("idempotency-key", format!("count-{key}"))
+        .json(&serde_json::json!({"good": 1, "reject": 0}))
+        .send()
+        .await;
+    sent.ok().map(|response| response.status().as_u16())
+}
+
+#[tokio::test]
+async fn a_service_killed_mid_write_loses_no_keyed_count_and_doubles_none_when_gateways_retry() {
+    let database = testkit::fresh_database().await;
+    let app = crate::support::spawn_on(&database, crate::support::test_settings()).await;
+    let (job, olga) = app.running_job().await;
+    let (doomed, mut doomed_guard, address) = start_instance_at(&database.url, "ms5-doomed");
+
+    // Twelve gateways send 300 keyed counts to the instance, which is killed once 60 are answered.
+    const KEYS: usize = 300;
+    const WRITERS: usize = 12;
+    let client = reqwest::Client::builder().timeout(DEADLINE).build().unwrap_or_else(|e| panic!("{e}"));
+    let (answered, mut answers) = tokio::sync::watch::channel(0usize);
+    let answered = std::sync::Arc::new(answered);
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|writer| {
+            let (client, address, job, olga, answered) =
+                (client.clone(), address.clone(), job.clone(), olga.clone(), answered.clone());
+            tokio::spawn(async move {
+                for key in (writer..KEYS).step_by(WRITERS) {
+                    if keyed_count(&client, &address, &job, &olga, key).await == Some(200) {
+                        answered.send_modify(|count| *count += 1);
+                    }
+                }
+            })
+        })
+        .collect();
+    let enough =
+        tokio::time::timeout(DEADLINE, answers.wait_for(|count| *count >= 60)).await.is_ok_and(|seen| seen.is_ok());
+    assert!(enough, "the instance answered 60 counts");
+    kill(doomed, &mut doomed_guard, "-KILL");
+    for writer in writers {
+        writer.await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let before_retries = *answers.borrow();
+    assert!(before_retries < KEYS, "the kill came while counts were still being sent");
+
+    // The gateways retry every key on a fresh instance: each answers, and each count is booked once.
+    let (survivor, mut survivor_guard, address) = start_instance_at(&database.url, "ms5-survivor");
+    for key in 0..KEYS {
+        assert_eq!(keyed_count(&client, &address, &job, &olga, key).await, Some(200), "key {key}");
+    }
+    let expected = i64::try_from(KEYS).unwrap_or(0);
+    assert_eq!(app.units_recorded(&job).await, (expected, expected));
+    let stuck: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM idempotency_keys WHERE response IS NULL AND last_sequence IS NULL")
+            .fetch_one(&app.owner)
+            .await
+            .unwrap_or(-1);
+    assert_eq!(stuck, 0);
+    assert!(kill(survivor, &mut survivor_guard, "-INT").success());
+}
+
+/// Raises Andon calls until `stop`; each one the store acknowledged is counted in `raised`.
+async fn raise_until(
+    pool: sqlx::PgPool,
+    stop: tokio::sync::watch::Receiver<bool>,
+    raised: tokio::sync::watch::Sender<usize>,
+) {
+    while !*stop.borrow() {
+        if raise_call(&pool).await.is_ok() {
+            raised.send_modify(|count| *count += 1);
+        } else {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+async fn raise_call(pool: &sqlx::PgPool) -> Result<(), commands::CommandError<domain::andon::AndonError>> {
+    use domain::andon::{AndonCall, AndonCommand, CallType, Priority};
+    let calls: commands::PgEventStore<AndonCall> = commands::PgEventStore::new(pool.clone(), Default::default());
+    let actor = domain::actor::Actor {
+        user_id: domain::actor::UserId::from_uuid(uuid::Uuid::from_u128(7)),
+        printed_name: domain::values::Name::parse("Olga Operator").unwrap_or_else(|e| panic!("{e}")),
+        role: domain::actor::Role::Operator,
+    };
+    let command = AndonCommand::Raise {
+        line: domain::line_id::LineId::parse("plant-1/packing/L3").unwrap_or_else(|e| panic!("{e}")),
+        station: domain::values::StationId::parse("S1").unwrap_or_else(|e| panic!("{e}")),
+        call_type: CallType::Material,
+        priority: Priority::Low,
+        description: domain::values::Description::parse("caps low").unwrap_or_else(|e| panic!("{e}")),
+    };
+    let id = uuid::Uuid::now_v7().to_string();
+    commands::execute(&calls, &id, command, &commands::CommandContext::new(actor)).await.map(|_| ())
+}
+
+/// The number (the second column) of `sql`'s rows, summed: how many ownership locks are held in all.
+async fn locks_held(pool: &sqlx::PgPool) -> i64 {
+    rows(pool, OWNERS).await.iter().map(|(_, count)| count).sum()
+}
+
+#[tokio::test]
+async fn after_a_database_restart_under_load_every_projection_has_one_owner_none_stopped_and_each_event_counts_once() {
+    // A cluster of this test's own: restarting the shared test cluster would fail every other test.
+    let dir = std::env::temp_dir().join(format!("ms5-restart-test-{}", unique_suffix()));
+    let options =
+        local_postgres::ClusterOptions { data_dir: dir.join("postgres"), throwaway: true, max_connections: 100 };
+    let start = |options: local_postgres::ClusterOptions| async move {
+        tokio::task::spawn_blocking(move || local_postgres::start(&options))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("starting the cluster: {e}"))
+    };
+    let cluster = start(options.clone()).await;
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&cluster.url("postgres"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query("CREATE DATABASE faults").execute(&mut admin).await.unwrap_or_else(|e| panic!("{e}"));
+    drop(admin);
+    let url = cluster.url("faults");
+    commands::database::migrate(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    let owner =
+        sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(&url).await.unwrap_or_else(|e| panic!("{e}"));
+    let app = commands::database::application_pool(&url, 4).await.unwrap_or_else(|e| panic!("{e}"));
+
+    let (first, mut first_guard) = start_instance(&url, "ms5-a");
+    let (second, mut second_guard) = start_instance(&url, "ms5-b");
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while locks_held(&owner).await != 5 && std::time::Instant::now() < deadline {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(locks_held(&owner).await, 5, "four projections and the scheduler, each owned once");
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (raised, mut raised_so_far) = tokio::sync::watch::channel(0usize);
+    let writer = tokio::spawn(raise_until(app.clone(), stopped, raised));
+    let some = tokio::time::timeout(DEADLINE, raised_so_far.wait_for(|count| *count >= 50)).await.is_ok();
+    assert!(some, "calls were raised before the restart");
+
+    let stopping = cluster.clone();
+    tokio::task::spawn_blocking(move || stopping.stop())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cluster = start(options).await;
+    let before = *raised_so_far.borrow_and_update();
+    let more = tokio::time::timeout(DEADLINE, raised_so_far.wait_for(|count| *count >= before + 50)).await.is_ok();
+    assert!(more, "the writer carried on after the restart");
+    stop.send(true).ok();
+    writer.await.unwrap_or_else(|e| panic!("{e}"));
+
+    // Within the deadline: each worker owned once, no projection stopped, each event applied once.
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&owner).await.unwrap_or(-1);
+    let each_once = ["andon", "downtime", "jobs", "oee"].map(|name| (name, events));
+    assert_eq!(rows_until(&owner, APPLIED, &each_once).await, owned(&each_once));
+    assert_eq!(rows_until(&owner, ANDON_ROWS, &[("calls", events)]).await, owned(&[("calls", events)]));
+    let stopped_projections: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM projection_checkpoints WHERE failed_position IS NOT NULL")
+            .fetch_one(&owner)
+            .await
+            .unwrap_or(-1);
+    assert_eq!(stopped_projections, 0);
+    assert_eq!(locks_held(&owner).await, 5, "each projection and the scheduler owned exactly once again");
+
+    assert!(kill(first, &mut first_guard, "-INT").success());
+    assert!(kill(second, &mut second_guard, "-INT").success());
+    drop((owner, app));
+    tokio::task::spawn_blocking(move || cluster.stop()).await.unwrap_or_else(|e| panic!("{e}")).ok();
+    let _ = std::fs::remove_dir_all(&dir);
 }

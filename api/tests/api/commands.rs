@@ -43,32 +43,10 @@ async fn a_repeated_idempotency_key_returns_the_first_result_and_appends_nothing
     assert_eq!(invalid.code(), "invalid_header");
 }
 
-/// A running job and the operator's token.
-async fn running_job(app: &TestApp) -> (String, String) {
-    let (admin, leader, job) = line_with_job(app).await;
-    let (operator, olga) = app.person(&admin, "olga", on_site("operator")).await;
-    app.post(Some(&leader), &format!("/api/v1/jobs/{job}/assign"), &json!({"operator": operator})).await.expect(200);
-    for step in ["accept", "start"] {
-        app.post(Some(&olga), &format!("/api/v1/jobs/{job}/{step}"), &json!({})).await.expect(200);
-    }
-    (job, olga)
-}
-
-async fn units_recorded(app: &TestApp, job: &str) -> (i64, i64) {
-    sqlx::query_as(
-        "SELECT count(*), COALESCE(sum((payload->>'good')::bigint), 0)::bigint FROM events
-         WHERE aggregate_id = $1 AND event_type = 'ProductionRecorded'",
-    )
-    .bind(job)
-    .fetch_one(&app.owner)
-    .await
-    .unwrap_or_else(|e| panic!("{e}"))
-}
-
 #[tokio::test]
 async fn a_keyed_command_whose_answer_was_lost_is_answered_from_its_outcome_and_not_applied_again() {
     let app = spawn(test_settings()).await;
-    let (job, olga) = running_job(&app).await;
+    let (job, olga) = app.running_job().await;
     let path = format!("/api/v1/jobs/{job}/production");
     let body = json!({"good": 7, "reject": 0});
     let first = with_key(&app, &olga, &path, "count-1", &body).await.expect(200);
@@ -90,26 +68,26 @@ async fn a_keyed_command_whose_answer_was_lost_is_answered_from_its_outcome_and_
     let job_again = with_key(&app, &leader, "/api/v1/jobs", "create-9", &created).await.expect(201);
     assert_eq!(job_again.body, first_job.body);
     assert_eq!(app.event_count().await, events, "nothing applied twice");
-    assert_eq!(units_recorded(&app, &job).await, (1, 7));
+    assert_eq!(app.units_recorded(&job).await, (1, 7));
 }
 
 #[tokio::test]
 async fn concurrent_requests_with_one_key_apply_the_command_once_and_all_get_its_answer() {
     let app = spawn(test_settings()).await;
-    let (job, olga) = running_job(&app).await;
+    let (job, olga) = app.running_job().await;
     let path = format!("/api/v1/jobs/{job}/production");
     let body = json!({"good": 1, "reject": 0});
     let answers = futures_util::future::join_all((0..16).map(|_| with_key(&app, &olga, &path, "burst-1", &body))).await;
     let statuses: Vec<u16> = answers.iter().map(|answer| answer.status).collect();
     assert_eq!(statuses, vec![200; 16]);
     assert!(answers.iter().all(|answer| answer.body == answers[0].body), "one answer for all");
-    assert_eq!(units_recorded(&app, &job).await, (1, 1));
+    assert_eq!(app.units_recorded(&job).await, (1, 1));
 }
 
 #[tokio::test]
 async fn requests_their_clients_gave_up_on_midway_leave_no_key_stuck_and_every_count_counted_once() {
     let app = spawn(test_settings()).await;
-    let (job, olga) = running_job(&app).await;
+    let (job, olga) = app.running_job().await;
     let path = format!("/api/v1/jobs/{job}/production");
     let body = json!({"good": 1, "reject": 0});
     const KEYS: u64 = 40;
@@ -131,7 +109,7 @@ async fn requests_their_clients_gave_up_on_midway_leave_no_key_stuck_and_every_c
         let retried = with_key(&app, &olga, &path, &format!("gateway-{key}"), &body).await;
         assert_eq!(retried.status, 200, "key {key}: {}", retried.body);
     }
-    assert_eq!(units_recorded(&app, &job).await, (40, 40), "each key's count once");
+    assert_eq!(app.units_recorded(&job).await, (40, 40), "each key's count once");
 }
 
 #[tokio::test]

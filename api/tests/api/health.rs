@@ -49,3 +49,42 @@ async fn an_unreachable_database_makes_the_service_live_but_not_ready() {
     let body: serde_json::Value = login.json().await.unwrap_or_else(|e| panic!("login body: {e}"));
     assert_eq!(body["code"], "database_unavailable");
 }
+
+#[tokio::test]
+async fn a_transaction_left_open_in_another_database_is_named_as_the_horizon_holder_until_it_ends() {
+    let app = crate::support::spawn(crate::support::test_settings()).await;
+    let _projectors = app.start_projectors();
+    let (admin, leader) = app.line_and_leader().await;
+    let caught_up = |body: &serde_json::Value| {
+        body.as_array().is_some_and(|all| all.len() == 4 && all.iter().all(|p| p["lag_events"] == 0))
+    };
+    app.get_until(&admin, "/api/v1/projections", caught_up).await.expect(200);
+
+    // Someone's forgotten session in another database of the same cluster, inside a transaction.
+    let elsewhere = testkit::fresh_database().await;
+    let forgotten = elsewhere.owner_pool().await;
+    let mut session = forgotten.begin().await.unwrap_or_else(|e| panic!("{e}"));
+    let (pid, _): (i32, String) = sqlx::query_as("SELECT pg_backend_pid(), pg_current_xact_id()::text")
+        .fetch_one(&mut *session)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let job = serde_json::json!({"line": crate::support::LINE, "product": "SKU-1", "target_quantity": 10});
+    app.post(Some(&leader), "/api/v1/jobs", &job).await.expect(201);
+    let held = |body: &serde_json::Value| {
+        body.as_array().is_some_and(|all| all.iter().any(|p| p["held_back_by"]["backend_pid"] == pid))
+    };
+    let status = app.get_until(&admin, "/api/v1/projections", held).await.expect(200);
+    let jobs = status.body.as_array().and_then(|all| all.iter().find(|p| p["name"] == "jobs")).cloned();
+    let holder = jobs.map(|jobs| jobs["held_back_by"].clone()).unwrap_or_default();
+    assert_eq!(holder["backend_pid"], pid, "{status:?}");
+    assert_eq!(holder["database"], elsewhere.name.as_str());
+    assert!(holder["transaction_age_seconds"].as_f64().is_some_and(|age| age >= 0.0));
+    let metrics = app.get(None, "/metrics").await;
+    let text = metrics.body.as_str().unwrap_or_default();
+    assert!(text.contains("projection_horizon_held_back{projection=\"jobs\"} 1"), "{text}");
+
+    session.rollback().await.unwrap_or_else(|e| panic!("{e}"));
+    let released = app.get_until(&admin, "/api/v1/projections", caught_up).await.expect(200);
+    let all = released.body.as_array().cloned().unwrap_or_default();
+    assert!(all.iter().all(|p| p["held_back_by"].is_null()), "{all:?}");
+}

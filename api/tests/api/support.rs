@@ -45,7 +45,11 @@ pub fn test_settings() -> ServiceSettings {
 }
 
 pub async fn spawn(settings: ServiceSettings) -> TestApp {
-    let database = testkit::fresh_database().await;
+    spawn_on(&testkit::fresh_database().await, settings).await
+}
+
+/// The service in this process on an existing database (which service binaries may share).
+pub async fn spawn_on(database: &testkit::TestDatabase, settings: ServiceSettings) -> TestApp {
     let pool = commands::database::application_pool(&database.url, 16).await.unwrap_or_else(|e| panic!("{e}"));
     let listen: SocketAddr = "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"));
     let application =
@@ -152,6 +156,34 @@ impl TestApp {
         let register = json!({"line": LINE, "name": "L3", "time_zone": "UTC"});
         self.post(Some(&engineer), "/api/v1/lines", &register).await.expect(201);
         (admin, leader)
+    }
+
+    /// A job on `LINE` that an operator has started: its id and the operator's token.
+    pub async fn running_job(&self) -> (String, String) {
+        let (admin, leader) = self.line_and_leader().await;
+        let job = json!({"line": LINE, "product": "SKU-1", "target_quantity": 10});
+        let job = self.post(Some(&leader), "/api/v1/jobs", &job).await.expect(201);
+        let job = job.body["aggregate_id"].as_str().unwrap_or_default().to_owned();
+        let (operator, olga) = self.person(&admin, "olga", on_site("operator")).await;
+        self.post(Some(&leader), &format!("/api/v1/jobs/{job}/assign"), &json!({"operator": operator}))
+            .await
+            .expect(200);
+        for step in ["accept", "start"] {
+            self.post(Some(&olga), &format!("/api/v1/jobs/{job}/{step}"), &json!({})).await.expect(200);
+        }
+        (job, olga)
+    }
+
+    /// How many production records a job has and the good units they booked, from the log itself.
+    pub async fn units_recorded(&self, job: &str) -> (i64, i64) {
+        sqlx::query_as(
+            "SELECT count(*), COALESCE(sum((payload->>'good')::bigint), 0)::bigint FROM events
+             WHERE aggregate_id = $1 AND event_type = 'ProductionRecorded'",
+        )
+        .bind(job)
+        .fetch_one(&self.owner)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Enrols a PLC gateway for `scope` and signs it in. Returns (device id, access token).

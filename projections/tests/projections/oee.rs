@@ -168,3 +168,56 @@ async fn an_ideal_cycle_time_version_that_takes_effect_in_the_past_prices_later_
     assert_eq!(bp(early.figures.performance), Some(12_664));
     assert!(early.figures.performance_above_ideal, "kept uncapped and flagged");
 }
+
+/// Every read model takes the largest counts the domain accepts, at the longest ideal cycle time, and
+/// the OEE query still answers exactly: sums of units times cycle times are far beyond a bigint.
+#[tokio::test]
+async fn the_largest_accepted_counts_at_the_longest_ideal_cycle_time_pass_every_projection_and_query() {
+    let fixture = fixture().await;
+    let lines = configured_line(&fixture).await;
+    let longest = LineCommand::SetIdealCycleTime {
+        product: ProductId::parse("BOTTLE-500").unwrap_or_else(|_| panic!()),
+        ideal_cycle_time: Millis::new(Millis::MAX).unwrap_or_else(|_| panic!()),
+        effective_from: at("2026-01-02T00:00:00Z"),
+        reason: Some(Reason::parse("worst case").unwrap_or_else(|_| panic!())),
+    };
+    execute(&lines, &line().to_string(), longest, &context()).await.unwrap_or_else(|e| panic!("{e}"));
+    let jobs = fixture.jobs();
+    let job = running_job(&jobs).await;
+    const RECORDS: u64 = 20;
+    for record in 0..RECORDS {
+        let mut context = context();
+        context.source_timestamp = Some(local("07:00") + chrono::Duration::minutes(i64::try_from(record).unwrap_or(0)));
+        let reject_reason = ReasonCode::parse("crushed").ok();
+        let max = domain::values::Units::MAX;
+        let command = JobCommand::RecordProduction { good: max, reject: max, reject_reason };
+        execute(&jobs, &job, command, &context).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let max = i64::try_from(domain::values::Units::MAX).unwrap_or(0);
+    let correction = JobCommand::CorrectProduction {
+        good_delta: -max,
+        reject_delta: 0,
+        reason: Reason::parse("double booking").unwrap_or_else(|_| panic!()),
+    };
+    // Booked when it is made (now), so outside the day read below; the jobs read model takes it.
+    execute(&jobs, &job, correction, &context()).await.unwrap_or_else(|e| panic!("{e}"));
+    fixture.caught_up(&Oee).await;
+    fixture.caught_up(&projections::jobs::Jobs).await;
+    fixture.caught_up(&projections::downtime::Stops).await;
+    fixture.caught_up(&projections::andon::Calls).await;
+
+    let units = u128::from(domain::values::Units::MAX);
+    let (total, good) = (units * u128::from(RECORDS) * 2, units * u128::from(RECORDS));
+    for granularity in [Granularity::Shift, Granularity::Day, Granularity::Hour] {
+        let read = read(&fixture, granularity).await;
+        let inputs = read.total.inputs;
+        assert_eq!((u128::from(inputs.total_count), u128::from(inputs.good_count)), (total, good));
+        assert_eq!(inputs.ideal_total_ms, total * u128::from(Millis::MAX), "exact, past any bigint");
+    }
+    let good_in_jobs: i64 = sqlx::query_scalar("SELECT good FROM read_jobs WHERE job_id = $1")
+        .bind(&job)
+        .fetch_one(&fixture.app)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(u128::try_from(good_in_jobs).ok(), Some(good - units), "less the correction");
+}
