@@ -214,3 +214,63 @@ async fn bad_input_to_every_endpoint_gets_its_4xx_and_appends_nothing() {
     assert_eq!(app.event_count().await, before, "bad input appended events");
     assert!(cases.len() > 300, "the table covers every endpoint ({} cases)", cases.len());
 }
+
+#[tokio::test]
+async fn values_past_their_bounds_and_source_times_from_the_future_are_refused_and_write_nothing() {
+    let app = spawn(test_settings()).await;
+    let (job, olga) = app.running_job().await;
+    let leader = app.login("theo", crate::support::OWN_PASSWORD).await;
+    let events = app.event_count().await;
+    let production = format!("/api/v1/jobs/{job}/production");
+    for good in [domain::values::Units::MAX + 1, 1 << 63, u64::MAX] {
+        let refused = app.post(Some(&olga), &production, &json!({"good": good, "reject": 0})).await.expect(422);
+        assert_eq!(refused.code(), "out_of_range", "{good}");
+    }
+    let correction = json!({"good_delta": i64::MIN, "reject_delta": 0, "reason": "typo"});
+    let refused = app.post(Some(&leader), &format!("/api/v1/jobs/{job}/corrections"), &correction).await;
+    assert_eq!(refused.expect(422).code(), "out_of_range");
+    let from_the_future = app
+        .send(
+            app.client
+                .post(app.url(&production))
+                .bearer_auth(&olga)
+                .header("source-timestamp", "9999-12-31T23:59:59Z")
+                .json(&json!({"good": 1, "reject": 0})),
+        )
+        .await
+        .expect(422);
+    assert_eq!(from_the_future.code(), "source_time_in_future");
+    let reading = json!({"counter": "c1", "kind": "good", "width": "bits64", "sequence": 1, "value": 5,
+                         "source_timestamp": "9999-12-31T23:59:59Z"});
+    let refused = app.post(Some(&olga), &format!("/api/v1/jobs/{job}/counter-readings"), &reading).await;
+    assert_eq!(refused.expect(422).code(), "source_time_in_future");
+    assert_eq!(app.event_count().await, events, "nothing written");
+    let at_the_bound = json!({"good": domain::values::Units::MAX, "reject": 0});
+    app.post(Some(&olga), &production, &at_the_bound).await.expect(200);
+}
+
+#[tokio::test]
+async fn a_record_whose_newest_events_were_deleted_is_an_integrity_alarm_not_a_generic_failure() {
+    let app = spawn(test_settings()).await;
+    let (job, olga) = app.running_job().await;
+    let production = format!("/api/v1/jobs/{job}/production");
+    app.post(Some(&olga), &production, &json!({"good": 1, "reject": 0})).await.expect(200);
+    // A superuser removes the newest events behind the service's back.
+    let mut connection = app.owner.acquire().await.unwrap_or_else(|e| panic!("{e}"));
+    for sql in
+        ["SET session_replication_role = replica", "DELETE FROM events WHERE aggregate_id = $1 AND sequence >= 4"]
+    {
+        sqlx::query(sql).bind(&job).execute(&mut *connection).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    let alarm = app.post(Some(&olga), &production, &json!({"good": 1, "reject": 0})).await.expect(500);
+    assert_eq!(alarm.code(), "integrity_alarm");
+    assert_eq!(alarm.body["details"]["aggregate_id"], job.as_str());
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE aggregate_id = $1")
+        .bind(&job)
+        .fetch_one(&app.owner)
+        .await
+        .unwrap_or(-1);
+    assert_eq!(events, 3, "nothing appended over the gap");
+    let metrics = app.get(None, "/metrics").await;
+    assert!(metrics.body.as_str().unwrap_or_default().contains("integrity_alarms_total{kind=\"missing_predecessor\"}"));
+}

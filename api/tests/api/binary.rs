@@ -10,16 +10,29 @@ const DEADLINE: Duration = Duration::from_secs(120);
 
 /// Reads the child's stdout on a thread until it announces its address, or the deadline passes.
 fn wait_for_address(child: &mut Child) -> String {
+    wait_for_address_and_log(child).0
+}
+
+/// As [`wait_for_address`], and every line the child writes after that (its log), until it exits.
+fn wait_for_address_and_log(child: &mut Child) -> (String, mpsc::Receiver<String>) {
     let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
     let (sender, receiver) = mpsc::channel();
+    let (log, lines) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(address) = line.strip_prefix("MS5 Floor listening on ") {
-                let _ = sender.send(address.to_owned());
+            match line.strip_prefix("MS5 Floor listening on ") {
+                Some(address) => {
+                    let _ = sender.send(address.to_owned());
+                }
+                None => {
+                    let _ = log.send(line);
+                }
             }
         }
     });
-    receiver.recv_timeout(DEADLINE).unwrap_or_else(|_| panic!("the service did not start within {DEADLINE:?}"))
+    let address =
+        receiver.recv_timeout(DEADLINE).unwrap_or_else(|_| panic!("the service did not start within {DEADLINE:?}"));
+    (address, lines)
 }
 
 fn wait_for_exit(mut child: Child) -> std::process::ExitStatus {
@@ -387,5 +400,47 @@ async fn after_a_database_restart_under_load_every_projection_has_one_owner_none
     assert!(kill(second, &mut second_guard, "-INT").success());
     drop((owner, app));
     tokio::task::spawn_blocking(move || cluster.stop()).await.unwrap_or_else(|e| panic!("{e}")).ok();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_flood_of_bad_requests_writes_no_error_and_one_line_per_mistake() {
+    let database = testkit::fresh_database().await;
+    let separator = if database.url.contains('?') { '&' } else { '?' };
+    let dir = std::env::temp_dir().join(format!("ms5-flood-{}", unique_suffix()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ms5-floor"))
+        .env("DATABASE_URL", format!("{}{separator}application_name=ms5-flood", database.url))
+        .env_remove("RUST_LOG")
+        .env("MS5_LISTEN", "127.0.0.1:0")
+        .env("MS5_BOOTSTRAP_TOKEN_FILE", dir.join("bootstrap-token"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting the service: {e}"));
+    let mut guard = StopOnPanic(Some(child.id()));
+    let (address, log) = wait_for_address_and_log(&mut child);
+
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        let refused = client.get(format!("{address}/api/v1/jobs")).send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(refused.status().as_u16(), 401);
+    }
+    // A 100 KB URI, sent raw: HTTP clients refuse to build one.
+    let request = format!("GET /api/v1/jobs/{} HTTP/1.1\r\nHost: localhost\r\n\r\n", "a".repeat(100_000));
+    let host = address.trim_start_matches("http://").to_owned();
+    for _ in 0..20 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap_or_else(|e| panic!("{e}"));
+        stream.write_all(request.as_bytes()).await.ok();
+        let mut answer = vec![0u8; 12];
+        stream.read_exact(&mut answer).await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 4"), "{}", String::from_utf8_lossy(&answer));
+    }
+    assert!(kill(child, &mut guard, "-INT").success());
+    let lines: Vec<String> = log.try_iter().collect();
+    let errors: Vec<&String> = lines.iter().filter(|line| line.contains("ERROR")).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let refusals = lines.iter().filter(|line| line.contains("/api/v1/jobs") && line.contains("401")).count();
+    assert_eq!(refusals, 1, "one line for a hundred of the same mistake: {lines:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }

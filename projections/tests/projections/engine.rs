@@ -256,3 +256,44 @@ async fn a_projections_speed_is_the_rate_of_its_last_window_of_ten_seconds_and_f
     let falling = speed().await;
     assert!((0.09..=0.1).contains(&falling), "{falling}");
 }
+
+#[tokio::test]
+async fn a_unique_violation_from_another_writer_or_a_held_row_lock_is_retried_never_recorded_as_a_stop() {
+    let fixture = fixture().await;
+    let store = fixture.jobs();
+    running_job(&store).await;
+    let committed = fixture.committed_positions().await;
+    let recorder = Recorder::new("one");
+    let connection = || async { fixture.app.acquire().await.unwrap_or_else(|e| panic!("{e}")) };
+
+    // Another writer put a row where the projection is about to write: not the events' fault.
+    sqlx::query("INSERT INTO test_applied (position, worker) VALUES ($1, 'intruder')")
+        .bind(committed[2])
+        .execute(&fixture.owner)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let failed = catch_up(&mut *connection().await, &recorder, 100).await;
+    assert!(matches!(&failed, Err(error) if !matches!(error, WorkerError::Stopped { .. })), "{failed:?}");
+    let status = checkpoint::load(&mut *connection().await, "test_recorder", 1).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((status.failed_position, status.events_applied), (None, 0), "nothing recorded, nothing applied");
+
+    // A lock someone holds on the checkpoint row, past the batch's lock timeout: retried as well.
+    sqlx::query("DELETE FROM test_applied").execute(&fixture.owner).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut holder = fixture.owner.begin().await.unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query("SELECT 1 FROM projection_checkpoints WHERE name = 'test_recorder' FOR UPDATE")
+        .execute(&mut *holder)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut waiting = connection().await;
+    sqlx::query("SET lock_timeout = '50ms'").execute(&mut *waiting).await.unwrap_or_else(|e| panic!("{e}"));
+    let timed_out = catch_up(&mut *waiting, &recorder, 100).await;
+    assert!(matches!(&timed_out, Err(error) if !matches!(error, WorkerError::Stopped { .. })), "{timed_out:?}");
+    holder.rollback().await.unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query("RESET lock_timeout").execute(&mut *waiting).await.unwrap_or_else(|e| panic!("{e}"));
+
+    // Once the obstacle is gone, the same events are applied, each once.
+    let applied = catch_up(&mut *connection().await, &recorder, 100).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(applied, committed.len());
+    let positions: Vec<i64> = fixture.applied().await.into_iter().map(|(position, _)| position).collect();
+    assert_eq!(positions, committed);
+}
