@@ -254,7 +254,9 @@ impl<A: domain::Aggregate> PgEventStore<A> {
 
     /// The newest snapshot that passes its MAC and deserialises, as a starting point (see `snapshot`).
     async fn trusted_snapshot(&self, aggregate_id: &str) -> Result<Option<Loaded<Adapted<A>>>, StoreError> {
-        let row: Option<(i64, Value, Vec<u8>, Option<Vec<u8>>)> = sqlx::query_as(
+        /// Sequence, state, stream hash, MAC.
+        type SnapshotRow = (i64, Value, Vec<u8>, Option<Vec<u8>>);
+        let row: Option<SnapshotRow> = sqlx::query_as(
             "SELECT sequence, state, stream_hash, mac FROM snapshots
              WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence DESC LIMIT 1",
         )

@@ -23,9 +23,7 @@ fn random_millis(max_ms: u64) -> Duration {
 async fn catch_up_to(fixture: &crate::support::Fixture, recorder: &Recorder, count: usize) {
     let deadline = Instant::now() + DEADLINE;
     while fixture.applied().await.len() < count && Instant::now() < deadline {
-        if let Err(error) =
-            catch_up(&mut *fixture.app.acquire().await.unwrap_or_else(|e| panic!("{e}")), recorder, 50).await
-        {
+        if let Err(error) = catch_up(&mut fixture.connection().await, recorder, 50).await {
             panic!("catch-up failed: {error}");
         }
     }
@@ -73,9 +71,9 @@ async fn every_committed_event_is_applied_exactly_once_whatever_happens_around_t
             let recorder = Recorder::new("chaos");
             loop {
                 let applied = (
-                    catch_up(&mut *app.acquire().await.unwrap_or_else(|e| panic!("{e}")), &recorder, 7).await,
-                    catch_up(&mut *app.acquire().await.unwrap_or_else(|e| panic!("{e}")), &Oee, 11).await,
-                    catch_up(&mut *app.acquire().await.unwrap_or_else(|e| panic!("{e}")), &Jobs, 5).await,
+                    catch_up(&mut app.acquire().await.unwrap_or_else(|e| panic!("{e}")), &recorder, 7).await,
+                    catch_up(&mut app.acquire().await.unwrap_or_else(|e| panic!("{e}")), &Oee, 11).await,
+                    catch_up(&mut app.acquire().await.unwrap_or_else(|e| panic!("{e}")), &Jobs, 5).await,
                 );
                 if let (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) = applied {
                     panic!("catch-up failed: {error}");
@@ -104,9 +102,7 @@ async fn every_committed_event_is_applied_exactly_once_whatever_happens_around_t
     let long_position = committed.iter().copied().find(|p| !before_commit.iter().any(|(a, _)| a == p));
     assert!(long_position.is_some(), "the long transaction's event waited for its commit");
     let status =
-        checkpoint::load(&mut *fixture.app.acquire().await.unwrap_or_else(|e| panic!("{e}")), "test_recorder", 1)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        checkpoint::load(&mut fixture.connection().await, "test_recorder", 1).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(usize::try_from(status.events_applied).ok(), Some(committed.len()));
 
     // The read models' totals equal a recount from the events themselves.
@@ -145,7 +141,7 @@ async fn a_projection_stops_before_an_event_it_cannot_apply_and_never_skips_it()
     let recorder = Recorder { worker: "one", poison: Some(poison) };
     let deadline = Instant::now() + DEADLINE;
     let stopped = loop {
-        match catch_up(&mut *fixture.app.acquire().await.unwrap_or_else(|e| panic!("{e}")), &recorder, 100).await {
+        match catch_up(&mut fixture.connection().await, &recorder, 100).await {
             Err(WorkerError::Stopped { position, error, .. }) => break (position, error),
             Ok(_) if Instant::now() < deadline => continue,
             other => panic!("expected the projection to stop, got {other:?}"),
@@ -156,15 +152,10 @@ async fn a_projection_stops_before_an_event_it_cannot_apply_and_never_skips_it()
     let applied: Vec<i64> = fixture.applied().await.into_iter().map(|(position, _)| position).collect();
     assert_eq!(applied, committed[..6], "everything before the failing event, nothing after it");
     let status =
-        checkpoint::load(&mut *fixture.app.acquire().await.unwrap_or_else(|e| panic!("{e}")), "test_recorder", 1)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        checkpoint::load(&mut fixture.connection().await, "test_recorder", 1).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((status.position, status.failed_position), (committed[5], Some(poison)));
     assert!(
-        matches!(
-            catch_up(&mut *fixture.app.acquire().await.unwrap_or_else(|e| panic!("{e}")), &recorder, 100).await,
-            Err(WorkerError::Stopped { .. })
-        ),
+        matches!(catch_up(&mut fixture.connection().await, &recorder, 100).await, Err(WorkerError::Stopped { .. })),
         "it stays stopped"
     );
     assert_eq!(fixture.applied().await.len(), 6);
@@ -264,7 +255,6 @@ async fn a_unique_violation_from_another_writer_or_a_held_row_lock_is_retried_ne
     running_job(&store).await;
     let committed = fixture.committed_positions().await;
     let recorder = Recorder::new("one");
-    let connection = || async { fixture.app.acquire().await.unwrap_or_else(|e| panic!("{e}")) };
 
     // Another writer put a row where the projection is about to write: not the events' fault.
     sqlx::query("INSERT INTO test_applied (position, worker) VALUES ($1, 'intruder')")
@@ -272,9 +262,10 @@ async fn a_unique_violation_from_another_writer_or_a_held_row_lock_is_retried_ne
         .execute(&fixture.owner)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let failed = catch_up(&mut *connection().await, &recorder, 100).await;
+    let failed = catch_up(&mut fixture.connection().await, &recorder, 100).await;
     assert!(matches!(&failed, Err(error) if !matches!(error, WorkerError::Stopped { .. })), "{failed:?}");
-    let status = checkpoint::load(&mut *connection().await, "test_recorder", 1).await.unwrap_or_else(|e| panic!("{e}"));
+    let status =
+        checkpoint::load(&mut fixture.connection().await, "test_recorder", 1).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((status.failed_position, status.events_applied), (None, 0), "nothing recorded, nothing applied");
 
     // A lock someone holds on the checkpoint row, past the batch's lock timeout: retried as well.
@@ -284,15 +275,15 @@ async fn a_unique_violation_from_another_writer_or_a_held_row_lock_is_retried_ne
         .execute(&mut *holder)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut waiting = connection().await;
-    sqlx::query("SET lock_timeout = '50ms'").execute(&mut *waiting).await.unwrap_or_else(|e| panic!("{e}"));
-    let timed_out = catch_up(&mut *waiting, &recorder, 100).await;
+    let mut waiting = fixture.connection().await;
+    sqlx::query("SET lock_timeout = '50ms'").execute(&mut waiting).await.unwrap_or_else(|e| panic!("{e}"));
+    let timed_out = catch_up(&mut waiting, &recorder, 100).await;
     assert!(matches!(&timed_out, Err(error) if !matches!(error, WorkerError::Stopped { .. })), "{timed_out:?}");
     holder.rollback().await.unwrap_or_else(|e| panic!("{e}"));
-    sqlx::query("RESET lock_timeout").execute(&mut *waiting).await.unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query("RESET lock_timeout").execute(&mut waiting).await.unwrap_or_else(|e| panic!("{e}"));
 
     // Once the obstacle is gone, the same events are applied, each once.
-    let applied = catch_up(&mut *connection().await, &recorder, 100).await.unwrap_or_else(|e| panic!("{e}"));
+    let applied = catch_up(&mut fixture.connection().await, &recorder, 100).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(applied, committed.len());
     let positions: Vec<i64> = fixture.applied().await.into_iter().map(|(position, _)| position).collect();
     assert_eq!(positions, committed);

@@ -57,25 +57,23 @@ impl Fixture {
             .unwrap_or_else(|e| panic!("{e}"));
         let deadline = Instant::now() + DEADLINE;
         loop {
-            projections::worker::catch_up(
-                &mut *self.app.acquire().await.unwrap_or_else(|e| panic!("{e}")),
-                projection,
-                1000,
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-            let status = projections::checkpoint::load(
-                &mut *self.app.acquire().await.unwrap_or_else(|e| panic!("{e}")),
-                P::NAME,
-                P::VERSION,
-            )
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            projections::worker::catch_up(&mut self.connection().await, projection, 1000)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let status = projections::checkpoint::load(&mut self.connection().await, P::NAME, P::VERSION)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
             if status.events_applied >= total || Instant::now() > deadline {
                 assert_eq!(status.events_applied, total, "{} caught up", P::NAME);
                 return;
             }
         }
+    }
+
+    /// A connection as the application, for work that runs on one (a projection's batches), closed
+    /// when dropped.
+    pub async fn connection(&self) -> sqlx::PgConnection {
+        self.app.acquire().await.unwrap_or_else(|e| panic!("{e}")).detach()
     }
 
     /// Every committed event's position, in position order.
