@@ -159,7 +159,9 @@ async fn main() -> anyhow::Result<()> {
             projections::ANNOUNCE_EVERY,
             stopped.clone(),
         ))],
-        Run::All | Run::Projector => projections::spawn_all(&pool, projections::worker::Settings::default(), &stopped),
+        Run::All | Run::Projector => {
+            projections::spawn_all(&pool, projections::engine::worker::Settings::default(), &stopped)
+        }
     };
     let served = if settings.run == Run::Projector {
         tracing::info!("running the projector workers only; Ctrl-C stops them");

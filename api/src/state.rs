@@ -11,8 +11,8 @@ use domain::line::Line;
 use domain::user::User;
 use std::sync::Arc;
 
-use projections::changes::Changes;
-use projections::line_status::Boards;
+use projections::live::changes::Changes;
+use projections::live::line_status::Boards;
 use sqlx::PgPool;
 use tokio::sync::OnceCell;
 

@@ -21,9 +21,9 @@ pub async fn measure(
     duration: Duration,
 ) -> anyhow::Result<Vec<Duration>> {
     let (stop, stopped) = watch::channel(false);
-    let workers = projections::spawn_all(pool, projections::worker::Settings::default(), &stopped);
+    let workers = projections::spawn_all(pool, projections::engine::worker::Settings::default(), &stopped);
     let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(projections::committed::CHANNEL).await?;
+    listener.listen(projections::engine::committed::CHANNEL).await?;
     let mut done = stopped.clone();
     let seen = tokio::spawn(async move {
         let mut marks: Vec<(i64, Instant)> = Vec::new();
@@ -31,7 +31,7 @@ pub async fn measure(
             tokio::select! {
                 notification = listener.recv() => {
                     let Ok(notification) = notification else { break };
-                    match projections::committed::Committed::parse(notification.payload()) {
+                    match projections::engine::committed::Committed::parse(notification.payload()) {
                         Some(committed) if committed.projection == "jobs" => marks.push((committed.position, Instant::now())),
                         _ => {}
                     }

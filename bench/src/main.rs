@@ -213,7 +213,7 @@ async fn main() -> anyhow::Result<()> {
         }
         eprintln!("dashboard: the projectors catch up, then 64 clients query the line status board");
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let workers = projections::spawn_all(&http_pool, projections::worker::Settings::default(), &stopped);
+        let workers = projections::spawn_all(&http_pool, projections::engine::worker::Settings::default(), &stopped);
         caught_up(&http_pool).await?;
         let board = Arc::clone(&service);
         let stats = run(64, duration, u64::MAX, None, move |_, _| {
@@ -329,7 +329,8 @@ async fn time_catch_up(
     let started = std::time::Instant::now();
     let mut applied = 0i64;
     while applied < total {
-        applied += i64::try_from(projections::worker::catch_up(&mut *pool.acquire().await?, projection, 5000).await?)?;
+        applied +=
+            i64::try_from(projections::engine::worker::catch_up(&mut *pool.acquire().await?, projection, 5000).await?)?;
     }
     Ok(started.elapsed())
 }
@@ -355,8 +356,8 @@ async fn projection_catch_up(
     checkpoint(&cluster.url("postgres")).await?;
     eprintln!("projection: catching up over {total} events");
     let catch_up = (
-        time_catch_up(&pool, &projections::jobs::Jobs, total).await?,
-        time_catch_up(&pool, &projections::oee::Oee, total).await?,
+        time_catch_up(&pool, &projections::read_models::jobs::Jobs, total).await?,
+        time_catch_up(&pool, &projections::read_models::oee::Oee, total).await?,
     );
     eprintln!("projection: lag at 1,000 commands/s for {lag_for:?}");
     let lags = lag::measure(&pool, &store, &ids, 1000, lag_for).await?;

@@ -47,7 +47,7 @@ pub async fn measure(url: &str, simulator: &Path, plant: &Plant) -> anyhow::Resu
     let address = format!("http://{}", application.address());
     tokio::spawn(application.run_until_stopped());
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let workers = projections::spawn_all(&pool, projections::worker::Settings::default(), &stopped);
+    let workers = projections::spawn_all(&pool, projections::engine::worker::Settings::default(), &stopped);
     let client = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
     let base = format!("{address}/api/v1");
     let bootstrap = json!({"token": "bench", "username": "admin", "printed_name": "Bench Admin", "password": PASSWORD, "site": "plant-1"});
@@ -115,17 +115,20 @@ async fn simulated_lines(pool: &PgPool, count: u32) -> anyhow::Result<Vec<String
 async fn sample_lags(pool: PgPool, mut stop: tokio::sync::watch::Receiver<bool>) -> anyhow::Result<Vec<f64>> {
     use projections::Projection as _;
     let mut listener = PgListener::connect_with(&pool).await?;
-    listener.listen(projections::committed::CHANNEL).await?;
+    listener.listen(projections::engine::committed::CHANNEL).await?;
     let horizon = "SELECT transaction_id, position FROM projection_checkpoints WHERE name = $1";
-    let mut covered: (i64, i64) =
-        sqlx::query_as(horizon).bind(projections::oee::Oee::NAME).fetch_optional(&pool).await?.unwrap_or((0, 0));
+    let mut covered: (i64, i64) = sqlx::query_as(horizon)
+        .bind(projections::read_models::oee::Oee::NAME)
+        .fetch_optional(&pool)
+        .await?
+        .unwrap_or((0, 0));
     let mut lags = Vec::new();
     loop {
         tokio::select! {
             notification = listener.recv() => {
-                let committed = projections::committed::Committed::parse(notification?.payload());
-                if committed.is_none_or(|committed| committed.projection != projections::oee::Oee::NAME) { continue }
-                let now: (i64, i64) = sqlx::query_as(horizon).bind(projections::oee::Oee::NAME).fetch_one(&pool).await?;
+                let committed = projections::engine::committed::Committed::parse(notification?.payload());
+                if committed.is_none_or(|committed| committed.projection != projections::read_models::oee::Oee::NAME) { continue }
+                let now: (i64, i64) = sqlx::query_as(horizon).bind(projections::read_models::oee::Oee::NAME).fetch_one(&pool).await?;
                 let newly: Vec<f64> = sqlx::query_scalar(
                     "SELECT (EXTRACT(EPOCH FROM clock_timestamp() - recorded_at) * 1000)::float8 FROM events
                      WHERE (transaction_id, position) > ($1::text::xid8, $2)

@@ -51,14 +51,14 @@ impl RecordedEvent {
         )
     }
 
-    /// Where a reader that has processed this event resumes.
     /// The domain event this row holds.
     pub fn decode<E: domain::Event>(&self) -> Result<E, StoreError> {
-        crate::store::decode_event(&self.event_type, self.payload.clone())
+        crate::codec::decode_event(&self.event_type, self.payload.clone())
     }
 
-    pub fn checkpoint(&self) -> Checkpoint {
-        Checkpoint { transaction_id: self.transaction_id, position: self.position }
+    /// Where a reader that has processed this event resumes.
+    pub fn log_position(&self) -> LogPosition {
+        LogPosition { transaction_id: self.transaction_id, position: self.position }
     }
 }
 
@@ -146,14 +146,14 @@ pub async fn placed_events(
 
 /// A reader's position in the commit-ordered log: the last (transaction id, position) it processed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Checkpoint {
+pub struct LogPosition {
     pub transaction_id: i64,
     pub position: i64,
 }
 
-impl Checkpoint {
+impl LogPosition {
     /// Before the first event.
-    pub const START: Checkpoint = Checkpoint { transaction_id: 0, position: 0 };
+    pub const START: LogPosition = LogPosition { transaction_id: 0, position: 0 };
 }
 
 /// Up to `limit` events after `after`, in commit order, from transactions that have all finished.
@@ -162,7 +162,7 @@ impl Checkpoint {
 /// log on every batch instead of walking the commit-order index.
 pub async fn read_committed_batch(
     executor: impl sqlx::PgExecutor<'_>,
-    after: Checkpoint,
+    after: LogPosition,
     limit: i64,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
     let events = sqlx::query_as::<_, RecordedEvent>(&format!(
@@ -184,7 +184,7 @@ pub async fn read_committed_batch(
 /// ends when it reaches the horizon.
 pub fn read_committed(
     pool: PgPool,
-    after: Checkpoint,
+    after: LogPosition,
     batch_size: i64,
 ) -> impl Stream<Item = Result<Vec<RecordedEvent>, StoreError>> {
     stream::try_unfold(Some(after), move |next| {
@@ -192,7 +192,7 @@ pub fn read_committed(
         async move {
             let Some(after) = next else { return Ok(None) };
             let batch = read_committed_batch(&pool, after, batch_size).await?;
-            Ok(batch.last().map(RecordedEvent::checkpoint).map(|resume| (batch, Some(resume))))
+            Ok(batch.last().map(RecordedEvent::log_position).map(|resume| (batch, Some(resume))))
         }
     })
     .try_filter(|batch| std::future::ready(!batch.is_empty()))

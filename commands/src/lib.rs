@@ -9,6 +9,7 @@
 pub mod adapter;
 mod cache;
 pub mod canonical;
+mod codec;
 pub mod database;
 pub mod error;
 pub mod event_log;

@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::adapter::{Adapted, AdaptedEvent};
 use crate::cache::{AggregateCache, Loaded, SlotGuard};
 use crate::canonical::{HashedEvent, StreamHash, stream_hash};
+use crate::codec::{decode_event, encode_event};
 use crate::error::{AlarmKind, IntegrityAlarm, StoreError};
 use crate::event_log::{COLUMNS, RecordedEvent, StreamBound, read_stream};
 use crate::metadata::{EventMetadata, IdempotencyRecord};
@@ -175,22 +176,6 @@ fn append_statement(events: usize, snapshot: bool, idempotency: bool) -> String 
     }
     sql.push_str(" RETURNING sequence, position, transaction_id::text::bigint");
     sql
-}
-
-/// Splits an externally tagged event (`{"JobStarted": {...}}`) into its payload.
-fn encode_event<E: domain::Event>(event: &E) -> Result<(&'static str, Value), StoreError> {
-    let event_type = event.event_type();
-    let mut tagged = serde_json::to_value(event)?;
-    let payload = tagged.as_object_mut().and_then(|fields| fields.remove(event_type)).ok_or_else(|| {
-        StoreError::Corrupt(serde::ser::Error::custom(format!("{event_type} does not serialise tagged")))
-    })?;
-    Ok((event_type, payload))
-}
-
-pub(crate) fn decode_event<E: domain::Event>(event_type: &str, payload: Value) -> Result<E, StoreError> {
-    let mut tagged = serde_json::Map::with_capacity(1);
-    tagged.insert(event_type.to_owned(), payload);
-    Ok(serde_json::from_value(Value::Object(tagged))?)
 }
 
 fn as_hash(bytes: &[u8]) -> Option<StreamHash> {

@@ -1,26 +1,28 @@
 //! MS5 Floor's read side: projections that fold the event log, in commit order, into read models, each
-//! with a checkpoint written in the same transaction as its changes.
+//! with a checkpoint written in the same transaction as its changes. In Marten's words, the folders are,
+//! in reading order:
 //!
-//! Start reading at [`projection::Projection`], then [`worker::catch_up`] (one batch, exactly once) and
-//! [`worker::run`] (ownership, wake-ups, failure). Read models: [`jobs`], [`downtime`], [`andon`], all [`folded`] through the domain's own `apply`, and
-//! [`oee`], whose facts `domain::oee` turns into figures per query.
+//! - [`engine`]: running **async projections**: the [`engine::projection::Projection`] trait, the
+//!   [`engine::worker`] that applies one batch exactly once ([`engine::worker::catch_up`]) and keeps a
+//!   projection going, its **progression** ([`engine::checkpoint`]), the **high-water mark** readers may
+//!   not pass ([`engine::horizon`]), one owner per worker ([`engine::ownership`]) and what a commit
+//!   announces ([`engine::committed`]).
+//! - [`read_models`]: the async projections themselves: [`read_models::jobs`],
+//!   [`read_models::downtime`], [`read_models::andon`] (each the domain's own fold of an aggregate,
+//!   [`read_models::folded`]) and [`read_models::oee`], whose facts `domain::oee` turns into figures per
+//!   query. A **rebuild** replays these, and only these.
+//! - [`live`]: process-local caches for live reads, kept from commit announcements: a follower of the
+//!   commits ([`live::changes`]) and each line's status board ([`live::line_status`]). Never rebuilt;
+//!   each process builds its own.
+//! - [`processes`]: work that issues commands from the log, here the Andon [`processes::escalation`]
+//!   scheduler. A rebuild must never run them: their effects are new events.
 
-pub mod andon;
-pub mod changes;
-pub mod checkpoint;
-pub mod committed;
-pub mod downtime;
-pub mod escalation;
-pub mod folded;
-pub mod horizon;
-pub mod jobs;
-pub mod line_status;
-pub mod oee;
-pub mod ownership;
-pub mod projection;
-pub mod worker;
+pub mod engine;
+pub mod live;
+pub mod processes;
+pub mod read_models;
 
-pub use projection::{Projection, ProjectionError};
+pub use engine::projection::{Projection, ProjectionError};
 
 use sqlx::PgPool;
 use tokio::sync::watch;
@@ -32,13 +34,17 @@ pub const ANNOUNCE_EVERY: std::time::Duration = std::time::Duration::from_millis
 
 /// Starts the announcer of this process's appends, a worker for every projection and the Andon
 /// escalation scheduler (checked every second); each runs until `stop` turns true.
-pub fn spawn_all(pool: &PgPool, settings: worker::Settings, stop: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+pub fn spawn_all(
+    pool: &PgPool,
+    settings: engine::worker::Settings,
+    stop: &watch::Receiver<bool>,
+) -> Vec<JoinHandle<()>> {
     vec![
         tokio::spawn(commands::wake::announce_appends(pool.clone(), ANNOUNCE_EVERY, stop.clone())),
-        tokio::spawn(worker::run(pool.clone(), jobs::Jobs, settings, stop.clone())),
-        tokio::spawn(worker::run(pool.clone(), downtime::Stops, settings, stop.clone())),
-        tokio::spawn(worker::run(pool.clone(), andon::Calls, settings, stop.clone())),
-        tokio::spawn(worker::run(pool.clone(), oee::Oee, settings, stop.clone())),
-        tokio::spawn(escalation::run(pool.clone(), std::time::Duration::from_secs(1), stop.clone())),
+        tokio::spawn(engine::worker::run(pool.clone(), read_models::jobs::Jobs, settings, stop.clone())),
+        tokio::spawn(engine::worker::run(pool.clone(), read_models::downtime::Stops, settings, stop.clone())),
+        tokio::spawn(engine::worker::run(pool.clone(), read_models::andon::Calls, settings, stop.clone())),
+        tokio::spawn(engine::worker::run(pool.clone(), read_models::oee::Oee, settings, stop.clone())),
+        tokio::spawn(processes::escalation::run(pool.clone(), std::time::Duration::from_secs(1), stop.clone())),
     ]
 }

@@ -139,7 +139,7 @@ pub struct Board {
 pub struct OpenCall {
     #[serde(flatten)]
     #[schema(value_type = Object)]
-    pub call: projections::andon::CallRow,
+    pub call: projections::read_models::andon::CallRow,
     /// Seconds since the call was raised, at the time of the answer.
     pub age_seconds: i64,
 }
@@ -156,9 +156,10 @@ async fn board(
     query: web::Query<BoardQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let freshness =
-        crate::routes::projections::line_query::<projections::andon::Calls>(&app, &principal, &query.line).await?;
+        crate::routes::projections::line_query::<projections::read_models::andon::Calls>(&app, &principal, &query.line)
+            .await?;
     let now = chrono::Utc::now();
-    let calls = projections::andon::open_calls(&app.pool, &query.line.to_string())
+    let calls = projections::read_models::andon::open_calls(&app.pool, &query.line.to_string())
         .await?
         .into_iter()
         .map(|call| OpenCall { age_seconds: (now - call.raised_at).num_seconds(), call })
@@ -186,11 +187,11 @@ pub struct ResponseTimes {
     /// = mean time from raise to resolution over the resolved calls. Cancelled calls count in neither
     /// mean. `null` where no call qualifies.
     #[schema(value_type = Vec<Object>)]
-    pub by_call_type: Vec<projections::andon::ResponseTimes>,
+    pub by_call_type: Vec<projections::read_models::andon::ResponseTimes>,
     /// The same per shift occurrence of the line's calendar (`shift`, local `date`, `start`, `end`) and
     /// call type; calls raised outside every shift come last, with `shift` `null`.
     #[schema(value_type = Vec<Object>)]
-    pub by_shift: Vec<projections::andon::ShiftResponseTimes>,
+    pub by_shift: Vec<projections::read_models::andon::ShiftResponseTimes>,
 }
 
 /// Response and resolution times of a line's calls, per call type and per shift and call type.
@@ -207,8 +208,9 @@ async fn response_times(
     let query = query.into_inner();
     let range = crate::routes::bounded_range(query.from, query.to)?;
     let freshness =
-        crate::routes::projections::line_query::<projections::andon::Calls>(&app, &principal, &query.line).await?;
-    let times = projections::andon::response_times(&app.pool, &query.line.to_string(), range).await?;
+        crate::routes::projections::line_query::<projections::read_models::andon::Calls>(&app, &principal, &query.line)
+            .await?;
+    let times = projections::read_models::andon::response_times(&app.pool, &query.line.to_string(), range).await?;
     Ok(HttpResponse::Ok().json(ResponseTimes { freshness, by_call_type: times.by_call_type, by_shift: times.by_shift }))
 }
 
@@ -239,7 +241,7 @@ pub struct History {
     /// In the order they were raised: id, station, type, priority, status, level reached, raised,
     /// acknowledged and closed (resolved or cancelled) times.
     #[schema(value_type = Vec<Object>)]
-    pub calls: Vec<projections::andon::CallRow>,
+    pub calls: Vec<projections::read_models::andon::CallRow>,
 }
 
 /// A line's calls, open and closed, raised in a period; page with `after`.
@@ -256,15 +258,16 @@ async fn history(
     let query = query.into_inner();
     let range = crate::routes::range(query.from, query.to)?;
     let freshness =
-        crate::routes::projections::line_query::<projections::andon::Calls>(&app, &principal, &query.line).await?;
-    let filter = projections::andon::HistoryFilter {
+        crate::routes::projections::line_query::<projections::read_models::andon::Calls>(&app, &principal, &query.line)
+            .await?;
+    let filter = projections::read_models::andon::HistoryFilter {
         line: query.line.to_string(),
         range,
-        call_type: query.call_type.as_ref().map(projections::folded::name_of),
-        status: query.status.as_ref().map(projections::folded::name_of),
+        call_type: query.call_type.as_ref().map(projections::read_models::folded::name_of),
+        status: query.status.as_ref().map(projections::read_models::folded::name_of),
         after: query.after.map(|id| id.to_string()),
         limit: i64::from(query.limit.unwrap_or(500).clamp(1, 500)),
     };
-    let calls = projections::andon::history(&app.pool, &filter).await?;
+    let calls = projections::read_models::andon::history(&app.pool, &filter).await?;
     Ok(HttpResponse::Ok().json(History { freshness, calls }))
 }

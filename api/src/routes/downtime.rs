@@ -146,7 +146,7 @@ pub struct StopList {
     pub freshness: crate::routes::projections::Freshness,
     /// Open stops have no `ended_at`, `duration_ms` or `class` yet.
     #[schema(value_type = Vec<Object>)]
-    pub stops: Vec<projections::downtime::StopRow>,
+    pub stops: Vec<projections::read_models::downtime::StopRow>,
 }
 
 /// The stops of a line in a period, open or ended, with reason and loss category.
@@ -161,11 +161,15 @@ async fn list(
     query: web::Query<StopQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let freshness =
-        crate::routes::projections::line_query::<projections::downtime::Stops>(&app, &principal, &query.line).await?;
+    let freshness = crate::routes::projections::line_query::<projections::read_models::downtime::Stops>(
+        &app,
+        &principal,
+        &query.line,
+    )
+    .await?;
     let (from, to) = super::period(query.from, query.to)?;
     let after = query.after_started_at.map(|at| (at, query.after_id.unwrap_or_default()));
-    let filter = projections::downtime::StopFilter {
+    let filter = projections::read_models::downtime::StopFilter {
         line: query.line.to_string(),
         from,
         to,
@@ -173,7 +177,7 @@ async fn list(
         after,
         limit: i64::from(query.limit.unwrap_or(500).clamp(1, 500)),
     };
-    let stops = projections::downtime::list(&app.pool, &filter).await?;
+    let stops = projections::read_models::downtime::list(&app.pool, &filter).await?;
     Ok(HttpResponse::Ok().json(StopList { freshness, stops }))
 }
 
@@ -202,7 +206,7 @@ pub struct Pareto {
     pub freshness: crate::routes::projections::Freshness,
     /// Ended downtime (small stops are performance losses, not here), largest total duration first.
     #[schema(value_type = Vec<Object>)]
-    pub bars: Vec<projections::downtime::ParetoBar>,
+    pub bars: Vec<projections::read_models::downtime::ParetoBar>,
     /// Stops of the period still open: not in the bars until they end.
     pub open_stops: usize,
 }
@@ -218,17 +222,22 @@ async fn pareto(
     query: web::Query<ParetoQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let freshness =
-        crate::routes::projections::line_query::<projections::downtime::Stops>(&app, &principal, &query.line).await?;
+    let freshness = crate::routes::projections::line_query::<projections::read_models::downtime::Stops>(
+        &app,
+        &principal,
+        &query.line,
+    )
+    .await?;
     let (from, to) = super::period(query.from, query.to)?;
     let by = match query.by {
-        ParetoKey::Reason => projections::downtime::ParetoBy::Reason,
-        ParetoKey::LossCategory => projections::downtime::ParetoBy::LossCategory,
+        ParetoKey::Reason => projections::read_models::downtime::ParetoBy::Reason,
+        ParetoKey::LossCategory => projections::read_models::downtime::ParetoBy::LossCategory,
     };
     let line = query.line.to_string();
-    let bars = projections::downtime::pareto(&app.pool, &line, from, to, by).await?;
-    let open = projections::downtime::StopFilter { line, from, to, open_only: true, after: None, limit: 500 };
-    let open_stops = projections::downtime::list(&app.pool, &open).await?.len();
+    let bars = projections::read_models::downtime::pareto(&app.pool, &line, from, to, by).await?;
+    let open =
+        projections::read_models::downtime::StopFilter { line, from, to, open_only: true, after: None, limit: 500 };
+    let open_stops = projections::read_models::downtime::list(&app.pool, &open).await?.len();
     Ok(HttpResponse::Ok().json(Pareto { freshness, bars, open_stops }))
 }
 
@@ -253,7 +262,7 @@ pub struct Reliability {
     /// calendar time (no shift calendar applied): choose a window within production time.
     #[serde(flatten)]
     #[schema(value_type = Object)]
-    pub figures: projections::downtime::Reliability,
+    pub figures: projections::read_models::downtime::Reliability,
 }
 
 /// MTBF and MTTR of a line over a period.
@@ -268,9 +277,13 @@ async fn reliability(
     query: web::Query<ReliabilityQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let freshness =
-        crate::routes::projections::line_query::<projections::downtime::Stops>(&app, &principal, &query.line).await?;
+    let freshness = crate::routes::projections::line_query::<projections::read_models::downtime::Stops>(
+        &app,
+        &principal,
+        &query.line,
+    )
+    .await?;
     let (from, to) = super::period(query.from, query.to)?;
-    let figures = projections::downtime::reliability(&app.pool, &query.line.to_string(), from, to).await?;
+    let figures = projections::read_models::downtime::reliability(&app.pool, &query.line.to_string(), from, to).await?;
     Ok(HttpResponse::Ok().json(Reliability { freshness, figures }))
 }

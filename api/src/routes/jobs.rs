@@ -270,7 +270,7 @@ pub struct JobSummary {
     /// job's last event folded in.
     #[serde(flatten)]
     #[schema(value_type = Object)]
-    pub job: projections::jobs::JobRow,
+    pub job: projections::read_models::jobs::JobRow,
     /// Good units as a share of the target, in percent.
     pub progress_percent: f64,
 }
@@ -287,19 +287,21 @@ async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let freshness =
-        crate::routes::projections::line_query::<projections::jobs::Jobs>(&app, &principal, &query.line).await?;
-    let filter = projections::jobs::JobFilter {
+        crate::routes::projections::line_query::<projections::read_models::jobs::Jobs>(&app, &principal, &query.line)
+            .await?;
+    let filter = projections::read_models::jobs::JobFilter {
         line: Some(query.line.to_string()),
-        status: query.status.as_ref().map(projections::folded::name_of),
+        status: query.status.as_ref().map(projections::read_models::folded::name_of),
         after: query.after,
         limit: i64::from(query.limit.unwrap_or(500).clamp(1, 500)),
     };
-    let jobs = projections::jobs::list(&app.pool, &filter).await?.into_iter().map(JobSummary::from).collect();
+    let jobs =
+        projections::read_models::jobs::list(&app.pool, &filter).await?.into_iter().map(JobSummary::from).collect();
     Ok(HttpResponse::Ok().json(JobList { freshness, jobs }))
 }
 
-impl From<projections::jobs::JobRow> for JobSummary {
-    fn from(job: projections::jobs::JobRow) -> Self {
+impl From<projections::read_models::jobs::JobRow> for JobSummary {
+    fn from(job: projections::read_models::jobs::JobRow) -> Self {
         let target = job.target_quantity.parse::<f64>().unwrap_or(f64::INFINITY);
         Self { progress_percent: 100.0 * job.good as f64 / target, job }
     }
@@ -333,8 +335,9 @@ async fn detail(
         _ => None,
     };
     let line = line.ok_or_else(|| ApiError::not_found("job", &id))?;
-    let freshness = crate::routes::projections::line_query::<projections::jobs::Jobs>(&app, &principal, &line).await?;
-    let (job, state) = match projections::jobs::detail(&app.pool, &id).await? {
+    let freshness =
+        crate::routes::projections::line_query::<projections::read_models::jobs::Jobs>(&app, &principal, &line).await?;
+    let (job, state) = match projections::read_models::jobs::detail(&app.pool, &id).await? {
         Some((row, state)) => (Some(JobSummary::from(row)), Some(state)),
         None => (None, None),
     };

@@ -9,7 +9,7 @@ use domain::andon::{CallType, EscalationLadder};
 use domain::line::{Line, LineCommand, ShiftDefinition};
 use domain::line_id::LineId;
 use domain::values::{EquipmentId, LossCategory, Millis, Name, ProductId, Reason, ReasonCode};
-use projections::line_status::Staleness;
+use projections::live::line_status::Staleness;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -326,7 +326,9 @@ pub async fn readable_lines(
     area: Option<&domain::values::AreaId>,
 ) -> Result<Vec<LineId>, ApiError> {
     authorize(principal, READ_RECORDS, if area.is_none() { Target::Site(site) } else { Target::Anywhere })?;
-    let names = projections::oee::query::lines_of(&app.pool, site.as_str(), area.map(|area| area.to_string())).await?;
+    let names =
+        projections::read_models::oee::query::lines_of(&app.pool, site.as_str(), area.map(|area| area.to_string()))
+            .await?;
     let mut lines = Vec::with_capacity(names.len());
     for name in names {
         let line = LineId::parse(&name).map_err(|error| crate::error::internal(&error))?;

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use domain::line_id::LineId;
 use domain::oee::{WindowOee, roll_up_windows};
 use domain::values::{AreaId, SiteId};
-use projections::oee::Oee;
-use projections::oee::query::{Granularity, LineOee, line_oee};
+use projections::read_models::oee::Oee;
+use projections::read_models::oee::query::{Granularity, LineOee, line_oee};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

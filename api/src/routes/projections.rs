@@ -3,9 +3,9 @@
 //! holds the commit-order horizon back. The same figures are in `/metrics`.
 
 use actix_web::{HttpResponse, get, web};
-use projections::checkpoint::{self, Status};
-use projections::horizon::{HorizonHolder, horizon};
-use projections::worker::{Owner, owners};
+use projections::engine::checkpoint::{self, Status};
+use projections::engine::horizon::{HorizonHolder, horizon};
+use projections::engine::worker::{Owner, owners};
 use serde::Serialize;
 use sqlx::PgPool;
 use utoipa::ToSchema;

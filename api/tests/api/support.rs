@@ -64,7 +64,7 @@ impl TestApp {
     /// Starts the projector workers, as the binary does; they run while the returned sender lives.
     pub fn start_projectors(&self) -> tokio::sync::watch::Sender<bool> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        projections::spawn_all(&self.pool, projections::worker::Settings::default(), &stopped);
+        projections::spawn_all(&self.pool, projections::engine::worker::Settings::default(), &stopped);
         stop
     }
 

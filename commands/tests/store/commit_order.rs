@@ -1,7 +1,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use commands::event_log::{Checkpoint, RecordedEvent, read_committed, read_committed_batch};
+use commands::event_log::{LogPosition, RecordedEvent, read_committed, read_committed_batch};
 use commands::execute;
 use domain::job::Job;
 use futures_util::TryStreamExt;
@@ -14,18 +14,18 @@ use crate::support::{context, fixture, one_good, running_job};
 
 /// Reads to the horizon once. The horizon is cluster-wide: transactions of other databases (other
 /// tests) can hold it back, so tests that expect events wait for them with `read_at_least`.
-async fn read_all_after(pool: &PgPool, checkpoint: &mut Checkpoint) -> Vec<RecordedEvent> {
+async fn read_all_after(pool: &PgPool, checkpoint: &mut LogPosition) -> Vec<RecordedEvent> {
     let batches: Vec<Vec<RecordedEvent>> =
         read_committed(pool.clone(), *checkpoint, 3).try_collect().await.unwrap_or_else(|e| panic!("{e}"));
     let events: Vec<RecordedEvent> = batches.into_iter().flatten().collect();
     if let Some(last) = events.last() {
-        *checkpoint = last.checkpoint();
+        *checkpoint = last.log_position();
     }
     events
 }
 
 /// Reads until at least `count` events arrived, or 30 seconds passed.
-async fn read_at_least(pool: &PgPool, checkpoint: &mut Checkpoint, count: usize) -> Vec<RecordedEvent> {
+async fn read_at_least(pool: &PgPool, checkpoint: &mut LogPosition, count: usize) -> Vec<RecordedEvent> {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut events = Vec::new();
     while events.len() < count && Instant::now() < deadline {
@@ -42,7 +42,7 @@ async fn a_reader_never_skips_an_event_whose_transaction_commits_late() {
     let fixture = fixture().await;
     let store = fixture.store::<Job>();
     running_job(&store).await;
-    let mut checkpoint = Checkpoint::START;
+    let mut checkpoint = LogPosition::START;
     assert_eq!(read_at_least(&fixture.app, &mut checkpoint, 4).await.len(), 4);
 
     let mut slow_writer = fixture.app.begin().await.unwrap_or_else(|e| panic!("{e}"));
@@ -70,7 +70,7 @@ async fn an_event_written_late_in_a_long_transaction_is_delivered_after_the_othe
     let mut long_transaction = fixture.app.begin().await.unwrap_or_else(|e| panic!("{e}"));
     sqlx::query("SELECT 1").execute(&mut *long_transaction).await.unwrap_or_else(|e| panic!("{e}"));
     let job = running_job(&store).await;
-    let mut checkpoint = Checkpoint::START;
+    let mut checkpoint = LogPosition::START;
     assert_eq!(read_at_least(&fixture.app, &mut checkpoint, 4).await.len(), 4);
     let late = insert_probe_event(&mut long_transaction).await;
     long_transaction.commit().await.unwrap_or_else(|e| panic!("{e}"));
@@ -110,10 +110,10 @@ async fn a_tailing_reader_sees_every_committed_event_once_under_concurrent_write
         }));
     }
     let mut delivered = Vec::new();
-    let mut checkpoint = Checkpoint::START;
+    let mut checkpoint = LogPosition::START;
     while !writers.iter().all(|w| w.is_finished()) {
         for event in read_committed_batch(&fixture.app, checkpoint, 50).await.unwrap_or_else(|e| panic!("{e}")) {
-            checkpoint = event.checkpoint();
+            checkpoint = event.log_position();
             delivered.push(event.event_id);
         }
         tokio::task::yield_now().await;
@@ -125,7 +125,7 @@ async fn a_tailing_reader_sees_every_committed_event_once_under_concurrent_write
     let deadline = Instant::now() + Duration::from_secs(30);
     while delivered.len() < committed.len() && Instant::now() < deadline {
         for event in read_committed_batch(&fixture.app, checkpoint, 50).await.unwrap_or_else(|e| panic!("{e}")) {
-            checkpoint = event.checkpoint();
+            checkpoint = event.log_position();
             delivered.push(event.event_id);
         }
     }

@@ -10,8 +10,8 @@ use domain::line::{Line, LineCommand};
 use domain::line_id::LineId;
 use domain::oee::Interval;
 use domain::values::{Description, Millis, Name, Reason, StationId};
-use projections::andon::{Calls, open_calls, response_times};
-use projections::escalation::{escalate_due, run};
+use projections::processes::escalation::{escalate_due, run};
+use projections::read_models::andon::{Calls, open_calls, response_times};
 use tokio::sync::watch;
 
 use crate::support::{DEADLINE, Fixture, context, fixture};

@@ -11,11 +11,11 @@ use commands::{PgEventStore, StoreSettings, execute};
 use domain::line::{Line, LineCommand, ShiftDefinition};
 use domain::line_id::LineId;
 use domain::values::{Name, ShiftName};
-use projections::changes::Changes;
-use projections::committed::{CHANNEL, Committed};
-use projections::jobs::Jobs;
-use projections::line_status::{Boards, LineStatus, Staleness};
-use projections::oee::Oee;
+use projections::engine::committed::{CHANNEL, Committed};
+use projections::live::changes::Changes;
+use projections::live::line_status::{Boards, LineStatus, Staleness};
+use projections::read_models::jobs::Jobs;
+use projections::read_models::oee::Oee;
 use sqlx::postgres::PgListener;
 
 use crate::support::{DEADLINE, Fixture, context, fixture, produce, running_job_on};

@@ -7,7 +7,7 @@ use domain::downtime::{DowntimeCommand, StopSource};
 use domain::line::LineCommand;
 use domain::line_id::LineId;
 use domain::values::{LossCategory, Name, ReasonCode};
-use projections::downtime::{ParetoBar, ParetoBy, StopFilter, Stops, list, pareto, reliability};
+use projections::read_models::downtime::{ParetoBar, ParetoBy, StopFilter, Stops, list, pareto, reliability};
 
 use crate::support::{context, fixture};
 

@@ -3,10 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use projections::checkpoint;
-use projections::jobs::Jobs;
-use projections::oee::Oee;
-use projections::worker::{Settings, WorkerError, catch_up, run};
+use projections::engine::checkpoint;
+use projections::engine::worker::{Settings, WorkerError, catch_up, run};
+use projections::read_models::jobs::Jobs;
+use projections::read_models::oee::Oee;
 use tokio::sync::watch;
 use uuid::Uuid;
 

@@ -2,7 +2,7 @@
 
 use commands::event_log::{self, StreamBound};
 use domain::job::Job;
-use projections::jobs::{JobFilter, Jobs, list};
+use projections::read_models::jobs::{JobFilter, Jobs, list};
 use serde_json::Value;
 
 use crate::support::{Fixture, context, fixture, produce, running_job};

@@ -10,8 +10,8 @@ use domain::line::{LineCommand, PlannedBreak, ShiftDefinition};
 use domain::line_id::LineId;
 use domain::oee::{Interval, Ratio};
 use domain::values::{LossCategory, Millis, Name, ProductId, Reason, ReasonCode, ShiftName};
-use projections::oee::Oee;
-use projections::oee::query::{Granularity, LineOee, line_oee};
+use projections::read_models::oee::Oee;
+use projections::read_models::oee::query::{Granularity, LineOee, line_oee};
 
 use crate::support::{Fixture, context, fixture, running_job};
 
@@ -202,9 +202,9 @@ async fn the_largest_accepted_counts_at_the_longest_ideal_cycle_time_pass_every_
     // Booked when it is made (now), so outside the day read below; the jobs read model takes it.
     execute(&jobs, &job, correction, &context()).await.unwrap_or_else(|e| panic!("{e}"));
     fixture.caught_up(&Oee).await;
-    fixture.caught_up(&projections::jobs::Jobs).await;
-    fixture.caught_up(&projections::downtime::Stops).await;
-    fixture.caught_up(&projections::andon::Calls).await;
+    fixture.caught_up(&projections::read_models::jobs::Jobs).await;
+    fixture.caught_up(&projections::read_models::downtime::Stops).await;
+    fixture.caught_up(&projections::read_models::andon::Calls).await;
 
     let units = u128::from(domain::values::Units::MAX);
     let (total, good) = (units * u128::from(RECORDS) * 2, units * u128::from(RECORDS));

@@ -7,7 +7,7 @@ use domain::actor::{Actor, Role, UserId};
 use domain::job::{Job, JobCommand};
 use domain::line_id::LineId;
 use domain::values::{Name, ProductId};
-use projections::projection::ChangedLines;
+use projections::engine::projection::ChangedLines;
 use projections::{Projection, ProjectionError};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -57,10 +57,10 @@ impl Fixture {
             .unwrap_or_else(|e| panic!("{e}"));
         let deadline = Instant::now() + DEADLINE;
         loop {
-            projections::worker::catch_up(&mut self.connection().await, projection, 1000)
+            projections::engine::worker::catch_up(&mut self.connection().await, projection, 1000)
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
-            let status = projections::checkpoint::load(&mut self.connection().await, P::NAME, P::VERSION)
+            let status = projections::engine::checkpoint::load(&mut self.connection().await, P::NAME, P::VERSION)
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
             if status.events_applied >= total || Instant::now() > deadline {

@@ -4,14 +4,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use commands::event_log::{self, Checkpoint, RecordedEvent};
+use commands::event_log::{self, LogPosition, RecordedEvent};
 use sqlx::postgres::PgListener;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
 
-use crate::ownership::{self, Backoff, connection_lost, lock_key, pause, stopping};
-use crate::projection::{Projection, ProjectionError};
-use crate::{checkpoint, committed};
+use crate::engine::ownership::{self, Backoff, connection_lost, lock_key, pause, stopping};
+use crate::engine::projection::{Projection, ProjectionError};
+use crate::engine::{checkpoint, committed};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -57,15 +57,15 @@ pub async fn catch_up<P: Projection>(
     {
         return Err(WorkerError::Stopped { name: P::NAME, position, error });
     }
-    let mut from = status.checkpoint();
+    let mut from = status.log_position();
     if status.version != P::VERSION {
         let mut transaction = connection.begin().await?;
         projection.reset(&mut transaction).await?;
         checkpoint::restart(&mut transaction, P::NAME, P::VERSION).await?;
-        committed::announce(&mut transaction, P::NAME, Checkpoint::START.position, None).await?;
+        committed::announce(&mut transaction, P::NAME, LogPosition::START.position, None).await?;
         transaction.commit().await?;
         tracing::info!(projection = P::NAME, version = P::VERSION, "rebuilding from the first event");
-        from = Checkpoint::START;
+        from = LogPosition::START;
     }
     let events = event_log::read_committed_batch(&mut *connection, from, batch_size).await?;
     if events.is_empty() {
@@ -84,12 +84,12 @@ pub async fn catch_up<P: Projection>(
 async fn apply_and_advance<P: Projection>(
     connection: &mut PgConnection,
     projection: &P,
-    from: Checkpoint,
+    from: LogPosition,
     events: &[RecordedEvent],
 ) -> Result<bool, ProjectionError> {
     let Some(last) = events.last() else { return Ok(true) };
     let mut transaction = connection.begin().await?;
-    if !checkpoint::advance(&mut transaction, P::NAME, from, last.checkpoint(), events.len()).await? {
+    if !checkpoint::advance(&mut transaction, P::NAME, from, last.log_position(), events.len()).await? {
         return Ok(false); // dropping the transaction rolls it back
     }
     let lines = projection.apply(&mut transaction, events).await?;
@@ -103,13 +103,13 @@ async fn apply_and_advance<P: Projection>(
 async fn isolate_failure<P: Projection>(
     connection: &mut PgConnection,
     projection: &P,
-    from: Checkpoint,
+    from: LogPosition,
     events: &[RecordedEvent],
 ) -> Result<usize, WorkerError> {
     let mut at = from;
     for (applied, event) in events.iter().enumerate() {
         match apply_and_advance(connection, projection, at, std::slice::from_ref(event)).await {
-            Ok(true) => at = event.checkpoint(),
+            Ok(true) => at = event.log_position(),
             Ok(false) => return Err(WorkerError::Overtaken(P::NAME)),
             Err(error) if not_the_events_fault(&error) => return Err(error.into()),
             Err(error) => {

@@ -15,8 +15,8 @@ use domain::job::{CountKind, Job, JobEvent};
 use domain::line::{Line, LineEvent};
 use sqlx::PgConnection;
 
-use crate::folded::{Rows, fold_batch, to_state};
-use crate::projection::{ChangedLines, Projection, ProjectionError};
+use crate::engine::projection::{ChangedLines, Projection, ProjectionError};
+use crate::read_models::folded::{Rows, fold_batch, to_state};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Oee;
@@ -31,7 +31,7 @@ impl Projection for Oee {
         events: &[RecordedEvent],
     ) -> Result<ChangedLines, ProjectionError> {
         let mut changed = fold_batch(&Lines, transaction, events).await?;
-        changed.append(&mut fold_batch(&Stops, transaction, events).await?);
+        changed.append(&mut fold_batch(&StopRows, transaction, events).await?);
         for event in events.iter().filter(|event| event.aggregate_type == Line::TYPE) {
             if let LineEvent::IdealCycleTimeSet { product, version, ideal_cycle_time, effective_from, .. } =
                 event.decode()?
@@ -235,9 +235,9 @@ impl Rows for Lines {
 }
 
 /// Every stop with its interval, class and reason as the domain folds it.
-struct Stops;
+struct StopRows;
 
-impl Rows for Stops {
+impl Rows for StopRows {
     type Aggregate = Downtime;
     const TABLE: &'static str = "read_oee_stops";
     const ID: &'static str = "downtime_id";

@@ -2,32 +2,18 @@
 //! list with filters and a Pareto of ended stops by reason or by loss category.
 
 use chrono::{DateTime, Utc};
-use commands::event_log::RecordedEvent;
 use domain::downtime::Downtime;
 use sqlx::{PgConnection, PgPool};
 
-use crate::folded::{Rows, fold_batch, name_of, to_state};
-use crate::projection::{ChangedLines, Projection, ProjectionError};
+use crate::engine::projection::ProjectionError;
+use crate::read_models::folded::{FoldedProjection, Rows, name_of, to_state};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Stops;
 
-impl Projection for Stops {
+impl FoldedProjection for Stops {
     const NAME: &'static str = "downtime";
     const VERSION: i32 = 1;
-
-    async fn apply(
-        &self,
-        transaction: &mut PgConnection,
-        events: &[RecordedEvent],
-    ) -> Result<ChangedLines, ProjectionError> {
-        fold_batch(self, transaction, events).await
-    }
-
-    async fn reset(&self, transaction: &mut PgConnection) -> Result<(), ProjectionError> {
-        sqlx::query("DELETE FROM read_downtime").execute(transaction).await?;
-        Ok(())
-    }
 }
 
 impl Rows for Stops {

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use commands::event_log::Checkpoint;
+use commands::event_log::LogPosition;
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -17,8 +17,8 @@ pub struct Status {
 }
 
 impl Status {
-    pub fn checkpoint(&self) -> Checkpoint {
-        Checkpoint { transaction_id: self.transaction_id, position: self.position }
+    pub fn log_position(&self) -> LogPosition {
+        LogPosition { transaction_id: self.transaction_id, position: self.position }
     }
 }
 
@@ -56,8 +56,8 @@ pub async fn all(pool: &PgPool) -> Result<Vec<Status>, sqlx::Error> {
 pub async fn advance(
     transaction: &mut PgConnection,
     name: &str,
-    from: Checkpoint,
-    to: Checkpoint,
+    from: LogPosition,
+    to: LogPosition,
     applied: usize,
 ) -> Result<bool, sqlx::Error> {
     let moved = sqlx::query(

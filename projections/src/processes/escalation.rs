@@ -18,9 +18,9 @@ use domain::values::Name;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
-use crate::andon;
-use crate::ownership::{self, connection_lost, pause, stopping};
-use crate::worker::WorkerError;
+use crate::engine::ownership::{self, connection_lost, pause, stopping};
+use crate::engine::worker::WorkerError;
+use crate::read_models::andon;
 
 /// Who the escalation events name: the service, by a fixed id.
 pub fn scheduler() -> Actor {

@@ -10,7 +10,7 @@ use domain::Aggregate;
 use serde_json::Value;
 use sqlx::PgConnection;
 
-use crate::projection::{ChangedLines, ProjectionError};
+use crate::engine::projection::{ChangedLines, Projection, ProjectionError};
 
 /// One aggregate type's rows.
 pub trait Rows: Send + Sync {
@@ -28,6 +28,33 @@ pub trait Rows: Send + Sync {
         state: &Self::Aggregate,
         position: i64,
     ) -> impl Future<Output = Result<String, ProjectionError>> + Send;
+}
+
+/// A read model that is nothing but [`Rows`] of one aggregate type: its projection folds each batch
+/// into them, and a rebuild empties its table.
+pub trait FoldedProjection: Rows + 'static {
+    /// Names the checkpoint row; never renamed in place.
+    const NAME: &'static str;
+    /// A new version rebuilds the read model from the first event.
+    const VERSION: i32;
+}
+
+impl<P: FoldedProjection> Projection for P {
+    const NAME: &'static str = <P as FoldedProjection>::NAME;
+    const VERSION: i32 = <P as FoldedProjection>::VERSION;
+
+    async fn apply(
+        &self,
+        transaction: &mut PgConnection,
+        events: &[RecordedEvent],
+    ) -> Result<ChangedLines, ProjectionError> {
+        fold_batch(self, transaction, events).await
+    }
+
+    async fn reset(&self, transaction: &mut PgConnection) -> Result<(), ProjectionError> {
+        sqlx::query(&format!("DELETE FROM {}", P::TABLE)).execute(transaction).await?;
+        Ok(())
+    }
 }
 
 /// Folds the batch's events of `R`'s aggregate type into their rows: each aggregate is read once,

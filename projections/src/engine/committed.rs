@@ -1,11 +1,11 @@
 //! What a projector worker announces on [`CHANNEL`] when a batch of read-model changes commits: which
 //! read model, where its checkpoint now is, and which lines' rows changed. Dashboards and live streams
-//! recompute a line only when it is named ([`crate::changes`]).
+//! recompute a line only when it is named ([`crate::live::changes`]).
 
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
-use crate::projection::ChangedLines;
+use crate::engine::projection::ChangedLines;
 
 /// The channel of read-model commits.
 pub const CHANNEL: &str = "ms5_read_models";

@@ -13,12 +13,12 @@ use sqlx::types::Json;
 
 use domain::line::Line;
 
-use crate::andon::{CALL_COLUMNS, CallRow};
-use crate::changes::Changes;
-use crate::downtime::StopRow;
-use crate::jobs::JobRow;
-use crate::oee::query::{CurrentShift, Period, current_shift};
-use crate::projection::Projection as _;
+use crate::engine::projection::Projection as _;
+use crate::live::changes::Changes;
+use crate::read_models::andon::{CALL_COLUMNS, CallRow};
+use crate::read_models::downtime::StopRow;
+use crate::read_models::jobs::JobRow;
+use crate::read_models::oee::query::{CurrentShift, Period, current_shift};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LineStatus {
@@ -37,8 +37,12 @@ pub struct LineStatus {
 }
 
 /// The read models a status is made of.
-const READ_MODELS: [&str; 4] =
-    [crate::andon::Calls::NAME, crate::downtime::Stops::NAME, crate::jobs::Jobs::NAME, crate::oee::Oee::NAME];
+const READ_MODELS: [&str; 4] = [
+    crate::read_models::andon::Calls::NAME,
+    crate::read_models::downtime::Stops::NAME,
+    crate::read_models::jobs::Jobs::NAME,
+    crate::read_models::oee::Oee::NAME,
+];
 
 /// Where each read model behind the status board is in the log (projection, position), by name.
 pub async fn positions(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {

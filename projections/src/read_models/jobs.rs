@@ -1,32 +1,18 @@
 //! Jobs read model: every job's state as the domain folds it, with its line, status, counts and
 //! progress in columns for lists.
 
-use commands::event_log::RecordedEvent;
 use domain::job::Job;
 use sqlx::{PgConnection, PgPool};
 
-use crate::folded::{Rows, fold_batch, name_of, to_state};
-use crate::projection::{ChangedLines, Projection, ProjectionError};
+use crate::engine::projection::ProjectionError;
+use crate::read_models::folded::{FoldedProjection, Rows, name_of, to_state};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Jobs;
 
-impl Projection for Jobs {
+impl FoldedProjection for Jobs {
     const NAME: &'static str = "jobs";
     const VERSION: i32 = 1;
-
-    async fn apply(
-        &self,
-        transaction: &mut PgConnection,
-        events: &[RecordedEvent],
-    ) -> Result<ChangedLines, ProjectionError> {
-        fold_batch(self, transaction, events).await
-    }
-
-    async fn reset(&self, transaction: &mut PgConnection) -> Result<(), ProjectionError> {
-        sqlx::query("DELETE FROM read_jobs").execute(transaction).await?;
-        Ok(())
-    }
 }
 
 fn count(value: u64) -> Result<i64, ProjectionError> {

@@ -1,6 +1,6 @@
-//! One follower per process of the read models' commit notifications ([`crate::committed`]). It tells
+//! One follower per process of the read models' commit notifications ([`crate::engine::committed`]). It tells
 //! live streams which lines may have changed, and keeps per line a version that moves whenever a commit
-//! may have changed the line's rows, so a line's board is read again only then ([`crate::line_status`]).
+//! may have changed the line's rows, so a line's board is read again only then ([`crate::live::line_status`]).
 //! While it is not listening (starting, or the connection dropped) it knows nothing, and says so: every
 //! notification missed meanwhile counts as a change of every line.
 
@@ -12,7 +12,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::broadcast;
 
-use crate::committed::{CHANNEL, Committed};
+use crate::engine::committed::{CHANNEL, Committed};
 
 /// The lines a commit may have changed; `None`: any line.
 #[derive(Debug, Clone)]

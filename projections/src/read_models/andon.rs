@@ -5,34 +5,21 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use commands::StoreError;
-use commands::event_log::{RecordedEvent, current_state};
+use commands::event_log::current_state;
 use domain::andon::AndonCall;
 use domain::line::Line;
 use domain::oee::{Interval, scheduled};
 use sqlx::{PgConnection, PgPool};
 
-use crate::folded::{Rows, fold_batch, name_of, to_state};
-use crate::projection::{ChangedLines, Projection, ProjectionError};
+use crate::engine::projection::ProjectionError;
+use crate::read_models::folded::{FoldedProjection, Rows, name_of, to_state};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Calls;
 
-impl Projection for Calls {
+impl FoldedProjection for Calls {
     const NAME: &'static str = "andon";
     const VERSION: i32 = 1;
-
-    async fn apply(
-        &self,
-        transaction: &mut PgConnection,
-        events: &[RecordedEvent],
-    ) -> Result<ChangedLines, ProjectionError> {
-        fold_batch(self, transaction, events).await
-    }
-
-    async fn reset(&self, transaction: &mut PgConnection) -> Result<(), ProjectionError> {
-        sqlx::query("DELETE FROM read_andon").execute(transaction).await?;
-        Ok(())
-    }
 }
 
 impl Rows for Calls {

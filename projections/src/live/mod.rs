@@ -1,0 +1,4 @@
+//! Process-local caches for live reads, kept from the read models' commit announcements; never rebuilt.
+
+pub mod changes;
+pub mod line_status;
