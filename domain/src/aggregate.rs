@@ -32,6 +32,8 @@ pub trait Command: Send + Sync + 'static {
 
 /// Events serialise externally tagged (`{"JobStarted": {...}}`): the tag is the persisted event type.
 pub trait Event: Serialize + DeserializeOwned + Clone + PartialEq + std::fmt::Debug + Send + Sync + 'static {
+    /// Every persisted event type of this enum, in declaration order.
+    const TYPES: &'static [&'static str];
     fn event_type(&self) -> &'static str;
     /// Schema version of this event's payload; a shape change bumps it and adds an upcaster.
     fn event_version(&self) -> u32 {
@@ -46,6 +48,7 @@ macro_rules! event_enum {
         pub enum $name { $($(#[$vmeta])* $variant { $($body)* }),* }
 
         impl $crate::aggregate::Event for $name {
+            const TYPES: &'static [&'static str] = &[$(stringify!($variant)),*];
             fn event_type(&self) -> &'static str {
                 match self { $(Self::$variant { .. } => stringify!($variant)),* }
             }

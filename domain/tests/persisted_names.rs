@@ -1,0 +1,35 @@
+//! Aggregate type names and event type names are stored with every event: they are an API, and renaming
+//! one in place would orphan every stored event of it. This golden test pins them all; a new event type
+//! adds a line to `persisted_names.txt`, and nothing may change or remove one.
+
+use domain::{Aggregate, Event};
+
+fn names<A: Aggregate>() -> String {
+    format!("{}: {}\n", A::TYPE, <A::Event as Event>::TYPES.join(", "))
+}
+
+#[test]
+fn every_persisted_aggregate_and_event_type_name_is_the_one_pinned() {
+    let current = [
+        names::<domain::line::Line>(),
+        names::<domain::job::Job>(),
+        names::<domain::downtime::Downtime>(),
+        names::<domain::andon::AndonCall>(),
+        names::<domain::checklist::ChecklistTemplate>(),
+        names::<domain::checklist::Checklist>(),
+        names::<domain::user::User>(),
+        names::<domain::device::Device>(),
+    ]
+    .concat();
+    let pinned = include_str!("persisted_names.txt");
+    for line in pinned.lines() {
+        let (aggregate, events) = line.split_once(": ").unwrap_or((line, ""));
+        let now = current.lines().find(|now| now.starts_with(&format!("{aggregate}: ")));
+        let now_events: Vec<&str> =
+            now.and_then(|now| now.split_once(": ")).map_or(vec![], |(_, e)| e.split(", ").collect());
+        for event in events.split(", ") {
+            assert!(now_events.contains(&event), "{aggregate}: persisted event type {event} was renamed or removed");
+        }
+    }
+    assert_eq!(current, pinned, "a new name? add it to domain/tests/persisted_names.txt");
+}
