@@ -45,13 +45,13 @@ pub enum Role {
 }
 
 impl Role {
-    /// Roles whose holders create or change production and quality records. An admin must not also hold
-    /// one (Part 11 AC-04, segregation of duties): administrators do not own the records they administer.
     /// Roles a person can hold; the others are how machines and the service act.
     pub fn is_personal(self) -> bool {
         !matches!(self, Self::Device | Self::System)
     }
 
+    /// Roles whose holders create or change production and quality records. An admin must not also hold
+    /// one (Part 11 AC-04, segregation of duties): administrators do not own the records they administer.
     pub fn owns_records(self) -> bool {
         matches!(self, Self::Operator | Self::TeamLeader | Self::Maintenance | Self::Quality | Self::Engineer)
     }

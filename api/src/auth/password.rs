@@ -38,9 +38,14 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
 
 /// A random secret (256 bits, hex) for refresh tokens, device secrets and bootstrap tokens.
 pub fn random_secret() -> String {
+    hex::encode(random_bytes())
+}
+
+/// 32 bytes from the operating system's generator.
+pub fn random_bytes() -> [u8; 32] {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
-    hex::encode(bytes)
+    bytes
 }
 
 /// Checks a new password against the policy's length and mix; history and aging are checked elsewhere.

@@ -22,6 +22,9 @@ pub struct Claims {
     pub exp: i64,
 }
 
+/// HS256 keys shorter than its hash add no strength; a shorter stored key is refused, never used.
+const MIN_KEY_BYTES: usize = 32;
+
 pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
@@ -36,13 +39,19 @@ impl std::fmt::Debug for TokenKeys {
 impl TokenKeys {
     /// The service's signing key, created by the first instance that asks; all instances share it.
     pub async fn load_or_create(pool: &PgPool) -> Result<Self, sqlx::Error> {
-        let candidate = hex::decode(super::password::random_secret()).unwrap_or_default();
+        let candidate = super::password::random_bytes();
         sqlx::query("INSERT INTO signing_keys (id, secret) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
             .bind(&candidate)
             .execute(pool)
             .await?;
         let secret: Vec<u8> =
             sqlx::query_scalar("SELECT secret FROM signing_keys WHERE id = 1").fetch_one(pool).await?;
+        if secret.len() < MIN_KEY_BYTES {
+            return Err(sqlx::Error::Decode(
+                format!("the stored signing key has {} bytes; at least {MIN_KEY_BYTES} are needed", secret.len())
+                    .into(),
+            ));
+        }
         Ok(Self { encoding: EncodingKey::from_secret(&secret), decoding: DecodingKey::from_secret(&secret) })
     }
 
