@@ -1,4 +1,4 @@
-//! Layer 2 of tamper evidence (event-store.md): each event's `stream_hash` is
+//! Layer 2 of tamper evidence (docs/event-store.md): each event's `stream_hash` is
 //! SHA-256(previous event's stream_hash, or 32 zero bytes for the first || canonical bytes of this event).
 //! The canonical bytes are JSON with object keys sorted at every depth and no insignificant white space,
 //! written here rather than left to `serde_json`, whose key order depends on a crate feature that any

@@ -1,4 +1,4 @@
-//! PLC counters: monotonic readings turned into production deltas (oee.md, "PLC counters").
+//! PLC counters: monotonic readings turned into production deltas (docs/oee.md, "PLC counters").
 //! A negative delta is never trusted: a smaller reading is either a rollover of the counter's width
 //! or a reset of the counter to zero.
 

@@ -230,7 +230,7 @@ impl From<Units> for u64 {
     }
 }
 
-/// Where an Andon call or a downtime's loss is booked (shop-floor.md, "Downtime reasons").
+/// Where an Andon call or a downtime's loss is booked (docs/shop-floor.md, "Downtime reasons").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LossCategory {

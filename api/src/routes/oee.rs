@@ -59,7 +59,7 @@ pub struct LineOeeAnswer {
     pub oee: Option<LineOee>,
 }
 
-/// OEE of one line per period, following oee.md: planned production time is the shift calendar's
+/// OEE of one line per period, following docs/oee.md: planned production time is the shift calendar's
 /// scheduled time less breaks and less stops booked to a planned category; only stops of the whole line
 /// (no equipment) count as downtime; units are priced with the ideal cycle time in force when made.
 #[utoipa::path(tag = "oee", params(LineOeeQuery), responses(

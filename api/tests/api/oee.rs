@@ -1,4 +1,4 @@
-//! OEE end to end: oee.md's worked example scripted as a shift through the API (line, calendar, job,
+//! OEE end to end: docs/oee.md's worked example scripted as a shift through the API (line, calendar, job,
 //! stops with reasons, counts with source times), read back from the OEE endpoint; an area roll-up that
 //! sums its lines; and the status board's running shift with an open stop.
 

@@ -1,4 +1,4 @@
-//! When an open Andon call escalates next (shop-floor.md, "Andon"). Each tier of a ladder fires when
+//! When an open Andon call escalates next (docs/shop-floor.md, "Andon"). Each tier of a ladder fires when
 //! the call has gone unacknowledged, or unresolved, for its time since being raised. Acknowledging stops
 //! the unacknowledged timers only; resolving or cancelling stops all. The scheduler that raises the
 //! escalation events asks this function after every change and after a restart, so timers are always

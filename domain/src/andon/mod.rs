@@ -1,4 +1,4 @@
-//! Andon call: a request for help at a station, from raise to resolution (shop-floor.md, "Andon").
+//! Andon call: a request for help at a station, from raise to resolution (docs/shop-floor.md, "Andon").
 //! Escalation events come from a scheduler that reads the configured ladder; the aggregate only checks
 //! that each escalation goes up and happens while the call is open.
 

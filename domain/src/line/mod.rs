@@ -17,7 +17,7 @@ use crate::andon::{CallType, EscalationLadder};
 use crate::line_id::LineId;
 use crate::values::{EquipmentId, LossCategory, Millis, Name, ProductId, Reason, ReasonCode};
 
-/// The small-stop threshold a line has until one is configured (oee.md: 2 minutes).
+/// The small-stop threshold a line has until one is configured (docs/oee.md: 2 minutes).
 pub const DEFAULT_SMALL_STOP_THRESHOLD: Millis = match Millis::new(120_000) {
     Ok(ms) => ms,
     Err(_) => panic!("the default threshold is positive"),
@@ -188,7 +188,7 @@ impl Line {
     }
 
     /// The escalation ladder of a call of `call_type` raised at `raised_at`: the version in force then, or
-    /// the default ladder (shop-floor.md) when none was.
+    /// the default ladder (docs/shop-floor.md) when none was.
     pub fn escalation_ladder_at(&self, call_type: CallType, raised_at: DateTime<Utc>) -> EscalationLadder {
         self.escalation_ladders
             .get(&call_type)

@@ -1,4 +1,4 @@
-//! OEE figures from exact inputs (oee.md): integer milliseconds and counts, ratios formed at the end,
+//! OEE figures from exact inputs (docs/oee.md): integer milliseconds and counts, ratios formed at the end,
 //! rounding only for display. A factor that has no meaning for a period is `None`, never 0 or 1.
 
 use std::ops::Add;
@@ -104,7 +104,7 @@ impl Add for OeeInputs {
 }
 
 /// Sums periods for a line, shift, day, area or site. A period without planned production time is
-/// left out (oee.md): its figures are undefined, not zero.
+/// left out (docs/oee.md): its figures are undefined, not zero.
 pub fn roll_up<'a>(parts: impl IntoIterator<Item = &'a OeeInputs>) -> OeeInputs {
     parts.into_iter().filter(|part| part.planned_production_ms > 0).fold(OeeInputs::default(), |sum, part| sum + *part)
 }
@@ -129,7 +129,7 @@ mod tests {
         ratio.map(Ratio::basis_points)
     }
 
-    /// oee.md's published example: 480-minute shift, 60 minutes of breaks, 47 minutes unplanned
+    /// docs/oee.md's published example: 480-minute shift, 60 minutes of breaks, 47 minutes unplanned
     /// downtime, ideal cycle time 1.0 s, 19,271 units of which 423 rejects.
     #[test]
     fn the_published_worked_example() {

@@ -1,4 +1,4 @@
-//! OEE arithmetic (oee.md): exact figures from integer inputs, roll-ups, the interval operations that
+//! OEE arithmetic (docs/oee.md): exact figures from integer inputs, roll-ups, the interval operations that
 //! attribute stops to windows, and shift occurrences in site-local time. Pure: the read side feeds it
 //! events and configuration, and it reads no clock.
 

@@ -1,5 +1,5 @@
 //! The OEE of one window (an hour, a shift occurrence) from the facts a read model keeps: the shift
-//! occurrences that schedule it, the line's stops and the units made in it. Every convention of oee.md
+//! occurrences that schedule it, the line's stops and the units made in it. Every convention of docs/oee.md
 //! that concerns time lives here: clipping at the window's edges and at "now", planned time winning
 //! over stops, merged overlaps, small stops, and open stops counted up to now and marked provisional.
 
@@ -186,7 +186,7 @@ fn category_name(loss: Option<LossCategory>) -> String {
 }
 
 /// Sums periods (the hours or shifts of a day, the lines of an area) component by component. Periods
-/// without planned production time stay out of the figures (oee.md) but their flags and breakdowns count.
+/// without planned production time stay out of the figures (docs/oee.md) but their flags and breakdowns count.
 pub fn roll_up_windows<'a>(parts: impl IntoIterator<Item = &'a WindowOee> + Clone) -> WindowOee {
     let inputs = super::figures::roll_up(parts.clone().into_iter().map(|part| &part.inputs));
     let mut sum = WindowOee {
@@ -267,7 +267,7 @@ mod tests {
     const UNPLANNED: Option<LossCategory> = Some(LossCategory::Unplanned);
     const END_OF_DAY: &str = "23:59";
 
-    /// oee.md's worked example, scheduled as a real shift: 06:00-14:00 with breaks of 15, 30 and 15
+    /// docs/oee.md's worked example, scheduled as a real shift: 06:00-14:00 with breaks of 15, 30 and 15
     /// minutes, 47 minutes of unplanned stops, 19,271 units at 1.0 s of which 423 rejects.
     #[test]
     fn the_published_example_as_a_shift_with_breaks_and_stops() {

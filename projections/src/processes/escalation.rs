@@ -1,4 +1,4 @@
-//! The Andon escalation scheduler (shop-floor.md, "Andon"): escalates every open call whose next tier of
+//! The Andon escalation scheduler (docs/shop-floor.md, "Andon"): escalates every open call whose next tier of
 //! the ladder is due, as an event attributed to the scheduler. Nothing is kept in memory between ticks:
 //! the due times come from the calls' events, so a restart (or another instance taking over) rebuilds
 //! every timer, and tiers missed while no scheduler ran are recorded in order. Each call follows its

@@ -1,4 +1,4 @@
-//! The OEE read model: oee.md's worked example scripted as a real shift through commands, then read
+//! The OEE read model: docs/oee.md's worked example scripted as a real shift through commands, then read
 //! per shift, day and hour; and an ideal cycle time version that takes effect in the past.
 
 use chrono::{DateTime, NaiveTime, Utc};
@@ -74,7 +74,7 @@ async fn configured_line(fixture: &Fixture) -> commands::PgEventStore<domain::li
     lines
 }
 
-/// oee.md's example: 47 minutes of jams, 19,271 units of which 423 rejects, made during the shift (each
+/// docs/oee.md's example: 47 minutes of jams, 19,271 units of which 423 rejects, made during the shift (each
 /// record carries the time it was made at the source), and 50 more units after the shift.
 async fn scripted_shift(fixture: &Fixture, lines: &commands::PgEventStore<domain::line::Line>) {
     let stops = commands::PgEventStore::new(fixture.app.clone(), commands::StoreSettings::default());

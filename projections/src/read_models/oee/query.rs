@@ -36,7 +36,7 @@ pub struct LineOee {
     pub line: String,
     pub time_zone: String,
     pub periods: Vec<Period>,
-    /// The periods summed (oee.md: times and weighted counts add up, percentages are never averaged).
+    /// The periods summed (docs/oee.md: times and weighted counts add up, percentages are never averaged).
     pub total: WindowOee,
 }
 
