@@ -28,6 +28,9 @@ use utoipa_actix_web::AppExt as _;
 pub use settings::{PasswordPolicy, ServiceSettings};
 pub use state::AppState;
 
+/// How long in-flight requests may take to finish after a shutdown.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A bound, not yet running service.
 #[allow(missing_debug_implementations)] // actix's `Server` has no Debug
 pub struct Application {
@@ -59,8 +62,10 @@ impl Application {
                 .default_service(web::to(routes::no_such_route))
         })
         .listen(listener)?
-        // In-flight requests get this long to finish after a shutdown signal.
-        .shutdown_timeout(30)
+        // The process's one shutdown stops the server (see `run_until`), not actix's own signal handling.
+        .disable_signals()
+        // In-flight requests get this long to finish after a shutdown.
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
         .run();
         Ok(Self { server, address })
     }
@@ -69,8 +74,20 @@ impl Application {
         self.address
     }
 
-    /// Serves until SIGINT or SIGTERM, then finishes in-flight requests and returns.
+    /// Serves until the process ends (tests, benchmarks).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    /// Serves until `stop` turns true (or its sender is gone), then stops accepting, lets in-flight
+    /// requests finish within [`SHUTDOWN_GRACE`], and returns.
+    pub async fn run_until(self, mut stop: tokio::sync::watch::Receiver<bool>) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        tokio::spawn(async move {
+            // Either the value turned true or the sender is gone: both mean stop.
+            let _ = stop.wait_for(|stopping| *stopping).await;
+            handle.stop(true).await;
+        });
         self.server.await
     }
 }

@@ -41,7 +41,7 @@ impl TokenKeys {
     pub async fn load_or_create(pool: &PgPool) -> Result<Self, sqlx::Error> {
         let candidate = super::password::random_bytes();
         sqlx::query("INSERT INTO signing_keys (id, secret) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
-            .bind(&candidate)
+            .bind(candidate)
             .execute(pool)
             .await?;
         let secret: Vec<u8> =

@@ -291,7 +291,7 @@ async fn a_service_killed_mid_write_loses_no_keyed_count_and_doubles_none_when_g
             .await
             .unwrap_or(-1);
     assert_eq!(stuck, 0);
-    assert!(kill(survivor, &mut survivor_guard, "-INT").success());
+    assert!(kill(survivor, &mut survivor_guard, "-TERM").success(), "SIGTERM stops the service gracefully");
 }
 
 /// Raises Andon calls until `stop`; each one the store acknowledged is counted in `raised`.
@@ -443,4 +443,55 @@ async fn a_flood_of_bad_requests_writes_no_error_and_one_line_per_mistake() {
     let refusals = lines.iter().filter(|line| line.contains("/api/v1/jobs") && line.contains("401")).count();
     assert_eq!(refusals, 1, "one line for a hundred of the same mistake: {lines:?}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Events up to each projection's checkpoint, in commit order, against what it says it applied.
+const CONSISTENT: &str = "SELECT c.name, c.events_applied - (SELECT count(*) FROM events e
+     WHERE (e.transaction_id, e.position) <= (c.transaction_id::text::xid8, c.position))
+     FROM projection_checkpoints c ORDER BY c.name";
+
+#[tokio::test]
+async fn sigterm_stops_a_projector_only_process_under_load_gracefully_with_every_checkpoint_consistent() {
+    let database = testkit::fresh_database().await;
+    let owner = database.owner_pool().await;
+    let app = commands::database::application_pool(&database.url, 4).await.unwrap_or_else(|e| panic!("{e}"));
+    let separator = if database.url.contains('?') { '&' } else { '?' };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ms5-floor"))
+        .env("DATABASE_URL", format!("{}{separator}application_name=ms5-projector", database.url))
+        .env("MS5_RUN", "projector")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting the projector: {e}"));
+    let mut guard = StopOnPanic(Some(child.id()));
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (raised, mut raised_so_far) = tokio::sync::watch::channel(0usize);
+    let writer = tokio::spawn(raise_until(app.clone(), stopped, raised));
+    let started = tokio::time::timeout(DEADLINE, raised_so_far.wait_for(|count| *count >= 100)).await.is_ok();
+    assert!(started, "the writer raised calls");
+    let applying = "SELECT 'andon', (events_applied > 0)::int::bigint FROM projection_checkpoints WHERE name = 'andon'";
+    assert_eq!(rows_until(&owner, applying, &[("andon", 1)]).await, owned(&[("andon", 1)]), "the projector works");
+
+    // SIGTERM while events keep coming: the process finishes its batches and exits 0 in the grace period.
+    guard.0 = None;
+    let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert!(sent.is_ok_and(|status| status.success()));
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait());
+    });
+    let exited = receiver.recv_timeout(api::SHUTDOWN_GRACE);
+    assert!(matches!(&exited, Ok(Ok(status)) if status.success()), "exit within the grace period: {exited:?}");
+    stop.send(true).ok();
+    writer.await.unwrap_or_else(|e| panic!("{e}"));
+
+    let consistent = ["andon", "downtime", "jobs", "oee"].map(|name| (name, 0));
+    assert_eq!(rows(&owner, CONSISTENT).await, owned(&consistent), "each checkpoint counts exactly its events");
+    let andon_rows: i64 = sqlx::query_scalar("SELECT count(*) FROM read_andon").fetch_one(&owner).await.unwrap_or(-1);
+    let applied: i64 = sqlx::query_scalar("SELECT events_applied FROM projection_checkpoints WHERE name = 'andon'")
+        .fetch_one(&owner)
+        .await
+        .unwrap_or(-2);
+    assert_eq!(andon_rows, applied, "the read model holds what its checkpoint says, nothing more");
 }

@@ -1,0 +1,95 @@
+//! The binary's settings: each an environment variable and a flag (`--help`), optionally from a file.
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// MS5 Floor: event-sourced manufacturing floor backend.
+#[derive(Debug, Parser)]
+#[command(version)]
+pub struct Settings {
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(long, env = "MS5_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// PostgreSQL to use. Unset: a private cluster in --data-dir.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Owner connection for migrations, when DATABASE_URL's role may not run them.
+    #[arg(long, env = "MIGRATION_DATABASE_URL", hide_env_values = true)]
+    pub migration_database_url: Option<String>,
+    /// Where the private cluster lives when DATABASE_URL is unset.
+    #[arg(long, env = "MS5_DATA_DIR", default_value = ".ms5-data/postgres")]
+    pub data_dir: PathBuf,
+    /// Connections in the application's pool.
+    #[arg(long, env = "MS5_DB_POOL_SIZE", default_value_t = 32)]
+    pub pool_size: u32,
+    /// Log format: `text` for people, `json` for log collectors.
+    #[arg(long, env = "MS5_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+    /// Minutes an access token is valid.
+    #[arg(long, env = "MS5_ACCESS_TOKEN_MINUTES", default_value_t = 15)]
+    pub access_token_minutes: u64,
+    /// Minutes of inactivity after which a session ends (Part 11 AC-08).
+    #[arg(long, env = "MS5_SESSION_IDLE_MINUTES", default_value_t = 15)]
+    pub session_idle_minutes: u64,
+    /// Consecutive failed sign-ins that lock an account.
+    #[arg(long, env = "MS5_MAX_FAILED_LOGINS", default_value_t = NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN))]
+    pub max_failed_logins: NonZeroU32,
+    /// Minimum password length.
+    #[arg(long, env = "MS5_PASSWORD_MIN_LENGTH", default_value_t = 12)]
+    pub password_min_length: usize,
+    /// How many previous passwords a new one may not repeat.
+    #[arg(long, env = "MS5_PASSWORD_HISTORY", default_value_t = 5)]
+    pub password_history: usize,
+    /// Days after which a password must be changed.
+    #[arg(long, env = "MS5_PASSWORD_MAX_AGE_DAYS", default_value_t = 90)]
+    pub password_max_age_days: u64,
+    /// Segregation of duties: administrators may not hold record-owning roles (Part 11 AC-04).
+    #[arg(long, env = "MS5_SEGREGATION_OF_DUTIES", default_value_t = true, action = clap::ArgAction::Set)]
+    pub segregation_of_duties: bool,
+    /// Where the one-time bootstrap token is written while no account exists; default: beside --data-dir.
+    #[arg(long, env = "MS5_BOOTSTRAP_TOKEN_FILE")]
+    pub bootstrap_token_file: Option<PathBuf>,
+    /// A file holding the key (64 hex digits) that signs snapshots; every instance on one database uses
+    /// the same. Default with the private cluster: `snapshot-key` beside --data-dir, created on first run.
+    #[arg(long, env = "MS5_SNAPSHOT_KEY_FILE")]
+    pub snapshot_key_file: Option<PathBuf>,
+    /// How far ahead of this server's clock a source timestamp may be before it is refused.
+    #[arg(long, env = "MS5_SOURCE_TIME_TOLERANCE_SECONDS", default_value_t = 300)]
+    pub source_time_tolerance_seconds: u64,
+    /// What this process runs: the HTTP API, the projector workers, or both. Several processes may run
+    /// projectors: each projection is run by one of them at a time.
+    #[arg(long, env = "MS5_RUN", value_enum, default_value = "all")]
+    pub run: Run,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Run {
+    All,
+    Api,
+    Projector,
+}
+
+impl Settings {
+    pub fn service(&self, bootstrap_token: Option<String>) -> api::ServiceSettings {
+        let minutes = |count: u64| Duration::from_secs(count * 60);
+        api::ServiceSettings {
+            access_token_ttl: minutes(self.access_token_minutes),
+            session_idle_timeout: minutes(self.session_idle_minutes),
+            max_failed_logins: self.max_failed_logins,
+            password_policy: api::PasswordPolicy {
+                min_length: self.password_min_length,
+                history: self.password_history,
+                max_age: minutes(self.password_max_age_days * 24 * 60),
+                ..api::PasswordPolicy::default()
+            },
+            segregation_of_duties: self.segregation_of_duties,
+            bootstrap_token,
+            source_time_tolerance: Duration::from_secs(self.source_time_tolerance_seconds),
+            ..api::ServiceSettings::default()
+        }
+    }
+}
