@@ -309,6 +309,39 @@ async fn raise_until(
     }
 }
 
+/// Records one unit at a time on a running job until `stop`: counting events, which the OEE read model
+/// inserts a row for each.
+async fn produce_until(pool: sqlx::PgPool, stop: tokio::sync::watch::Receiver<bool>) {
+    use domain::job::{Job, JobCommand};
+    let jobs: commands::PgEventStore<Job> = commands::PgEventStore::new(pool, Default::default());
+    let actor = domain::actor::Actor {
+        user_id: domain::actor::UserId::from_uuid(uuid::Uuid::from_u128(7)),
+        printed_name: domain::values::Name::parse("Olga Operator").unwrap_or_else(|e| panic!("{e}")),
+        role: domain::actor::Role::Operator,
+    };
+    let context = commands::CommandContext::new(actor.clone());
+    let id = uuid::Uuid::now_v7().to_string();
+    let start = [
+        JobCommand::Create {
+            line: domain::line_id::LineId::parse("plant-1/packing/L3").unwrap_or_else(|e| panic!("{e}")),
+            product: domain::values::ProductId::parse("SKU-1").unwrap_or_else(|e| panic!("{e}")),
+            target_quantity: std::num::NonZeroU64::MIN,
+        },
+        JobCommand::AssignOperator { operator: actor.user_id, operator_name: actor.printed_name.clone(), reason: None },
+        JobCommand::Accept { operator: actor.user_id },
+        JobCommand::Start,
+    ];
+    for command in start {
+        commands::execute(&jobs, &id, command, &context).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    while !*stop.borrow() {
+        let one = JobCommand::RecordProduction { good: 1, reject: 0, reject_reason: None };
+        if commands::execute(&jobs, &id, one, &context).await.is_err() {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
 async fn raise_call(pool: &sqlx::PgPool) -> Result<(), commands::CommandError<domain::andon::AndonError>> {
     use domain::andon::{AndonCall, AndonCommand, CallType, Priority};
     let calls: commands::PgEventStore<AndonCall> = commands::PgEventStore::new(pool.clone(), Default::default());
@@ -367,7 +400,8 @@ async fn after_a_database_restart_under_load_every_projection_has_one_owner_none
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let (raised, mut raised_so_far) = tokio::sync::watch::channel(0usize);
-    let writer = tokio::spawn(raise_until(app.clone(), stopped, raised));
+    let writer = tokio::spawn(raise_until(app.clone(), stopped.clone(), raised));
+    let producers: Vec<_> = (0..4).map(|_| tokio::spawn(produce_until(app.clone(), stopped.clone()))).collect();
     let some = tokio::time::timeout(DEADLINE, raised_so_far.wait_for(|count| *count >= 50)).await.is_ok();
     assert!(some, "calls were raised before the restart");
 
@@ -382,12 +416,23 @@ async fn after_a_database_restart_under_load_every_projection_has_one_owner_none
     assert!(more, "the writer carried on after the restart");
     stop.send(true).ok();
     writer.await.unwrap_or_else(|e| panic!("{e}"));
+    for producer in producers {
+        producer.await.unwrap_or_else(|e| panic!("{e}"));
+    }
 
-    // Within the deadline: each worker owned once, no projection stopped, each event applied once.
+    // Within the deadline: each worker owned once, no projection stopped, each event applied once, and
+    // the read models equal a recount from the events.
     let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&owner).await.unwrap_or(-1);
     let each_once = ["andon", "downtime", "jobs", "oee"].map(|name| (name, events));
     assert_eq!(rows_until(&owner, APPLIED, &each_once).await, owned(&each_once));
-    assert_eq!(rows_until(&owner, ANDON_ROWS, &[("calls", events)]).await, owned(&[("calls", events)]));
+    let raises: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'AndonRaised'")
+        .fetch_one(&owner)
+        .await
+        .unwrap_or(-1);
+    assert_eq!(rows_until(&owner, ANDON_ROWS, &[("calls", raises)]).await, owned(&[("calls", raises)]));
+    let recount = "SELECT 'units', (SELECT count(*) FROM events WHERE event_type = 'ProductionRecorded')
+                          - (SELECT COALESCE(sum(total), 0)::bigint FROM read_oee_counts)";
+    assert_eq!(rows(&owner, recount).await, owned(&[("units", 0)]), "OEE counts equal a recount");
     let stopped_projections: i64 =
         sqlx::query_scalar("SELECT count(*) FROM projection_checkpoints WHERE failed_position IS NOT NULL")
             .fetch_one(&owner)

@@ -90,26 +90,29 @@ async fn requests_their_clients_gave_up_on_midway_leave_no_key_stuck_and_every_c
     let (job, olga) = app.running_job().await;
     let path = format!("/api/v1/jobs/{job}/production");
     let body = json!({"good": 1, "reject": 0});
-    const KEYS: u64 = 40;
-    // Each first try is abandoned after a few milliseconds: the connection closes wherever the
-    // request is (parsing, deciding, appending, answering).
+    const KEYS: u64 = 80;
+    // Each first try is cut off with a TCP reset a few milliseconds after it was sent, wherever the
+    // request then is (authenticating, deciding, appending, answering).
+    let body_text = body.to_string();
     for key in 0..KEYS {
-        let abandoned = app
-            .client
-            .post(app.url(&path))
-            .bearer_auth(&olga)
-            .header("idempotency-key", format!("gateway-{key}"))
-            .timeout(std::time::Duration::from_millis(1 + key % 8))
-            .json(&body)
-            .send()
-            .await;
-        drop(abandoned);
+        use tokio::io::AsyncWriteExt;
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {olga}\r\nIdempotency-Key: gateway-{key}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body_text}",
+            body_text.len()
+        );
+        let mut stream = tokio::net::TcpStream::connect(app.address).await.unwrap_or_else(|e| panic!("{e}"));
+        stream.write_all(request.as_bytes()).await.unwrap_or_else(|e| panic!("{e}"));
+        // Not a wait for anything: how long this client holds on before it gives up.
+        tokio::time::sleep(std::time::Duration::from_millis((key * 7) % 30)).await;
+        stream.set_linger(Some(std::time::Duration::ZERO)).unwrap_or_else(|e| panic!("{e}"));
+        drop(stream);
     }
     for key in 0..KEYS {
         let retried = with_key(&app, &olga, &path, &format!("gateway-{key}"), &body).await;
         assert_eq!(retried.status, 200, "key {key}: {}", retried.body);
     }
-    assert_eq!(app.units_recorded(&job).await, (40, 40), "each key's count once");
+    assert_eq!(app.units_recorded(&job).await, (80, 80), "each key's count once");
 }
 
 #[tokio::test]
