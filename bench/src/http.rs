@@ -84,7 +84,7 @@ impl Http {
 
 impl Target for Http {
     async fn start_job(&self, id: &str) -> Result<(), String> {
-        let create = json!({"id": id, "line": LINE, "product": "P-1", "target_quantity": u64::MAX});
+        let create = json!({"id": id, "line": LINE, "product": "P-1", "target_quantity": domain::job::JOB_MAX_UNITS});
         post(&self.client, format!("{}/jobs", self.base), Some(&self.token), &create).await?;
         self.job(id, "assign", json!({"operator": self.user_id})).await?;
         self.job(id, "accept", json!({})).await?;

@@ -29,7 +29,7 @@ pub fn start_commands() -> Vec<JobCommand> {
         JobCommand::Create {
             line: LineId::parse("bench/area/L1").unwrap_or_else(|_| unreachable!("valid line")),
             product: ProductId::parse("P-1").unwrap_or_else(|_| unreachable!("valid product")),
-            target_quantity: NonZeroU64::MAX,
+            target_quantity: NonZeroU64::new(domain::job::JOB_MAX_UNITS).unwrap_or(NonZeroU64::MIN),
         },
         JobCommand::AssignOperator { operator: actor().user_id, operator_name: actor().printed_name, reason: None },
         JobCommand::Accept { operator: actor().user_id },
