@@ -53,27 +53,13 @@ impl ApiError {
     pub fn unprocessable(code: &str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
-    /// A business rule refused the request. The code is the rule's name: the domain error's variant in
-    /// snake case (`wrong_status`, `already_created`), so renaming a variant is an API change.
-    pub fn rule(error: &impl std::error::Error) -> Self {
-        Self::unprocessable(&rule_code(&format!("{error:?}")), error.to_string())
+    /// A business rule refused the request; the code is the rule's own (`domain::Rule`).
+    pub fn rule(error: &(impl std::error::Error + domain::Rule)) -> Self {
+        Self::unprocessable(error.code(), error.to_string())
     }
     pub fn body(&self) -> ErrorBody {
         ErrorBody { code: self.code.clone(), message: self.message.clone(), details: self.details.clone() }
     }
-}
-
-/// `WrongStatus { action: .. }` -> `wrong_status`.
-fn rule_code(debug: &str) -> String {
-    let variant = debug.split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap_or_default();
-    let mut code = String::with_capacity(variant.len() + 4);
-    for (index, c) in variant.chars().enumerate() {
-        if c.is_ascii_uppercase() && index > 0 {
-            code.push('_');
-        }
-        code.push(c.to_ascii_lowercase());
-    }
-    code
 }
 
 impl ResponseError for ApiError {
@@ -164,7 +150,7 @@ pub fn internal(error: &dyn std::error::Error) -> ApiError {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "the request failed; see the service log")
 }
 
-impl<E: std::error::Error> From<CommandError<E>> for ApiError {
+impl<E: std::error::Error + domain::Rule> From<CommandError<E>> for ApiError {
     fn from(error: CommandError<E>) -> Self {
         match error {
             CommandError::Rejected(refusal) => Self::rule(&refusal),
@@ -181,7 +167,7 @@ impl<E: std::error::Error> From<CommandError<E>> for ApiError {
     }
 }
 
-impl<E: std::error::Error> From<commands::lookups::LookupError<E>> for ApiError {
+impl<E: std::error::Error + domain::Rule> From<commands::lookups::LookupError<E>> for ApiError {
     fn from(error: commands::lookups::LookupError<E>) -> Self {
         use commands::lookups::LookupError;
         match error {
@@ -190,17 +176,5 @@ impl<E: std::error::Error> From<commands::lookups::LookupError<E>> for ApiError 
             LookupError::UnknownTemplate(_) => Self::unprocessable("unknown_template", error.to_string()),
             LookupError::UnknownEquipment(_) => Self::unprocessable("unknown_equipment", error.to_string()),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::rule_code;
-
-    #[test]
-    fn rule_codes_are_the_snake_cased_variant() {
-        assert_eq!(rule_code("WrongStatus { action: \"start\" }"), "wrong_status");
-        assert_eq!(rule_code("NotCreated"), "not_created");
-        assert_eq!(rule_code("SegregationOfDuties(Admin)"), "segregation_of_duties");
     }
 }

@@ -6,11 +6,14 @@
 //! [`command_call`] (what every command endpoint does) and [`auth`].
 
 pub mod auth;
+mod bodies;
 pub mod command_call;
 pub mod error;
 pub mod idempotency;
 mod json;
 mod openapi;
+mod projection_status;
+pub mod query_call;
 mod routes;
 pub mod settings;
 mod state;

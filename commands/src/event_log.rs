@@ -144,6 +144,20 @@ pub async fn placed_events(
     Ok(events)
 }
 
+/// The newest `limit` user events that are security alerts (Part 11 AC-06): lockouts, and sign-in
+/// attempts on locked or deactivated accounts; newest first.
+pub async fn security_alerts(pool: &PgPool, limit: i64) -> Result<Vec<RecordedEvent>, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM events
+         WHERE aggregate_type = 'user'
+           AND (event_type = 'UserLockedOut' OR (event_type = 'LoginFailed' AND payload->>'blocked' = 'true'))
+         ORDER BY position DESC LIMIT $1"
+    ))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
 /// A reader's position in the commit-ordered log: the last (transaction id, position) it processed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct LogPosition {

@@ -2,10 +2,7 @@
 //! with another process decide again on fresh state (bounded).
 
 use chrono::{SubsecRound, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate as _, AggregateContext as _};
 
-use crate::adapter::{Adapted, Stamped};
 use crate::error::StoreError;
 use crate::metadata::{CommandContext, EventMetadata};
 use crate::store::{Appended, LoadedAggregate, PgEventStore};
@@ -58,7 +55,7 @@ where
             store.reload(&mut loaded).await?;
         }
         check_expected(context, &loaded)?;
-        let events = match decide(&mut loaded, &command).await {
+        let events = match decide(&mut loaded, &command) {
             Ok(events) => events,
             Err(refusal) if loaded.is_fresh() => return Err(CommandError::Rejected(refusal)),
             Err(refusal) => {
@@ -69,7 +66,7 @@ where
                     return Err(CommandError::Rejected(refusal));
                 }
                 check_expected(context, &loaded)?;
-                decide(&mut loaded, &command).await.map_err(CommandError::Rejected)?
+                decide(&mut loaded, &command).map_err(CommandError::Rejected)?
             }
         };
         if events.is_empty() {
@@ -102,17 +99,16 @@ fn check_expected<A: domain::Aggregate>(
     }
 }
 
-/// Decides `command` on the loaded state through cqrs-es, which applies the events to the working copy
-/// only when the command is accepted.
-async fn decide<A: domain::Aggregate>(
+/// Decides `command` on the loaded state at the server's time, and applies the events to the working
+/// copy only when the command is accepted (docs/adr/0005).
+fn decide<A: domain::Aggregate>(
     loaded: &mut LoadedAggregate<A>,
     command: &A::Command,
 ) -> Result<Vec<A::Event>, A::Error>
 where
     A::Command: Clone,
 {
-    let sink = EventSink::<Adapted<A>>::default();
-    let stamped = Stamped { command: command.clone(), now: Utc::now().trunc_subsecs(6) };
-    loaded.aggregate().handle(stamped, &(), &sink).await?;
-    Ok(sink.collect().await.into_iter().map(|event| event.0).collect())
+    let events = loaded.state().handle(command.clone(), Utc::now().trunc_subsecs(6))?;
+    loaded.apply_decided(&events);
+    Ok(events)
 }

@@ -89,6 +89,17 @@ impl<A> LoadedAggregate<A> {
         &self.working.aggregate.0
     }
 
+    /// Folds the events a decision produced into the working copy (not yet into the warm state: that
+    /// happens when they are appended).
+    pub(crate) fn apply_decided(&mut self, events: &[A::Event])
+    where
+        A: domain::Aggregate,
+    {
+        for event in events {
+            self.working.aggregate.0.apply(event);
+        }
+    }
+
     /// Whether the state was read from the database for this command. A warm copy can be behind what
     /// another process has committed since.
     pub fn is_fresh(&self) -> bool {

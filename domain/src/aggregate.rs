@@ -12,7 +12,7 @@ pub trait Aggregate: Default + Clone + Serialize + DeserializeOwned + Send + Syn
     const TYPE: &'static str;
     type Command: Command;
     type Event: Event;
-    type Error: std::error::Error + Send + Sync + 'static;
+    type Error: std::error::Error + Rule + Send + Sync + 'static;
 
     /// Decides which events a command produces on the current state. `now` is the server's clock,
     /// passed in so that deciding (and replaying) never reads a clock of its own.
@@ -20,6 +20,12 @@ pub trait Aggregate: Default + Clone + Serialize + DeserializeOwned + Send + Syn
 
     /// Folds one event into the state. Never fails: events are facts that already happened.
     fn apply(&mut self, event: &Self::Event);
+}
+
+/// A refusal's stable, machine-readable name (`wrong_status`): clients branch on it, so it is written out
+/// for every variant, never derived from a type's name, and renaming a variant changes no code.
+pub trait Rule {
+    fn code(&self) -> &'static str;
 }
 
 pub trait Command: Send + Sync + 'static {

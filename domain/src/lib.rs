@@ -23,4 +23,4 @@ mod test_support;
 pub mod user;
 pub mod values;
 
-pub use aggregate::{Aggregate, Command, Event};
+pub use aggregate::{Aggregate, Command, Event, Rule};

@@ -172,3 +172,25 @@ async fn insert_device(transaction: &mut PgConnection, device: &str, hash: &str)
 async fn any_account(connection: &mut PgConnection) -> Result<bool, ApiError> {
     Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM user_credentials)").fetch_one(connection).await?)
 }
+
+/// Sets a new password, checking the policy and that it repeats none of the recent ones.
+pub async fn new_password_hash(
+    app: &crate::state::AppState,
+    user: Option<UserId>,
+    username: &str,
+    password: &str,
+) -> Result<String, ApiError> {
+    let policy = &app.settings.password_policy;
+    crate::auth::password::check_strength(policy, password, username)?;
+    if let Some(user) = user {
+        for old in recent_hashes(&app.pool, user, policy.history).await? {
+            if crate::auth::password::verify(password.to_owned(), Some(old)).await? {
+                return Err(ApiError::unprocessable(
+                    "password_reused",
+                    format!("the password must differ from the last {} passwords", policy.history),
+                ));
+            }
+        }
+    }
+    crate::auth::password::hash(password.to_owned()).await
+}

@@ -11,10 +11,11 @@ use uuid::Uuid;
 
 use crate::auth::Target;
 use crate::auth::access::{CANCEL_ANDON, ESCALATE_ANDON, RAISE_ANDON, RESPOND_TO_ANDON};
+use crate::bodies::{NoFields, WithReason};
 use crate::command_call::{CommandCall, CommandResponses, Reply};
 use crate::error::ApiError;
 use crate::json::Json;
-use crate::routes::bodies::{NoFields, WithReason};
+use crate::query_call::{Freshness, QueryCall, QueryErrors, bounded_range, page_limit, range};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // A scope per kind of record: the router then tries only this module's patterns.
@@ -131,7 +132,7 @@ pub struct BoardQuery {
 
 #[derive(Debug, serde::Serialize, ToSchema)]
 pub struct Board {
-    pub freshness: crate::routes::projections::Freshness,
+    pub freshness: Freshness,
     pub calls: Vec<OpenCall>,
 }
 
@@ -146,20 +147,12 @@ pub struct OpenCall {
 
 /// The open calls of a line, oldest first, with their age and escalation level.
 #[utoipa::path(tag = "andon", params(BoardQuery), responses(
-    (status = 200, body = Board), (status = 400, body = crate::error::ErrorBody),
-    (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
-    (status = 503, body = crate::error::ErrorBody)))]
+    (status = 200, body = Board), QueryErrors))]
 #[get("")]
-async fn board(
-    app: web::Data<crate::state::AppState>,
-    principal: crate::auth::Principal,
-    query: web::Query<BoardQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let freshness =
-        crate::routes::projections::line_query::<projections::read_models::andon::Calls>(&app, &principal, &query.line)
-            .await?;
+async fn board(call: QueryCall, query: web::Query<BoardQuery>) -> Result<HttpResponse, ApiError> {
+    let freshness = call.line::<projections::read_models::andon::Calls>(&query.line).await?;
     let now = chrono::Utc::now();
-    let calls = projections::read_models::andon::open_calls(&app.pool, &query.line.to_string())
+    let calls = projections::read_models::andon::open_calls(&call.app.pool, &query.line.to_string())
         .await?
         .into_iter()
         .map(|call| OpenCall { age_seconds: (now - call.raised_at).num_seconds(), call })
@@ -181,7 +174,7 @@ pub struct PeriodQuery {
 
 #[derive(Debug, serde::Serialize, ToSchema)]
 pub struct ResponseTimes {
-    pub freshness: crate::routes::projections::Freshness,
+    pub freshness: Freshness,
     /// Per call type: `calls`, `acknowledged`, `resolved`; `mean_seconds_to_acknowledge` (MTTA) = mean
     /// time from raise to acknowledgement over the acknowledged calls; `mean_seconds_to_resolve` (MTTR)
     /// = mean time from raise to resolution over the resolved calls. Cancelled calls count in neither
@@ -196,21 +189,13 @@ pub struct ResponseTimes {
 
 /// Response and resolution times of a line's calls, per call type and per shift and call type.
 #[utoipa::path(tag = "andon", params(PeriodQuery), responses(
-    (status = 200, body = ResponseTimes), (status = 400, body = crate::error::ErrorBody),
-    (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
-    (status = 503, body = crate::error::ErrorBody)))]
+    (status = 200, body = ResponseTimes), QueryErrors))]
 #[get("/response-times")]
-async fn response_times(
-    app: web::Data<crate::state::AppState>,
-    principal: crate::auth::Principal,
-    query: web::Query<PeriodQuery>,
-) -> Result<HttpResponse, ApiError> {
+async fn response_times(call: QueryCall, query: web::Query<PeriodQuery>) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let range = crate::routes::bounded_range(query.from, query.to)?;
-    let freshness =
-        crate::routes::projections::line_query::<projections::read_models::andon::Calls>(&app, &principal, &query.line)
-            .await?;
-    let times = projections::read_models::andon::response_times(&app.pool, &query.line.to_string(), range).await?;
+    let range = bounded_range(query.from, query.to)?;
+    let freshness = call.line::<projections::read_models::andon::Calls>(&query.line).await?;
+    let times = projections::read_models::andon::response_times(&call.app.pool, &query.line.to_string(), range).await?;
     Ok(HttpResponse::Ok().json(ResponseTimes { freshness, by_call_type: times.by_call_type, by_shift: times.by_shift }))
 }
 
@@ -237,7 +222,7 @@ pub struct HistoryQuery {
 
 #[derive(Debug, serde::Serialize, ToSchema)]
 pub struct History {
-    pub freshness: crate::routes::projections::Freshness,
+    pub freshness: Freshness,
     /// In the order they were raised: id, station, type, priority, status, level reached, raised,
     /// acknowledged and closed (resolved or cancelled) times.
     #[schema(value_type = Vec<Object>)]
@@ -246,28 +231,20 @@ pub struct History {
 
 /// A line's calls, open and closed, raised in a period; page with `after`.
 #[utoipa::path(tag = "andon", params(HistoryQuery), responses(
-    (status = 200, body = History), (status = 400, body = crate::error::ErrorBody),
-    (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
-    (status = 503, body = crate::error::ErrorBody)))]
+    (status = 200, body = History), QueryErrors))]
 #[get("/history")]
-async fn history(
-    app: web::Data<crate::state::AppState>,
-    principal: crate::auth::Principal,
-    query: web::Query<HistoryQuery>,
-) -> Result<HttpResponse, ApiError> {
+async fn history(call: QueryCall, query: web::Query<HistoryQuery>) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let range = crate::routes::range(query.from, query.to)?;
-    let freshness =
-        crate::routes::projections::line_query::<projections::read_models::andon::Calls>(&app, &principal, &query.line)
-            .await?;
+    let range = range(query.from, query.to)?;
+    let freshness = call.line::<projections::read_models::andon::Calls>(&query.line).await?;
     let filter = projections::read_models::andon::HistoryFilter {
         line: query.line.to_string(),
         range,
         call_type: query.call_type.as_ref().map(projections::read_models::folded::name_of),
         status: query.status.as_ref().map(projections::read_models::folded::name_of),
         after: query.after.map(|id| id.to_string()),
-        limit: i64::from(query.limit.unwrap_or(500).clamp(1, 500)),
+        limit: page_limit(query.limit),
     };
-    let calls = projections::read_models::andon::history(&app.pool, &filter).await?;
+    let calls = projections::read_models::andon::history(&call.app.pool, &filter).await?;
     Ok(HttpResponse::Ok().json(History { freshness, calls }))
 }

@@ -11,10 +11,10 @@ use uuid::Uuid;
 
 use crate::auth::Target;
 use crate::auth::access::{DEFINE_CHECKLISTS, WORK_CHECKLISTS};
+use crate::bodies::NoFields;
 use crate::command_call::{CommandCall, CommandResponses, Located, Reply, accepted};
 use crate::error::ApiError;
 use crate::json::Json;
-use crate::routes::bodies::NoFields;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     let checklists = utoipa_actix_web::scope("/api/v1/checklists").service(start).service(answer).service(complete);

@@ -11,12 +11,12 @@ use utoipa::ToSchema;
 use crate::auth::access::{ADMINISTER, READ_ACCOUNTS};
 use crate::auth::credentials::{self, NewSecret};
 use crate::auth::password::{self, random_secret};
-use crate::auth::{Principal, Target, authorize, session};
+use crate::auth::{Target, authorize, session};
+use crate::bodies::WithReason;
 use crate::command_call::{CommandAccepted, CommandCall, CommandResponses, Reply, command_accepted};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::Json;
-use crate::routes::bodies::WithReason;
-use crate::state::AppState;
+use crate::query_call::{QueryCall, QueryErrors};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // A scope per kind of record: the router then tries only this module's patterns.
@@ -78,16 +78,11 @@ pub struct DeviceRecord {
 }
 
 #[utoipa::path(tag = "devices", responses(
-    (status = 200, body = DeviceRecord), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-    (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    (status = 200, body = DeviceRecord), QueryErrors))]
 #[get("/{device_id}")]
-async fn read(
-    app: web::Data<AppState>,
-    principal: Principal,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    authorize(&principal, READ_ACCOUNTS, Target::Anywhere)?;
-    match app.devices.state_and_version(&path).await? {
+async fn read(call: QueryCall, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    authorize(&call.principal, READ_ACCOUNTS, Target::Anywhere)?;
+    match call.app.devices.state_and_version(&path).await? {
         (_, 0) => Err(ApiError::not_found("device", &path)),
         (state, version) => Ok(HttpResponse::Ok().json(DeviceRecord { device_id: path.into_inner(), version, state })),
     }

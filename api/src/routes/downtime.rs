@@ -16,6 +16,8 @@ use crate::auth::{Target, Who};
 use crate::command_call::{CommandCall, CommandResponses, Located};
 use crate::error::ApiError;
 use crate::json::Json;
+use crate::query_call::{Freshness, QueryCall, QueryErrors, page_limit, period};
+use projections::read_models::downtime::Stops;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // A scope per kind of record: the router then tries only this module's patterns.
@@ -143,7 +145,7 @@ pub struct StopQuery {
 
 #[derive(Debug, serde::Serialize, ToSchema)]
 pub struct StopList {
-    pub freshness: crate::routes::projections::Freshness,
+    pub freshness: Freshness,
     /// Open stops have no `ended_at`, `duration_ms` or `class` yet.
     #[schema(value_type = Vec<Object>)]
     pub stops: Vec<projections::read_models::downtime::StopRow>,
@@ -151,23 +153,12 @@ pub struct StopList {
 
 /// The stops of a line in a period, open or ended, with reason and loss category.
 #[utoipa::path(tag = "downtime", params(StopQuery), responses(
-    (status = 200, body = StopList), (status = 400, body = crate::error::ErrorBody),
-    (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
-    (status = 503, body = crate::error::ErrorBody)))]
+    (status = 200, body = StopList), QueryErrors))]
 #[get("")]
-async fn list(
-    app: web::Data<crate::state::AppState>,
-    principal: crate::auth::Principal,
-    query: web::Query<StopQuery>,
-) -> Result<HttpResponse, ApiError> {
+async fn list(call: QueryCall, query: web::Query<StopQuery>) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let freshness = crate::routes::projections::line_query::<projections::read_models::downtime::Stops>(
-        &app,
-        &principal,
-        &query.line,
-    )
-    .await?;
-    let (from, to) = super::period(query.from, query.to)?;
+    let freshness = call.line::<Stops>(&query.line).await?;
+    let (from, to) = period(query.from, query.to)?;
     let after = query.after_started_at.map(|at| (at, query.after_id.unwrap_or_default()));
     let filter = projections::read_models::downtime::StopFilter {
         line: query.line.to_string(),
@@ -175,9 +166,9 @@ async fn list(
         to,
         open_only: query.open_only.unwrap_or(false),
         after,
-        limit: i64::from(query.limit.unwrap_or(500).clamp(1, 500)),
+        limit: page_limit(query.limit),
     };
-    let stops = projections::read_models::downtime::list(&app.pool, &filter).await?;
+    let stops = projections::read_models::downtime::list(&call.app.pool, &filter).await?;
     Ok(HttpResponse::Ok().json(StopList { freshness, stops }))
 }
 
@@ -203,7 +194,7 @@ pub struct ParetoQuery {
 
 #[derive(Debug, serde::Serialize, ToSchema)]
 pub struct Pareto {
-    pub freshness: crate::routes::projections::Freshness,
+    pub freshness: Freshness,
     /// Ended downtime (small stops are performance losses, not here), largest total duration first.
     #[schema(value_type = Vec<Object>)]
     pub bars: Vec<projections::read_models::downtime::ParetoBar>,
@@ -212,32 +203,21 @@ pub struct Pareto {
 }
 
 #[utoipa::path(tag = "downtime", params(ParetoQuery), responses(
-    (status = 200, body = Pareto), (status = 400, body = crate::error::ErrorBody),
-    (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
-    (status = 503, body = crate::error::ErrorBody)))]
+    (status = 200, body = Pareto), QueryErrors))]
 #[get("/pareto")]
-async fn pareto(
-    app: web::Data<crate::state::AppState>,
-    principal: crate::auth::Principal,
-    query: web::Query<ParetoQuery>,
-) -> Result<HttpResponse, ApiError> {
+async fn pareto(call: QueryCall, query: web::Query<ParetoQuery>) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let freshness = crate::routes::projections::line_query::<projections::read_models::downtime::Stops>(
-        &app,
-        &principal,
-        &query.line,
-    )
-    .await?;
-    let (from, to) = super::period(query.from, query.to)?;
+    let freshness = call.line::<Stops>(&query.line).await?;
+    let (from, to) = period(query.from, query.to)?;
     let by = match query.by {
         ParetoKey::Reason => projections::read_models::downtime::ParetoBy::Reason,
         ParetoKey::LossCategory => projections::read_models::downtime::ParetoBy::LossCategory,
     };
     let line = query.line.to_string();
-    let bars = projections::read_models::downtime::pareto(&app.pool, &line, from, to, by).await?;
+    let bars = projections::read_models::downtime::pareto(&call.app.pool, &line, from, to, by).await?;
     let open =
         projections::read_models::downtime::StopFilter { line, from, to, open_only: true, after: None, limit: 500 };
-    let open_stops = projections::read_models::downtime::list(&app.pool, &open).await?.len();
+    let open_stops = projections::read_models::downtime::list(&call.app.pool, &open).await?.len();
     Ok(HttpResponse::Ok().json(Pareto { freshness, bars, open_stops }))
 }
 
@@ -255,7 +235,7 @@ pub struct ReliabilityQuery {
 
 #[derive(Debug, serde::Serialize, ToSchema)]
 pub struct Reliability {
-    pub freshness: crate::routes::projections::Freshness,
+    pub freshness: Freshness,
     /// A failure is an ended stop of class downtime booked as unplanned loss that started in the period.
     /// `mttr_ms` = the failures' total duration / their number. `mtbf_ms` = (the period's length minus
     /// all ended downtime in it) / the number of failures. Both are null without failures. The period is
@@ -267,23 +247,13 @@ pub struct Reliability {
 
 /// MTBF and MTTR of a line over a period.
 #[utoipa::path(tag = "downtime", params(ReliabilityQuery), responses(
-    (status = 200, body = Reliability), (status = 400, body = crate::error::ErrorBody),
-    (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
-    (status = 503, body = crate::error::ErrorBody)))]
+    (status = 200, body = Reliability), QueryErrors))]
 #[get("/reliability")]
-async fn reliability(
-    app: web::Data<crate::state::AppState>,
-    principal: crate::auth::Principal,
-    query: web::Query<ReliabilityQuery>,
-) -> Result<HttpResponse, ApiError> {
+async fn reliability(call: QueryCall, query: web::Query<ReliabilityQuery>) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let freshness = crate::routes::projections::line_query::<projections::read_models::downtime::Stops>(
-        &app,
-        &principal,
-        &query.line,
-    )
-    .await?;
-    let (from, to) = super::period(query.from, query.to)?;
-    let figures = projections::read_models::downtime::reliability(&app.pool, &query.line.to_string(), from, to).await?;
+    let freshness = call.line::<Stops>(&query.line).await?;
+    let (from, to) = period(query.from, query.to)?;
+    let figures =
+        projections::read_models::downtime::reliability(&call.app.pool, &query.line.to_string(), from, to).await?;
     Ok(HttpResponse::Ok().json(Reliability { freshness, figures }))
 }

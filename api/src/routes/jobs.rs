@@ -14,10 +14,11 @@ use uuid::Uuid;
 
 use crate::auth::access::{CORRECT_COUNTS, PLAN_JOBS, READ_COUNTERS, RUN_JOBS};
 use crate::auth::{Target, Who};
+use crate::bodies::{MaybeReason, NoFields, WithReason};
 use crate::command_call::{CommandCall, CommandResponses, Reply};
 use crate::error::ApiError;
 use crate::json::Json;
-use crate::routes::bodies::{MaybeReason, NoFields, WithReason};
+use crate::query_call::{Freshness, QueryCall, QueryErrors, page_limit};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // A scope per kind of record: the router then tries only this module's patterns.
@@ -260,7 +261,7 @@ pub struct JobQuery {
 #[derive(Debug, serde::Serialize, ToSchema)]
 pub struct JobList {
     /// The read model reflects at least the events up to this point of the log.
-    pub freshness: crate::routes::projections::Freshness,
+    pub freshness: Freshness,
     pub jobs: Vec<JobSummary>,
 }
 
@@ -276,27 +277,22 @@ pub struct JobSummary {
 }
 
 #[utoipa::path(tag = "jobs", params(JobQuery), responses(
-    (status = 200, body = JobList), (status = 400, body = crate::error::ErrorBody),
-    (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
-    (status = 503, body = crate::error::ErrorBody)))]
+    (status = 200, body = JobList), QueryErrors))]
 #[get("")]
-async fn list(
-    app: web::Data<crate::state::AppState>,
-    principal: crate::auth::Principal,
-    query: web::Query<JobQuery>,
-) -> Result<HttpResponse, ApiError> {
+async fn list(call: QueryCall, query: web::Query<JobQuery>) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let freshness =
-        crate::routes::projections::line_query::<projections::read_models::jobs::Jobs>(&app, &principal, &query.line)
-            .await?;
+    let freshness = call.line::<projections::read_models::jobs::Jobs>(&query.line).await?;
     let filter = projections::read_models::jobs::JobFilter {
         line: Some(query.line.to_string()),
         status: query.status.as_ref().map(projections::read_models::folded::name_of),
         after: query.after,
-        limit: i64::from(query.limit.unwrap_or(500).clamp(1, 500)),
+        limit: page_limit(query.limit),
     };
-    let jobs =
-        projections::read_models::jobs::list(&app.pool, &filter).await?.into_iter().map(JobSummary::from).collect();
+    let jobs = projections::read_models::jobs::list(&call.app.pool, &filter)
+        .await?
+        .into_iter()
+        .map(JobSummary::from)
+        .collect();
     Ok(HttpResponse::Ok().json(JobList { freshness, jobs }))
 }
 
@@ -309,7 +305,7 @@ impl From<projections::read_models::jobs::JobRow> for JobSummary {
 
 #[derive(Debug, serde::Serialize, ToSchema)]
 pub struct JobDetail {
-    pub freshness: crate::routes::projections::Freshness,
+    pub freshness: Freshness,
     /// `null` while the read model has not reached the job's first event (compare `freshness`).
     pub job: Option<JobSummary>,
     /// The job as folded from its events: counters with their last readings, operator, counts.
@@ -319,25 +315,18 @@ pub struct JobDetail {
 
 /// One job with its progress against target and its folded state.
 #[utoipa::path(tag = "jobs", responses(
-    (status = 200, body = JobDetail), (status = 400, body = crate::error::ErrorBody),
-    (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
-    (status = 404, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)))]
+    (status = 200, body = JobDetail), QueryErrors))]
 #[get("/{job_id}")]
-async fn detail(
-    app: web::Data<crate::state::AppState>,
-    principal: crate::auth::Principal,
-    job_id: web::Path<Uuid>,
-) -> Result<HttpResponse, ApiError> {
+async fn detail(call: QueryCall, job_id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let id = job_id.to_string();
     // The job's line, for the principal's scope, from its events: 404 for a job that does not exist.
-    let line = match app.jobs.state_and_version(&id).await? {
+    let line = match call.app.jobs.state_and_version(&id).await? {
         (job, version) if version > 0 => job.line,
         _ => None,
     };
     let line = line.ok_or_else(|| ApiError::not_found("job", &id))?;
-    let freshness =
-        crate::routes::projections::line_query::<projections::read_models::jobs::Jobs>(&app, &principal, &line).await?;
-    let (job, state) = match projections::read_models::jobs::detail(&app.pool, &id).await? {
+    let freshness = call.line::<projections::read_models::jobs::Jobs>(&line).await?;
+    let (job, state) = match projections::read_models::jobs::detail(&call.app.pool, &id).await? {
         Some((row, state)) => (Some(JobSummary::from(row)), Some(state)),
         None => (None, None),
     };

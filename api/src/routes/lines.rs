@@ -11,14 +11,15 @@ use domain::line_id::LineId;
 use domain::values::{EquipmentId, LossCategory, Millis, Name, ProductId, Reason, ReasonCode};
 use projections::live::line_status::Staleness;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::auth::access::{CONFIGURE_LINES, READ_RECORDS};
-use crate::auth::{Principal, Target, authorize};
+use crate::auth::{Target, authorize};
 use crate::command_call::{CommandCall, CommandResponses, Reply};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::json::Json;
-use crate::state::AppState;
+use crate::query_call::{LinePath, registered};
+use crate::query_call::{QueryCall, QueryErrors};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // A scope per kind of record: the router then tries only this module's patterns.
@@ -34,22 +35,6 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .service(set_escalation_ladder)
             .service(define_downtime_reason),
     );
-}
-
-/// `/lines/{site}/{area}/{line}`: a line id's three parts.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct LinePath {
-    site: String,
-    area: String,
-    line: String,
-}
-
-impl LinePath {
-    pub fn parse(&self) -> Result<LineId, ApiError> {
-        LineId::parse(&format!("{}/{}/{}", self.site, self.area, self.line))
-            .map_err(|error| ApiError::bad_request("invalid_path", error.to_string()))
-    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -86,17 +71,12 @@ pub struct LineRecord {
 }
 
 #[utoipa::path(tag = "lines", params(LinePath), responses(
-    (status = 200, body = LineRecord), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-    (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    (status = 200, body = LineRecord), QueryErrors))]
 #[get("/{site}/{area}/{line}")]
-async fn read(
-    app: web::Data<AppState>,
-    principal: Principal,
-    path: web::Path<LinePath>,
-) -> Result<HttpResponse, ApiError> {
+async fn read(call: QueryCall, path: web::Path<LinePath>) -> Result<HttpResponse, ApiError> {
     let line = path.parse()?;
-    authorize(&principal, READ_RECORDS, Target::Line(&line))?;
-    match app.lines.state_and_version(&line.to_string()).await? {
+    authorize(&call.principal, READ_RECORDS, Target::Line(&line))?;
+    match call.app.lines.state_and_version(&line.to_string()).await? {
         (_, 0) => Err(ApiError::not_found("line", &line.to_string())),
         (state, version) => Ok(HttpResponse::Ok().json(LineRecord { line: line.to_string(), version, state })),
     }
@@ -294,46 +274,16 @@ async fn define_downtime_reason(
 /// the line; while one request reads the changed board, others may be answered with the board before
 /// that commit and its own freshness. A client waiting for a change compares `freshness`.
 #[utoipa::path(tag = "lines", params(LinePath), responses(
-    (status = 200, body = Object, description = "The status board"), (status = 400, body = ErrorBody),
-    (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    (status = 200, body = Object, description = "The status board"), QueryErrors))]
 #[get("/{site}/{area}/{line}/status")]
-async fn status(
-    app: web::Data<AppState>,
-    principal: Principal,
-    path: web::Path<LinePath>,
-) -> Result<HttpResponse, ApiError> {
+async fn status(call: QueryCall, path: web::Path<LinePath>) -> Result<HttpResponse, ApiError> {
     let line = path.parse()?;
-    authorize(&principal, READ_RECORDS, Target::Line(&line))?;
-    registered(&app, &line).await?;
-    let status = app.boards.status(&app.pool, &line.to_string(), chrono::Utc::now(), Staleness::WhileReadAgain).await?;
+    authorize(&call.principal, READ_RECORDS, Target::Line(&line))?;
+    registered(&call.app, &line).await?;
+    let status = call
+        .app
+        .boards
+        .status(&call.app.pool, &line.to_string(), chrono::Utc::now(), Staleness::WhileReadAgain)
+        .await?;
     Ok(HttpResponse::Ok().json(status))
-}
-
-/// 404 for a line that was never registered.
-pub async fn registered(app: &AppState, line: &LineId) -> Result<(), ApiError> {
-    match app.lines.state_and_version(&line.to_string()).await? {
-        (_, 0) => Err(ApiError::not_found("line", &line.to_string())),
-        _ => Ok(()),
-    }
-}
-
-/// The lines of a site, or of one area of it, that `principal` may read, as the OEE read model knows
-/// them. A site needs a grant for the site; an area needs every one of its lines (403 otherwise).
-pub async fn readable_lines(
-    app: &AppState,
-    principal: &Principal,
-    site: &domain::values::SiteId,
-    area: Option<&domain::values::AreaId>,
-) -> Result<Vec<LineId>, ApiError> {
-    authorize(principal, READ_RECORDS, if area.is_none() { Target::Site(site) } else { Target::Anywhere })?;
-    let names =
-        projections::read_models::oee::query::lines_of(&app.pool, site.as_str(), area.map(|area| area.to_string()))
-            .await?;
-    let mut lines = Vec::with_capacity(names.len());
-    for name in names {
-        let line = LineId::parse(&name).map_err(|error| crate::error::internal(&error))?;
-        authorize(principal, READ_RECORDS, Target::Line(&line))?;
-        lines.push(line);
-    }
-    Ok(lines)
 }

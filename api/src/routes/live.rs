@@ -25,7 +25,8 @@ use utoipa::{IntoParams, IntoResponses};
 use crate::auth::access::READ_RECORDS;
 use crate::auth::{Principal, Target, authorize};
 use crate::error::{ApiError, ErrorBody};
-use crate::routes::lines::{LinePath, readable_lines};
+use crate::query_call::QueryErrors;
+use crate::query_call::{LinePath, readable_lines, registered};
 use crate::state::AppState;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -168,9 +169,7 @@ async fn open(
 #[utoipa::path(tag = "lines", params(LinePath, Resume),
     responses(
     (status = 200, content_type = "text/event-stream", body = String,
-        description = "`line_status` events, each the line's whole status board"),
-    (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-    (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        description = "`line_status` events, each the line's whole status board"), QueryErrors))]
 #[get("/api/v1/live/lines/{site}/{area}/{line}")]
 async fn live_line(
     app: web::Data<AppState>,
@@ -180,7 +179,7 @@ async fn live_line(
 ) -> Result<HttpResponse, ApiError> {
     let line = path.parse()?;
     authorize(&principal, READ_RECORDS, Target::Line(&line))?;
-    crate::routes::lines::registered(&app, &line).await?;
+    registered(&app, &line).await?;
     open(app, principal, Scope::Line(line), &request).await
 }
 

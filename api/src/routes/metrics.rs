@@ -12,7 +12,7 @@ pub async fn render(app: web::Data<AppState>) -> HttpResponse {
     let pool = &app.pool;
     metrics::gauge!("db_pool_connections", "state" => "open").set(f64::from(pool.size()));
     metrics::gauge!("db_pool_connections", "state" => "idle").set(pool.num_idle() as f64);
-    match super::projections::statuses(pool).await {
+    match crate::projection_status::statuses(pool).await {
         Ok(statuses) => {
             for status in statuses {
                 let name = status.name;

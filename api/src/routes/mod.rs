@@ -1,8 +1,6 @@
 //! The HTTP endpoints, one module per kind of record, and what they share.
 
 mod andon;
-mod auth;
-mod bodies;
 mod checklists;
 mod devices;
 mod downtime;
@@ -13,14 +11,13 @@ pub mod lines;
 pub mod live;
 pub mod metrics;
 mod oee;
-pub mod projections;
+mod operations;
 mod records;
 mod security;
+mod sign_in;
 mod users;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Utc};
-use domain::oee::Interval;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
@@ -28,7 +25,7 @@ use crate::error::ApiError;
 /// Everything under `/api/v1`. Each module has a scope of its own: a scope of `/api/v1` would hide the
 /// docs routes behind it.
 pub fn configure(config: &mut ServiceConfig) {
-    auth::configure(config);
+    sign_in::configure(config);
     users::configure(config);
     devices::configure(config);
     security::configure(config);
@@ -40,7 +37,7 @@ pub fn configure(config: &mut ServiceConfig) {
     oee::configure(config);
     ingest::configure(config);
     records::configure(config);
-    projections::configure(config);
+    operations::configure(config);
     live::configure(config);
 }
 
@@ -62,35 +59,4 @@ pub async fn no_such_route(request: HttpRequest) -> HttpResponse {
         format!("there is no {} {}", request.method(), request.path()),
     );
     actix_web::ResponseError::error_response(&error)
-}
-
-/// A period from the query: default the last 24 hours, and `from` before `to`.
-pub fn period(
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
-) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
-    let to = to.unwrap_or_else(Utc::now);
-    let from = from.unwrap_or(to - chrono::Duration::hours(24));
-    if from >= to {
-        return Err(ApiError::bad_request("invalid_query", "`from` must be before `to`"));
-    }
-    Ok((from, to))
-}
-
-/// A period as [`period`], as an interval.
-pub fn range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<Interval, ApiError> {
-    let (from, to) = period(from, to)?;
-    Interval::new(from, to).ok_or_else(|| ApiError::bad_request("invalid_query", "`from` must be before `to`"))
-}
-
-/// The longest period a request that forms figures per shift or hour may ask for.
-const LONGEST_PERIOD_DAYS: i64 = 92;
-
-/// A period as [`range`], at most [`LONGEST_PERIOD_DAYS`] long.
-pub fn bounded_range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<Interval, ApiError> {
-    let range = range(from, to)?;
-    if range.end() - range.start() > chrono::Duration::days(LONGEST_PERIOD_DAYS) {
-        return Err(ApiError::bad_request("invalid_query", format!("a period is at most {LONGEST_PERIOD_DAYS} days")));
-    }
-    Ok(range)
 }

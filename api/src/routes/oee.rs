@@ -12,11 +12,8 @@ use projections::read_models::oee::query::{Granularity, LineOee, line_oee};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::Principal;
-use crate::error::{ApiError, ErrorBody};
-use crate::routes::bounded_range;
-use crate::routes::projections::{Freshness, freshness, line_query};
-use crate::state::AppState;
+use crate::error::ApiError;
+use crate::query_call::{Freshness, QueryCall, QueryErrors, bounded_range, freshness};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config.service(utoipa_actix_web::scope("/api/v1/oee").service(of_line).service(roll_up));
@@ -63,25 +60,20 @@ pub struct LineOeeAnswer {
 /// scheduled time less breaks and less stops booked to a planned category; only stops of the whole line
 /// (no equipment) count as downtime; units are priced with the ideal cycle time in force when made.
 #[utoipa::path(tag = "oee", params(LineOeeQuery), responses(
-    (status = 200, body = LineOeeAnswer), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-    (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    (status = 200, body = LineOeeAnswer), QueryErrors))]
 #[get("")]
-async fn of_line(
-    app: web::Data<AppState>,
-    principal: Principal,
-    query: web::Query<LineOeeQuery>,
-) -> Result<HttpResponse, ApiError> {
+async fn of_line(call: QueryCall, query: web::Query<LineOeeQuery>) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let range = bounded_range(query.from, query.to)?;
-    let freshness = line_query::<Oee>(&app, &principal, &query.line).await?;
+    let freshness = call.line::<Oee>(&query.line).await?;
     let as_of = Utc::now();
     let granularity = match query.granularity {
         Periods::Hour => Granularity::Hour,
         Periods::Shift => Granularity::Shift,
         Periods::Day => Granularity::Day,
     };
-    crate::routes::lines::registered(&app, &query.line).await?;
-    let oee = line_oee(&app.pool, &query.line.to_string(), range, granularity, as_of).await?;
+    crate::query_call::registered(&call.app, &query.line).await?;
+    let oee = line_oee(&call.app.pool, &query.line.to_string(), range, granularity, as_of).await?;
     Ok(HttpResponse::Ok().json(LineOeeAnswer { freshness, as_of, oee }))
 }
 
@@ -121,21 +113,16 @@ pub struct RollUp {
 /// OEE of an area or a site over the shift occurrences that start in a period: the sum of its lines.
 /// Reading an area needs every one of its lines; reading a site needs the site.
 #[utoipa::path(tag = "oee", params(RollUpQuery), responses(
-    (status = 200, body = RollUp), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-    (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    (status = 200, body = RollUp), QueryErrors))]
 #[get("/roll-up")]
-async fn roll_up(
-    app: web::Data<AppState>,
-    principal: Principal,
-    query: web::Query<RollUpQuery>,
-) -> Result<HttpResponse, ApiError> {
+async fn roll_up(call: QueryCall, query: web::Query<RollUpQuery>) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let range = bounded_range(query.from, query.to)?;
-    let lines = crate::routes::lines::readable_lines(&app, &principal, &query.site, query.area.as_ref()).await?;
-    let (freshness, as_of) = (freshness::<Oee>(&app.pool).await?, Utc::now());
+    let lines = call.readable_lines(&query.site, query.area.as_ref()).await?;
+    let (freshness, as_of) = (freshness::<Oee>(&call.app.pool).await?, Utc::now());
     let mut totals = Vec::with_capacity(lines.len());
     for line in lines {
-        if let Some(oee) = line_oee(&app.pool, &line.to_string(), range, Granularity::Shift, as_of).await? {
+        if let Some(oee) = line_oee(&call.app.pool, &line.to_string(), range, Granularity::Shift, as_of).await? {
             totals.push(LineTotal { line: oee.line, oee: oee.total });
         }
     }

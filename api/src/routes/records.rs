@@ -13,7 +13,8 @@ use uuid::Uuid;
 use crate::auth::access::{READ_ACCOUNTS, READ_RECORDS};
 use crate::auth::{Principal, Target, authorize};
 use crate::command_call::Located;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
+use crate::query_call::{QueryCall, QueryErrors};
 use crate::state::AppState;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -127,17 +128,12 @@ async fn authorize_read(
 const MAX_PAGE: u32 = 1000;
 
 #[utoipa::path(tag = "records", params(HistoryQuery), responses(
-    (status = 200, body = History), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-    (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    (status = 200, body = History), QueryErrors))]
 #[get("/api/v1/history")]
-async fn history(
-    app: web::Data<AppState>,
-    principal: Principal,
-    query: web::Query<HistoryQuery>,
-) -> Result<HttpResponse, ApiError> {
+async fn history(call: QueryCall, query: web::Query<HistoryQuery>) -> Result<HttpResponse, ApiError> {
     let HistoryQuery { record_type, id, after_sequence, limit } = query.into_inner();
-    let stream_type = authorize_read(&app, &principal, record_type, &id).await?;
-    let events = event_log::read_stream(&app.pool, stream_type, &id, StreamBound::All).await?;
+    let stream_type = authorize_read(&call.app, &call.principal, record_type, &id).await?;
+    let events = event_log::read_stream(&call.app.pool, stream_type, &id, StreamBound::All).await?;
     if events.is_empty() {
         return Err(ApiError::not_found("record", &id));
     }
@@ -193,14 +189,9 @@ pub struct StateAsOf {
 }
 
 #[utoipa::path(tag = "records", params(StateQuery), responses(
-    (status = 200, body = StateAsOf), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-    (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    (status = 200, body = StateAsOf), QueryErrors))]
 #[get("/api/v1/state")]
-async fn state_as_of(
-    app: web::Data<AppState>,
-    principal: Principal,
-    query: web::Query<StateQuery>,
-) -> Result<HttpResponse, ApiError> {
+async fn state_as_of(call: QueryCall, query: web::Query<StateQuery>) -> Result<HttpResponse, ApiError> {
     let StateQuery { record_type, id, sequence, at } = query.into_inner();
     let bound = match (sequence, at) {
         (Some(_), Some(_)) => {
@@ -210,8 +201,8 @@ async fn state_as_of(
         (None, Some(at)) => StreamBound::UpToTime(at),
         (None, None) => StreamBound::All,
     };
-    let stream_type = authorize_read(&app, &principal, record_type, &id).await?;
-    let events = event_log::read_stream(&app.pool, stream_type, &id, bound).await?;
+    let stream_type = authorize_read(&call.app, &call.principal, record_type, &id).await?;
+    let events = event_log::read_stream(&call.app.pool, stream_type, &id, bound).await?;
     let Some(last) = events.last() else {
         return Err(ApiError::not_found("record as of that point", &id));
     };

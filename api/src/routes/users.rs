@@ -12,14 +12,14 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::access::{ADMINISTER, READ_ACCOUNTS};
+use crate::auth::credentials::new_password_hash;
 use crate::auth::credentials::{self, NewSecret};
-use crate::auth::{Principal, Target, authorize, session};
+use crate::auth::{Target, authorize, session};
+use crate::bodies::WithReason;
 use crate::command_call::{CommandCall, CommandResponses, Reply, accepted};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::json::Json;
-use crate::routes::auth::new_password_hash;
-use crate::routes::bodies::WithReason;
-use crate::state::AppState;
+use crate::query_call::{QueryCall, QueryErrors};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // A scope per kind of record: the router then tries only this module's patterns.
@@ -113,13 +113,12 @@ pub struct Account {
 }
 
 #[utoipa::path(tag = "users", responses(
-    (status = 200, body = Account), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-    (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    (status = 200, body = Account), QueryErrors))]
 #[get("/{user_id}")]
-async fn read(app: web::Data<AppState>, principal: Principal, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
-    authorize(&principal, READ_ACCOUNTS, Target::Anywhere)?;
+async fn read(call: QueryCall, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    authorize(&call.principal, READ_ACCOUNTS, Target::Anywhere)?;
     let id = *path;
-    match app.users.state_and_version(&user_id(id)).await? {
+    match call.app.users.state_and_version(&user_id(id)).await? {
         (_, 0) => Err(ApiError::not_found("user", &id.to_string())),
         (state, version) => Ok(HttpResponse::Ok().json(Account { id, version, state })),
     }

@@ -105,7 +105,7 @@ async fn requests_their_clients_gave_up_on_midway_leave_no_key_stuck_and_every_c
         stream.write_all(request.as_bytes()).await.unwrap_or_else(|e| panic!("{e}"));
         // Not a wait for anything: how long this client holds on before it gives up.
         tokio::time::sleep(std::time::Duration::from_millis((key * 7) % 30)).await;
-        stream.set_linger(Some(std::time::Duration::ZERO)).unwrap_or_else(|e| panic!("{e}"));
+        stream.set_zero_linger().unwrap_or_else(|e| panic!("{e}"));
         drop(stream);
     }
     for key in 0..KEYS {

@@ -39,6 +39,17 @@ pub enum LadderError {
     NotLater(u8),
 }
 
+impl crate::aggregate::Rule for LadderError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NoTiers { .. } => "no_tiers",
+            Self::BadLevel { .. } => "bad_level",
+            Self::NoTimer { .. } => "no_timer",
+            Self::NotLater { .. } => "not_later",
+        }
+    }
+}
+
 /// Tiers in rising level, each firing later than the tiers below it on the same timer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "Vec<Tier>", into = "Vec<Tier>")]

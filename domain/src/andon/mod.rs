@@ -88,6 +88,17 @@ pub enum AndonError {
     BadEscalationLevel { current: u8 },
 }
 
+impl crate::aggregate::Rule for AndonError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::AlreadyRaised { .. } => "already_raised",
+            Self::NotRaised { .. } => "not_raised",
+            Self::WrongStatus { .. } => "wrong_status",
+            Self::BadEscalationLevel { .. } => "bad_escalation_level",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AndonCall {
     pub status: AndonStatus,

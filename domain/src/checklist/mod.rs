@@ -82,6 +82,21 @@ pub enum ChecklistError {
     MandatoryUnanswered(Vec<ChecklistItemId>),
 }
 
+impl crate::aggregate::Rule for ChecklistError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::AlreadyStarted { .. } => "already_started",
+            Self::NotStarted { .. } => "not_started",
+            Self::Completed { .. } => "completed",
+            Self::UnknownItem { .. } => "unknown_item",
+            Self::WrongAnswerKind { .. } => "wrong_answer_kind",
+            Self::ReasonRequired { .. } => "reason_required",
+            Self::SameAnswer { .. } => "same_answer",
+            Self::MandatoryUnanswered { .. } => "mandatory_unanswered",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checklist {
     pub template: Option<TemplateVersion>,

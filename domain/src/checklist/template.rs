@@ -68,6 +68,18 @@ pub enum ChecklistTemplateError {
     LineChanged,
 }
 
+impl crate::aggregate::Rule for ChecklistTemplateError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NoItems { .. } => "no_items",
+            Self::DuplicateItem { .. } => "duplicate_item",
+            Self::BadLimits { .. } => "bad_limits",
+            Self::ReasonRequired { .. } => "reason_required",
+            Self::LineChanged { .. } => "line_changed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChecklistTemplate {
     pub line: Option<LineId>,

@@ -49,6 +49,16 @@ pub enum DeviceError {
     Revoked,
 }
 
+impl crate::aggregate::Rule for DeviceError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::AlreadyEnrolled { .. } => "already_enrolled",
+            Self::NotEnrolled { .. } => "not_enrolled",
+            Self::Revoked { .. } => "revoked",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Device {
     pub name: Option<Name>,

@@ -94,6 +94,21 @@ pub enum DowntimeError {
     SameReason(ReasonCode),
 }
 
+impl crate::aggregate::Rule for DowntimeError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::AlreadyStarted { .. } => "already_started",
+            Self::NotStarted { .. } => "not_started",
+            Self::AlreadyEnded { .. } => "already_ended",
+            Self::InTheFuture { .. } => "in_the_future",
+            Self::EndsBeforeStart { .. } => "ends_before_start",
+            Self::ReasonAlreadyAssigned { .. } => "reason_already_assigned",
+            Self::NoReasonAssigned { .. } => "no_reason_assigned",
+            Self::SameReason { .. } => "same_reason",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StopInterval {
     pub started_at: DateTime<Utc>,

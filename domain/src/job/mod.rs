@@ -149,6 +149,27 @@ pub enum JobError {
     OutOfRange(#[from] ValueError),
 }
 
+impl crate::aggregate::Rule for JobError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::AlreadyCreated { .. } => "already_created",
+            Self::NotCreated { .. } => "not_created",
+            Self::WrongStatus { .. } => "wrong_status",
+            Self::NoOperatorAssigned { .. } => "no_operator_assigned",
+            Self::NotTheAssignedOperator { .. } => "not_the_assigned_operator",
+            Self::ReasonRequired { .. } => "reason_required",
+            Self::EmptyProduction { .. } => "empty_production",
+            Self::RejectReasonRequired { .. } => "reject_reason_required",
+            Self::CounterChanged { .. } => "counter_changed",
+            Self::CounterOutOfRange { .. } => "counter_out_of_range",
+            Self::EmptyCorrection { .. } => "empty_correction",
+            Self::NegativeCount { .. } => "negative_count",
+            Self::CountOverflow { .. } => "count_overflow",
+            Self::OutOfRange { .. } => "out_of_range",
+        }
+    }
+}
+
 /// The most units a job may count of each kind (good, reject) and target: a thousand million
 /// bookings' worth, far beyond any real job, and well within the read models' i64.
 pub const JOB_MAX_UNITS: u64 = 1_000_000_000_000;

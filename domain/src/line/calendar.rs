@@ -39,6 +39,18 @@ pub enum CalendarError {
     OverlappingBreaks(ShiftName),
 }
 
+impl crate::aggregate::Rule for CalendarError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NoShifts { .. } => "no_shifts",
+            Self::DuplicateShift { .. } => "duplicate_shift",
+            Self::OverlappingShifts { .. } => "overlapping_shifts",
+            Self::BreakOutsideShift { .. } => "break_outside_shift",
+            Self::OverlappingBreaks { .. } => "overlapping_breaks",
+        }
+    }
+}
+
 fn ms_of_day(time: NaiveTime) -> u64 {
     u64::from(time.num_seconds_from_midnight()) * 1000 + u64::from(time.nanosecond() / 1_000_000)
 }

@@ -121,6 +121,23 @@ pub enum LineError {
     NotALeaf(ReasonCode),
 }
 
+impl crate::aggregate::Rule for LineError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::AlreadyRegistered { .. } => "already_registered",
+            Self::NotRegistered { .. } => "not_registered",
+            Self::DuplicateEquipment { .. } => "duplicate_equipment",
+            Self::NotAfterCurrentVersion { .. } => "not_after_current_version",
+            Self::ReasonRequired { .. } => "reason_required",
+            Self::Calendar { .. } => "calendar",
+            Self::UnknownReason { .. } => "unknown_reason",
+            Self::ReasonInUse { .. } => "reason_in_use",
+            Self::ReasonCycle { .. } => "reason_cycle",
+            Self::NotALeaf { .. } => "not_a_leaf",
+        }
+    }
+}
+
 /// One version of a setting that changes over time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Versioned<T> {

@@ -163,6 +163,23 @@ pub enum UserError {
     NotPersonal(Role),
 }
 
+impl crate::aggregate::Rule for UserError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::AlreadyCreated { .. } => "already_created",
+            Self::NotCreated { .. } => "not_created",
+            Self::Deactivated { .. } => "deactivated",
+            Self::LockedOut { .. } => "locked_out",
+            Self::NotLockedOut { .. } => "not_locked_out",
+            Self::SegregationOfDuties { .. } => "segregation_of_duties",
+            Self::AlreadyGranted { .. } => "already_granted",
+            Self::NotGranted { .. } => "not_granted",
+            Self::SameName { .. } => "same_name",
+            Self::NotPersonal { .. } => "not_personal",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     pub username: Option<Username>,

@@ -1,57 +1,13 @@
-//! The projections' status for administrators: checkpoint, lag in events and seconds, speed, the
-//! instance running each, whether a projection stopped at an event it cannot apply, and which session
-//! holds the commit-order horizon back. The same figures are in `/metrics`.
+//! Each projection's status: checkpoint, lag in events and seconds, speed, the instance running it,
+//! whether it stopped at an event it cannot apply, and which session holds the commit-order horizon back.
+//! Served to administrators and rendered into `/metrics`.
 
-use actix_web::{HttpResponse, get, web};
 use projections::engine::checkpoint::{self, Status};
 use projections::engine::horizon::{HorizonHolder, horizon};
 use projections::engine::worker::{Owner, owners};
 use serde::Serialize;
 use sqlx::PgPool;
 use utoipa::ToSchema;
-
-use crate::auth::access::{ADMINISTER, READ_RECORDS};
-use crate::auth::{Principal, Target, authorize};
-use crate::error::{ApiError, ErrorBody};
-use crate::state::AppState;
-use domain::line_id::LineId;
-
-pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    config.service(projection_status);
-}
-
-/// Where in the log a read model is.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Freshness {
-    pub projection: String,
-    /// The last event applied: its transaction id and position in the log.
-    pub transaction_id: i64,
-    pub position: i64,
-    pub events_applied: i64,
-}
-
-/// The first step of every read-model query about a line: the principal may read the line's records,
-/// and the answer says how fresh projection `P`'s read model is. The checkpoint is read before the
-/// rows, which are then at least as fresh as it says.
-pub async fn line_query<P: projections::Projection>(
-    app: &AppState,
-    principal: &Principal,
-    line: &LineId,
-) -> Result<Freshness, ApiError> {
-    authorize(principal, READ_RECORDS, Target::Line(line))?;
-    freshness::<P>(&app.pool).await
-}
-
-/// Where projection `P`'s read model is; all zero before its first batch.
-pub async fn freshness<P: projections::Projection>(pool: &PgPool) -> Result<Freshness, ApiError> {
-    let status = checkpoint::read(pool, P::NAME).await?;
-    Ok(Freshness {
-        projection: P::NAME.to_owned(),
-        transaction_id: status.as_ref().map_or(0, |status| status.transaction_id),
-        position: status.as_ref().map_or(0, |status| status.position),
-        events_applied: status.as_ref().map_or(0, |status| status.events_applied),
-    })
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProjectionStatus {
@@ -111,13 +67,4 @@ pub async fn statuses(pool: &PgPool) -> Result<Vec<ProjectionStatus>, sqlx::Erro
         });
     }
     Ok(statuses)
-}
-
-#[utoipa::path(tag = "operations", responses(
-    (status = 200, body = Vec<ProjectionStatus>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-    (status = 503, body = ErrorBody)))]
-#[get("/api/v1/projections")]
-async fn projection_status(app: web::Data<AppState>, principal: Principal) -> Result<HttpResponse, ApiError> {
-    authorize(&principal, ADMINISTER, Target::Anywhere)?;
-    Ok(HttpResponse::Ok().json(statuses(&app.pool).await?))
 }

@@ -14,8 +14,9 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::auth::credentials::new_password_hash;
 use crate::auth::credentials::{self, NewSecret, UserCredentials};
-use crate::auth::password::{self, check_strength};
+use crate::auth::password;
 use crate::auth::principal::self_actor;
 use crate::auth::session::{self, Unusable};
 use crate::auth::{Principal, Who};
@@ -238,28 +239,6 @@ pub struct ChangePassword {
     pub username: String,
     pub current_password: String,
     pub new_password: String,
-}
-
-/// Sets a new password, checking the policy and that it repeats none of the recent ones.
-pub async fn new_password_hash(
-    app: &AppState,
-    user: Option<UserId>,
-    username: &str,
-    password: &str,
-) -> Result<String, ApiError> {
-    let policy = &app.settings.password_policy;
-    check_strength(policy, password, username)?;
-    if let Some(user) = user {
-        for old in credentials::recent_hashes(&app.pool, user, policy.history).await? {
-            if password::verify(password.to_owned(), Some(old)).await? {
-                return Err(ApiError::unprocessable(
-                    "password_reused",
-                    format!("the password must differ from the last {} passwords", policy.history),
-                ));
-            }
-        }
-    }
-    password::hash(password.to_owned()).await
 }
 
 #[utoipa::path(tag = "auth", request_body = ChangePassword, security(()), responses(
