@@ -164,6 +164,14 @@ pub fn bounded_range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> 
     Ok(range)
 }
 
+/// What a read of one record (or one line) may answer besides [`QueryErrors`].
+#[derive(Debug, IntoResponses)]
+#[allow(dead_code)] // only read by the OpenAPI generator
+pub enum RecordNotFound {
+    #[response(status = 404, description = "No such record")]
+    NotFound(#[to_schema] ErrorBody),
+}
+
 /// The errors every read endpoint may answer, for the OpenAPI document.
 #[derive(Debug, IntoResponses)]
 #[allow(dead_code)] // only read by the OpenAPI generator
@@ -174,8 +182,6 @@ pub enum QueryErrors {
     Unauthorized(ErrorBody),
     #[response(status = 403, description = "The role or its scope does not allow this")]
     Forbidden(ErrorBody),
-    #[response(status = 404, description = "No such record")]
-    NotFound(ErrorBody),
     #[response(status = 503, description = "The database is unavailable; retry")]
     Unavailable(ErrorBody),
 }

@@ -16,7 +16,7 @@ use crate::bodies::WithReason;
 use crate::command_call::{CommandAccepted, CommandCall, CommandResponses, Reply, command_accepted};
 use crate::error::{ApiError, ErrorBody};
 use crate::json::Json;
-use crate::query_call::{QueryCall, QueryErrors};
+use crate::query_call::{QueryCall, QueryErrors, RecordNotFound};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // A scope per kind of record: the router then tries only this module's patterns.
@@ -78,7 +78,7 @@ pub struct DeviceRecord {
 }
 
 #[utoipa::path(tag = "devices", responses(
-    (status = 200, body = DeviceRecord), QueryErrors))]
+    (status = 200, body = DeviceRecord), QueryErrors, RecordNotFound))]
 #[get("/{device_id}")]
 async fn read(call: QueryCall, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     authorize(&call.principal, READ_ACCOUNTS, Target::Anywhere)?;

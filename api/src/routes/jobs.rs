@@ -18,7 +18,7 @@ use crate::bodies::{MaybeReason, NoFields, WithReason};
 use crate::command_call::{CommandCall, CommandResponses, Reply};
 use crate::error::ApiError;
 use crate::json::Json;
-use crate::query_call::{Freshness, QueryCall, QueryErrors, page_limit};
+use crate::query_call::{Freshness, QueryCall, QueryErrors, RecordNotFound, page_limit};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // A scope per kind of record: the router then tries only this module's patterns.
@@ -315,7 +315,7 @@ pub struct JobDetail {
 
 /// One job with its progress against target and its folded state.
 #[utoipa::path(tag = "jobs", responses(
-    (status = 200, body = JobDetail), QueryErrors))]
+    (status = 200, body = JobDetail), QueryErrors, RecordNotFound))]
 #[get("/{job_id}")]
 async fn detail(call: QueryCall, job_id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let id = job_id.to_string();

@@ -19,7 +19,7 @@ use crate::command_call::{CommandCall, CommandResponses, Reply};
 use crate::error::ApiError;
 use crate::json::Json;
 use crate::query_call::{LinePath, registered};
-use crate::query_call::{QueryCall, QueryErrors};
+use crate::query_call::{QueryCall, QueryErrors, RecordNotFound};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // A scope per kind of record: the router then tries only this module's patterns.
@@ -71,7 +71,7 @@ pub struct LineRecord {
 }
 
 #[utoipa::path(tag = "lines", params(LinePath), responses(
-    (status = 200, body = LineRecord), QueryErrors))]
+    (status = 200, body = LineRecord), QueryErrors, RecordNotFound))]
 #[get("/{site}/{area}/{line}")]
 async fn read(call: QueryCall, path: web::Path<LinePath>) -> Result<HttpResponse, ApiError> {
     let line = path.parse()?;
@@ -274,7 +274,7 @@ async fn define_downtime_reason(
 /// the line; while one request reads the changed board, others may be answered with the board before
 /// that commit and its own freshness. A client waiting for a change compares `freshness`.
 #[utoipa::path(tag = "lines", params(LinePath), responses(
-    (status = 200, body = Object, description = "The status board"), QueryErrors))]
+    (status = 200, body = Object, description = "The status board"), QueryErrors, RecordNotFound))]
 #[get("/{site}/{area}/{line}/status")]
 async fn status(call: QueryCall, path: web::Path<LinePath>) -> Result<HttpResponse, ApiError> {
     let line = path.parse()?;

@@ -25,8 +25,8 @@ use utoipa::{IntoParams, IntoResponses};
 use crate::auth::access::READ_RECORDS;
 use crate::auth::{Principal, Target, authorize};
 use crate::error::{ApiError, ErrorBody};
-use crate::query_call::QueryErrors;
 use crate::query_call::{LinePath, readable_lines, registered};
+use crate::query_call::{QueryErrors, RecordNotFound};
 use crate::state::AppState;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -169,7 +169,7 @@ async fn open(
 #[utoipa::path(tag = "lines", params(LinePath, Resume),
     responses(
     (status = 200, content_type = "text/event-stream", body = String,
-        description = "`line_status` events, each the line's whole status board"), QueryErrors))]
+        description = "`line_status` events, each the line's whole status board"), QueryErrors, RecordNotFound))]
 #[get("/api/v1/live/lines/{site}/{area}/{line}")]
 async fn live_line(
     app: web::Data<AppState>,

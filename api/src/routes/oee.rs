@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::query_call::{Freshness, QueryCall, QueryErrors, bounded_range, freshness};
+use crate::query_call::{Freshness, QueryCall, QueryErrors, RecordNotFound, bounded_range, freshness};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config.service(utoipa_actix_web::scope("/api/v1/oee").service(of_line).service(roll_up));
@@ -60,7 +60,7 @@ pub struct LineOeeAnswer {
 /// scheduled time less breaks and less stops booked to a planned category; only stops of the whole line
 /// (no equipment) count as downtime; units are priced with the ideal cycle time in force when made.
 #[utoipa::path(tag = "oee", params(LineOeeQuery), responses(
-    (status = 200, body = LineOeeAnswer), QueryErrors))]
+    (status = 200, body = LineOeeAnswer), QueryErrors, RecordNotFound))]
 #[get("")]
 async fn of_line(call: QueryCall, query: web::Query<LineOeeQuery>) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();

@@ -14,7 +14,7 @@ use crate::auth::access::{READ_ACCOUNTS, READ_RECORDS};
 use crate::auth::{Principal, Target, authorize};
 use crate::command_call::Located;
 use crate::error::ApiError;
-use crate::query_call::{QueryCall, QueryErrors};
+use crate::query_call::{QueryCall, QueryErrors, RecordNotFound};
 use crate::state::AppState;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -128,7 +128,7 @@ async fn authorize_read(
 const MAX_PAGE: u32 = 1000;
 
 #[utoipa::path(tag = "records", params(HistoryQuery), responses(
-    (status = 200, body = History), QueryErrors))]
+    (status = 200, body = History), QueryErrors, RecordNotFound))]
 #[get("/api/v1/history")]
 async fn history(call: QueryCall, query: web::Query<HistoryQuery>) -> Result<HttpResponse, ApiError> {
     let HistoryQuery { record_type, id, after_sequence, limit } = query.into_inner();
@@ -189,7 +189,7 @@ pub struct StateAsOf {
 }
 
 #[utoipa::path(tag = "records", params(StateQuery), responses(
-    (status = 200, body = StateAsOf), QueryErrors))]
+    (status = 200, body = StateAsOf), QueryErrors, RecordNotFound))]
 #[get("/api/v1/state")]
 async fn state_as_of(call: QueryCall, query: web::Query<StateQuery>) -> Result<HttpResponse, ApiError> {
     let StateQuery { record_type, id, sequence, at } = query.into_inner();

@@ -19,7 +19,7 @@ use crate::bodies::WithReason;
 use crate::command_call::{CommandCall, CommandResponses, Reply, accepted};
 use crate::error::ApiError;
 use crate::json::Json;
-use crate::query_call::{QueryCall, QueryErrors};
+use crate::query_call::{QueryCall, QueryErrors, RecordNotFound};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // A scope per kind of record: the router then tries only this module's patterns.
@@ -113,7 +113,7 @@ pub struct Account {
 }
 
 #[utoipa::path(tag = "users", responses(
-    (status = 200, body = Account), QueryErrors))]
+    (status = 200, body = Account), QueryErrors, RecordNotFound))]
 #[get("/{user_id}")]
 async fn read(call: QueryCall, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     authorize(&call.principal, READ_ACCOUNTS, Target::Anywhere)?;
