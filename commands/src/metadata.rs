@@ -145,7 +145,7 @@ mod tests {
     fn metadata_survives_the_cqrs_es_string_map_and_refuses_a_missing_actor() {
         let actor = Actor {
             user_id: UserId::from_uuid(Uuid::from_u128(9)),
-            printed_name: Name::parse("Grace Hopper").unwrap_or_else(|_| panic!()),
+            printed_name: Name::parse("Grace Hopper").unwrap(),
             role: Role::TeamLeader,
         };
         let mut context = CommandContext::new(actor);

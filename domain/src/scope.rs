@@ -44,10 +44,10 @@ mod tests {
 
     #[test]
     fn a_site_scope_covers_its_lines_and_a_line_scope_only_its_line() {
-        let line = LineId::parse("plant-1/packing/L3").unwrap_or_else(|_| panic!());
-        let other_site = LineId::parse("plant-2/packing/L3").unwrap_or_else(|_| panic!());
-        let sibling = LineId::parse("plant-1/packing/L4").unwrap_or_else(|_| panic!());
-        let site = Scope::Site { site: SiteId::parse("plant-1").unwrap_or_else(|_| panic!()) };
+        let line = LineId::parse("plant-1/packing/L3").unwrap();
+        let other_site = LineId::parse("plant-2/packing/L3").unwrap();
+        let sibling = LineId::parse("plant-1/packing/L4").unwrap();
+        let site = Scope::Site { site: SiteId::parse("plant-1").unwrap() };
         assert!(site.covers(&line) && site.covers(&sibling) && !site.covers(&other_site));
         let own = Scope::Line { line: line.clone() };
         assert!(own.covers(&line) && !own.covers(&sibling));

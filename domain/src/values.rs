@@ -23,19 +23,6 @@ pub enum ValueError {
     OutOfRange { what: &'static str, max: u64 },
 }
 
-impl crate::aggregate::Rule for ValueError {
-    fn code(&self) -> &'static str {
-        match self {
-            Self::Empty { .. } => "empty",
-            Self::TooLong { .. } => "too_long",
-            Self::BadCharacters { .. } => "bad_characters",
-            Self::ControlCharacters { .. } => "control_characters",
-            Self::NotPositive { .. } => "not_positive",
-            Self::OutOfRange { .. } => "out_of_range",
-        }
-    }
-}
-
 /// An identifier as people type them on the floor: `LINE-3`, `mech.jam`, `FILLER_2`.
 fn parse_code(what: &'static str, raw: &str) -> Result<String, ValueError> {
     const MAX: usize = 64;

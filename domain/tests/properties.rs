@@ -1,5 +1,9 @@
 //! Properties of the arithmetic a plant's figures rest on, checked against simple models.
 
+// Test code: a failed unwrap is a failed test, with its error in the message (clippy.toml allows the
+// same in unit tests; helpers outside a #[test] need it said here).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
@@ -30,8 +34,7 @@ fn base() -> DateTime<Utc> {
 }
 
 fn interval((from, length): (i64, i64)) -> Interval {
-    Interval::new(base() + Duration::minutes(from), base() + Duration::minutes(from + length))
-        .unwrap_or_else(|| panic!("positive length"))
+    Interval::new(base() + Duration::minutes(from), base() + Duration::minutes(from + length)).expect("positive length")
 }
 
 /// The minutes an interval list covers, as a set: the model.
@@ -66,7 +69,7 @@ const DAY: u32 = 24 * 60;
 fn shift(index: usize, (start, length): (u32, u32)) -> ShiftDefinition {
     let at = |minute: u32| NaiveTime::from_num_seconds_from_midnight_opt((minute % DAY) * 60, 0).unwrap_or_default();
     ShiftDefinition {
-        name: ShiftName::parse(&format!("s{index}")).unwrap_or_else(|_| panic!()),
+        name: ShiftName::parse(&format!("s{index}")).unwrap(),
         start: at(start),
         end: at(start + length),
         breaks: vec![],

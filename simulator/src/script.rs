@@ -160,10 +160,10 @@ mod tests {
     /// the shift's end: it must still come before the job completes.
     #[test]
     fn every_count_of_a_job_comes_before_it_completes_wherever_plant_time_starts() {
-        let start = Utc.with_ymd_and_hms(2026, 11, 22, 6, 0, 0).single().unwrap_or_else(|| panic!());
-        let interval = Interval::new(start, start + Duration::hours(8)).unwrap_or_else(|| panic!());
+        let start = Utc.with_ymd_and_hms(2026, 11, 22, 6, 0, 0).single().unwrap();
+        let interval = Interval::new(start, start + Duration::hours(8)).unwrap();
         let shift = ShiftOccurrence {
-            shift: ShiftName::parse("early").unwrap_or_else(|_| panic!()),
+            shift: ShiftName::parse("early").unwrap(),
             date: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap_or_default(),
             interval,
             breaks: Vec::new(),
@@ -173,7 +173,7 @@ mod tests {
                 let from = start + Duration::milliseconds(offset_ms);
                 let steps = line_script(seed, 1, std::slice::from_ref(&shift), from, interval.end());
                 let completed = steps.iter().find(|step| matches!(step.action, Action::CompleteJob { .. }));
-                let completed = completed.unwrap_or_else(|| panic!("no job completed")).at;
+                let completed = completed.expect("no job completed").at;
                 let late =
                     steps.iter().find(|step| matches!(step.action, Action::Counters { .. }) && step.at >= completed);
                 assert_eq!(late, None, "offset {offset_ms} ms, seed {seed}: counts after completion at {completed}");

@@ -2,6 +2,10 @@
 //! fresh database, and the simulator plays two lines through eight plant hours over HTTP, then checks
 //! every shift's OEE, each line's status board and its Andon calls against its own recount.
 
+// Test code: a failed unwrap is a failed test, with its error in the message (clippy.toml allows the
+// same in unit tests; helpers outside a #[test] need it said here).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::Command;
 use std::time::Duration;
 
@@ -11,11 +15,11 @@ const ADMIN_PASSWORD: &str = "Correct-Horse-2026";
 #[tokio::test]
 async fn a_simulated_plant_shows_the_figures_its_script_recounts() {
     let database = testkit::fresh_database().await;
-    let pool = commands::database::application_pool(&database.url, 16).await.unwrap_or_else(|e| panic!("{e}"));
+    let pool = commands::database::application_pool(&database.url, 16).await.unwrap();
     let settings =
         api::ServiceSettings { bootstrap_token: Some(BOOTSTRAP_TOKEN.to_owned()), ..api::ServiceSettings::default() };
-    let listen = "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"));
-    let service = api::Application::build(pool.clone(), listen, settings).unwrap_or_else(|e| panic!("{e}"));
+    let listen = "127.0.0.1:0".parse().unwrap();
+    let service = api::Application::build(pool.clone(), listen, settings).unwrap();
     let url = format!("http://{}", service.address());
     tokio::spawn(service.run_until_stopped());
     let (_stop, stopped) = tokio::sync::watch::channel(false);
@@ -36,8 +40,8 @@ async fn a_simulated_plant_shows_the_figures_its_script_recounts() {
     let output = tokio::time::timeout(Duration::from_secs(300), simulate)
         .await
         .unwrap_or_else(|_| panic!("the simulation did not finish in 5 minutes"))
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|e| panic!("running the simulator: {e}"));
+        .unwrap()
+        .expect("running the simulator");
     let table = String::from_utf8_lossy(&output.stdout);
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "the simulator found differences:\n{table}\n{log}");

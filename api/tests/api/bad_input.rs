@@ -256,7 +256,7 @@ async fn a_record_whose_newest_events_were_deleted_is_an_integrity_alarm_not_a_g
     let production = format!("/api/v1/jobs/{job}/production");
     app.post(Some(&olga), &production, &json!({"good": 1, "reject": 0})).await.expect(200);
     // A superuser removes the newest events behind the service's back.
-    let mut connection = app.owner.acquire().await.unwrap_or_else(|e| panic!("{e}"));
+    let mut connection = app.owner.acquire().await.unwrap();
     for sql in
         ["SET session_replication_role = replica", "DELETE FROM events WHERE aggregate_id = $1 AND sequence >= 4"]
     {

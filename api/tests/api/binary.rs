@@ -15,7 +15,7 @@ fn wait_for_address(child: &mut Child) -> String {
 
 /// As [`wait_for_address`], and every line the child writes after that (its log), until it exits.
 fn wait_for_address_and_log(child: &mut Child) -> (String, mpsc::Receiver<String>) {
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let stdout = child.stdout.take().expect("no stdout");
     let (sender, receiver) = mpsc::channel();
     let (log, lines) = mpsc::channel();
     std::thread::spawn(move || {
@@ -63,9 +63,9 @@ async fn without_a_database_url_the_service_runs_its_own_postgres_and_stops_it_o
     let dir = std::env::temp_dir().join(format!("ms5-service-test-{}", unique_suffix()));
     let data_dir = dir.join("postgres");
     // Settings may come from a file: the data directory does here.
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("ms5.env");
-    std::fs::write(&config, format!("MS5_DATA_DIR={}\n", data_dir.display())).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&config, format!("MS5_DATA_DIR={}\n", data_dir.display())).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ms5-floor"))
         .env_remove("DATABASE_URL")
         .env_remove("MIGRATION_DATABASE_URL")
@@ -75,11 +75,11 @@ async fn without_a_database_url_the_service_runs_its_own_postgres_and_stops_it_o
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("starting the service: {e}"));
+        .expect("starting the service");
     let mut guard = StopOnPanic(Some(child.id()));
     let address = wait_for_address(&mut child);
 
-    let ready = reqwest::get(format!("{address}/health/ready")).await.unwrap_or_else(|e| panic!("{e}"));
+    let ready = reqwest::get(format!("{address}/health/ready")).await.unwrap();
     assert_eq!(ready.status().as_u16(), 200);
     assert!(data_dir.join("postmaster.pid").exists(), "the private cluster runs in the data directory");
 
@@ -88,7 +88,7 @@ async fn without_a_database_url_the_service_runs_its_own_postgres_and_stops_it_o
     let mode =
         std::fs::metadata(&token_file).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777);
     assert_eq!(mode.ok(), Some(0o600));
-    let token = std::fs::read_to_string(&token_file).unwrap_or_else(|e| panic!("reading the token: {e}"));
+    let token = std::fs::read_to_string(&token_file).expect("reading the token");
     let body = serde_json::json!({"token": token, "username": "admin", "printed_name": "Ada Admin",
                                   "password": "Correct-Horse-2026", "site": "plant-1"});
     let created = reqwest::Client::new().post(format!("{address}/api/v1/bootstrap")).json(&body).send().await;
@@ -141,7 +141,7 @@ const OWNERS: &str = "SELECT a.application_name, count(*) FROM pg_locks l JOIN p
      GROUP BY 1 ORDER BY 1";
 
 async fn rows(pool: &sqlx::PgPool, sql: &str) -> Vec<(String, i64)> {
-    sqlx::query_as(sql).fetch_all(pool).await.unwrap_or_else(|e| panic!("{e}"))
+    sqlx::query_as(sql).fetch_all(pool).await.unwrap()
 }
 
 /// The (name, number) rows of `sql` once they are `expected`, or as they are at the deadline.
@@ -167,21 +167,19 @@ async fn raise_calls(pool: &sqlx::PgPool, count: usize) {
     let calls: commands::PgEventStore<AndonCall> = commands::PgEventStore::new(pool.clone(), Default::default());
     let actor = domain::actor::Actor {
         user_id: domain::actor::UserId::from_uuid(uuid::Uuid::from_u128(7)),
-        printed_name: domain::values::Name::parse("Olga Operator").unwrap_or_else(|e| panic!("{e}")),
+        printed_name: domain::values::Name::parse("Olga Operator").unwrap(),
         role: domain::actor::Role::Operator,
     };
     for _ in 0..count {
         let command = AndonCommand::Raise {
-            line: domain::line_id::LineId::parse("plant-1/packing/L3").unwrap_or_else(|e| panic!("{e}")),
-            station: domain::values::StationId::parse("S1").unwrap_or_else(|e| panic!("{e}")),
+            line: domain::line_id::LineId::parse("plant-1/packing/L3").unwrap(),
+            station: domain::values::StationId::parse("S1").unwrap(),
             call_type: CallType::Material,
             priority: Priority::Low,
-            description: domain::values::Description::parse("caps low").unwrap_or_else(|e| panic!("{e}")),
+            description: domain::values::Description::parse("caps low").unwrap(),
         };
         let id = uuid::Uuid::now_v7().to_string();
-        commands::execute(&calls, &id, command, &commands::CommandContext::new(actor.clone()))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        commands::execute(&calls, &id, command, &commands::CommandContext::new(actor.clone())).await.unwrap();
     }
 }
 
@@ -192,7 +190,7 @@ const APPLIED: &str = "SELECT name, events_applied FROM projection_checkpoints O
 async fn two_instances_share_one_database_each_projection_runs_in_one_and_the_survivor_takes_over() {
     let database = testkit::fresh_database().await;
     let owner = database.owner_pool().await;
-    let app = commands::database::application_pool(&database.url, 4).await.unwrap_or_else(|e| panic!("{e}"));
+    let app = commands::database::application_pool(&database.url, 4).await.unwrap();
     let (first, mut first_guard) = start_instance(&database.url, "ms5-first");
     let first_owns_all = [("ms5-first", 5)];
     assert_eq!(rows_until(&owner, OWNERS, &first_owns_all).await, owned(&first_owns_all));
@@ -252,7 +250,7 @@ async fn a_service_killed_mid_write_loses_no_keyed_count_and_doubles_none_when_g
     // Twelve gateways send 300 keyed counts to the instance, which is killed once 60 are answered.
     const KEYS: usize = 300;
     const WRITERS: usize = 12;
-    let client = reqwest::Client::builder().timeout(DEADLINE).build().unwrap_or_else(|e| panic!("{e}"));
+    let client = reqwest::Client::builder().timeout(DEADLINE).build().unwrap();
     let (answered, mut answers) = tokio::sync::watch::channel(0usize);
     let answered = std::sync::Arc::new(answered);
     let writers: Vec<_> = (0..WRITERS)
@@ -273,7 +271,7 @@ async fn a_service_killed_mid_write_loses_no_keyed_count_and_doubles_none_when_g
     assert!(enough, "the instance answered 60 counts");
     kill(doomed, &mut doomed_guard, "-KILL");
     for writer in writers {
-        writer.await.unwrap_or_else(|e| panic!("{e}"));
+        writer.await.unwrap();
     }
     let before_retries = *answers.borrow();
     assert!(before_retries < KEYS, "the kill came while counts were still being sent");
@@ -316,15 +314,15 @@ async fn produce_until(pool: sqlx::PgPool, stop: tokio::sync::watch::Receiver<bo
     let jobs: commands::PgEventStore<Job> = commands::PgEventStore::new(pool, Default::default());
     let actor = domain::actor::Actor {
         user_id: domain::actor::UserId::from_uuid(uuid::Uuid::from_u128(7)),
-        printed_name: domain::values::Name::parse("Olga Operator").unwrap_or_else(|e| panic!("{e}")),
+        printed_name: domain::values::Name::parse("Olga Operator").unwrap(),
         role: domain::actor::Role::Operator,
     };
     let context = commands::CommandContext::new(actor.clone());
     let id = uuid::Uuid::now_v7().to_string();
     let start = [
         JobCommand::Create {
-            line: domain::line_id::LineId::parse("plant-1/packing/L3").unwrap_or_else(|e| panic!("{e}")),
-            product: domain::values::ProductId::parse("SKU-1").unwrap_or_else(|e| panic!("{e}")),
+            line: domain::line_id::LineId::parse("plant-1/packing/L3").unwrap(),
+            product: domain::values::ProductId::parse("SKU-1").unwrap(),
             target_quantity: std::num::NonZeroU64::MIN,
         },
         JobCommand::AssignOperator { operator: actor.user_id, operator_name: actor.printed_name.clone(), reason: None },
@@ -332,7 +330,7 @@ async fn produce_until(pool: sqlx::PgPool, stop: tokio::sync::watch::Receiver<bo
         JobCommand::Start,
     ];
     for command in start {
-        commands::execute(&jobs, &id, command, &context).await.unwrap_or_else(|e| panic!("{e}"));
+        commands::execute(&jobs, &id, command, &context).await.unwrap();
     }
     while !*stop.borrow() {
         let one = JobCommand::RecordProduction { good: 1, reject: 0, reject_reason: None };
@@ -347,15 +345,15 @@ async fn raise_call(pool: &sqlx::PgPool) -> Result<(), commands::CommandError<do
     let calls: commands::PgEventStore<AndonCall> = commands::PgEventStore::new(pool.clone(), Default::default());
     let actor = domain::actor::Actor {
         user_id: domain::actor::UserId::from_uuid(uuid::Uuid::from_u128(7)),
-        printed_name: domain::values::Name::parse("Olga Operator").unwrap_or_else(|e| panic!("{e}")),
+        printed_name: domain::values::Name::parse("Olga Operator").unwrap(),
         role: domain::actor::Role::Operator,
     };
     let command = AndonCommand::Raise {
-        line: domain::line_id::LineId::parse("plant-1/packing/L3").unwrap_or_else(|e| panic!("{e}")),
-        station: domain::values::StationId::parse("S1").unwrap_or_else(|e| panic!("{e}")),
+        line: domain::line_id::LineId::parse("plant-1/packing/L3").unwrap(),
+        station: domain::values::StationId::parse("S1").unwrap(),
         call_type: CallType::Material,
         priority: Priority::Low,
-        description: domain::values::Description::parse("caps low").unwrap_or_else(|e| panic!("{e}")),
+        description: domain::values::Description::parse("caps low").unwrap(),
     };
     let id = uuid::Uuid::now_v7().to_string();
     commands::execute(&calls, &id, command, &commands::CommandContext::new(actor)).await.map(|_| ())
@@ -375,20 +373,17 @@ async fn after_a_database_restart_under_load_every_projection_has_one_owner_none
     let start = |options: local_postgres::ClusterOptions| async move {
         tokio::task::spawn_blocking(move || local_postgres::start(&options))
             .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|e| panic!("starting the cluster: {e}"))
+            .unwrap()
+            .expect("starting the cluster")
     };
     let cluster = start(options.clone()).await;
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&cluster.url("postgres"))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    sqlx::query("CREATE DATABASE faults").execute(&mut admin).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&cluster.url("postgres")).await.unwrap();
+    sqlx::query("CREATE DATABASE faults").execute(&mut admin).await.unwrap();
     drop(admin);
     let url = cluster.url("faults");
-    commands::database::migrate(&url).await.unwrap_or_else(|e| panic!("{e}"));
-    let owner =
-        sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(&url).await.unwrap_or_else(|e| panic!("{e}"));
-    let app = commands::database::application_pool(&url, 4).await.unwrap_or_else(|e| panic!("{e}"));
+    commands::database::migrate(&url).await.unwrap();
+    let owner = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(&url).await.unwrap();
+    let app = commands::database::application_pool(&url, 4).await.unwrap();
 
     let (first, mut first_guard) = start_instance(&url, "ms5-a");
     let (second, mut second_guard) = start_instance(&url, "ms5-b");
@@ -406,18 +401,15 @@ async fn after_a_database_restart_under_load_every_projection_has_one_owner_none
     assert!(some, "calls were raised before the restart");
 
     let stopping = cluster.clone();
-    tokio::task::spawn_blocking(move || stopping.stop())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    tokio::task::spawn_blocking(move || stopping.stop()).await.unwrap().unwrap();
     let cluster = start(options).await;
     let before = *raised_so_far.borrow_and_update();
     let more = tokio::time::timeout(DEADLINE, raised_so_far.wait_for(|count| *count >= before + 50)).await.is_ok();
     assert!(more, "the writer carried on after the restart");
     stop.send(true).ok();
-    writer.await.unwrap_or_else(|e| panic!("{e}"));
+    writer.await.unwrap();
     for producer in producers {
-        producer.await.unwrap_or_else(|e| panic!("{e}"));
+        producer.await.unwrap();
     }
 
     // Within the deadline: each worker owned once, no projection stopped, each event applied once, and
@@ -444,7 +436,7 @@ async fn after_a_database_restart_under_load_every_projection_has_one_owner_none
     assert!(kill(first, &mut first_guard, "-INT").success());
     assert!(kill(second, &mut second_guard, "-INT").success());
     drop((owner, app));
-    tokio::task::spawn_blocking(move || cluster.stop()).await.unwrap_or_else(|e| panic!("{e}")).ok();
+    tokio::task::spawn_blocking(move || cluster.stop()).await.unwrap().ok();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -461,13 +453,13 @@ async fn a_flood_of_bad_requests_writes_no_error_and_one_line_per_mistake() {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("starting the service: {e}"));
+        .expect("starting the service");
     let mut guard = StopOnPanic(Some(child.id()));
     let (address, log) = wait_for_address_and_log(&mut child);
 
     let client = reqwest::Client::new();
     for _ in 0..100 {
-        let refused = client.get(format!("{address}/api/v1/jobs")).send().await.unwrap_or_else(|e| panic!("{e}"));
+        let refused = client.get(format!("{address}/api/v1/jobs")).send().await.unwrap();
         assert_eq!(refused.status().as_u16(), 401);
     }
     // A 100 KB URI, sent raw: HTTP clients refuse to build one.
@@ -475,10 +467,10 @@ async fn a_flood_of_bad_requests_writes_no_error_and_one_line_per_mistake() {
     let host = address.trim_start_matches("http://").to_owned();
     for _ in 0..20 {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap_or_else(|e| panic!("{e}"));
+        let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
         stream.write_all(request.as_bytes()).await.ok();
         let mut answer = vec![0u8; 12];
-        stream.read_exact(&mut answer).await.unwrap_or_else(|e| panic!("{e}"));
+        stream.read_exact(&mut answer).await.unwrap();
         assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 4"), "{}", String::from_utf8_lossy(&answer));
     }
     assert!(kill(child, &mut guard, "-INT").success());
@@ -499,7 +491,7 @@ const CONSISTENT: &str = "SELECT c.name, c.events_applied - (SELECT count(*) FRO
 async fn sigterm_stops_a_projector_only_process_under_load_gracefully_with_every_checkpoint_consistent() {
     let database = testkit::fresh_database().await;
     let owner = database.owner_pool().await;
-    let app = commands::database::application_pool(&database.url, 4).await.unwrap_or_else(|e| panic!("{e}"));
+    let app = commands::database::application_pool(&database.url, 4).await.unwrap();
     let separator = if database.url.contains('?') { '&' } else { '?' };
     let mut child = Command::new(env!("CARGO_BIN_EXE_ms5-floor"))
         .env("DATABASE_URL", format!("{}{separator}application_name=ms5-projector", database.url))
@@ -507,7 +499,7 @@ async fn sigterm_stops_a_projector_only_process_under_load_gracefully_with_every
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("starting the projector: {e}"));
+        .expect("starting the projector");
     let mut guard = StopOnPanic(Some(child.id()));
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -529,7 +521,7 @@ async fn sigterm_stops_a_projector_only_process_under_load_gracefully_with_every
     let exited = receiver.recv_timeout(api::SHUTDOWN_GRACE);
     assert!(matches!(&exited, Ok(Ok(status)) if status.success()), "exit within the grace period: {exited:?}");
     stop.send(true).ok();
-    writer.await.unwrap_or_else(|e| panic!("{e}"));
+    writer.await.unwrap();
 
     let consistent = ["andon", "downtime", "jobs", "oee"].map(|name| (name, 0));
     assert_eq!(rows(&owner, CONSISTENT).await, owned(&consistent), "each checkpoint counts exactly its events");

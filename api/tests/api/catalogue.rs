@@ -353,7 +353,7 @@ pub async fn call(app: &TestApp, endpoint: &Endpoint, fixture: &Fixture, token: 
     }
     if endpoint.path.starts_with("/api/v1/live/") {
         // An event stream never ends: its status is the answer; the error body, if any, is short.
-        let response = request.send().await.unwrap_or_else(|e| panic!("request failed: {e}"));
+        let response = request.send().await.expect("request failed");
         let (status, headers) = (response.status().as_u16(), response.headers().clone());
         let body = if status == 200 { Value::Null } else { response.json().await.unwrap_or(Value::Null) };
         return Response { status, body, headers };

@@ -55,10 +55,8 @@ async fn a_keyed_command_whose_answer_was_lost_is_answered_from_its_outcome_and_
     let first_job = with_key(&app, &leader, "/api/v1/jobs", "create-9", &created).await.expect(201);
     // What a crash between the append and the stored answer leaves: the outcome, written with the
     // events, and no answer.
-    let forgotten = sqlx::query("UPDATE idempotency_keys SET status = NULL, response = NULL")
-        .execute(&app.owner)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let forgotten =
+        sqlx::query("UPDATE idempotency_keys SET status = NULL, response = NULL").execute(&app.owner).await.unwrap();
     assert!(forgotten.rows_affected() >= 2);
     let events = app.event_count().await;
 
@@ -101,11 +99,11 @@ async fn requests_their_clients_gave_up_on_midway_leave_no_key_stuck_and_every_c
              Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body_text}",
             body_text.len()
         );
-        let mut stream = tokio::net::TcpStream::connect(app.address).await.unwrap_or_else(|e| panic!("{e}"));
-        stream.write_all(request.as_bytes()).await.unwrap_or_else(|e| panic!("{e}"));
+        let mut stream = tokio::net::TcpStream::connect(app.address).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
         // Not a wait for anything: how long this client holds on before it gives up.
         tokio::time::sleep(std::time::Duration::from_millis((key * 7) % 30)).await;
-        stream.set_zero_linger().unwrap_or_else(|e| panic!("{e}"));
+        stream.set_zero_linger().unwrap();
         drop(stream);
     }
     for key in 0..KEYS {

@@ -3,9 +3,8 @@ use std::net::SocketAddr;
 use sqlx::postgres::PgPoolOptions;
 
 async fn spawn_app(pool: sqlx::PgPool) -> SocketAddr {
-    let listen: SocketAddr = "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"));
-    let application = api::Application::build(pool, listen, api::ServiceSettings::default())
-        .unwrap_or_else(|e| panic!("building the app: {e}"));
+    let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let application = api::Application::build(pool, listen, api::ServiceSettings::default()).expect("building the app");
     let address = application.address();
     tokio::spawn(application.run_until_stopped());
     address
@@ -21,7 +20,7 @@ async fn get(address: SocketAddr, path: &str) -> (u16, serde_json::Value) {
 #[tokio::test]
 async fn a_migrated_database_makes_the_service_live_and_ready() {
     let database = testkit::fresh_database().await;
-    let pool = commands::database::application_pool(&database.url, 4).await.unwrap_or_else(|e| panic!("{e}"));
+    let pool = commands::database::application_pool(&database.url, 4).await.unwrap();
     let address = spawn_app(pool).await;
     assert_eq!(get(address, "/health/live").await, (200, serde_json::json!({"status": "live"})));
     assert_eq!(get(address, "/health/ready").await, (200, serde_json::json!({"status": "ready"})));
@@ -32,7 +31,7 @@ async fn an_unreachable_database_makes_the_service_live_but_not_ready() {
     let pool = PgPoolOptions::new()
         .acquire_timeout(std::time::Duration::from_secs(2))
         .connect_lazy("postgres://nobody@localhost:1/nothing?host=/nonexistent")
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let address = spawn_app(pool).await;
     assert_eq!(get(address, "/health/live").await.0, 200);
     let (status, body) = get(address, "/health/ready").await;
@@ -44,9 +43,9 @@ async fn an_unreachable_database_makes_the_service_live_but_not_ready() {
         .json(&serde_json::json!({"username": "admin", "password": "Correct-Horse-2026"}))
         .send()
         .await
-        .unwrap_or_else(|e| panic!("POST login: {e}"));
+        .expect("POST login");
     assert_eq!(login.status().as_u16(), 503, "a command or sign-in without a database is a 503, not a 500");
-    let body: serde_json::Value = login.json().await.unwrap_or_else(|e| panic!("login body: {e}"));
+    let body: serde_json::Value = login.json().await.expect("login body");
     assert_eq!(body["code"], "database_unavailable");
 }
 
@@ -63,11 +62,9 @@ async fn a_transaction_left_open_in_another_database_is_named_as_the_horizon_hol
     // Someone's forgotten session in another database of the same cluster, inside a transaction.
     let elsewhere = testkit::fresh_database().await;
     let forgotten = elsewhere.owner_pool().await;
-    let mut session = forgotten.begin().await.unwrap_or_else(|e| panic!("{e}"));
-    let (pid, _): (i32, String) = sqlx::query_as("SELECT pg_backend_pid(), pg_current_xact_id()::text")
-        .fetch_one(&mut *session)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut session = forgotten.begin().await.unwrap();
+    let (pid, _): (i32, String) =
+        sqlx::query_as("SELECT pg_backend_pid(), pg_current_xact_id()::text").fetch_one(&mut *session).await.unwrap();
     let job = serde_json::json!({"line": crate::support::LINE, "product": "SKU-1", "target_quantity": 10});
     app.post(Some(&leader), "/api/v1/jobs", &job).await.expect(201);
     let held = |body: &serde_json::Value| {
@@ -83,7 +80,7 @@ async fn a_transaction_left_open_in_another_database_is_named_as_the_horizon_hol
     let text = metrics.body.as_str().unwrap_or_default();
     assert!(text.contains("projection_horizon_held_back{projection=\"jobs\"} 1"), "{text}");
 
-    session.rollback().await.unwrap_or_else(|e| panic!("{e}"));
+    session.rollback().await.unwrap();
     let released = app.get_until(&admin, "/api/v1/projections", caught_up).await.expect(200);
     let all = released.body.as_array().cloned().unwrap_or_default();
     assert!(all.iter().all(|p| p["held_back_by"].is_null()), "{all:?}");

@@ -105,10 +105,7 @@ async fn passwords_follow_the_policy_expire_and_an_administrators_reset_forces_a
     let reused = app.post(None, "/api/v1/auth/password", &change(OWN_PASSWORD, TEMPORARY_PASSWORD)).await.expect(422);
     assert_eq!(reused.code(), "password_reused", "the administrator's temporary password is in the history");
 
-    sqlx::query("UPDATE user_credentials SET set_at = now() - interval '91 days'")
-        .execute(&app.owner)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query("UPDATE user_credentials SET set_at = now() - interval '91 days'").execute(&app.owner).await.unwrap();
     let expired = app.post(None, "/api/v1/auth/login", &login_body("olga", OWN_PASSWORD)).await.expect(403);
     assert_eq!(expired.code(), "password_expired");
     app.post(None, "/api/v1/auth/password", &change(OWN_PASSWORD, "Fresh-Secret-2027!")).await.expect(204);
@@ -162,7 +159,7 @@ async fn an_idle_session_times_out_and_the_timeout_is_recorded() {
         .bind(&olga_id)
         .execute(&app.owner)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let timed_out = app.get(Some(&olga), "/api/v1/history?record_type=line&id=x").await.expect(401);
     assert_eq!(timed_out.code(), "session_timed_out");
     assert_eq!(app.get(Some(&olga), "/api/v1/history?record_type=line&id=x").await.code(), "session_ended");

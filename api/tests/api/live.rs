@@ -23,7 +23,7 @@ impl Events {
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id);
         }
-        let response = request.send().await.unwrap_or_else(|e| panic!("subscribing: {e}"));
+        let response = request.send().await.expect("subscribing");
         assert_eq!(response.status().as_u16(), 200);
         assert_eq!(response.headers()["content-type"], "text/event-stream");
         Self { response, buffer: String::new() }
@@ -40,7 +40,7 @@ impl Events {
                 let id =
                     field("id: ").or_else(|| (field("event: ").as_deref() == Some("error")).then(|| "error".into()));
                 if let (Some(id), Some(data)) = (id, field("data: ")) {
-                    let status: Value = serde_json::from_str(&data).unwrap_or_else(|e| panic!("event data: {e}"));
+                    let status: Value = serde_json::from_str(&data).expect("event data");
                     if wanted(&status) {
                         return (id, status);
                     }

@@ -50,13 +50,12 @@ pub async fn spawn(settings: ServiceSettings) -> TestApp {
 
 /// The service in this process on an existing database (which service binaries may share).
 pub async fn spawn_on(database: &testkit::TestDatabase, settings: ServiceSettings) -> TestApp {
-    let pool = commands::database::application_pool(&database.url, 16).await.unwrap_or_else(|e| panic!("{e}"));
-    let listen: SocketAddr = "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"));
-    let application =
-        api::Application::build(pool.clone(), listen, settings).unwrap_or_else(|e| panic!("building: {e}"));
+    let pool = commands::database::application_pool(&database.url, 16).await.unwrap();
+    let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let application = api::Application::build(pool.clone(), listen, settings).expect("building");
     let address = application.address();
     tokio::spawn(application.run_until_stopped());
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_else(|e| panic!("{e}"));
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
     TestApp { address, client, owner: database.owner_pool().await, pool }
 }
 
@@ -85,10 +84,10 @@ impl TestApp {
     }
 
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Response {
-        let response = request.send().await.unwrap_or_else(|e| panic!("request failed: {e}"));
+        let response = request.send().await.expect("request failed");
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_else(|e| panic!("reading the body: {e}"));
+        let text = response.text().await.expect("reading the body");
         let body =
             if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
         Response { status, body, headers }
@@ -111,7 +110,7 @@ impl TestApp {
     }
 
     pub async fn event_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&self.owner).await.unwrap_or_else(|e| panic!("{e}"))
+        sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&self.owner).await.unwrap()
     }
 
     /// Creates the first administrator (site plant-1) and signs in.
@@ -129,7 +128,7 @@ impl TestApp {
             .post(None, "/api/v1/auth/login", &json!({"username": username, "password": password}))
             .await
             .expect(200);
-        response.body["access_token"].as_str().unwrap_or_else(|| panic!("no token")).to_owned()
+        response.body["access_token"].as_str().expect("no token").to_owned()
     }
 
     /// An administrator creates the account; the person sets their own password and signs in.
@@ -141,7 +140,7 @@ impl TestApp {
             "grants": grants, "initial_password": initial
         });
         let created = self.post(Some(admin), "/api/v1/users", &body).await.expect(201);
-        let id = created.body["aggregate_id"].as_str().unwrap_or_else(|| panic!("no id")).to_owned();
+        let id = created.body["aggregate_id"].as_str().expect("no id").to_owned();
         let change = json!({"username": username, "current_password": initial, "new_password": OWN_PASSWORD});
         self.post(None, "/api/v1/auth/password", &change).await.expect(204);
         (id, self.login(username, OWN_PASSWORD).await)
@@ -183,14 +182,14 @@ impl TestApp {
         .bind(job)
         .fetch_one(&self.owner)
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
     }
 
     /// Enrols a PLC gateway for `scope` and signs it in. Returns (device id, access token).
     pub async fn gateway(&self, admin: &str, device_id: &str, scope: Value) -> (String, String) {
         let body = json!({"device_id": device_id, "name": format!("Gateway {device_id}"), "kind": "plc_gateway", "scope": scope});
         let enrolled = self.post(Some(admin), "/api/v1/devices", &body).await.expect(201);
-        let secret = enrolled.body["secret"].as_str().unwrap_or_else(|| panic!("no secret")).to_owned();
+        let secret = enrolled.body["secret"].as_str().expect("no secret").to_owned();
         let signed_in = self
             .post(None, "/api/v1/auth/device", &json!({"device_id": device_id, "secret": secret}))
             .await

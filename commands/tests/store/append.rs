@@ -13,19 +13,18 @@ async fn appended_events_read_back_in_sequence_with_full_attribution() {
     let mut cancel_context = context();
     cancel_context.device_id = DeviceId::parse("tablet-7").ok();
     cancel_context.source_timestamp = chrono::DateTime::from_timestamp(1_790_000_000, 0);
-    let reason = Reason::parse("customer order withdrawn").unwrap_or_else(|_| panic!());
-    let outcome = execute(&store, &id, JobCommand::Cancel { reason: reason.clone() }, &cancel_context)
-        .await
-        .unwrap_or_else(|e| panic!("cancel: {e}"));
+    let reason = Reason::parse("customer order withdrawn").unwrap();
+    let outcome =
+        execute(&store, &id, JobCommand::Cancel { reason: reason.clone() }, &cancel_context).await.expect("cancel");
     assert_eq!(outcome.version, 5);
 
-    let events = read_stream(&fixture.app, "job", &id, StreamBound::All).await.unwrap_or_else(|e| panic!("{e}"));
+    let events = read_stream(&fixture.app, "job", &id, StreamBound::All).await.unwrap();
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(types, ["JobCreated", "OperatorAssigned", "JobAccepted", "JobStarted", "JobCancelled"]);
     assert_eq!(events.iter().map(|e| e.sequence).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
     assert_eq!(events[4].payload["reason"], "customer order withdrawn");
 
-    let metadata: EventMetadata = serde_json::from_value(events[4].metadata.clone()).unwrap_or_else(|e| panic!("{e}"));
+    let metadata: EventMetadata = serde_json::from_value(events[4].metadata.clone()).unwrap();
     assert_eq!(metadata.actor_user_id, operator().user_id);
     assert_eq!(metadata.actor_name, operator().printed_name);
     assert_eq!(metadata.reason, Some(reason));
@@ -58,7 +57,7 @@ async fn a_command_that_decides_nothing_appends_nothing() {
     let id = running_job(&store).await;
     let reading = |value| {
         JobCommand::RecordCounterReading(domain::job::CounterReading {
-            counter: domain::values::CounterId::parse("good").unwrap_or_else(|_| panic!()),
+            counter: domain::values::CounterId::parse("good").unwrap(),
             kind: domain::job::CountKind::Good,
             width: domain::counter::CounterWidth::Bits32,
             sequence: 1,
@@ -66,8 +65,8 @@ async fn a_command_that_decides_nothing_appends_nothing() {
             source_timestamp: chrono::Utc::now(),
         })
     };
-    let first = execute(&store, &id, reading(10), &context()).await.unwrap_or_else(|e| panic!("{e}"));
-    let repeat = execute(&store, &id, reading(10), &context()).await.unwrap_or_else(|e| panic!("{e}"));
+    let first = execute(&store, &id, reading(10), &context()).await.unwrap();
+    let repeat = execute(&store, &id, reading(10), &context()).await.unwrap();
     assert_eq!(first.version, 5);
     assert_eq!(repeat.version, 5);
     assert!(repeat.appended.is_none());
@@ -78,19 +77,17 @@ async fn a_stream_reads_up_to_a_sequence_or_a_time() {
     let fixture = fixture().await;
     let store = fixture.store::<Job>();
     let id = running_job(&store).await;
-    let all = read_stream(&fixture.app, "job", &id, StreamBound::All).await.unwrap_or_else(|e| panic!("{e}"));
+    let all = read_stream(&fixture.app, "job", &id, StreamBound::All).await.unwrap();
     let cut = all[1].recorded_at;
     for _ in 0..3 {
-        execute(&store, &id, one_good(), &context()).await.unwrap_or_else(|e| panic!("{e}"));
+        execute(&store, &id, one_good(), &context()).await.unwrap();
     }
-    let first_two =
-        read_stream(&fixture.app, "job", &id, StreamBound::UpToSequence(2)).await.unwrap_or_else(|e| panic!("{e}"));
+    let first_two = read_stream(&fixture.app, "job", &id, StreamBound::UpToSequence(2)).await.unwrap();
     assert_eq!(first_two.iter().map(|e| e.sequence).collect::<Vec<_>>(), [1, 2]);
-    let as_of =
-        read_stream(&fixture.app, "job", &id, StreamBound::UpToTime(cut)).await.unwrap_or_else(|e| panic!("{e}"));
+    let as_of = read_stream(&fixture.app, "job", &id, StreamBound::UpToTime(cut)).await.unwrap();
     assert!(as_of.iter().all(|e| e.recorded_at <= cut));
     assert!(as_of.len() >= 2 && as_of.len() <= 4, "as of the second event's time: {} events", as_of.len());
-    let everything = read_stream(&fixture.app, "job", &id, StreamBound::All).await.unwrap_or_else(|e| panic!("{e}"));
+    let everything = read_stream(&fixture.app, "job", &id, StreamBound::All).await.unwrap();
     assert_eq!(everything.len(), 7);
 }
 

@@ -15,8 +15,7 @@ use crate::support::{context, fixture, one_good, running_job};
 /// Reads to the horizon once. The horizon is cluster-wide: transactions of other databases (other
 /// tests) can hold it back, so tests that expect events wait for them with `read_at_least`.
 async fn read_all_after(pool: &PgPool, checkpoint: &mut LogPosition) -> Vec<RecordedEvent> {
-    let batches: Vec<Vec<RecordedEvent>> =
-        read_committed(pool.clone(), *checkpoint, 3).try_collect().await.unwrap_or_else(|e| panic!("{e}"));
+    let batches: Vec<Vec<RecordedEvent>> = read_committed(pool.clone(), *checkpoint, 3).try_collect().await.unwrap();
     let events: Vec<RecordedEvent> = batches.into_iter().flatten().collect();
     if let Some(last) = events.last() {
         *checkpoint = last.log_position();
@@ -45,15 +44,15 @@ async fn a_reader_never_skips_an_event_whose_transaction_commits_late() {
     let mut checkpoint = LogPosition::START;
     assert_eq!(read_at_least(&fixture.app, &mut checkpoint, 4).await.len(), 4);
 
-    let mut slow_writer = fixture.app.begin().await.unwrap_or_else(|e| panic!("{e}"));
+    let mut slow_writer = fixture.app.begin().await.unwrap();
     let late = insert_probe_event(&mut slow_writer).await;
     let job = running_job(&store).await;
-    execute(&store, &job, one_good(), &context()).await.unwrap_or_else(|e| panic!("{e}"));
+    execute(&store, &job, one_good(), &context()).await.unwrap();
 
     let while_open = read_all_after(&fixture.app, &mut checkpoint).await;
     assert!(while_open.is_empty(), "delivered {} events while an older writer was still open", while_open.len());
 
-    slow_writer.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    slow_writer.commit().await.unwrap();
     let delivered = read_at_least(&fixture.app, &mut checkpoint, 6).await;
     assert_eq!(delivered.len(), 6, "the late event and the five committed after it");
     assert_eq!(delivered[0].event_id, late, "the late event comes first in commit order (transaction id)");
@@ -67,13 +66,13 @@ async fn a_reader_never_skips_an_event_whose_transaction_commits_late() {
 async fn an_event_written_late_in_a_long_transaction_is_delivered_after_the_others() {
     let fixture = fixture().await;
     let store = fixture.store::<Job>();
-    let mut long_transaction = fixture.app.begin().await.unwrap_or_else(|e| panic!("{e}"));
-    sqlx::query("SELECT 1").execute(&mut *long_transaction).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut long_transaction = fixture.app.begin().await.unwrap();
+    sqlx::query("SELECT 1").execute(&mut *long_transaction).await.unwrap();
     let job = running_job(&store).await;
     let mut checkpoint = LogPosition::START;
     assert_eq!(read_at_least(&fixture.app, &mut checkpoint, 4).await.len(), 4);
     let late = insert_probe_event(&mut long_transaction).await;
-    long_transaction.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    long_transaction.commit().await.unwrap();
     let delivered = read_at_least(&fixture.app, &mut checkpoint, 1).await;
     assert_eq!(delivered.iter().map(|e| e.event_id).collect::<Vec<_>>(), [late]);
     assert!(delivered[0].aggregate_id != job);
@@ -92,7 +91,7 @@ async fn a_tailing_reader_sees_every_committed_event_once_under_concurrent_write
         writers.push(tokio::spawn(async move {
             let mut committed = Vec::new();
             for i in 0..TRANSACTIONS_EACH {
-                let mut transaction = pool.begin().await.unwrap_or_else(|e| panic!("{e}"));
+                let mut transaction = pool.begin().await.unwrap();
                 let mut ids = vec![insert_probe_event(&mut transaction).await];
                 // Hold some transactions across other writers' commits; yield so they interleave.
                 for _ in 0..(writer * 7 + i * 3) % 5 {
@@ -100,9 +99,9 @@ async fn a_tailing_reader_sees_every_committed_event_once_under_concurrent_write
                     ids.push(insert_probe_event(&mut transaction).await);
                 }
                 if (writer + i) % 4 == 0 {
-                    transaction.rollback().await.unwrap_or_else(|e| panic!("{e}"));
+                    transaction.rollback().await.unwrap();
                 } else {
-                    transaction.commit().await.unwrap_or_else(|e| panic!("{e}"));
+                    transaction.commit().await.unwrap();
                     committed.extend(ids);
                 }
             }
@@ -112,7 +111,7 @@ async fn a_tailing_reader_sees_every_committed_event_once_under_concurrent_write
     let mut delivered = Vec::new();
     let mut checkpoint = LogPosition::START;
     while !writers.iter().all(|w| w.is_finished()) {
-        for event in read_committed_batch(&fixture.app, checkpoint, 50).await.unwrap_or_else(|e| panic!("{e}")) {
+        for event in read_committed_batch(&fixture.app, checkpoint, 50).await.unwrap() {
             checkpoint = event.log_position();
             delivered.push(event.event_id);
         }
@@ -120,11 +119,11 @@ async fn a_tailing_reader_sees_every_committed_event_once_under_concurrent_write
     }
     let mut committed = HashSet::new();
     for writer in writers {
-        committed.extend(writer.await.unwrap_or_else(|e| panic!("writer panicked: {e}")));
+        committed.extend(writer.await.expect("writer panicked"));
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     while delivered.len() < committed.len() && Instant::now() < deadline {
-        for event in read_committed_batch(&fixture.app, checkpoint, 50).await.unwrap_or_else(|e| panic!("{e}")) {
+        for event in read_committed_batch(&fixture.app, checkpoint, 50).await.unwrap() {
             checkpoint = event.log_position();
             delivered.push(event.event_id);
         }

@@ -27,7 +27,7 @@ async fn thirty_two_racing_writers_each_win_one_gapless_sequence_number_or_get_a
             let (mut won, mut conflicts) = (Vec::new(), 0usize);
             while won.len() < WINS_EACH {
                 let mut attempt = context();
-                attempt.expected_version = Some(store.current_version(&id).await.unwrap_or_else(|e| panic!("{e}")));
+                attempt.expected_version = Some(store.current_version(&id).await.unwrap());
                 match execute(&store, &id, one_good(), &attempt).await {
                     Ok(outcome) => won.push(outcome.version),
                     Err(CommandError::Conflict { .. }) => conflicts += 1,
@@ -40,7 +40,7 @@ async fn thirty_two_racing_writers_each_win_one_gapless_sequence_number_or_get_a
     let mut sequences = Vec::new();
     let mut conflicts = 0;
     for writer in writers {
-        let (won, lost) = writer.await.unwrap_or_else(|e| panic!("writer panicked: {e}"));
+        let (won, lost) = writer.await.expect("writer panicked");
         sequences.extend(won);
         conflicts += lost;
     }
@@ -49,11 +49,11 @@ async fn thirty_two_racing_writers_each_win_one_gapless_sequence_number_or_get_a
     assert_eq!(sequences, expected, "each success owns one sequence number, none shared, none skipped");
     assert!(conflicts > 0, "32 writers on one aggregate must have collided at least once");
 
-    let events = read_stream(&fixture.app, "job", &id, StreamBound::All).await.unwrap_or_else(|e| panic!("{e}"));
+    let events = read_stream(&fixture.app, "job", &id, StreamBound::All).await.unwrap();
     assert_eq!(events.len(), 4 + WRITERS * WINS_EACH);
     assert_eq!(verify_stream(&events), Ok(()));
     let fresh: PgEventStore<Job> = fixture.store();
-    let job = fresh.load(&id).await.unwrap_or_else(|e| panic!("{e}"));
+    let job = fresh.load(&id).await.unwrap();
     assert_eq!(job.version(), (4 + WRITERS * WINS_EACH) as u64);
 }
 
@@ -82,7 +82,7 @@ async fn hot_aggregates_lose_no_command_and_apply_none_twice() {
             let mut sent = BTreeMap::<String, u64>::new();
             for i in 0..COMMANDS_EACH {
                 let id = &jobs[(writer + i) % AGGREGATES];
-                execute(&store, id, one_good(), &context()).await.unwrap_or_else(|e| panic!("command failed: {e}"));
+                execute(&store, id, one_good(), &context()).await.expect("command failed");
                 *sent.entry(id.clone()).or_default() += 1;
             }
             sent
@@ -90,16 +90,16 @@ async fn hot_aggregates_lose_no_command_and_apply_none_twice() {
     }
     let mut sent = BTreeMap::<String, u64>::new();
     for writer in writers {
-        for (id, count) in writer.await.unwrap_or_else(|e| panic!("writer panicked: {e}")) {
+        for (id, count) in writer.await.expect("writer panicked") {
             *sent.entry(id).or_default() += count;
         }
     }
     assert_eq!(count_events(&fixture.app).await - events_before, (WRITERS * COMMANDS_EACH) as i64);
     let fresh: PgEventStore<Job> = fixture.store();
     for id in &jobs {
-        let events = read_stream(&fixture.app, "job", id, StreamBound::All).await.unwrap_or_else(|e| panic!("{e}"));
+        let events = read_stream(&fixture.app, "job", id, StreamBound::All).await.unwrap();
         assert_eq!(verify_stream(&events), Ok(()));
-        let job = fresh.load(id).await.unwrap_or_else(|e| panic!("{e}"));
+        let job = fresh.load(id).await.unwrap();
         assert_eq!(job.state().good, sent[id], "job {id}: every command counted exactly once");
     }
 }
@@ -111,10 +111,8 @@ async fn a_command_refused_on_a_stale_warm_copy_is_decided_again_on_fresh_state(
     let fixture = fixture().await;
     let (instance_a, instance_b): (PgEventStore<Job>, PgEventStore<Job>) = (fixture.store(), fixture.store());
     let id = running_job(&instance_a).await;
-    drop(instance_b.load(&id).await.unwrap_or_else(|e| panic!("{e}")));
-    execute(&instance_a, &id, domain::job::JobCommand::Pause { reason: None }, &context())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    drop(instance_b.load(&id).await.unwrap());
+    execute(&instance_a, &id, domain::job::JobCommand::Pause { reason: None }, &context()).await.unwrap();
 
     let resumed = execute(&instance_b, &id, domain::job::JobCommand::Resume, &context()).await;
     assert!(resumed.is_ok(), "instance B refused on its stale copy: {resumed:?}");

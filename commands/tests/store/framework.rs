@@ -16,17 +16,17 @@ async fn cqrs_framework_executes_commands_on_our_store() {
     let metadata = EventMetadata::for_command(&context, None).to_map();
     for command in job_start_commands() {
         let stamped = Stamped { command, now: chrono::Utc::now() };
-        framework.execute_with_metadata("job-1", stamped, metadata.clone()).await.unwrap_or_else(|e| panic!("{e}"));
+        framework.execute_with_metadata("job-1", stamped, metadata.clone()).await.unwrap();
     }
     let refused = framework
         .execute_with_metadata("job-1", Stamped { command: JobCommand::Start, now: chrono::Utc::now() }, metadata)
         .await;
     assert!(matches!(refused, Err(AggregateError::UserError(JobError::WrongStatus { .. }))));
 
-    let envelopes = store.load_events("job-1").await.unwrap_or_else(|e| panic!("{e}"));
+    let envelopes = store.load_events("job-1").await.unwrap();
     assert_eq!(envelopes.len(), 4);
     assert_eq!(envelopes[3].sequence, 4);
-    let stored = read_stream(&fixture.app, "job", "job-1", StreamBound::All).await.unwrap_or_else(|e| panic!("{e}"));
+    let stored = read_stream(&fixture.app, "job", "job-1", StreamBound::All).await.unwrap();
     assert_eq!(stored[0].metadata["actor_name"], "Ada Lovelace");
     assert_eq!(stored[0].metadata["causation_id"], context.command_id.to_string());
 }

@@ -30,8 +30,7 @@ async fn even_the_owner_cannot_update_delete_or_truncate_events() {
         let error = refused(&owner, statement).await;
         assert!(error.contains("append-only"), "{statement}: {error}");
     }
-    let remaining: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&owner).await.unwrap_or_else(|e| panic!("{e}"));
+    let remaining: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&owner).await.unwrap();
     assert_eq!(remaining, 4);
 }
 
@@ -56,7 +55,7 @@ async fn the_hash_chain_matches_the_rows_and_exposes_an_edit_or_a_deletion() {
     let store = fixture.store::<Job>();
     let (edited, shortened) = (running_job(&store).await, running_job(&store).await);
     for id in [&edited, &shortened] {
-        let events = read_stream(&fixture.app, "job", id, StreamBound::All).await.unwrap_or_else(|e| panic!("{e}"));
+        let events = read_stream(&fixture.app, "job", id, StreamBound::All).await.unwrap();
         assert_eq!(verify_stream(&events), Ok(()));
     }
 
@@ -72,7 +71,7 @@ async fn the_hash_chain_matches_the_rows_and_exposes_an_edit_or_a_deletion() {
         sqlx::query(statement).execute(&owner).await.unwrap_or_else(|e| panic!("{statement}: {e}"));
     }
     for (id, first_bad_sequence) in [(&edited, 2), (&shortened, 4)] {
-        let events = read_stream(&fixture.app, "job", id, StreamBound::All).await.unwrap_or_else(|e| panic!("{e}"));
+        let events = read_stream(&fixture.app, "job", id, StreamBound::All).await.unwrap();
         let broken = verify_stream(&events).err().unwrap_or_else(|| panic!("tampering with {id} went unnoticed"));
         assert_eq!(broken.sequence, first_bad_sequence);
     }

@@ -10,13 +10,13 @@ use domain::values::{ChecklistItemId, EquipmentId, LossCategory, Millis, Name, R
 use crate::support::{context, fixture, line};
 
 fn name(text: &str) -> Name {
-    Name::parse(text).unwrap_or_else(|_| panic!())
+    Name::parse(text).unwrap()
 }
 fn code(text: &str) -> ReasonCode {
-    ReasonCode::parse(text).unwrap_or_else(|_| panic!())
+    ReasonCode::parse(text).unwrap()
 }
 fn reason(text: &str) -> Reason {
-    Reason::parse(text).unwrap_or_else(|_| panic!())
+    Reason::parse(text).unwrap()
 }
 
 async fn registered_line(lines: &commands::PgEventStore<Line>) {
@@ -39,12 +39,12 @@ async fn registered_line(lines: &commands::PgEventStore<Line>) {
         },
     ];
     for command in commands {
-        execute(lines, &id, command, &context()).await.unwrap_or_else(|e| panic!("{e}"));
+        execute(lines, &id, command, &context()).await.unwrap();
     }
 }
 
 async fn stop_history(pool: &sqlx::PgPool) -> Vec<commands::event_log::RecordedEvent> {
-    read_stream(pool, "downtime", "stop-1", StreamBound::All).await.unwrap_or_else(|e| panic!("reading the stop: {e}"))
+    read_stream(pool, "downtime", "stop-1", StreamBound::All).await.expect("reading the stop")
 }
 
 fn stop_start(minutes_ago: i64) -> StopStart {
@@ -62,20 +62,18 @@ async fn a_stop_is_classified_by_the_threshold_its_line_had_when_it_started() {
     let (lines, stops) = (fixture.store::<Line>(), fixture.store::<Downtime>());
     registered_line(&lines).await;
     let one_minute = LineCommand::SetSmallStopThreshold {
-        threshold: Millis::new(60_000).unwrap_or_else(|_| panic!()),
+        threshold: Millis::new(60_000).unwrap(),
         effective_from: Utc::now() - Duration::hours(1),
         reason: None,
     };
-    execute(&lines, &line().to_string(), one_minute, &context()).await.unwrap_or_else(|e| panic!("{e}"));
+    execute(&lines, &line().to_string(), one_minute, &context()).await.unwrap();
 
     let start = stop_start(10);
     let ended_at = start.started_at + Duration::seconds(90);
-    start_downtime(&lines, &stops, "stop-1", start, &context()).await.unwrap_or_else(|e| panic!("{e}"));
-    let ended = execute(&stops, "stop-1", DowntimeCommand::End { ended_at }, &context())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    start_downtime(&lines, &stops, "stop-1", start, &context()).await.unwrap();
+    let ended = execute(&stops, "stop-1", DowntimeCommand::End { ended_at }, &context()).await.unwrap();
     assert_eq!(ended.version, 2);
-    let state = stops.state("stop-1").await.unwrap_or_else(|e| panic!("{e}"));
+    let state = stops.state("stop-1").await.unwrap();
     let class = state.interval.and_then(|interval| interval.ended).map(|(_, class)| class);
     assert_eq!(class, Some(StopClass::Downtime), "90 s is past the line's 60 s threshold (the default is 120 s)");
 }
@@ -99,10 +97,8 @@ async fn a_reason_code_a_stop_has_used_can_no_longer_be_redefined_and_a_change_k
     let fixture = fixture().await;
     let (lines, stops) = (fixture.store::<Line>(), fixture.store::<Downtime>());
     registered_line(&lines).await;
-    start_downtime(&lines, &stops, "stop-1", stop_start(5), &context()).await.unwrap_or_else(|e| panic!("{e}"));
-    give_downtime_reason(&lines, &stops, "stop-1", code("jam"), None, &context())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    start_downtime(&lines, &stops, "stop-1", stop_start(5), &context()).await.unwrap();
+    give_downtime_reason(&lines, &stops, "stop-1", code("jam"), None, &context()).await.unwrap();
 
     let redefine = LineCommand::DefineDowntimeReason {
         code: code("jam"),
@@ -121,7 +117,7 @@ async fn a_reason_code_a_stop_has_used_can_no_longer_be_redefined_and_a_change_k
     ));
     give_downtime_reason(&lines, &stops, "stop-1", code("changeover"), Some(reason("was a changeover")), &context())
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let history = stop_history(&fixture.app).await;
     let changed = &history[2];
     assert_eq!(changed.event_type, "DowntimeReasonChanged");
@@ -140,7 +136,7 @@ async fn a_checklist_starts_from_the_current_template_version() {
     let refused = start_checklist(&templates, &checklists, "cl-1", "startup", None, &context()).await;
     assert!(matches!(refused, Err(LookupError::UnknownTemplate(_))));
     let item = |id: &str| TemplateItem {
-        id: ChecklistItemId::parse(id).unwrap_or_else(|_| panic!()),
+        id: ChecklistItemId::parse(id).unwrap(),
         prompt: name(id),
         kind: ItemKind::Check,
         mandatory: true,
@@ -152,9 +148,7 @@ async fn a_checklist_starts_from_the_current_template_version() {
         items,
         reason: why,
     };
-    execute(&templates, "startup", define(vec![item("guards")], None), &context())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    execute(&templates, "startup", define(vec![item("guards")], None), &context()).await.unwrap();
     execute(
         &templates,
         "startup",
@@ -162,11 +156,9 @@ async fn a_checklist_starts_from_the_current_template_version() {
         &context(),
     )
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    start_checklist(&templates, &checklists, "cl-1", "startup", None, &context())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let checklist = checklists.state("cl-1").await.unwrap_or_else(|e| panic!("{e}"));
-    let template = checklist.template.unwrap_or_else(|| panic!("checklist has no template"));
+    .unwrap();
+    start_checklist(&templates, &checklists, "cl-1", "startup", None, &context()).await.unwrap();
+    let checklist = checklists.state("cl-1").await.unwrap();
+    let template = checklist.template.expect("checklist has no template");
     assert_eq!((template.version, template.items.len()), (2, 2));
 }

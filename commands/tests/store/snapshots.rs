@@ -13,7 +13,7 @@ async fn produced_job(fixture: &Fixture, produced: usize) -> String {
     let store: PgEventStore<Job> = PgEventStore::new(fixture.app.clone(), every_ten(true));
     let id = running_job(&store).await;
     for _ in 0..produced {
-        execute(&store, &id, one_good(), &context()).await.unwrap_or_else(|e| panic!("{e}"));
+        execute(&store, &id, one_good(), &context()).await.unwrap();
     }
     id
 }
@@ -37,16 +37,16 @@ async fn snapshots_are_written_with_the_append_and_a_cold_load_from_one_matches_
             .bind(&id)
             .fetch_all(&fixture.app)
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
     assert_eq!(snapshots, [10, 20], "each snapshot is a row of its own; none is replaced");
 
     let cold = cold(&fixture);
-    let loaded = cold.load(&id).await.unwrap_or_else(|e| panic!("{e}"));
+    let loaded = cold.load(&id).await.unwrap();
     assert_eq!(loaded.version(), 25);
     assert_eq!(loaded.state().good, 21);
     drop(loaded);
-    execute(&cold, &id, one_good(), &context()).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(cold.load(&id).await.unwrap_or_else(|e| panic!("{e}")).state().good, 22);
+    execute(&cold, &id, one_good(), &context()).await.unwrap();
+    assert_eq!(cold.load(&id).await.unwrap().state().good, 22);
 }
 
 #[tokio::test]
@@ -76,11 +76,11 @@ async fn an_edited_snapshot_is_ignored_and_the_service_decides_on_the_replayed_s
     .await;
     assert_eq!(edited, 1);
     let cold = cold(&fixture);
-    let completed = execute(&cold, &id, JobCommand::Complete, &context()).await.unwrap_or_else(|e| panic!("{e}"));
+    let completed = execute(&cold, &id, JobCommand::Complete, &context()).await.unwrap();
     assert_eq!(completed.version, 106);
     let events = commands::event_log::read_stream(&fixture.app, "job", &id, commands::event_log::StreamBound::All)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let last = events.last().map(|event| event.decode::<JobEvent>());
     assert!(matches!(last, Some(Ok(JobEvent::JobCompleted { good: 101, .. }))), "{last:?}");
 }
@@ -98,9 +98,9 @@ async fn a_snapshot_inserted_without_the_key_is_ignored() {
     .bind(&id)
     .execute(&fixture.app)
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     assert_eq!(forged.rows_affected(), 1);
-    let loaded = cold(&fixture).load(&id).await.unwrap_or_else(|e| panic!("{e}"));
+    let loaded = cold(&fixture).load(&id).await.unwrap();
     assert_eq!((loaded.version(), loaded.state().good), (9, 5));
 }
 
@@ -111,7 +111,7 @@ async fn a_snapshot_of_another_instance_key_is_replayed_not_trusted() {
     let other_key = commands::snapshot::SnapshotKey::from_bytes([9; 32]);
     let other =
         PgEventStore::<Job>::new(fixture.app.clone(), StoreSettings { snapshot_key: other_key, ..every_ten(false) });
-    let loaded = other.load(&id).await.unwrap_or_else(|e| panic!("{e}"));
+    let loaded = other.load(&id).await.unwrap();
     assert_eq!((loaded.version(), loaded.state().good), (16, 12), "the same state, from the events");
 }
 
@@ -125,11 +125,8 @@ async fn alarm_on_load(fixture: &Fixture, id: &str) -> IntegrityAlarm {
 /// Superuser edits of the log, with the triggers that forbid them switched off for the session.
 async fn tamper(fixture: &Fixture, sql: &str, id: &str) {
     let owner = fixture.database.owner_pool().await;
-    let mut connection = owner.acquire().await.unwrap_or_else(|e| panic!("{e}"));
-    sqlx::query("SET session_replication_role = replica")
-        .execute(&mut *connection)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut connection = owner.acquire().await.unwrap();
+    sqlx::query("SET session_replication_role = replica").execute(&mut *connection).await.unwrap();
     sqlx::query(sql).bind(id).execute(&mut *connection).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
@@ -169,7 +166,7 @@ async fn a_stream_shortened_under_a_warm_copy_is_an_integrity_alarm_on_the_next_
     let warm: PgEventStore<Job> = PgEventStore::new(fixture.app.clone(), every_ten(true));
     let id = running_job(&warm).await;
     for _ in 0..3 {
-        execute(&warm, &id, one_good(), &context()).await.unwrap_or_else(|e| panic!("{e}"));
+        execute(&warm, &id, one_good(), &context()).await.unwrap();
     }
     tamper(&fixture, "DELETE FROM events WHERE aggregate_id = $1 AND sequence >= 6", &id).await;
     let refused = execute(&warm, &id, one_good(), &context()).await;

@@ -17,9 +17,7 @@ pub struct Fixture {
 
 pub async fn fixture() -> Fixture {
     let database = testkit::fresh_database().await;
-    let app = commands::database::application_pool(&database.url, 40)
-        .await
-        .unwrap_or_else(|e| panic!("application pool: {e}"));
+    let app = commands::database::application_pool(&database.url, 40).await.expect("application pool");
     Fixture { database, app }
 }
 
@@ -33,7 +31,7 @@ impl Fixture {
 pub fn operator() -> Actor {
     Actor {
         user_id: UserId::from_uuid(Uuid::from_u128(0x0a)),
-        printed_name: Name::parse("Ada Lovelace").unwrap_or_else(|_| panic!()),
+        printed_name: Name::parse("Ada Lovelace").unwrap(),
         role: Role::Operator,
     }
 }
@@ -43,7 +41,7 @@ pub fn context() -> CommandContext {
 }
 
 pub fn line() -> LineId {
-    LineId::parse("plant-1/packing/L3").unwrap_or_else(|_| panic!())
+    LineId::parse("plant-1/packing/L3").unwrap()
 }
 
 /// The commands that take a job from nothing to running.
@@ -51,7 +49,7 @@ pub fn job_start_commands() -> Vec<JobCommand> {
     vec![
         JobCommand::Create {
             line: line(),
-            product: ProductId::parse("BOTTLE-500").unwrap_or_else(|_| panic!()),
+            product: ProductId::parse("BOTTLE-500").unwrap(),
             target_quantity: NonZeroU64::new(100_000).unwrap_or(NonZeroU64::MIN),
         },
         JobCommand::AssignOperator {
@@ -67,7 +65,7 @@ pub fn job_start_commands() -> Vec<JobCommand> {
 pub async fn running_job(store: &PgEventStore<Job>) -> String {
     let id = Uuid::now_v7().to_string();
     for command in job_start_commands() {
-        execute(store, &id, command, &context()).await.unwrap_or_else(|e| panic!("starting job: {e}"));
+        execute(store, &id, command, &context()).await.expect("starting job");
     }
     id
 }
@@ -77,5 +75,5 @@ pub fn one_good() -> JobCommand {
 }
 
 pub async fn count_events(pool: &PgPool) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await.unwrap_or_else(|e| panic!("{e}"))
+    sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await.unwrap()
 }

@@ -185,14 +185,13 @@ mod tests {
     }
 
     fn tier(level: u8, unacknowledged: Option<u64>, unresolved: Option<u64>) -> Tier {
-        let ms = |minutes: u64| Millis::new(minutes * 60_000).unwrap_or_else(|e| panic!("{e}"));
+        let ms = |minutes: u64| Millis::new(minutes * 60_000).unwrap();
         Tier { level, unacknowledged_after: unacknowledged.map(ms), unresolved_after: unresolved.map(ms) }
     }
 
     #[test]
     fn a_tier_with_only_an_acknowledgement_timer_is_skipped_once_acknowledged() {
-        let ladder = EscalationLadder::new(vec![tier(2, Some(2), None), tier(3, None, Some(20))])
-            .unwrap_or_else(|e| panic!("{e}"));
+        let ladder = EscalationLadder::new(vec![tier(2, Some(2), None), tier(3, None, Some(20))]).unwrap();
         assert_eq!(next_escalation(&call(AndonStatus::Raised, 1), &ladder), due(2, 2));
         assert_eq!(next_escalation(&call(AndonStatus::Acknowledged, 1), &ladder), due(3, 20));
     }
@@ -212,12 +211,12 @@ mod tests {
 
     #[test]
     fn a_ladder_is_written_as_its_tiers_in_milliseconds_and_read_back_only_if_valid() {
-        let json = serde_json::to_value(EscalationLadder::default()).unwrap_or_else(|e| panic!("{e}"));
+        let json = serde_json::to_value(EscalationLadder::default()).unwrap();
         assert_eq!(
             json[0],
             serde_json::json!({"level": 2, "unacknowledged_after_ms": 300_000, "unresolved_after_ms": 900_000})
         );
-        let back: EscalationLadder = serde_json::from_value(json).unwrap_or_else(|e| panic!("{e}"));
+        let back: EscalationLadder = serde_json::from_value(json).unwrap();
         assert_eq!(back, EscalationLadder::default());
         let unordered =
             serde_json::json!([{"level": 3, "unresolved_after_ms": 1}, {"level": 2, "unresolved_after_ms": 2}]);

@@ -8,8 +8,8 @@ fn now() -> DateTime<Utc> {
 }
 fn raised() -> AndonEvent {
     AndonEvent::AndonRaised {
-        line: LineId::parse("plant-1/packing/L3").unwrap_or_else(|_| panic!()),
-        station: StationId::parse("capper").unwrap_or_else(|_| panic!()),
+        line: LineId::parse("plant-1/packing/L3").unwrap(),
+        station: StationId::parse("capper").unwrap(),
         call_type: CallType::Maintenance,
         priority: Priority::High,
         description: text("capper jams every few minutes"),
@@ -23,14 +23,14 @@ fn resolve() -> AndonCommand {
     AndonCommand::Resolve { resolution: text("replaced torque head"), root_cause: text("worn clutch") }
 }
 fn cancel() -> AndonCommand {
-    AndonCommand::Cancel { reason: Reason::parse("raised on the wrong line").unwrap_or_else(|_| panic!()) }
+    AndonCommand::Cancel { reason: Reason::parse("raised on the wrong line").unwrap() }
 }
 
 #[test]
 fn raises_a_call_once() {
     let raise = AndonCommand::Raise {
-        line: LineId::parse("plant-1/packing/L3").unwrap_or_else(|_| panic!()),
-        station: StationId::parse("capper").unwrap_or_else(|_| panic!()),
+        line: LineId::parse("plant-1/packing/L3").unwrap(),
+        station: StationId::parse("capper").unwrap(),
         call_type: CallType::Maintenance,
         priority: Priority::High,
         description: text("capper jams every few minutes"),

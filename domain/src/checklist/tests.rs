@@ -9,10 +9,10 @@ fn now() -> DateTime<Utc> {
     test_now()
 }
 fn id(text: &str) -> ChecklistItemId {
-    ChecklistItemId::parse(text).unwrap_or_else(|_| panic!())
+    ChecklistItemId::parse(text).unwrap()
 }
 fn item(name: &str, kind: ItemKind, mandatory: bool) -> TemplateItem {
-    TemplateItem { id: id(name), prompt: Name::parse(name).unwrap_or_else(|_| panic!()), kind, mandatory }
+    TemplateItem { id: id(name), prompt: Name::parse(name).unwrap(), kind, mandatory }
 }
 fn items() -> Vec<TemplateItem> {
     vec![
@@ -34,13 +34,7 @@ fn answered(item: &str, answer: Answer, within_limits: bool) -> ChecklistEvent {
     ChecklistEvent::ChecklistItemAnswered { item: id(item), answer, within_limits, at: now() }
 }
 fn define(line: LineId, items: Vec<TemplateItem>, reason: Option<Reason>) -> ChecklistTemplateCommand {
-    ChecklistTemplateCommand::Define {
-        line,
-        product: None,
-        name: Name::parse("Start-up").unwrap_or_else(|_| panic!()),
-        items,
-        reason,
-    }
+    ChecklistTemplateCommand::Define { line, product: None, name: Name::parse("Start-up").unwrap(), items, reason }
 }
 
 #[test]
@@ -54,7 +48,7 @@ fn defines_a_template_and_versions_its_revisions_with_a_reason() {
     );
     let revised = given::<ChecklistTemplate>(&first, define(line(), items(), Some(reason("new limit"))));
     assert!(matches!(revised.as_deref(), Ok([ChecklistTemplateEvent::ChecklistTemplateDefined { version: 2, .. }])));
-    let other_line = LineId::parse("plant-1/packing/L4").unwrap_or_else(|_| panic!());
+    let other_line = LineId::parse("plant-1/packing/L4").unwrap();
     assert_eq!(
         given::<ChecklistTemplate>(&first, define(other_line, items(), Some(reason("x")))),
         Err(ChecklistTemplateError::LineChanged)
@@ -152,10 +146,7 @@ fn completes_only_when_every_mandatory_item_is_answered_and_then_accepts_nothing
     done.push(ChecklistEvent::ChecklistCompleted { at: now() });
     assert_eq!(given::<Checklist>(&done, ChecklistCommand::Complete), Err(ChecklistError::Completed));
     assert_eq!(
-        given::<Checklist>(
-            &done,
-            answer("remarks", Answer::Text(Description::parse("ok").unwrap_or_else(|_| panic!())))
-        ),
+        given::<Checklist>(&done, answer("remarks", Answer::Text(Description::parse("ok").unwrap()))),
         Err(ChecklistError::Completed)
     );
     assert_eq!(given::<Checklist>(&[], ChecklistCommand::Complete), Err(ChecklistError::NotStarted));

@@ -112,14 +112,14 @@ mod tests {
 
     fn enrolled() -> DeviceEvent {
         DeviceEvent::DeviceEnrolled {
-            name: Name::parse("Gateway L3").unwrap_or_else(|_| panic!()),
+            name: Name::parse("Gateway L3").unwrap(),
             kind: DeviceKind::PlcGateway,
-            scope: Scope::Site { site: SiteId::parse("plant-1").unwrap_or_else(|_| panic!()) },
+            scope: Scope::Site { site: SiteId::parse("plant-1").unwrap() },
             at: test_now(),
         }
     }
     fn revoke() -> DeviceCommand {
-        DeviceCommand::Revoke { reason: Reason::parse("stolen").unwrap_or_else(|_| panic!()) }
+        DeviceCommand::Revoke { reason: Reason::parse("stolen").unwrap() }
     }
 
     #[test]
@@ -132,8 +132,7 @@ mod tests {
 
     #[test]
     fn revokes_an_enrolled_device_once_with_a_reason() {
-        let revoked =
-            DeviceEvent::DeviceRevoked { reason: Reason::parse("stolen").unwrap_or_else(|_| panic!()), at: test_now() };
+        let revoked = DeviceEvent::DeviceRevoked { reason: Reason::parse("stolen").unwrap(), at: test_now() };
         assert_eq!(given::<Device>(&[enrolled()], revoke()), Ok(vec![revoked.clone()]));
         assert_eq!(given::<Device>(&[], revoke()), Err(DeviceError::NotEnrolled));
         assert_eq!(given::<Device>(&[enrolled(), revoked], revoke()), Err(DeviceError::Revoked));

@@ -7,13 +7,13 @@ fn now() -> DateTime<Utc> {
     test_now()
 }
 fn threshold() -> Millis {
-    Millis::new(120_000).unwrap_or_else(|_| panic!())
+    Millis::new(120_000).unwrap()
 }
 fn reason_code(code: &str, loss_category: LossCategory) -> AssignableReason {
-    AssignableReason { code: ReasonCode::parse(code).unwrap_or_else(|_| panic!()), loss_category }
+    AssignableReason { code: ReasonCode::parse(code).unwrap(), loss_category }
 }
 fn plc() -> StopSource {
-    StopSource::Plc { device: DeviceId::parse("gw-1").unwrap_or_else(|_| panic!()) }
+    StopSource::Plc { device: DeviceId::parse("gw-1").unwrap() }
 }
 fn started() -> DowntimeEvent {
     DowntimeEvent::DowntimeStarted {
@@ -112,7 +112,7 @@ fn refuses_to_end_a_stop_twice_before_it_started_or_before_its_start() {
     );
     let ended = DowntimeEvent::DowntimeEnded {
         ended_at: now(),
-        duration: Millis::new(600_000).unwrap_or_else(|_| panic!()),
+        duration: Millis::new(600_000).unwrap(),
         class: StopClass::Downtime,
         at: now(),
     };

@@ -14,7 +14,7 @@ fn target() -> NonZeroU64 {
     NonZeroU64::new(1000).unwrap_or(NonZeroU64::MIN)
 }
 fn counter() -> CounterId {
-    CounterId::parse("good-count").unwrap_or_else(|_| panic!())
+    CounterId::parse("good-count").unwrap()
 }
 fn created() -> JobEvent {
     JobEvent::JobCreated { line: line(), product: product(), target_quantity: target(), at: now() }
@@ -22,7 +22,7 @@ fn created() -> JobEvent {
 fn assigned() -> JobEvent {
     JobEvent::OperatorAssigned {
         operator: operator(),
-        operator_name: Name::parse("Ada Lovelace").unwrap_or_else(|_| panic!()),
+        operator_name: Name::parse("Ada Lovelace").unwrap(),
         reason: None,
         at: now(),
     }
@@ -87,7 +87,7 @@ fn rejects_every_step_on_a_job_that_does_not_exist() {
 fn assigns_an_operator_and_needs_a_reason_to_reassign() {
     let assign = |why: Option<Reason>| JobCommand::AssignOperator {
         operator: operator(),
-        operator_name: Name::parse("Ada Lovelace").unwrap_or_else(|_| panic!()),
+        operator_name: Name::parse("Ada Lovelace").unwrap(),
         reason: why,
     };
     assert_eq!(given::<Job>(&[created()], assign(None)), Ok(vec![assigned()]));
@@ -299,7 +299,7 @@ fn refuses_a_booking_above_the_bound_and_accepts_one_at_it() {
 fn refuses_a_counter_step_above_the_bound_and_counts_the_next_plausible_reading_from_the_last_accepted() {
     let reading = |sequence: u64, value: u64| {
         JobCommand::RecordCounterReading(CounterReading {
-            counter: CounterId::parse("c1").unwrap_or_else(|e| panic!("{e}")),
+            counter: CounterId::parse("c1").unwrap(),
             kind: CountKind::Good,
             width: CounterWidth::Bits64,
             sequence,
@@ -308,9 +308,9 @@ fn refuses_a_counter_step_above_the_bound_and_counts_the_next_plausible_reading_
         })
     };
     let mut history = running();
-    history.extend(given::<Job>(&history, reading(1, 100)).unwrap_or_else(|e| panic!("{e}")));
+    history.extend(given::<Job>(&history, reading(1, 100)).unwrap());
     assert!(matches!(given::<Job>(&history, reading(2, 1 << 63)), Err(JobError::OutOfRange(_))));
-    let next = given::<Job>(&history, reading(3, 130)).unwrap_or_else(|e| panic!("{e}"));
+    let next = given::<Job>(&history, reading(3, 130)).unwrap();
     assert!(matches!(next.as_slice(), [JobEvent::CounterProductionCounted { delta: 30, .. }]));
 }
 

@@ -33,16 +33,13 @@ fn registers_a_line_once() {
 
 #[test]
 fn rejects_configuration_of_an_unregistered_line() {
-    let command = LineCommand::AddEquipment {
-        equipment: EquipmentId::parse("filler").unwrap_or_else(|_| panic!()),
-        name: name("Filler"),
-    };
+    let command = LineCommand::AddEquipment { equipment: EquipmentId::parse("filler").unwrap(), name: name("Filler") };
     assert_eq!(given::<Line>(&[], command), Err(LineError::NotRegistered));
 }
 
 #[test]
 fn adds_equipment_and_rejects_a_duplicate() {
-    let filler = EquipmentId::parse("filler").unwrap_or_else(|_| panic!());
+    let filler = EquipmentId::parse("filler").unwrap();
     let command = LineCommand::AddEquipment { equipment: filler.clone(), name: name("Filler") };
     let added = LineEvent::EquipmentAdded { equipment: filler.clone(), name: name("Filler") };
     assert_eq!(given::<Line>(&[registered()], command.clone()), Ok(vec![added.clone()]));
@@ -137,7 +134,7 @@ fn versions_escalation_ladders_per_call_type_and_a_call_follows_the_one_in_force
     use crate::andon::{CallType, EscalationLadder, Tier};
     let safety =
         EscalationLadder::new(vec![Tier { level: 2, unacknowledged_after: Some(ms(60_000)), unresolved_after: None }])
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
     let command = LineCommand::SetEscalationLadder {
         call_type: CallType::Safety,
         ladder: safety.clone(),

@@ -134,7 +134,7 @@ mod tests {
     #[test]
     fn the_published_worked_example() {
         let mut shift = OeeInputs { planned_production_ms: 420 * MINUTE, run_ms: 373 * MINUTE, ..OeeInputs::default() };
-        shift.count(Millis::new(1000).unwrap_or_else(|_| panic!()), 19_271, 19_271 - 423);
+        shift.count(Millis::new(1000).unwrap(), 19_271, 19_271 - 423);
         assert_eq!(shift.good_count, 18_848);
         let figures = shift.figures();
         assert_eq!(bp(figures.availability), Some(8881));
@@ -147,7 +147,7 @@ mod tests {
     #[test]
     fn without_planned_production_time_every_factor_is_undefined() {
         let mut idle = OeeInputs::default();
-        idle.count(Millis::new(1000).unwrap_or_else(|_| panic!()), 5, 5);
+        idle.count(Millis::new(1000).unwrap(), 5, 5);
         assert_eq!(idle.figures(), OeeFigures::default());
     }
 
@@ -168,7 +168,7 @@ mod tests {
     #[test]
     fn performance_above_100_percent_is_kept_and_flagged() {
         let mut fast = OeeInputs { planned_production_ms: 60 * MINUTE, run_ms: 60 * MINUTE, ..OeeInputs::default() };
-        fast.count(Millis::new(1000).unwrap_or_else(|_| panic!()), 4_000, 4_000);
+        fast.count(Millis::new(1000).unwrap(), 4_000, 4_000);
         let figures = fast.figures();
         assert_eq!(bp(figures.performance), Some(11_111));
         assert!(figures.performance_above_ideal);
@@ -177,8 +177,8 @@ mod tests {
     #[test]
     fn each_unit_carries_the_ideal_cycle_time_of_its_product() {
         let mut mixed = OeeInputs { planned_production_ms: 60 * MINUTE, run_ms: 60 * MINUTE, ..OeeInputs::default() };
-        mixed.count(Millis::new(1000).unwrap_or_else(|_| panic!()), 1_800, 1_800);
-        mixed.count(Millis::new(2000).unwrap_or_else(|_| panic!()), 900, 450);
+        mixed.count(Millis::new(1000).unwrap(), 1_800, 1_800);
+        mixed.count(Millis::new(2000).unwrap(), 900, 450);
         let figures = mixed.figures();
         assert_eq!(bp(figures.performance), Some(10_000));
         assert_eq!(bp(figures.oee), Some(7_500), "(1,800 x 1 s + 450 x 2 s) / 3,600 s");
@@ -187,11 +187,11 @@ mod tests {
     #[test]
     fn roll_ups_sum_components_and_skip_periods_without_planned_time() {
         let mut busy = OeeInputs { planned_production_ms: 400 * MINUTE, run_ms: 400 * MINUTE, ..OeeInputs::default() };
-        busy.count(Millis::new(1000).unwrap_or_else(|_| panic!()), 24_000, 24_000);
+        busy.count(Millis::new(1000).unwrap(), 24_000, 24_000);
         let mut short = OeeInputs { planned_production_ms: 100 * MINUTE, run_ms: 50 * MINUTE, ..OeeInputs::default() };
-        short.count(Millis::new(1000).unwrap_or_else(|_| panic!()), 1_500, 1_500);
+        short.count(Millis::new(1000).unwrap(), 1_500, 1_500);
         let mut unplanned = OeeInputs::default();
-        unplanned.count(Millis::new(1000).unwrap_or_else(|_| panic!()), 99, 99);
+        unplanned.count(Millis::new(1000).unwrap(), 99, 99);
         let total = roll_up([&busy, &short, &unplanned]);
         assert_eq!(total.total_count, 25_500, "the unplanned period is left out");
         // Averaging the two availabilities (100 % and 50 %) would say 75 %; the sum says 450 / 500.

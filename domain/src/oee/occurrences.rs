@@ -124,12 +124,7 @@ mod tests {
         NaiveTime::parse_from_str(hhmm, "%H:%M").unwrap_or_default()
     }
     fn shift(name: &str, start: &str, end: &str) -> ShiftDefinition {
-        ShiftDefinition {
-            name: ShiftName::parse(name).unwrap_or_else(|_| panic!()),
-            start: time(start),
-            end: time(end),
-            breaks: vec![],
-        }
+        ShiftDefinition { name: ShiftName::parse(name).unwrap(), start: time(start), end: time(end), breaks: vec![] }
     }
     fn three_shifts() -> Vec<ShiftDefinition> {
         vec![shift("early", "06:00", "14:00"), shift("late", "14:00", "22:00"), shift("night", "22:00", "06:00")]
@@ -184,8 +179,8 @@ mod tests {
     fn breaks_come_off_planned_production_time_including_after_midnight() {
         let mut night = shift("night", "22:00", "06:00");
         night.breaks = vec![
-            PlannedBreak { start: time("23:45"), duration: Millis::new(30 * 60_000).unwrap_or_else(|_| panic!()) },
-            PlannedBreak { start: time("03:00"), duration: Millis::new(15 * 60_000).unwrap_or_else(|_| panic!()) },
+            PlannedBreak { start: time("23:45"), duration: Millis::new(30 * 60_000).unwrap() },
+            PlannedBreak { start: time("03:00"), duration: Millis::new(15 * 60_000).unwrap() },
         ];
         let occurrence = occurrences(&[night], chrono_tz::Europe::Berlin, date("2026-03-02")).remove(0);
         assert_eq!(occurrence.breaks[1].start().to_rfc3339(), "2026-03-03T02:00:00+00:00");
@@ -205,7 +200,7 @@ mod tests {
     }
     fn range(from: &str, to: &str) -> Interval {
         let at = |text: &str| DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).unwrap_or_default();
-        Interval::new(at(from), at(to)).unwrap_or_else(|| panic!("empty range"))
+        Interval::new(at(from), at(to)).expect("empty range")
     }
 
     #[test]
@@ -235,10 +230,7 @@ mod tests {
         let day = |date: &str| {
             let midnight = |d: NaiveDate| local_instant(berlin, d.and_time(NaiveTime::MIN));
             let start = self::date(date);
-            local_hours(
-                berlin,
-                Interval::new(midnight(start), midnight(start.succ_opt().unwrap_or(start))).unwrap_or_else(|| panic!()),
-            )
+            local_hours(berlin, Interval::new(midnight(start), midnight(start.succ_opt().unwrap_or(start))).unwrap())
         };
         assert_eq!((day("2026-03-29").len(), day("2026-10-25").len(), day("2026-03-02").len()), (23, 25, 24));
     }

@@ -234,11 +234,11 @@ mod tests {
     const MINUTE: u64 = 60_000;
 
     fn ms(minutes: u64) -> Millis {
-        Millis::new(minutes * MINUTE).unwrap_or_else(|_| panic!())
+        Millis::new(minutes * MINUTE).unwrap()
     }
     fn shift(from: &str, to: &str, breaks: &[(&str, &str)]) -> ShiftOccurrence {
         ShiftOccurrence {
-            shift: ShiftName::parse("early").unwrap_or_else(|_| panic!()),
+            shift: ShiftName::parse("early").unwrap(),
             date: NaiveDate::default(),
             interval: between(from, to),
             breaks: breaks.iter().map(|(start, end)| between(start, end)).collect(),

@@ -12,13 +12,13 @@ fn now() -> DateTime<Utc> {
     test_now()
 }
 fn username() -> Username {
-    Username::parse("ada.lovelace").unwrap_or_else(|_| panic!())
+    Username::parse("ada.lovelace").unwrap()
 }
 fn on_line(role: Role) -> RoleGrant {
-    RoleGrant { role, scope: Scope::Line { line: LineId::parse("plant-1/packing/L3").unwrap_or_else(|_| panic!()) } }
+    RoleGrant { role, scope: Scope::Line { line: LineId::parse("plant-1/packing/L3").unwrap() } }
 }
 fn on_site(role: Role) -> RoleGrant {
-    RoleGrant { role, scope: Scope::Site { site: SiteId::parse("plant-1").unwrap_or_else(|_| panic!()) } }
+    RoleGrant { role, scope: Scope::Site { site: SiteId::parse("plant-1").unwrap() } }
 }
 fn created_with(grants: Vec<RoleGrant>) -> UserEvent {
     UserEvent::UserCreated { username: username(), printed_name: name("Ada Lovelace"), grants, at: now() }
@@ -168,7 +168,7 @@ fn attempts_on_a_locked_or_deactivated_account_are_recorded_but_never_succeed() 
 #[test]
 fn an_admin_unlocks_a_locked_account_only() {
     let unlock = UserCommand::Unlock { reason: reason("identity confirmed by phone") };
-    let unlocked = given::<User>(&locked(), unlock.clone()).unwrap_or_else(|e| panic!("unlock refused: {e}"));
+    let unlocked = given::<User>(&locked(), unlock.clone()).expect("unlock refused");
     assert!(matches!(unlocked.as_slice(), [UserEvent::UserUnlocked { .. }]));
     let mut user = User::default();
     for event in locked().iter().chain(&unlocked) {
@@ -184,14 +184,13 @@ fn an_admin_reset_forces_a_password_change_which_clears_it() {
     for event in &operator() {
         user.apply(event);
     }
-    let reset = given::<User>(&operator(), UserCommand::ResetPassword { reason: reason("forgotten") })
-        .unwrap_or_else(|e| panic!("reset refused: {e}"));
+    let reset =
+        given::<User>(&operator(), UserCommand::ResetPassword { reason: reason("forgotten") }).expect("reset refused");
     for event in &reset {
         user.apply(event);
     }
     assert!(user.must_change_password);
-    let changed =
-        user.handle(UserCommand::RecordPasswordChange, now()).unwrap_or_else(|e| panic!("change refused: {e}"));
+    let changed = user.handle(UserCommand::RecordPasswordChange, now()).expect("change refused");
     for event in &changed {
         user.apply(event);
     }
@@ -217,7 +216,7 @@ fn sign_outs_timeouts_and_revocations_are_recorded_even_for_a_deactivated_accoun
 fn people_never_hold_the_roles_of_devices_or_of_the_service() {
     for role in [Role::Device, Role::System] {
         let create = UserCommand::Create {
-            username: Username::parse("mallory").unwrap_or_else(|_| panic!()),
+            username: Username::parse("mallory").unwrap(),
             printed_name: name("Mallory"),
             grants: vec![on_site(role)],
             segregation_of_duties: false,

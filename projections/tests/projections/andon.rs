@@ -20,21 +20,21 @@ const LINE: &str = "plant-1/packing/L3";
 
 fn raise(call_type: CallType) -> AndonCommand {
     AndonCommand::Raise {
-        line: LineId::parse(LINE).unwrap_or_else(|_| panic!()),
-        station: StationId::parse("S1").unwrap_or_else(|_| panic!()),
+        line: LineId::parse(LINE).unwrap(),
+        station: StationId::parse("S1").unwrap(),
         call_type,
         priority: Priority::High,
-        description: Description::parse("help").unwrap_or_else(|_| panic!()),
+        description: Description::parse("help").unwrap(),
     }
 }
 
 async fn act(calls: &PgEventStore<AndonCall>, id: &str, command: AndonCommand) {
-    execute(calls, id, command, &context()).await.unwrap_or_else(|e| panic!("{e}"));
+    execute(calls, id, command, &context()).await.unwrap();
 }
 
 /// The call's level as its events say (a store's warm copy would not see another instance's appends).
 async fn level(fixture: &Fixture, id: &str) -> u8 {
-    let events = read_stream(&fixture.app, "andon", id, StreamBound::All).await.unwrap_or_else(|e| panic!("{e}"));
+    let events = read_stream(&fixture.app, "andon", id, StreamBound::All).await.unwrap();
     commands::event_log::fold::<AndonCall>(&events).map(|call| call.level).unwrap_or(0)
 }
 
@@ -42,7 +42,7 @@ async fn level(fixture: &Fixture, id: &str) -> u8 {
 async fn the_board_shows_open_calls_and_response_times_count_what_was_answered() {
     let fixture = fixture().await;
     let calls = PgEventStore::new(fixture.app.clone(), StoreSettings::default());
-    let description = |text: &str| Description::parse(text).unwrap_or_else(|_| panic!());
+    let description = |text: &str| Description::parse(text).unwrap();
     act(&calls, "resolved", raise(CallType::Maintenance)).await;
     act(&calls, "resolved", AndonCommand::Acknowledge).await;
     act(
@@ -52,20 +52,19 @@ async fn the_board_shows_open_calls_and_response_times_count_what_was_answered()
     )
     .await;
     act(&calls, "cancelled", raise(CallType::Maintenance)).await;
-    act(&calls, "cancelled", AndonCommand::Cancel { reason: Reason::parse("by mistake").unwrap_or_else(|_| panic!()) })
-        .await;
+    act(&calls, "cancelled", AndonCommand::Cancel { reason: Reason::parse("by mistake").unwrap() }).await;
     act(&calls, "waiting", raise(CallType::Quality)).await;
     act(&calls, "taken", raise(CallType::Maintenance)).await;
     act(&calls, "taken", AndonCommand::Acknowledge).await;
     fixture.caught_up(&Calls).await;
 
-    let board = open_calls(&fixture.app, LINE).await.unwrap_or_else(|e| panic!("{e}"));
+    let board = open_calls(&fixture.app, LINE).await.unwrap();
     let open: Vec<(&str, &str)> = board.iter().map(|call| (call.call_id.as_str(), call.status.as_str())).collect();
     assert_eq!(open, [("waiting", "raised"), ("taken", "acknowledged")]);
     assert!(board.iter().all(|call| call.level == 1 && call.priority == "high"));
 
-    let hour = Interval::new(Utc::now() - Duration::hours(1), Utc::now()).unwrap_or_else(|| panic!());
-    let all = response_times(&fixture.app, LINE, hour).await.unwrap_or_else(|e| panic!("{e}"));
+    let hour = Interval::new(Utc::now() - Duration::hours(1), Utc::now()).unwrap();
+    let all = response_times(&fixture.app, LINE, hour).await.unwrap();
     assert_eq!(all.by_shift.len(), 1, "an unregistered line has no shifts: one group of every call");
     assert_eq!((&all.by_shift[0].shift, &all.by_shift[0].by_call_type), (&None, &all.by_call_type));
     let times = all.by_call_type;
@@ -80,15 +79,15 @@ async fn the_board_shows_open_calls_and_response_times_count_what_was_answered()
 /// Registers the line with a ladder for safety, material and other calls: L2 a millisecond after the
 /// raise when unacknowledged; L3 when unresolved after an hour. Other call types keep the default ladder.
 async fn line_with_ladder(fixture: &Fixture) {
-    let ms = |ms| Millis::new(ms).unwrap_or_else(|e| panic!("{e}"));
+    let ms = |ms| Millis::new(ms).unwrap();
     let ladder = EscalationLadder::new(vec![
         Tier { level: 2, unacknowledged_after: Some(ms(1)), unresolved_after: None },
         Tier { level: 3, unacknowledged_after: None, unresolved_after: Some(ms(3_600_000)) },
     ])
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     let lines: PgEventStore<Line> = PgEventStore::new(fixture.app.clone(), StoreSettings::default());
-    let line = LineId::parse(LINE).unwrap_or_else(|e| panic!("{e}"));
-    let name = Name::parse("Line 3").unwrap_or_else(|e| panic!("{e}"));
+    let line = LineId::parse(LINE).unwrap();
+    let name = Name::parse("Line 3").unwrap();
     let mut commands = vec![LineCommand::Register { line, name, time_zone: chrono_tz::Europe::Berlin }];
     for call_type in [CallType::Safety, CallType::Material, CallType::Other] {
         commands.push(LineCommand::SetEscalationLadder {
@@ -99,7 +98,7 @@ async fn line_with_ladder(fixture: &Fixture) {
         });
     }
     for command in commands {
-        execute(&lines, LINE, command, &context()).await.unwrap_or_else(|e| panic!("{e}"));
+        execute(&lines, LINE, command, &context()).await.unwrap();
     }
 }
 
@@ -116,8 +115,7 @@ async fn due_tiers_of_each_call_types_ladder_are_escalated_by_the_scheduler_in_i
 
     let scheduler_calls = PgEventStore::new(fixture.app.clone(), StoreSettings::default());
     let now = Utc::now() + Duration::seconds(1);
-    let escalate_at =
-        async |at| escalate_due(&fixture.app, &scheduler_calls, at).await.unwrap_or_else(|e| panic!("{e}"));
+    let escalate_at = async |at| escalate_due(&fixture.app, &scheduler_calls, at).await.unwrap();
     assert_eq!(escalate_at(now).await, 1, "only the unacknowledged safety call's first tier is due");
     assert_eq!(escalate_at(now).await, 0);
     assert_eq!(escalate_at(now + Duration::hours(2)).await, 5);
@@ -128,8 +126,7 @@ async fn due_tiers_of_each_call_types_ladder_are_escalated_by_the_scheduler_in_i
     ];
     assert_eq!(levels, [3, 3, 4], "the acknowledged call skipped the acknowledgement tier; quality went to L4");
 
-    let history =
-        read_stream(&fixture.app, "andon", "unanswered", StreamBound::All).await.unwrap_or_else(|e| panic!("{e}"));
+    let history = read_stream(&fixture.app, "andon", "unanswered", StreamBound::All).await.unwrap();
     let escalation = &history[1];
     assert_eq!(escalation.event_type, "AndonEscalated");
     assert_eq!(escalation.metadata["actor_name"], "Andon escalation scheduler");

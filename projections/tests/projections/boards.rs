@@ -28,7 +28,7 @@ async fn checkpoint_position(fixture: &Fixture, name: &str) -> i64 {
         .bind(name)
         .fetch_one(&fixture.app)
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
 }
 
 /// A follower of the commit announcements that listens already, and boards kept through it.
@@ -47,8 +47,7 @@ async fn listening(fixture: &Fixture) -> (Arc<Changes>, Boards) {
 async fn board_until(fixture: &Fixture, boards: &Boards, line: &str, done: impl Fn(&LineStatus) -> bool) -> LineStatus {
     let deadline = Instant::now() + DEADLINE;
     loop {
-        let status =
-            boards.status(&fixture.app, line, Utc::now(), Staleness::Never).await.unwrap_or_else(|e| panic!("{e}"));
+        let status = boards.status(&fixture.app, line, Utc::now(), Staleness::Never).await.unwrap();
         if done(&status) {
             return status;
         }
@@ -64,8 +63,8 @@ fn position_of(status: &LineStatus, name: &str) -> i64 {
 #[tokio::test]
 async fn a_commit_announces_its_read_model_its_position_and_the_lines_it_changed() {
     let fixture = fixture().await;
-    let mut listener = PgListener::connect_with(&fixture.app).await.unwrap_or_else(|e| panic!("{e}"));
-    listener.listen(CHANNEL).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut listener = PgListener::connect_with(&fixture.app).await.unwrap();
+    listener.listen(CHANNEL).await.unwrap();
     let store = fixture.jobs();
     for line in [L3, L4] {
         let job = running_job_on(&store, line).await;
@@ -78,7 +77,7 @@ async fn a_commit_announces_its_read_model_its_position_and_the_lines_it_changed
         let last = checkpoint_position(&fixture, name).await;
         let mut named = BTreeSet::new();
         loop {
-            let notification = listener.recv().await.unwrap_or_else(|e| panic!("{e}"));
+            let notification = listener.recv().await.unwrap();
             let committed = Committed::parse(notification.payload()).unwrap_or_else(|| panic!("{notification:?}"));
             if committed.projection != name {
                 continue;
@@ -119,26 +118,24 @@ async fn a_kept_board_changes_when_a_commit_names_its_line_and_reports_the_posit
 async fn a_kept_board_shows_the_shift_from_its_start_to_its_end_with_no_commit_in_between() {
     let fixture = fixture().await;
     let lines: PgEventStore<Line> = PgEventStore::new(fixture.app.clone(), StoreSettings::default());
-    let time = |text: &str| NaiveTime::parse_from_str(text, "%H:%M").unwrap_or_else(|e| panic!("{e}"));
-    let at = |text: &str| {
-        DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).unwrap_or_else(|e| panic!("{e}"))
-    };
+    let time = |text: &str| NaiveTime::parse_from_str(text, "%H:%M").unwrap();
+    let at = |text: &str| DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).unwrap();
     let early = ShiftDefinition {
-        name: ShiftName::parse("early").unwrap_or_else(|_| panic!()),
+        name: ShiftName::parse("early").unwrap(),
         start: time("06:00"),
         end: time("14:00"),
         breaks: Vec::new(),
     };
     let setup = [
         LineCommand::Register {
-            line: LineId::parse(L3).unwrap_or_else(|_| panic!()),
-            name: Name::parse("Line 3").unwrap_or_else(|_| panic!()),
+            line: LineId::parse(L3).unwrap(),
+            name: Name::parse("Line 3").unwrap(),
             time_zone: chrono_tz::UTC,
         },
         LineCommand::SetShiftCalendar { shifts: vec![early], effective_from: at("2026-01-01T00:00:00Z"), reason: None },
     ];
     for command in setup {
-        execute(&lines, L3, command, &context()).await.unwrap_or_else(|e| panic!("{e}"));
+        execute(&lines, L3, command, &context()).await.unwrap();
     }
     fixture.caught_up(&Oee).await;
     let (_changes, boards) = listening(&fixture).await;
@@ -147,13 +144,12 @@ async fn a_kept_board_shows_the_shift_from_its_start_to_its_end_with_no_commit_i
         let boards = &boards;
         let pool = fixture.app.clone();
         async move {
-            let status = boards.status(&pool, L3, at(text), Staleness::Never).await.unwrap_or_else(|e| panic!("{e}"));
+            let status = boards.status(&pool, L3, at(text), Staleness::Never).await.unwrap();
             status.shift_oee.map(|period| (period.shift, period.start, period.oee.window))
         }
     };
     assert_eq!(shift_at("2026-11-20T05:59:59Z").await, None);
-    let (name, start, window) =
-        shift_at("2026-11-20T06:00:01Z").await.unwrap_or_else(|| panic!("no shift at 06:00:01"));
+    let (name, start, window) = shift_at("2026-11-20T06:00:01Z").await.expect("no shift at 06:00:01");
     assert_eq!((name.as_deref(), start), (Some("early"), at("2026-11-20T06:00:00Z")));
     assert_eq!(window.map(|window| window.end()), Some(at("2026-11-20T06:00:01Z")), "measured up to the read");
     let later = shift_at("2026-11-20T13:00:00Z").await.and_then(|(_, _, window)| window).map(|window| window.end());
@@ -180,17 +176,14 @@ async fn a_poll_while_a_changed_board_is_read_again_gets_the_kept_board_with_its
     }
 
     // The board's statement waits behind a lock on the Andon read model while the first poll reads it.
-    let mut blocker = fixture.owner.begin().await.unwrap_or_else(|e| panic!("{e}"));
-    sqlx::query("LOCK TABLE read_andon IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut *blocker)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut blocker = fixture.owner.begin().await.unwrap();
+    sqlx::query("LOCK TABLE read_andon IN ACCESS EXCLUSIVE MODE").execute(&mut *blocker).await.unwrap();
     let reader = {
         let (boards, pool) = (Arc::clone(&boards), fixture.app.clone());
         tokio::spawn(async move { boards.status(&pool, L3, Utc::now(), Staleness::WhileReadAgain).await })
     };
     let waiting = "SELECT count(*) FROM pg_locks WHERE relation = 'read_andon'::regclass AND NOT granted";
-    while sqlx::query_scalar::<_, i64>(waiting).fetch_one(&fixture.owner).await.unwrap_or_else(|e| panic!("{e}")) == 0 {
+    while sqlx::query_scalar::<_, i64>(waiting).fetch_one(&fixture.owner).await.unwrap() == 0 {
         assert!(Instant::now() < deadline, "the first poll never read");
         tokio::task::yield_now().await;
     }
@@ -198,12 +191,12 @@ async fn a_poll_while_a_changed_board_is_read_again_gets_the_kept_board_with_its
     let meanwhile = tokio::time::timeout(DEADLINE, meanwhile)
         .await
         .unwrap_or_else(|_| panic!("the poll waited for the read"))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(meanwhile.job, kept.job, "the kept board");
     assert!(position_of(&meanwhile, "jobs") < jobs_at, "says it is from before the commit: {meanwhile:?}");
 
-    blocker.rollback().await.unwrap_or_else(|e| panic!("{e}"));
-    let read_again = reader.await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|e| panic!("{e}"));
+    blocker.rollback().await.unwrap();
+    let read_again = reader.await.unwrap().unwrap();
     assert_eq!(read_again.job.as_ref().map(|job| job.good), Some(7));
     assert_eq!(position_of(&read_again, "jobs"), jobs_at);
 }

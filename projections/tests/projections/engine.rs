@@ -38,7 +38,7 @@ async fn every_committed_event_is_applied_exactly_once_whatever_happens_around_t
         jobs.push(running_job(&store).await);
     }
     // A transaction that writes first and commits last: nothing after it may be applied before it.
-    let mut long = fixture.owner.begin().await.unwrap_or_else(|e| panic!("{e}"));
+    let mut long = fixture.owner.begin().await.unwrap();
     insert_probe_event(&mut long).await;
 
     let mut writers = Vec::new();
@@ -53,9 +53,9 @@ async fn every_committed_event_is_applied_exactly_once_whatever_happens_around_t
     let owner = fixture.owner.clone();
     writers.push(tokio::spawn(async move {
         for _ in 0..20 {
-            let mut doomed = owner.begin().await.unwrap_or_else(|e| panic!("{e}"));
+            let mut doomed = owner.begin().await.unwrap();
             insert_probe_event(&mut doomed).await;
-            doomed.rollback().await.unwrap_or_else(|e| panic!("{e}"));
+            doomed.rollback().await.unwrap();
         }
     }));
 
@@ -71,9 +71,9 @@ async fn every_committed_event_is_applied_exactly_once_whatever_happens_around_t
             let recorder = Recorder::new("chaos");
             loop {
                 let applied = (
-                    catch_up(&mut app.acquire().await.unwrap_or_else(|e| panic!("{e}")), &recorder, 7).await,
-                    catch_up(&mut app.acquire().await.unwrap_or_else(|e| panic!("{e}")), &Oee, 11).await,
-                    catch_up(&mut app.acquire().await.unwrap_or_else(|e| panic!("{e}")), &Jobs, 5).await,
+                    catch_up(&mut app.acquire().await.unwrap(), &recorder, 7).await,
+                    catch_up(&mut app.acquire().await.unwrap(), &Oee, 11).await,
+                    catch_up(&mut app.acquire().await.unwrap(), &Jobs, 5).await,
                 );
                 if let (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) = applied {
                     panic!("catch-up failed: {error}");
@@ -87,10 +87,10 @@ async fn every_committed_event_is_applied_exactly_once_whatever_happens_around_t
         pool.close().await;
     }
     for writer in writers {
-        writer.await.unwrap_or_else(|e| panic!("writer: {e}"));
+        writer.await.expect("writer");
     }
     let before_commit = fixture.applied().await;
-    long.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    long.commit().await.unwrap();
 
     let committed = fixture.committed_positions().await;
     assert_eq!(committed.len(), 8 * 4 + 8 * 40 + 1, "the rolled-back probes are not in the log");
@@ -101,8 +101,7 @@ async fn every_committed_event_is_applied_exactly_once_whatever_happens_around_t
     assert_eq!(sorted, committed, "every committed event applied exactly once ({KILLS} kills)");
     let long_position = committed.iter().copied().find(|p| !before_commit.iter().any(|(a, _)| a == p));
     assert!(long_position.is_some(), "the long transaction's event waited for its commit");
-    let status =
-        checkpoint::load(&mut fixture.connection().await, "test_recorder", 1).await.unwrap_or_else(|e| panic!("{e}"));
+    let status = checkpoint::load(&mut fixture.connection().await, "test_recorder", 1).await.unwrap();
     assert_eq!(usize::try_from(status.events_applied).ok(), Some(committed.len()));
 
     // The read models' totals equal a recount from the events themselves.
@@ -110,8 +109,7 @@ async fn every_committed_event_is_applied_exactly_once_whatever_happens_around_t
     fixture.caught_up(&Jobs).await;
     let pool = &fixture.app;
     let totals = |sql: &'static str| async move {
-        let (units, good): (Option<i64>, Option<i64>) =
-            sqlx::query_as(sql).fetch_one(pool).await.unwrap_or_else(|e| panic!("{e}"));
+        let (units, good): (Option<i64>, Option<i64>) = sqlx::query_as(sql).fetch_one(pool).await.unwrap();
         (units.unwrap_or_default(), good.unwrap_or_default())
     };
     let recount = totals(
@@ -151,8 +149,7 @@ async fn a_projection_stops_before_an_event_it_cannot_apply_and_never_skips_it()
     assert!(stopped.1.contains("poisoned"));
     let applied: Vec<i64> = fixture.applied().await.into_iter().map(|(position, _)| position).collect();
     assert_eq!(applied, committed[..6], "everything before the failing event, nothing after it");
-    let status =
-        checkpoint::load(&mut fixture.connection().await, "test_recorder", 1).await.unwrap_or_else(|e| panic!("{e}"));
+    let status = checkpoint::load(&mut fixture.connection().await, "test_recorder", 1).await.unwrap();
     assert_eq!((status.position, status.failed_position), (committed[5], Some(poison)));
     assert!(
         matches!(catch_up(&mut fixture.connection().await, &recorder, 100).await, Err(WorkerError::Stopped { .. })),
@@ -183,8 +180,8 @@ async fn one_instance_owns_a_projection_and_another_takes_over_when_it_stops() {
     assert!(applied.iter().all(|(_, worker)| *worker == owner), "one worker applied everything: {applied:?}");
 
     let (stop_owner, owner_task) = if owner == "a" { (stop_a, a) } else { (stop_b, b) };
-    stop_owner.send(true).unwrap_or_else(|e| panic!("{e}"));
-    owner_task.await.unwrap_or_else(|e| panic!("{e}"));
+    stop_owner.send(true).unwrap();
+    owner_task.await.unwrap();
     for _ in 0..10 {
         produce(&store, &job, 1, 0).await;
     }
@@ -220,7 +217,7 @@ async fn a_projections_speed_is_the_rate_of_its_last_window_of_ten_seconds_and_f
     let job = running_job(&store).await;
     fixture.caught_up(&Jobs).await;
     let speed = || async {
-        let speeds = checkpoint::events_per_second(&fixture.app).await.unwrap_or_else(|e| panic!("{e}"));
+        let speeds = checkpoint::events_per_second(&fixture.app).await.unwrap();
         speeds.get("jobs").copied().unwrap_or_else(|| panic!("no speed for jobs: {speeds:?}"))
     };
     let window = |started_seconds_ago: i64, events: i64| {
@@ -234,7 +231,7 @@ async fn a_projections_speed_is_the_rate_of_its_last_window_of_ten_seconds_and_f
     };
 
     // 40 events in a window that started 20 s ago and has seen no batch for over 10 s: 2 events/s.
-    window(20, 40).await.unwrap_or_else(|e| panic!("{e}"));
+    window(20, 40).await.unwrap();
     let idle = speed().await;
     assert!((1.9..=2.0).contains(&idle), "{idle}");
     // The next batch closes that window with its own event: 41 events in 20 s.
@@ -243,7 +240,7 @@ async fn a_projections_speed_is_the_rate_of_its_last_window_of_ten_seconds_and_f
     let closed = speed().await;
     assert!((1.95..=2.05).contains(&closed), "{closed}");
     // Nothing applied for 100 s after 10 events: the speed falls with the time.
-    window(100, 10).await.unwrap_or_else(|e| panic!("{e}"));
+    window(100, 10).await.unwrap();
     let falling = speed().await;
     assert!((0.09..=0.1).contains(&falling), "{falling}");
 }
@@ -273,26 +270,25 @@ async fn a_unique_violation_from_another_writer_or_a_held_row_lock_is_retried_ne
         .bind(committed[2])
         .execute(&fixture.owner)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let failed = first_failure(&mut fixture.connection().await, &recorder).await;
     assert!(matches!(&failed, Err(error) if !matches!(error, WorkerError::Stopped { .. })), "{failed:?}");
-    let status =
-        checkpoint::load(&mut fixture.connection().await, "test_recorder", 1).await.unwrap_or_else(|e| panic!("{e}"));
+    let status = checkpoint::load(&mut fixture.connection().await, "test_recorder", 1).await.unwrap();
     assert_eq!((status.failed_position, status.events_applied), (None, 0), "nothing recorded, nothing applied");
 
     // A lock someone holds on the checkpoint row, past the batch's lock timeout: retried as well.
-    sqlx::query("DELETE FROM test_applied").execute(&fixture.owner).await.unwrap_or_else(|e| panic!("{e}"));
-    let mut holder = fixture.owner.begin().await.unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query("DELETE FROM test_applied").execute(&fixture.owner).await.unwrap();
+    let mut holder = fixture.owner.begin().await.unwrap();
     sqlx::query("SELECT 1 FROM projection_checkpoints WHERE name = 'test_recorder' FOR UPDATE")
         .execute(&mut *holder)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let mut waiting = fixture.connection().await;
-    sqlx::query("SET lock_timeout = '50ms'").execute(&mut waiting).await.unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query("SET lock_timeout = '50ms'").execute(&mut waiting).await.unwrap();
     let timed_out = first_failure(&mut waiting, &recorder).await;
     assert!(matches!(&timed_out, Err(error) if !matches!(error, WorkerError::Stopped { .. })), "{timed_out:?}");
-    holder.rollback().await.unwrap_or_else(|e| panic!("{e}"));
-    sqlx::query("RESET lock_timeout").execute(&mut waiting).await.unwrap_or_else(|e| panic!("{e}"));
+    holder.rollback().await.unwrap();
+    sqlx::query("RESET lock_timeout").execute(&mut waiting).await.unwrap();
 
     // Once the obstacle is gone, the same events are applied, each once.
     catch_up_to(&fixture, &recorder, committed.len()).await;

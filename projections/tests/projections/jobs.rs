@@ -11,7 +11,7 @@ async fn rows(fixture: &Fixture) -> Vec<(String, Value, i64, i64)> {
     sqlx::query_as("SELECT job_id, state, good, reject FROM read_jobs ORDER BY job_id")
         .fetch_all(&fixture.owner)
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
 }
 
 #[tokio::test]
@@ -27,15 +27,14 @@ async fn the_jobs_read_model_is_the_fold_of_each_stream_and_a_rebuild_gives_the_
         ids.push(id);
     }
     let complete = domain::job::JobCommand::Complete;
-    commands::execute(&store, &ids[4], complete, &context()).await.unwrap_or_else(|e| panic!("{e}"));
+    commands::execute(&store, &ids[4], complete, &context()).await.unwrap();
     fixture.caught_up(&Jobs).await;
 
     let before = rows(&fixture).await;
     assert_eq!(before.len(), 5);
     for (id, state, good, reject) in &before {
-        let stream =
-            event_log::read_stream(&fixture.app, "job", id, StreamBound::All).await.unwrap_or_else(|e| panic!("{e}"));
-        let folded = event_log::fold::<Job>(&stream).unwrap_or_else(|e| panic!("{e}"));
+        let stream = event_log::read_stream(&fixture.app, "job", id, StreamBound::All).await.unwrap();
+        let folded = event_log::fold::<Job>(&stream).unwrap();
         assert_eq!(*state, serde_json::to_value(&folded).unwrap_or_default());
         assert_eq!(
             (*good, *reject),
@@ -46,19 +45,19 @@ async fn the_jobs_read_model_is_the_fold_of_each_stream_and_a_rebuild_gives_the_
 
     let running = list(&fixture.app, &JobFilter { status: Some("running".into()), limit: 100, ..JobFilter::default() })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(running.len(), 4);
     let page =
         list(&fixture.app, &JobFilter { limit: 2, after: Some(running[1].job_id.clone()), ..JobFilter::default() })
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
     assert_eq!(page.iter().map(|row| row.job_id.clone()).collect::<Vec<_>>(), vec![ids[2].clone(), ids[3].clone()]);
 
     // A version the code does not have: the next catch-up rebuilds from the first event.
     sqlx::query("UPDATE projection_checkpoints SET version = 0 WHERE name = 'jobs'")
         .execute(&fixture.owner)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     fixture.caught_up(&Jobs).await;
     assert_eq!(rows(&fixture).await, before, "a rebuild gives byte-identical rows");
 }

@@ -18,7 +18,7 @@ use crate::support::{Fixture, context, fixture, running_job};
 const MINUTE: u64 = 60_000;
 
 fn line() -> LineId {
-    LineId::parse("plant-1/packing/L3").unwrap_or_else(|_| panic!())
+    LineId::parse("plant-1/packing/L3").unwrap()
 }
 fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).unwrap_or_else(|e| panic!("{text}: {e}"))
@@ -28,10 +28,10 @@ fn local(hhmm: &str) -> DateTime<Utc> {
     at(&format!("2026-03-02T{hhmm}:00+01:00"))
 }
 fn time(hhmm: &str) -> NaiveTime {
-    NaiveTime::parse_from_str(hhmm, "%H:%M").unwrap_or_else(|e| panic!("{e}"))
+    NaiveTime::parse_from_str(hhmm, "%H:%M").unwrap()
 }
 fn minutes(n: u64) -> Millis {
-    Millis::new(n * MINUTE).unwrap_or_else(|_| panic!())
+    Millis::new(n * MINUTE).unwrap()
 }
 fn bp(ratio: Option<Ratio>) -> Option<u128> {
     ratio.map(Ratio::basis_points)
@@ -41,9 +41,9 @@ fn bp(ratio: Option<Ratio>) -> Option<u128> {
 /// ideal cycle time of 1.0 s for BOTTLE-500, all in force since 1 January.
 async fn configured_line(fixture: &Fixture) -> commands::PgEventStore<domain::line::Line> {
     let lines = commands::PgEventStore::new(fixture.app.clone(), commands::StoreSettings::default());
-    let name = |text: &str| Name::parse(text).unwrap_or_else(|_| panic!());
+    let name = |text: &str| Name::parse(text).unwrap();
     let early = ShiftDefinition {
-        name: ShiftName::parse("early").unwrap_or_else(|_| panic!()),
+        name: ShiftName::parse("early").unwrap(),
         start: time("06:00"),
         end: time("14:00"),
         breaks: [("08:00", 15), ("10:00", 30), ("12:00", 15)]
@@ -55,13 +55,13 @@ async fn configured_line(fixture: &Fixture) -> commands::PgEventStore<domain::li
         LineCommand::Register { line: line(), name: name("Line 3"), time_zone: chrono_tz::Europe::Berlin },
         LineCommand::SetShiftCalendar { shifts: vec![early], effective_from: since, reason: None },
         LineCommand::SetIdealCycleTime {
-            product: ProductId::parse("BOTTLE-500").unwrap_or_else(|_| panic!()),
-            ideal_cycle_time: Millis::new(1_000).unwrap_or_else(|_| panic!()),
+            product: ProductId::parse("BOTTLE-500").unwrap(),
+            ideal_cycle_time: Millis::new(1_000).unwrap(),
             effective_from: since,
             reason: None,
         },
         LineCommand::DefineDowntimeReason {
-            code: ReasonCode::parse("jam").unwrap_or_else(|_| panic!()),
+            code: ReasonCode::parse("jam").unwrap(),
             label: name("Jam"),
             parent: None,
             loss_category: LossCategory::Unplanned,
@@ -69,7 +69,7 @@ async fn configured_line(fixture: &Fixture) -> commands::PgEventStore<domain::li
         },
     ];
     for command in setup {
-        execute(&lines, &line().to_string(), command, &context()).await.unwrap_or_else(|e| panic!("{e}"));
+        execute(&lines, &line().to_string(), command, &context()).await.unwrap();
     }
     lines
 }
@@ -80,31 +80,31 @@ async fn scripted_shift(fixture: &Fixture, lines: &commands::PgEventStore<domain
     let stops = commands::PgEventStore::new(fixture.app.clone(), commands::StoreSettings::default());
     for (id, from, to) in [("jam-1", "07:00", "07:40"), ("jam-2", "11:00", "11:07")] {
         let start = StopStart { line: line(), equipment: None, source: StopSource::Operator, started_at: local(from) };
-        start_downtime(lines, &stops, id, start, &context()).await.unwrap_or_else(|e| panic!("{e}"));
-        let jam = ReasonCode::parse("jam").unwrap_or_else(|_| panic!());
-        give_downtime_reason(lines, &stops, id, jam, None, &context()).await.unwrap_or_else(|e| panic!("{e}"));
+        start_downtime(lines, &stops, id, start, &context()).await.unwrap();
+        let jam = ReasonCode::parse("jam").unwrap();
+        give_downtime_reason(lines, &stops, id, jam, None, &context()).await.unwrap();
         let end = DowntimeCommand::End { ended_at: local(to) };
-        execute(&stops, id, end, &context()).await.unwrap_or_else(|e| panic!("{e}"));
+        execute(&stops, id, end, &context()).await.unwrap();
     }
     let jobs = fixture.jobs();
     let job = running_job(&jobs).await;
     let made =
         [("06:30", 5_000, 100), ("09:00", 5_000, 100), ("11:30", 5_000, 100), ("13:30", 3_848, 123), ("15:00", 50, 0)];
     for (hhmm, good, reject) in made {
-        let reject_reason = (reject > 0).then(|| ReasonCode::parse("crushed").unwrap_or_else(|_| panic!()));
+        let reject_reason = (reject > 0).then(|| ReasonCode::parse("crushed").unwrap());
         let mut context = context();
         context.source_timestamp = Some(local(hhmm));
         let command = JobCommand::RecordProduction { good, reject, reject_reason };
-        execute(&jobs, &job, command, &context).await.unwrap_or_else(|e| panic!("{e}"));
+        execute(&jobs, &job, command, &context).await.unwrap();
     }
 }
 
 async fn read(fixture: &Fixture, granularity: Granularity) -> LineOee {
-    let day = Interval::new(local("00:00"), at("2026-03-03T00:00:00+01:00")).unwrap_or_else(|| panic!());
+    let day = Interval::new(local("00:00"), at("2026-03-03T00:00:00+01:00")).unwrap();
     line_oee(&fixture.app, &line().to_string(), day, granularity, Utc::now())
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|| panic!("the line is in the read model"))
+        .unwrap()
+        .expect("the line is in the read model")
 }
 
 #[tokio::test]
@@ -154,12 +154,12 @@ async fn an_ideal_cycle_time_version_that_takes_effect_in_the_past_prices_later_
     let lines = configured_line(&fixture).await;
     scripted_shift(&fixture, &lines).await;
     let slower = LineCommand::SetIdealCycleTime {
-        product: ProductId::parse("BOTTLE-500").unwrap_or_else(|_| panic!()),
-        ideal_cycle_time: Millis::new(2_000).unwrap_or_else(|_| panic!()),
+        product: ProductId::parse("BOTTLE-500").unwrap(),
+        ideal_cycle_time: Millis::new(2_000).unwrap(),
         effective_from: local("11:00"),
-        reason: Some(Reason::parse("format parts changed on 2 March").unwrap_or_else(|_| panic!())),
+        reason: Some(Reason::parse("format parts changed on 2 March").unwrap()),
     };
-    execute(&lines, &line().to_string(), slower, &context()).await.unwrap_or_else(|e| panic!("{e}"));
+    execute(&lines, &line().to_string(), slower, &context()).await.unwrap();
     fixture.caught_up(&Oee).await;
 
     let early = read(&fixture, Granularity::Shift).await.periods.remove(0).oee;
@@ -176,12 +176,12 @@ async fn the_largest_accepted_counts_at_the_longest_ideal_cycle_time_pass_every_
     let fixture = fixture().await;
     let lines = configured_line(&fixture).await;
     let longest = LineCommand::SetIdealCycleTime {
-        product: ProductId::parse("BOTTLE-500").unwrap_or_else(|_| panic!()),
-        ideal_cycle_time: Millis::new(Millis::MAX).unwrap_or_else(|_| panic!()),
+        product: ProductId::parse("BOTTLE-500").unwrap(),
+        ideal_cycle_time: Millis::new(Millis::MAX).unwrap(),
         effective_from: at("2026-01-02T00:00:00Z"),
-        reason: Some(Reason::parse("worst case").unwrap_or_else(|_| panic!())),
+        reason: Some(Reason::parse("worst case").unwrap()),
     };
-    execute(&lines, &line().to_string(), longest, &context()).await.unwrap_or_else(|e| panic!("{e}"));
+    execute(&lines, &line().to_string(), longest, &context()).await.unwrap();
     let jobs = fixture.jobs();
     let job = running_job(&jobs).await;
     const RECORDS: u64 = 20;
@@ -191,16 +191,16 @@ async fn the_largest_accepted_counts_at_the_longest_ideal_cycle_time_pass_every_
         let reject_reason = ReasonCode::parse("crushed").ok();
         let max = domain::values::Units::MAX;
         let command = JobCommand::RecordProduction { good: max, reject: max, reject_reason };
-        execute(&jobs, &job, command, &context).await.unwrap_or_else(|e| panic!("{e}"));
+        execute(&jobs, &job, command, &context).await.unwrap();
     }
     let max = i64::try_from(domain::values::Units::MAX).unwrap_or(0);
     let correction = JobCommand::CorrectProduction {
         good_delta: -max,
         reject_delta: 0,
-        reason: Reason::parse("double booking").unwrap_or_else(|_| panic!()),
+        reason: Reason::parse("double booking").unwrap(),
     };
     // Booked when it is made (now), so outside the day read below; the jobs read model takes it.
-    execute(&jobs, &job, correction, &context()).await.unwrap_or_else(|e| panic!("{e}"));
+    execute(&jobs, &job, correction, &context()).await.unwrap();
     fixture.caught_up(&Oee).await;
     fixture.caught_up(&projections::read_models::jobs::Jobs).await;
     fixture.caught_up(&projections::read_models::downtime::Stops).await;
@@ -218,6 +218,6 @@ async fn the_largest_accepted_counts_at_the_longest_ideal_cycle_time_pass_every_
         .bind(&job)
         .fetch_one(&fixture.app)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(u128::try_from(good_in_jobs).ok(), Some(good - units), "less the correction");
 }

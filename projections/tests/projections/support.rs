@@ -25,23 +25,20 @@ pub struct Fixture {
 
 pub async fn fixture() -> Fixture {
     let database = testkit::fresh_database().await;
-    let app = commands::database::application_pool(&database.url, 40).await.unwrap_or_else(|e| panic!("{e}"));
+    let app = commands::database::application_pool(&database.url, 40).await.unwrap();
     let owner = database.owner_pool().await;
     sqlx::query("CREATE TABLE test_applied (position bigint PRIMARY KEY, worker text NOT NULL)")
         .execute(&owner)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    sqlx::query("GRANT SELECT, INSERT, DELETE ON test_applied TO ms5_app")
-        .execute(&owner)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
+    sqlx::query("GRANT SELECT, INSERT, DELETE ON test_applied TO ms5_app").execute(&owner).await.unwrap();
     Fixture { app, owner, url: database.url }
 }
 
 impl Fixture {
     /// A pool of its own, as another process would have.
     pub async fn own_pool(&self) -> PgPool {
-        commands::database::application_pool(&self.url, 4).await.unwrap_or_else(|e| panic!("{e}"))
+        commands::database::application_pool(&self.url, 4).await.unwrap()
     }
 
     pub fn jobs(&self) -> PgEventStore<Job> {
@@ -51,18 +48,12 @@ impl Fixture {
     /// Catches `projection` up with every event in the log. The horizon is cluster-wide, so other tests'
     /// transactions may make that take more than one call.
     pub async fn caught_up<P: Projection>(&self, projection: &P) {
-        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
-            .fetch_one(&self.owner)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&self.owner).await.unwrap();
         let deadline = Instant::now() + DEADLINE;
         loop {
-            projections::engine::worker::catch_up(&mut self.connection().await, projection, 1000)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-            let status = projections::engine::checkpoint::load(&mut self.connection().await, P::NAME, P::VERSION)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+            projections::engine::worker::catch_up(&mut self.connection().await, projection, 1000).await.unwrap();
+            let status =
+                projections::engine::checkpoint::load(&mut self.connection().await, P::NAME, P::VERSION).await.unwrap();
             if status.events_applied >= total || Instant::now() > deadline {
                 assert_eq!(status.events_applied, total, "{} caught up", P::NAME);
                 return;
@@ -73,15 +64,12 @@ impl Fixture {
     /// A connection as the application, for work that runs on one (a projection's batches), closed
     /// when dropped.
     pub async fn connection(&self) -> sqlx::PgConnection {
-        self.app.acquire().await.unwrap_or_else(|e| panic!("{e}")).detach()
+        self.app.acquire().await.unwrap().detach()
     }
 
     /// Every committed event's position, in position order.
     pub async fn committed_positions(&self) -> Vec<i64> {
-        sqlx::query_scalar("SELECT position FROM events ORDER BY position")
-            .fetch_all(&self.owner)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
+        sqlx::query_scalar("SELECT position FROM events ORDER BY position").fetch_all(&self.owner).await.unwrap()
     }
 
     /// What the recorder applied: (position, worker), in position order.
@@ -89,7 +77,7 @@ impl Fixture {
         sqlx::query_as("SELECT position, worker FROM test_applied ORDER BY position")
             .fetch_all(&self.owner)
             .await
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
     }
 
     /// Waits until the recorder has applied `count` events.
@@ -150,7 +138,7 @@ impl Projection for Recorder {
 pub fn context() -> CommandContext {
     CommandContext::new(Actor {
         user_id: UserId::from_uuid(Uuid::from_u128(0x0a)),
-        printed_name: Name::parse("Ada Lovelace").unwrap_or_else(|_| panic!()),
+        printed_name: Name::parse("Ada Lovelace").unwrap(),
         role: Role::Operator,
     })
 }
@@ -166,8 +154,8 @@ pub async fn running_job_on(store: &PgEventStore<Job>, line: &str) -> String {
     let operator = context().actor;
     let commands = [
         JobCommand::Create {
-            line: LineId::parse(line).unwrap_or_else(|_| panic!()),
-            product: ProductId::parse("BOTTLE-500").unwrap_or_else(|_| panic!()),
+            line: LineId::parse(line).unwrap(),
+            product: ProductId::parse("BOTTLE-500").unwrap(),
             target_quantity: NonZeroU64::new(100_000).unwrap_or(NonZeroU64::MIN),
         },
         JobCommand::AssignOperator { operator: operator.user_id, operator_name: operator.printed_name, reason: None },
@@ -175,13 +163,13 @@ pub async fn running_job_on(store: &PgEventStore<Job>, line: &str) -> String {
         JobCommand::Start,
     ];
     for command in commands {
-        execute(store, &id, command, &context()).await.unwrap_or_else(|e| panic!("starting job: {e}"));
+        execute(store, &id, command, &context()).await.expect("starting job");
     }
     id
 }
 
 pub async fn produce(store: &PgEventStore<Job>, id: &str, good: u64, reject: u64) {
-    let reject_reason = (reject > 0).then(|| domain::values::ReasonCode::parse("crushed").unwrap_or_else(|_| panic!()));
+    let reject_reason = (reject > 0).then(|| domain::values::ReasonCode::parse("crushed").unwrap());
     let command = JobCommand::RecordProduction { good, reject, reject_reason };
-    execute(store, id, command, &context()).await.unwrap_or_else(|e| panic!("production: {e}"));
+    execute(store, id, command, &context()).await.expect("production");
 }
