@@ -163,23 +163,8 @@ fn owned(rows: &[(&str, i64)]) -> Vec<(String, i64)> {
 
 /// Raises `count` Andon calls on the write side, as any instance's API would.
 async fn raise_calls(pool: &sqlx::PgPool, count: usize) {
-    use domain::andon::{AndonCall, AndonCommand, CallType, Priority};
-    let calls: commands::PgEventStore<AndonCall> = commands::PgEventStore::new(pool.clone(), Default::default());
-    let actor = domain::actor::Actor {
-        user_id: domain::actor::UserId::from_uuid(uuid::Uuid::from_u128(7)),
-        printed_name: domain::values::Name::parse("Olga Operator").unwrap(),
-        role: domain::actor::Role::Operator,
-    };
     for _ in 0..count {
-        let command = AndonCommand::Raise {
-            line: domain::line_id::LineId::parse("plant-1/packing/L3").unwrap(),
-            station: domain::values::StationId::parse("S1").unwrap(),
-            call_type: CallType::Material,
-            priority: Priority::Low,
-            description: domain::values::Description::parse("caps low").unwrap(),
-        };
-        let id = uuid::Uuid::now_v7().to_string();
-        commands::execute(&calls, &id, command, &commands::CommandContext::new(actor.clone())).await.unwrap();
+        raise_call(pool).await.unwrap();
     }
 }
 
