@@ -22,17 +22,59 @@ pub struct ProjectionStatus {
     pub lag_seconds: f64,
     /// Events applied per second over the last 10 seconds or more.
     pub events_per_second: f64,
-    /// The service instance running it: `{application_name, client_address, backend_pid,
-    /// connected_since}` of its database session; `null` while no instance does.
-    #[schema(value_type = Option<Object>)]
-    pub owner: Option<Owner>,
+    /// The service instance running it (its database session); `null` while no instance does.
+    pub owner: Option<Instance>,
     pub failed_position: Option<i64>,
     pub error: Option<String>,
     /// While committed events wait for an older transaction to end (the commit-order horizon), the
-    /// session holding it: `{backend_pid, application_name, database, transaction_age_seconds, state,
-    /// transaction_age_xids}`; end that session to let every projection read on. `null` otherwise.
-    #[schema(value_type = Option<Object>)]
-    pub held_back_by: Option<HorizonHolder>,
+    /// session holding it; end that session to let every projection read on. `null` otherwise.
+    pub held_back_by: Option<HorizonSession>,
+}
+
+/// The database session of the service instance that runs a projection.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Instance {
+    /// `ms5-floor pid <process id>` unless the instance's database URL names its sessions otherwise.
+    pub application_name: String,
+    pub client_address: Option<String>,
+    pub backend_pid: i32,
+    pub connected_since: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl From<Owner> for Instance {
+    fn from(owner: Owner) -> Self {
+        let Owner { application_name, client_address, backend_pid, connected_since } = owner;
+        Self { application_name, client_address, backend_pid, connected_since }
+    }
+}
+
+/// The session whose open transaction holds the commit-order horizon back.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HorizonSession {
+    pub backend_pid: i32,
+    pub application_name: Option<String>,
+    pub database: Option<String>,
+    /// Seconds since its transaction began; `null` when the service's role may not see other roles'
+    /// sessions in full (grant it `pg_read_all_stats`).
+    pub transaction_age_seconds: Option<f64>,
+    /// `active`, `idle in transaction`, ...; `null` as above.
+    pub state: Option<String>,
+    /// How many transactions older than the newest one its transaction is.
+    pub transaction_age_xids: i32,
+}
+
+impl From<HorizonHolder> for HorizonSession {
+    fn from(holder: HorizonHolder) -> Self {
+        let HorizonHolder {
+            backend_pid,
+            application_name,
+            database,
+            transaction_age_seconds,
+            state,
+            transaction_age_xids,
+        } = holder;
+        Self { backend_pid, application_name, database, transaction_age_seconds, state, transaction_age_xids }
+    }
 }
 
 /// Every projection's status, with its lag, speed and owner.
@@ -49,7 +91,7 @@ pub async fn statuses(pool: &PgPool) -> Result<Vec<ProjectionStatus>, sqlx::Erro
             (speeds.get(&status.name).copied().unwrap_or_default(), owners.remove(&status.name));
         let Status { name, version, transaction_id, position, events_applied, failed_position, error } = status;
         let state = if failed_position.is_some() { "stopped" } else { "running" };
-        let held_back_by = horizon.held_by.clone().filter(|_| lag.events > 0);
+        let held_back_by = horizon.held_by.clone().filter(|_| lag.events > 0).map(HorizonSession::from);
         statuses.push(ProjectionStatus {
             name,
             version,
@@ -60,7 +102,7 @@ pub async fn statuses(pool: &PgPool) -> Result<Vec<ProjectionStatus>, sqlx::Erro
             lag_events: lag.events,
             lag_seconds: lag.seconds,
             events_per_second,
-            owner,
+            owner: owner.map(Instance::from),
             failed_position,
             error,
             held_back_by,

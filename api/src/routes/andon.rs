@@ -136,11 +136,93 @@ pub struct Board {
     pub calls: Vec<OpenCall>,
 }
 
+/// One Andon call as the board and the history show it.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct CallView {
+    pub call_id: String,
+    pub line: String,
+    pub station: String,
+    pub call_type: String,
+    pub priority: String,
+    pub status: String,
+    /// The escalation tier reached (1: raised).
+    pub level: i16,
+    pub raised_at: chrono::DateTime<chrono::Utc>,
+    pub acknowledged_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When it was resolved or cancelled.
+    pub closed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl From<projections::read_models::andon::CallRow> for CallView {
+    fn from(row: projections::read_models::andon::CallRow) -> Self {
+        let projections::read_models::andon::CallRow {
+            call_id,
+            line,
+            station,
+            call_type,
+            priority,
+            status,
+            level,
+            raised_at,
+            acknowledged_at,
+            closed_at,
+        } = row;
+        Self { call_id, line, station, call_type, priority, status, level, raised_at, acknowledged_at, closed_at }
+    }
+}
+
+/// Response times of the calls of one call type.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct CallTypeTimes {
+    pub call_type: String,
+    pub calls: usize,
+    pub acknowledged: usize,
+    pub resolved: usize,
+    pub mean_seconds_to_acknowledge: Option<f64>,
+    pub mean_seconds_to_resolve: Option<f64>,
+}
+
+impl From<projections::read_models::andon::ResponseTimes> for CallTypeTimes {
+    fn from(times: projections::read_models::andon::ResponseTimes) -> Self {
+        let projections::read_models::andon::ResponseTimes {
+            call_type,
+            calls,
+            acknowledged,
+            resolved,
+            mean_seconds_to_acknowledge,
+            mean_seconds_to_resolve,
+        } = times;
+        Self { call_type, calls, acknowledged, resolved, mean_seconds_to_acknowledge, mean_seconds_to_resolve }
+    }
+}
+
+/// Response times of the calls raised in one shift occurrence, by call type.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct ShiftTimes {
+    pub shift: Option<String>,
+    /// The local date the shift started on.
+    pub date: Option<chrono::NaiveDate>,
+    pub start: Option<chrono::DateTime<chrono::Utc>>,
+    pub end: Option<chrono::DateTime<chrono::Utc>>,
+    pub by_call_type: Vec<CallTypeTimes>,
+}
+
+impl From<projections::read_models::andon::ShiftResponseTimes> for ShiftTimes {
+    fn from(times: projections::read_models::andon::ShiftResponseTimes) -> Self {
+        Self {
+            shift: times.shift,
+            date: times.date,
+            start: times.start,
+            end: times.end,
+            by_call_type: times.by_call_type.into_iter().map(CallTypeTimes::from).collect(),
+        }
+    }
+}
+
 #[derive(Debug, serde::Serialize, ToSchema)]
 pub struct OpenCall {
     #[serde(flatten)]
-    #[schema(value_type = Object)]
-    pub call: projections::read_models::andon::CallRow,
+    pub call: CallView,
     /// Seconds since the call was raised, at the time of the answer.
     pub age_seconds: i64,
 }
@@ -155,7 +237,7 @@ async fn board(call: QueryCall, query: web::Query<BoardQuery>) -> Result<HttpRes
     let calls = projections::read_models::andon::open_calls(&call.app.pool, &query.line.to_string())
         .await?
         .into_iter()
-        .map(|call| OpenCall { age_seconds: (now - call.raised_at).num_seconds(), call })
+        .map(|call| OpenCall { age_seconds: (now - call.raised_at).num_seconds(), call: CallView::from(call) })
         .collect();
     Ok(HttpResponse::Ok().json(Board { freshness, calls }))
 }
@@ -179,12 +261,10 @@ pub struct ResponseTimes {
     /// time from raise to acknowledgement over the acknowledged calls; `mean_seconds_to_resolve` (MTTR)
     /// = mean time from raise to resolution over the resolved calls. Cancelled calls count in neither
     /// mean. `null` where no call qualifies.
-    #[schema(value_type = Vec<Object>)]
-    pub by_call_type: Vec<projections::read_models::andon::ResponseTimes>,
+    pub by_call_type: Vec<CallTypeTimes>,
     /// The same per shift occurrence of the line's calendar (`shift`, local `date`, `start`, `end`) and
     /// call type; calls raised outside every shift come last, with `shift` `null`.
-    #[schema(value_type = Vec<Object>)]
-    pub by_shift: Vec<projections::read_models::andon::ShiftResponseTimes>,
+    pub by_shift: Vec<ShiftTimes>,
 }
 
 /// Response and resolution times of a line's calls, per call type and per shift and call type.
@@ -196,7 +276,11 @@ async fn response_times(call: QueryCall, query: web::Query<PeriodQuery>) -> Resu
     let range = bounded_range(query.from, query.to)?;
     let freshness = call.line::<projections::read_models::andon::Calls>(&query.line).await?;
     let times = projections::read_models::andon::response_times(&call.app.pool, &query.line.to_string(), range).await?;
-    Ok(HttpResponse::Ok().json(ResponseTimes { freshness, by_call_type: times.by_call_type, by_shift: times.by_shift }))
+    Ok(HttpResponse::Ok().json(ResponseTimes {
+        freshness,
+        by_call_type: times.by_call_type.into_iter().map(CallTypeTimes::from).collect(),
+        by_shift: times.by_shift.into_iter().map(ShiftTimes::from).collect(),
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -225,8 +309,7 @@ pub struct History {
     pub freshness: Freshness,
     /// In the order they were raised: id, station, type, priority, status, level reached, raised,
     /// acknowledged and closed (resolved or cancelled) times.
-    #[schema(value_type = Vec<Object>)]
-    pub calls: Vec<projections::read_models::andon::CallRow>,
+    pub calls: Vec<CallView>,
 }
 
 /// A line's calls, open and closed, raised in a period; page with `after`.
@@ -246,5 +329,5 @@ async fn history(call: QueryCall, query: web::Query<HistoryQuery>) -> Result<Htt
         limit: page_limit(query.limit),
     };
     let calls = projections::read_models::andon::history(&call.app.pool, &filter).await?;
-    Ok(HttpResponse::Ok().json(History { freshness, calls }))
+    Ok(HttpResponse::Ok().json(History { freshness, calls: calls.into_iter().map(CallView::from).collect() }))
 }

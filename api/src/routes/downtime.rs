@@ -147,8 +147,40 @@ pub struct StopQuery {
 pub struct StopList {
     pub freshness: Freshness,
     /// Open stops have no `ended_at`, `duration_ms` or `class` yet.
-    #[schema(value_type = Vec<Object>)]
-    pub stops: Vec<projections::read_models::downtime::StopRow>,
+    pub stops: Vec<Stop>,
+}
+
+/// One stop of a line.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct Stop {
+    pub downtime_id: String,
+    pub line: String,
+    pub equipment: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+    /// `small_stop` or `downtime`, once it ended.
+    pub class: Option<String>,
+    pub reason_code: Option<String>,
+    /// `unassigned` until the stop has a reason.
+    pub loss_category: String,
+}
+
+impl From<projections::read_models::downtime::StopRow> for Stop {
+    fn from(row: projections::read_models::downtime::StopRow) -> Self {
+        let projections::read_models::downtime::StopRow {
+            downtime_id,
+            line,
+            equipment,
+            started_at,
+            ended_at,
+            duration_ms,
+            class,
+            reason_code,
+            loss_category,
+        } = row;
+        Self { downtime_id, line, equipment, started_at, ended_at, duration_ms, class, reason_code, loss_category }
+    }
 }
 
 /// The stops of a line in a period, open or ended, with reason and loss category.
@@ -168,7 +200,8 @@ async fn list(call: QueryCall, query: web::Query<StopQuery>) -> Result<HttpRespo
         after,
         limit: page_limit(query.limit),
     };
-    let stops = projections::read_models::downtime::list(&call.app.pool, &filter).await?;
+    let stops =
+        projections::read_models::downtime::list(&call.app.pool, &filter).await?.into_iter().map(Stop::from).collect();
     Ok(HttpResponse::Ok().json(StopList { freshness, stops }))
 }
 
@@ -196,10 +229,18 @@ pub struct ParetoQuery {
 pub struct Pareto {
     pub freshness: Freshness,
     /// Ended downtime (small stops are performance losses, not here), largest total duration first.
-    #[schema(value_type = Vec<Object>)]
-    pub bars: Vec<projections::read_models::downtime::ParetoBar>,
+    pub bars: Vec<ParetoBar>,
     /// Stops of the period still open: not in the bars until they end.
     pub open_stops: usize,
+}
+
+/// One bar: the key (a reason code, `unexplained`, or a loss category), its stops and their total
+/// duration.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct ParetoBar {
+    pub key: String,
+    pub stops: i64,
+    pub duration_ms: i64,
 }
 
 #[utoipa::path(tag = "downtime", params(ParetoQuery), responses(
@@ -214,7 +255,11 @@ async fn pareto(call: QueryCall, query: web::Query<ParetoQuery>) -> Result<HttpR
         ParetoKey::LossCategory => projections::read_models::downtime::ParetoBy::LossCategory,
     };
     let line = query.line.to_string();
-    let bars = projections::read_models::downtime::pareto(&call.app.pool, &line, from, to, by).await?;
+    let bars = projections::read_models::downtime::pareto(&call.app.pool, &line, from, to, by)
+        .await?
+        .into_iter()
+        .map(|bar| ParetoBar { key: bar.key, stops: bar.stops, duration_ms: bar.duration_ms })
+        .collect();
     let open =
         projections::read_models::downtime::StopFilter { line, from, to, open_only: true, after: None, limit: 500 };
     let open_stops = projections::read_models::downtime::list(&call.app.pool, &open).await?.len();
@@ -240,9 +285,12 @@ pub struct Reliability {
     /// `mttr_ms` = the failures' total duration / their number. `mtbf_ms` = (the period's length minus
     /// all ended downtime in it) / the number of failures. Both are null without failures. The period is
     /// calendar time (no shift calendar applied): choose a window within production time.
-    #[serde(flatten)]
-    #[schema(value_type = Object)]
-    pub figures: projections::read_models::downtime::Reliability,
+    pub failures: i64,
+    pub failure_ms: i64,
+    pub downtime_ms: i64,
+    pub period_ms: i64,
+    pub mttr_ms: Option<f64>,
+    pub mtbf_ms: Option<f64>,
 }
 
 /// MTBF and MTTR of a line over a period.
@@ -255,5 +303,21 @@ async fn reliability(call: QueryCall, query: web::Query<ReliabilityQuery>) -> Re
     let (from, to) = period(query.from, query.to)?;
     let figures =
         projections::read_models::downtime::reliability(&call.app.pool, &query.line.to_string(), from, to).await?;
-    Ok(HttpResponse::Ok().json(Reliability { freshness, figures }))
+    let projections::read_models::downtime::Reliability {
+        failures,
+        failure_ms,
+        downtime_ms,
+        period_ms,
+        mttr_ms,
+        mtbf_ms,
+    } = figures;
+    Ok(HttpResponse::Ok().json(Reliability {
+        freshness,
+        failures,
+        failure_ms,
+        downtime_ms,
+        period_ms,
+        mttr_ms,
+        mtbf_ms,
+    }))
 }
