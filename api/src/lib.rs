@@ -11,6 +11,7 @@ pub mod command_call;
 pub mod error;
 pub mod idempotency;
 mod json;
+mod oee_view;
 mod openapi;
 mod projection_status;
 pub mod query_call;
@@ -18,6 +19,7 @@ mod routes;
 pub mod settings;
 mod state;
 pub mod telemetry;
+mod views;
 
 use std::net::{SocketAddr, TcpListener};
 

@@ -16,6 +16,7 @@ use crate::command_call::{CommandCall, CommandResponses, Reply};
 use crate::error::ApiError;
 use crate::json::Json;
 use crate::query_call::{Freshness, QueryCall, QueryErrors, bounded_range, page_limit, range};
+use crate::views::CallView;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // A scope per kind of record: the router then tries only this module's patterns.
@@ -134,41 +135,6 @@ pub struct BoardQuery {
 pub struct Board {
     pub freshness: Freshness,
     pub calls: Vec<OpenCall>,
-}
-
-/// One Andon call as the board and the history show it.
-#[derive(Debug, serde::Serialize, ToSchema)]
-pub struct CallView {
-    pub call_id: String,
-    pub line: String,
-    pub station: String,
-    pub call_type: String,
-    pub priority: String,
-    pub status: String,
-    /// The escalation tier reached (1: raised).
-    pub level: i16,
-    pub raised_at: chrono::DateTime<chrono::Utc>,
-    pub acknowledged_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// When it was resolved or cancelled.
-    pub closed_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-impl From<projections::read_models::andon::CallRow> for CallView {
-    fn from(row: projections::read_models::andon::CallRow) -> Self {
-        let projections::read_models::andon::CallRow {
-            call_id,
-            line,
-            station,
-            call_type,
-            priority,
-            status,
-            level,
-            raised_at,
-            acknowledged_at,
-            closed_at,
-        } = row;
-        Self { call_id, line, station, call_type, priority, status, level, raised_at, acknowledged_at, closed_at }
-    }
 }
 
 /// Response times of the calls of one call type.

@@ -17,6 +17,7 @@ use crate::command_call::{CommandCall, CommandResponses, Located};
 use crate::error::ApiError;
 use crate::json::Json;
 use crate::query_call::{Freshness, QueryCall, QueryErrors, page_limit, period};
+use crate::views::Stop;
 use projections::read_models::downtime::Stops;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -148,39 +149,6 @@ pub struct StopList {
     pub freshness: Freshness,
     /// Open stops have no `ended_at`, `duration_ms` or `class` yet.
     pub stops: Vec<Stop>,
-}
-
-/// One stop of a line.
-#[derive(Debug, serde::Serialize, ToSchema)]
-pub struct Stop {
-    pub downtime_id: String,
-    pub line: String,
-    pub equipment: Option<String>,
-    pub started_at: DateTime<Utc>,
-    pub ended_at: Option<DateTime<Utc>>,
-    pub duration_ms: Option<i64>,
-    /// `small_stop` or `downtime`, once it ended.
-    pub class: Option<String>,
-    pub reason_code: Option<String>,
-    /// `unassigned` until the stop has a reason.
-    pub loss_category: String,
-}
-
-impl From<projections::read_models::downtime::StopRow> for Stop {
-    fn from(row: projections::read_models::downtime::StopRow) -> Self {
-        let projections::read_models::downtime::StopRow {
-            downtime_id,
-            line,
-            equipment,
-            started_at,
-            ended_at,
-            duration_ms,
-            class,
-            reason_code,
-            loss_category,
-        } = row;
-        Self { downtime_id, line, equipment, started_at, ended_at, duration_ms, class, reason_code, loss_category }
-    }
 }
 
 /// The stops of a line in a period, open or ended, with reason and loss category.

@@ -19,6 +19,7 @@ use crate::command_call::{CommandCall, CommandResponses, Reply};
 use crate::error::ApiError;
 use crate::json::Json;
 use crate::query_call::{Freshness, QueryCall, QueryErrors, RecordNotFound, page_limit};
+use crate::views::JobView;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // A scope per kind of record: the router then tries only this module's patterns.
@@ -267,11 +268,8 @@ pub struct JobList {
 
 #[derive(Debug, serde::Serialize, ToSchema)]
 pub struct JobSummary {
-    /// Id, line, status, product, target quantity, good and reject counts, and the log position of the
-    /// job's last event folded in.
     #[serde(flatten)]
-    #[schema(value_type = Object)]
-    pub job: projections::read_models::jobs::JobRow,
+    pub job: JobView,
     /// Good units as a share of the target, in percent.
     pub progress_percent: f64,
 }
@@ -299,7 +297,7 @@ async fn list(call: QueryCall, query: web::Query<JobQuery>) -> Result<HttpRespon
 impl From<projections::read_models::jobs::JobRow> for JobSummary {
     fn from(job: projections::read_models::jobs::JobRow) -> Self {
         let target = job.target_quantity.parse::<f64>().unwrap_or(f64::INFINITY);
-        Self { progress_percent: 100.0 * job.good as f64 / target, job }
+        Self { progress_percent: 100.0 * job.good as f64 / target, job: job.into() }
     }
 }
 

@@ -20,6 +20,7 @@ use crate::error::ApiError;
 use crate::json::Json;
 use crate::query_call::{LinePath, registered};
 use crate::query_call::{QueryCall, QueryErrors, RecordNotFound};
+use crate::views::BoardView;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // A scope per kind of record: the router then tries only this module's patterns.
@@ -274,7 +275,7 @@ async fn define_downtime_reason(
 /// the line; while one request reads the changed board, others may be answered with the board before
 /// that commit and its own freshness. A client waiting for a change compares `freshness`.
 #[utoipa::path(tag = "lines", params(LinePath), responses(
-    (status = 200, body = Object, description = "The status board"), QueryErrors, RecordNotFound))]
+    (status = 200, body = BoardView, description = "The status board"), QueryErrors, RecordNotFound))]
 #[get("/{site}/{area}/{line}/status")]
 async fn status(call: QueryCall, path: web::Path<LinePath>) -> Result<HttpResponse, ApiError> {
     let line = path.parse()?;
@@ -285,5 +286,5 @@ async fn status(call: QueryCall, path: web::Path<LinePath>) -> Result<HttpRespon
         .boards
         .status(&call.app.pool, &line.to_string(), chrono::Utc::now(), Staleness::WhileReadAgain)
         .await?;
-    Ok(HttpResponse::Ok().json(status))
+    Ok(HttpResponse::Ok().json(BoardView::from(status)))
 }

@@ -28,6 +28,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::query_call::{LinePath, readable_lines, registered};
 use crate::query_call::{QueryErrors, RecordNotFound};
 use crate::state::AppState;
+use crate::views::BoardView;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config.service(live_line).service(live_area).service(live_site);
@@ -93,9 +94,10 @@ impl Subscription {
         let id = event_id(
             std::iter::once(listed_at.as_slice()).chain(statuses.iter().map(|status| status.freshness.as_slice())),
         );
-        let data = match (&self.scope, statuses.as_slice()) {
-            (Scope::Line(_), [status]) => serde_json::to_string(status),
-            _ => serde_json::to_string(&serde_json::json!({ "lines": statuses })),
+        let boards: Vec<BoardView> = statuses.into_iter().map(BoardView::from).collect();
+        let data = match (&self.scope, boards.as_slice()) {
+            (Scope::Line(_), [board]) => serde_json::to_string(board),
+            _ => serde_json::to_string(&serde_json::json!({ "lines": boards })),
         }
         .map_err(|error| crate::error::internal(&error))?;
         Ok((id.clone(), Bytes::from(format!("id: {id}\nevent: {event}\ndata: {data}\n\n"))))

@@ -5,10 +5,12 @@
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Utc};
 use domain::line_id::LineId;
-use domain::oee::{WindowOee, roll_up_windows};
+use domain::oee::roll_up_windows;
 use domain::values::{AreaId, SiteId};
 use projections::read_models::oee::Oee;
-use projections::read_models::oee::query::{Granularity, LineOee, line_oee};
+use projections::read_models::oee::query::{Granularity, line_oee};
+
+use crate::oee_view::{LineOeeView, WindowView};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -52,8 +54,7 @@ pub struct LineOeeAnswer {
     /// display `percent`, `null` where undefined; `performance_above_ideal`; downtime by loss category,
     /// `unassigned` while a stop has no reason; `provisional` while an open stop counts) and their `total`.
     /// `null` for a registered line the read model has not reached yet (compare `freshness`).
-    #[schema(value_type = Option<Object>)]
-    pub oee: Option<LineOee>,
+    pub oee: Option<LineOeeView>,
 }
 
 /// OEE of one line per period, following docs/oee.md: planned production time is the shift calendar's
@@ -74,7 +75,7 @@ async fn of_line(call: QueryCall, query: web::Query<LineOeeQuery>) -> Result<Htt
     };
     crate::query_call::registered(&call.app, &query.line).await?;
     let oee = line_oee(&call.app.pool, &query.line.to_string(), range, granularity, as_of).await?;
-    Ok(HttpResponse::Ok().json(LineOeeAnswer { freshness, as_of, oee }))
+    Ok(HttpResponse::Ok().json(LineOeeAnswer { freshness, as_of, oee: oee.map(LineOeeView::from) }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -95,8 +96,7 @@ pub struct RollUpQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LineTotal {
     pub line: String,
-    #[schema(value_type = Object)]
-    pub oee: WindowOee,
+    pub oee: WindowView,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -106,8 +106,7 @@ pub struct RollUp {
     /// Each line's shift occurrences in the period, summed.
     pub lines: Vec<LineTotal>,
     /// The lines summed: times and weighted counts add up; percentages are never averaged.
-    #[schema(value_type = Object)]
-    pub total: WindowOee,
+    pub total: WindowView,
 }
 
 /// OEE of an area or a site over the shift occurrences that start in a period: the sum of its lines.
@@ -123,9 +122,10 @@ async fn roll_up(call: QueryCall, query: web::Query<RollUpQuery>) -> Result<Http
     let mut totals = Vec::with_capacity(lines.len());
     for line in lines {
         if let Some(oee) = line_oee(&call.app.pool, &line.to_string(), range, Granularity::Shift, as_of).await? {
-            totals.push(LineTotal { line: oee.line, oee: oee.total });
+            totals.push((oee.line, oee.total));
         }
     }
-    let total = roll_up_windows(totals.iter().map(|line| &line.oee));
-    Ok(HttpResponse::Ok().json(RollUp { freshness, as_of, lines: totals, total }))
+    let total = roll_up_windows(totals.iter().map(|(_, oee)| oee)).into();
+    let lines = totals.into_iter().map(|(line, oee)| LineTotal { line, oee: oee.into() }).collect();
+    Ok(HttpResponse::Ok().json(RollUp { freshness, as_of, lines, total }))
 }
