@@ -31,7 +31,7 @@ pub struct DefineTemplate {
     #[schema(value_type = String)]
     pub name: Name,
     /// `[{"id": "guard", "prompt": "Guard closed", "kind": {"kind": "check"}, "mandatory": true}]`
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::bodies::shapes::TemplateItem>)]
     pub items: Vec<TemplateItem>,
     /// Needed for every version after the first.
     #[schema(value_type = Option<String>)]
@@ -113,7 +113,7 @@ pub struct AnswerItem {
     #[schema(value_type = String)]
     pub item: ChecklistItemId,
     /// `{"kind": "check", "value": true}`, `{"kind": "number", "value": 42}` or `{"kind": "text", "value": "ok"}`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::bodies::shapes::Answer)]
     pub answer: Answer,
     /// Needed when the item was answered before.
     #[schema(value_type = Option<String>)]

@@ -33,7 +33,7 @@ pub struct EnrollDevice {
     #[schema(value_type = String, example = "plc_gateway")]
     pub kind: DeviceKind,
     /// Where the device may act: `{"kind": "line", "line": "plant-1/packing/L3"}` or a site.
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::bodies::shapes::Scope)]
     pub scope: Scope,
 }
 

@@ -148,7 +148,7 @@ async fn set_ideal_cycle_time(
 #[serde(deny_unknown_fields)]
 pub struct SetShiftCalendar {
     /// `[{"name": "early", "start": "06:00:00", "end": "14:00:00", "breaks": [{"start": "10:00:00", "duration": 1800000}]}]` (break lengths in ms)
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::bodies::shapes::Shift>)]
     pub shifts: Vec<ShiftDefinition>,
     pub effective_from: DateTime<Utc>,
     #[schema(value_type = Option<String>)]
@@ -207,7 +207,7 @@ pub struct SetEscalationLadder {
     /// (`unacknowledged_after_ms`) or still unresolved (`unresolved_after_ms`) that long after it was
     /// raised, and later than the tiers below it on the same timer. Level 1 (team leader) is the raise.
     /// `[{"level": 2, "unacknowledged_after_ms": 300000, "unresolved_after_ms": 900000}, {"level": 3, "unresolved_after_ms": 1800000}]`
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::bodies::shapes::Tier>)]
     pub tiers: EscalationLadder,
     /// Calls raised from this time on follow the ladder; earlier calls keep the one they were raised under.
     pub effective_from: DateTime<Utc>,

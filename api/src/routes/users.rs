@@ -42,8 +42,7 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
 pub struct Grant {
     #[schema(value_type = String, example = "operator")]
     pub role: domain::actor::Role,
-    /// `{"kind": "site", "site": "plant-1"}` or `{"kind": "line", "line": "plant-1/packing/L3"}`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::bodies::shapes::Scope)]
     pub scope: Scope,
 }
 
@@ -157,7 +156,7 @@ async fn on_user_ending_sessions(
 pub struct ChangeGrant {
     #[schema(value_type = String, example = "operator")]
     pub role: domain::actor::Role,
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::bodies::shapes::Scope)]
     pub scope: Scope,
     #[schema(value_type = String)]
     pub reason: Reason,
