@@ -478,9 +478,11 @@ async fn sigterm_stops_a_projector_only_process_under_load_gracefully_with_every
     let owner = database.owner_pool().await;
     let app = commands::database::application_pool(&database.url, 4).await.unwrap();
     let separator = if database.url.contains('?') { '&' } else { '?' };
+    let dir = std::env::temp_dir().join(format!("ms5-projector-{}", unique_suffix()));
     let mut child = Command::new(env!("CARGO_BIN_EXE_ms5-floor"))
         .env("DATABASE_URL", format!("{}{separator}application_name=ms5-projector", database.url))
         .env("MS5_RUN", "projector")
+        .env("MS5_BOOTSTRAP_TOKEN_FILE", dir.join("bootstrap-token"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -516,4 +518,5 @@ async fn sigterm_stops_a_projector_only_process_under_load_gracefully_with_every
         .await
         .unwrap_or(-2);
     assert_eq!(andon_rows, applied, "the read model holds what its checkpoint says, nothing more");
+    let _ = std::fs::remove_dir_all(&dir);
 }
