@@ -3,11 +3,10 @@
 //! database, holds back every projection. This says whether committed events wait behind the horizon
 //! and which session holds it, so that an operator can end that session.
 
-use serde::Serialize;
 use sqlx::PgPool;
 
 /// The session whose transaction is the oldest still running in the cluster.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct HorizonHolder {
     pub backend_pid: i32,
     pub application_name: Option<String>,
@@ -21,7 +20,7 @@ pub struct HorizonHolder {
     pub transaction_age_xids: i32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Horizon {
     /// Committed events that no projection may read yet because an older transaction still runs.
     pub waiting_events: i64,
