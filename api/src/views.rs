@@ -138,3 +138,31 @@ impl From<projections::live::line_status::LineStatus> for BoardView {
         }
     }
 }
+
+/// The JSON shapes of what the log stores beside an event, described for the OpenAPI document; answers
+/// show the stored JSON itself (the bytes the hash chain covers), never a re-serialisation.
+#[allow(dead_code)] // read only by the OpenAPI generator
+pub mod stored {
+    use serde::Serialize;
+    use utoipa::ToSchema;
+
+    /// Who, why and from where (Part 11 AT-02, AT-09): written with every event.
+    #[derive(Debug, Serialize, ToSchema)]
+    pub struct Metadata {
+        pub actor_user_id: uuid::Uuid,
+        /// The actor's printed name at the time.
+        pub actor_name: String,
+        /// The role the actor used.
+        #[schema(example = "operator")]
+        pub actor_role: String,
+        /// The reason, where a record changed or was voided.
+        pub reason: Option<String>,
+        pub correlation_id: uuid::Uuid,
+        pub causation_id: uuid::Uuid,
+        pub device_id: Option<String>,
+        /// When the data was taken at its source.
+        pub source_timestamp: Option<chrono::DateTime<chrono::Utc>>,
+        pub source_sequence: Option<u64>,
+        pub idempotency_key: Option<String>,
+    }
+}

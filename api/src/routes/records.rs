@@ -87,8 +87,9 @@ pub struct HistoryEvent {
     pub position: i64,
     #[schema(value_type = Object)]
     pub payload: Value,
-    /// Actor id, printed name and role, reason, correlation and causation ids, device, source time.
-    #[schema(value_type = Object)]
+    /// As stored: actor id, printed name and role, reason, correlation and causation ids, device, source
+    /// time.
+    #[schema(value_type = crate::views::stored::Metadata)]
     pub metadata: Value,
     /// SHA-256 chain value, hex.
     pub stream_hash: String,
