@@ -107,6 +107,89 @@ impl From<projections::read_models::jobs::JobRow> for JobView {
     }
 }
 
+/// Where a role or a device applies: a site, or one line of it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ScopeView {
+    Site { site: String },
+    Line { line: String },
+}
+
+impl From<domain::scope::Scope> for ScopeView {
+    fn from(scope: domain::scope::Scope) -> Self {
+        match scope {
+            domain::scope::Scope::Site { site } => Self::Site { site: site.to_string() },
+            domain::scope::Scope::Line { line } => Self::Line { line: line.to_string() },
+        }
+    }
+}
+
+/// A role held within a scope.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GrantView {
+    #[schema(example = "operator")]
+    pub role: String,
+    pub scope: ScopeView,
+}
+
+/// An account as administrators and auditors see it; never its credentials.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub username: Option<String>,
+    pub printed_name: Option<String>,
+    pub grants: Vec<GrantView>,
+    pub deactivated: bool,
+    pub locked_out: bool,
+    pub consecutive_failures: u32,
+    pub must_change_password: bool,
+}
+
+impl From<domain::user::User> for UserView {
+    fn from(user: domain::user::User) -> Self {
+        Self {
+            username: user.username.map(|name| name.to_string()),
+            printed_name: user.printed_name.map(|name| name.to_string()),
+            grants: user
+                .grants
+                .into_iter()
+                .map(|grant| GrantView {
+                    role: projections::read_models::folded::name_of(&grant.role),
+                    scope: grant.scope.into(),
+                })
+                .collect(),
+            deactivated: user.deactivated,
+            locked_out: user.locked_out,
+            consecutive_failures: user.consecutive_failures,
+            must_change_password: user.must_change_password,
+        }
+    }
+}
+
+/// An enrolled device: its kind (`tablet`, `plc_gateway`) and where it may act.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnrolmentView(pub String, pub ScopeView);
+
+/// A device as administrators see it; never its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceView {
+    pub name: Option<String>,
+    /// `[kind, scope]` once enrolled.
+    pub enrolled: Option<EnrolmentView>,
+    pub revoked: bool,
+}
+
+impl From<domain::device::Device> for DeviceView {
+    fn from(device: domain::device::Device) -> Self {
+        Self {
+            name: device.name.map(|name| name.to_string()),
+            enrolled: device
+                .enrolled
+                .map(|(kind, scope)| EnrolmentView(projections::read_models::folded::name_of(&kind), scope.into())),
+            revoked: device.revoked,
+        }
+    }
+}
+
 /// A line's status board.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BoardView {

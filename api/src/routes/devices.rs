@@ -17,6 +17,7 @@ use crate::command_call::{CommandAccepted, CommandCall, CommandResponses, Reply,
 use crate::error::{ApiError, ErrorBody};
 use crate::json::Json;
 use crate::query_call::{QueryCall, QueryErrors, RecordNotFound};
+use crate::views::DeviceView;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // A scope per kind of record: the router then tries only this module's patterns.
@@ -73,8 +74,7 @@ async fn enroll(call: CommandCall, body: Json<EnrollDevice>) -> Result<HttpRespo
 pub struct DeviceRecord {
     pub device_id: String,
     pub version: u64,
-    #[schema(value_type = Object)]
-    pub state: Device,
+    pub state: DeviceView,
 }
 
 #[utoipa::path(tag = "devices", responses(
@@ -84,7 +84,11 @@ async fn read(call: QueryCall, path: web::Path<String>) -> Result<HttpResponse, 
     authorize(&call.principal, READ_ACCOUNTS, Target::Anywhere)?;
     match call.app.devices.state_and_version(&path).await? {
         (_, 0) => Err(ApiError::not_found("device", &path)),
-        (state, version) => Ok(HttpResponse::Ok().json(DeviceRecord { device_id: path.into_inner(), version, state })),
+        (state, version) => Ok(HttpResponse::Ok().json(DeviceRecord {
+            device_id: path.into_inner(),
+            version,
+            state: DeviceView::from(state),
+        })),
     }
 }
 

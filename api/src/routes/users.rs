@@ -20,6 +20,7 @@ use crate::command_call::{CommandCall, CommandResponses, Reply, accepted};
 use crate::error::ApiError;
 use crate::json::Json;
 use crate::query_call::{QueryCall, QueryErrors, RecordNotFound};
+use crate::views::UserView;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // A scope per kind of record: the router then tries only this module's patterns.
@@ -107,8 +108,7 @@ async fn create(call: CommandCall, body: Json<CreateUser>) -> Result<HttpRespons
 pub struct Account {
     pub id: Uuid,
     pub version: u64,
-    #[schema(value_type = Object)]
-    pub state: User,
+    pub state: UserView,
 }
 
 #[utoipa::path(tag = "users", responses(
@@ -119,7 +119,7 @@ async fn read(call: QueryCall, path: web::Path<Uuid>) -> Result<HttpResponse, Ap
     let id = *path;
     match call.app.users.state_and_version(&user_id(id)).await? {
         (_, 0) => Err(ApiError::not_found("user", &id.to_string())),
-        (state, version) => Ok(HttpResponse::Ok().json(Account { id, version, state })),
+        (state, version) => Ok(HttpResponse::Ok().json(Account { id, version, state: UserView::from(state) })),
     }
 }
 

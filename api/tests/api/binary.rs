@@ -344,9 +344,16 @@ async fn raise_call(pool: &sqlx::PgPool) -> Result<(), commands::CommandError<do
     commands::execute(&calls, &id, command, &commands::CommandContext::new(actor)).await.map(|_| ())
 }
 
-/// The number (the second column) of `sql`'s rows, summed: how many ownership locks are held in all.
-async fn locks_held(pool: &sqlx::PgPool) -> i64 {
-    rows(pool, OWNERS).await.iter().map(|(_, count)| count).sum()
+/// How many ownership locks the instances hold in all, once it is `expected` or as it is at the deadline.
+async fn locks_held_until(pool: &sqlx::PgPool, expected: i64) -> i64 {
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        let held: i64 = rows(pool, OWNERS).await.iter().map(|(_, count)| count).sum();
+        if held == expected || std::time::Instant::now() > deadline {
+            return held;
+        }
+        tokio::task::yield_now().await;
+    }
 }
 
 #[tokio::test]
@@ -372,11 +379,7 @@ async fn after_a_database_restart_under_load_every_projection_has_one_owner_none
 
     let (first, mut first_guard) = start_instance(&url, "ms5-a");
     let (second, mut second_guard) = start_instance(&url, "ms5-b");
-    let deadline = std::time::Instant::now() + DEADLINE;
-    while locks_held(&owner).await != 5 && std::time::Instant::now() < deadline {
-        tokio::task::yield_now().await;
-    }
-    assert_eq!(locks_held(&owner).await, 5, "four projections and the scheduler, each owned once");
+    assert_eq!(locks_held_until(&owner, 5).await, 5, "four projections and the scheduler, each owned once");
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let (raised, mut raised_so_far) = tokio::sync::watch::channel(0usize);
@@ -416,7 +419,8 @@ async fn after_a_database_restart_under_load_every_projection_has_one_owner_none
             .await
             .unwrap_or(-1);
     assert_eq!(stopped_projections, 0);
-    assert_eq!(locks_held(&owner).await, 5, "each projection and the scheduler owned exactly once again");
+    // The scheduler takes its lock again on its own tick: wait for it, as for the projections above.
+    assert_eq!(locks_held_until(&owner, 5).await, 5, "each projection and the scheduler owned exactly once again");
 
     assert!(kill(first, &mut first_guard, "-INT").success());
     assert!(kill(second, &mut second_guard, "-INT").success());
