@@ -266,3 +266,25 @@ async fn a_person_signed_in_on_an_enrolled_tablet_has_the_tablet_recorded_on_the
         "no shared write login"
     );
 }
+
+#[tokio::test]
+async fn an_account_and_a_device_read_back_as_their_state_with_grants_scopes_and_enrolment() {
+    let app = spawn(test_settings()).await;
+    let admin = app.bootstrap_admin().await;
+    let (olga_id, _) = app.person(&admin, "olga", on_line("operator", LINE)).await;
+    let account = app.get(Some(&admin), &format!("/api/v1/users/{olga_id}")).await.expect(200);
+    assert_eq!(
+        account.body["state"],
+        json!({"username": "olga", "printed_name": "Person olga",
+               "grants": [{"role": "operator", "scope": {"kind": "line", "line": LINE}}],
+               "deactivated": false, "locked_out": false, "consecutive_failures": 0,
+               "must_change_password": false})
+    );
+    app.gateway(&admin, "gw-L3", json!({"kind": "site", "site": "plant-1"})).await;
+    let device = app.get(Some(&admin), "/api/v1/devices/gw-L3").await.expect(200);
+    assert_eq!(
+        device.body["state"],
+        json!({"name": "Gateway gw-L3", "enrolled": ["plc_gateway", {"kind": "site", "site": "plant-1"}],
+               "revoked": false})
+    );
+}
