@@ -190,6 +190,60 @@ impl From<domain::device::Device> for DeviceView {
     }
 }
 
+/// A job as its events fold it: status, counts, operator and each PLC counter's last reading.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobStateView {
+    #[schema(example = "running")]
+    pub status: String,
+    pub line: Option<String>,
+    pub product: Option<String>,
+    pub target_quantity: u64,
+    pub operator: Option<uuid::Uuid>,
+    pub good: u64,
+    pub reject: u64,
+    /// By counter id.
+    pub counters: std::collections::BTreeMap<String, CounterView>,
+}
+
+/// A PLC counter's last accepted reading in a job.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CounterView {
+    /// `good` or `reject`.
+    pub kind: String,
+    /// `bits16`, `bits32` or `bits64`.
+    pub width: String,
+    pub sequence: u64,
+    pub value: u64,
+}
+
+impl From<domain::job::Job> for JobStateView {
+    fn from(job: domain::job::Job) -> Self {
+        use projections::read_models::folded::name_of;
+        Self {
+            status: name_of(&job.status),
+            line: job.line.map(|line| line.to_string()),
+            product: job.product.map(|product| product.to_string()),
+            target_quantity: job.target_quantity,
+            operator: job.operator.map(|operator| operator.as_uuid()),
+            good: job.good,
+            reject: job.reject,
+            counters: job
+                .counters
+                .into_iter()
+                .map(|(counter, state)| {
+                    let view = CounterView {
+                        kind: name_of(&state.kind),
+                        width: name_of(&state.width),
+                        sequence: state.sequence,
+                        value: state.value,
+                    };
+                    (counter.to_string(), view)
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A line's status board.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BoardView {

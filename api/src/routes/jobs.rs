@@ -19,7 +19,7 @@ use crate::command_call::{CommandCall, CommandResponses, Reply};
 use crate::error::ApiError;
 use crate::json::Json;
 use crate::query_call::{Freshness, QueryCall, QueryErrors, RecordNotFound, page_limit};
-use crate::views::JobView;
+use crate::views::{JobStateView, JobView};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // A scope per kind of record: the router then tries only this module's patterns.
@@ -307,8 +307,7 @@ pub struct JobDetail {
     /// `null` while the read model has not reached the job's first event (compare `freshness`).
     pub job: Option<JobSummary>,
     /// The job as folded from its events: counters with their last readings, operator, counts.
-    #[schema(value_type = Option<Object>)]
-    pub state: Option<serde_json::Value>,
+    pub state: Option<JobStateView>,
 }
 
 /// One job with its progress against target and its folded state.
@@ -325,7 +324,11 @@ async fn detail(call: QueryCall, job_id: web::Path<Uuid>) -> Result<HttpResponse
     let line = line.ok_or_else(|| ApiError::not_found("job", &id))?;
     let freshness = call.line::<projections::read_models::jobs::Jobs>(&line).await?;
     let (job, state) = match projections::read_models::jobs::detail(&call.app.pool, &id).await? {
-        Some((row, state)) => (Some(JobSummary::from(row)), Some(state)),
+        Some((row, state)) => {
+            let state: domain::job::Job =
+                serde_json::from_value(state).map_err(|error| crate::error::internal(&error))?;
+            (Some(JobSummary::from(row)), Some(JobStateView::from(state)))
+        }
         None => (None, None),
     };
     Ok(HttpResponse::Ok().json(JobDetail { freshness, job, state }))

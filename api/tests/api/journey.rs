@@ -151,6 +151,9 @@ async fn a_job_runs_through_its_whole_life_and_its_history_shows_who_did_what() 
         (Some("completed"), Some(38.0))
     );
     assert_eq!((detail.body["state"]["good"].as_i64(), detail.body["state"]["reject"].as_i64()), (Some(38), Some(2)));
+    // The read model's view of the job is the job as its events fold it, field for field.
+    let folded = app.get(Some(&leader), &format!("/api/v1/state?record_type=job&id={job_id}")).await.expect(200);
+    assert_eq!(detail.body["state"], folded.body["state"]);
     let running = app.get(Some(&leader), &format!("{list}&status=running")).await.expect(200);
     assert_eq!(running.body["jobs"], json!([]));
     assert_eq!(app.get(Some(&leader), &format!("{list}&status=finished")).await.expect(400).code(), "invalid_query");
