@@ -46,6 +46,17 @@ fn wait_for_exit(mut child: Child) -> std::process::ExitStatus {
     }
 }
 
+/// Stops a test's own cluster and removes its directory however the test ends, so that a failed
+/// assertion leaves no server running.
+struct RemoveClusterOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveClusterOnDrop {
+    fn drop(&mut self) {
+        let _ = local_postgres::stop_if_running(&self.0.join("postgres"));
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Interrupts the service when the test fails before it does, so that neither the service nor its
 /// cluster outlives a failed test.
 struct StopOnPanic(Option<u32>);
@@ -360,6 +371,7 @@ async fn locks_held_until(pool: &sqlx::PgPool, expected: i64) -> i64 {
 async fn after_a_database_restart_under_load_every_projection_has_one_owner_none_stopped_and_each_event_counts_once() {
     // A cluster of this test's own: restarting the shared test cluster would fail every other test.
     let dir = std::env::temp_dir().join(format!("ms5-restart-test-{}", unique_suffix()));
+    let _cluster_guard = RemoveClusterOnDrop(dir.clone());
     let options =
         local_postgres::ClusterOptions { data_dir: dir.join("postgres"), throwaway: true, max_connections: 100 };
     let start = |options: local_postgres::ClusterOptions| async move {
@@ -390,7 +402,8 @@ async fn after_a_database_restart_under_load_every_projection_has_one_owner_none
 
     let stopping = cluster.clone();
     tokio::task::spawn_blocking(move || stopping.stop()).await.unwrap().unwrap();
-    let cluster = start(options).await;
+    // Restarted; the guard stops it when the test ends.
+    start(options).await;
     let before = *raised_so_far.borrow_and_update();
     let more = tokio::time::timeout(DEADLINE, raised_so_far.wait_for(|count| *count >= before + 50)).await.is_ok();
     assert!(more, "the writer carried on after the restart");
@@ -425,8 +438,6 @@ async fn after_a_database_restart_under_load_every_projection_has_one_owner_none
     assert!(kill(first, &mut first_guard, "-INT").success());
     assert!(kill(second, &mut second_guard, "-INT").success());
     drop((owner, app));
-    tokio::task::spawn_blocking(move || cluster.stop()).await.unwrap().ok();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
@@ -522,5 +533,36 @@ async fn sigterm_stops_a_projector_only_process_under_load_gracefully_with_every
         .await
         .unwrap_or(-2);
     assert_eq!(andon_rows, applied, "the read model holds what its checkpoint says, nothing more");
+    assert!(!dir.join("bootstrap-token").exists(), "a projector takes no bootstrap, so it writes no token");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn sigterm_while_the_private_cluster_starts_still_ends_in_a_graceful_shutdown_with_the_cluster_stopped() {
+    let dir = std::env::temp_dir().join(format!("ms5-early-sigterm-{}", unique_suffix()));
+    let data_dir = dir.join("postgres");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ms5-floor"))
+        .env_remove("DATABASE_URL")
+        .env_remove("MIGRATION_DATABASE_URL")
+        .env("MS5_DATA_DIR", &data_dir)
+        .env("MS5_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut guard = StopOnPanic(Some(child.id()));
+    // The signal comes as soon as the cluster runs: while the database is created and migrated.
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while !data_dir.join("postmaster.pid").exists() {
+        assert!(std::time::Instant::now() < deadline, "the private cluster did not start");
+        assert!(child.try_wait().unwrap().is_none(), "the service ended before its cluster started");
+        std::thread::yield_now();
+    }
+    guard.0 = None;
+    let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert!(sent.is_ok_and(|status| status.success()));
+    let status = wait_for_exit(child);
+    assert!(status.success(), "exit status: {status}");
+    assert!(!data_dir.join("postmaster.pid").exists(), "the private cluster was stopped");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -13,6 +13,9 @@ use crate::shutdown;
 
 /// Runs what `settings` ask for until SIGINT or SIGTERM.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    // Listening from the start: a signal while the private cluster starts or migrations run ends the
+    // process through the same shutdown (the cluster is stopped), never by the default action.
+    let stopped = shutdown::on_signal()?;
     let key_file = settings
         .snapshot_key_file
         .clone()
@@ -28,7 +31,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             (Some(cluster), owner, service)
         }
     };
-    let served = serve(&settings, &migration_url, &url, cluster.is_some()).await;
+    let served = serve(&settings, &migration_url, &url, cluster.is_some(), stopped).await;
     if let Some(cluster) = cluster {
         tokio::task::spawn_blocking(move || cluster.stop()).await?.context("stopping the private cluster")?;
     }
@@ -36,18 +39,19 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
 }
 
 /// Everything between the database being there and the shutdown.
-async fn serve(settings: &Settings, migration_url: &str, url: &str, private_cluster: bool) -> anyhow::Result<()> {
+async fn serve(
+    settings: &Settings,
+    migration_url: &str,
+    url: &str,
+    private_cluster: bool,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     commands::database::migrate(migration_url).await.context("applying migrations")?;
     if private_cluster {
         // The login needs the application role, which the migrations create.
         provision_service_login(migration_url).await?;
     }
     let pool = commands::database::application_pool(url, settings.pool_size).await.context("connecting")?;
-    let token_file =
-        settings.bootstrap_token_file.clone().unwrap_or_else(|| settings.data_dir.with_file_name("bootstrap-token"));
-    let bootstrap_token = bootstrap_token(&pool, &token_file).await?;
-
-    let stopped = shutdown::on_signal()?;
     let workers = match settings.run {
         Run::Api => {
             vec![tokio::spawn(commands::wake::announce_appends(
@@ -65,7 +69,13 @@ async fn serve(settings: &Settings, migration_url: &str, url: &str, private_clus
         shutdown::requested(stopped).await;
         Ok(())
     } else {
-        let service = settings.service(bootstrap_token);
+        // Only a process that serves HTTP can take the bootstrap; a projector writing its own token would
+        // leave a file that no server accepts.
+        let token_file = settings
+            .bootstrap_token_file
+            .clone()
+            .unwrap_or_else(|| settings.data_dir.with_file_name("bootstrap-token"));
+        let service = settings.service(bootstrap_token(&pool, &token_file).await?);
         let application = api::Application::build(pool, settings.listen, service).context("binding the listener")?;
         tracing::info!(address = %application.address(), "MS5 Floor is listening");
         println!("MS5 Floor listening on http://{}", application.address());
