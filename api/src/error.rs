@@ -5,7 +5,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use commands::{CommandError, StoreError};
 use serde::Serialize;
-use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -13,9 +12,34 @@ pub struct ErrorBody {
     /// Stable, machine-readable: `invalid_body`, `forbidden`, `version_conflict`, or the domain rule broken.
     pub code: String,
     pub message: String,
-    /// More about the error, e.g. the path of an invalid field or the current version; `{}` when none.
-    #[schema(value_type = Object)]
-    pub details: Value,
+    pub details: ErrorDetails,
+}
+
+/// More about an error, where there is more to say; `{}` when none. Each field appears only with the
+/// error codes named on it.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct ErrorDetails {
+    /// `invalid_body`: where in the body the invalid value is (`items[2].good`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// `version_conflict`: the version the request expected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_version: Option<u64>,
+    /// `version_conflict`: the record's version now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<u64>,
+    /// `integrity_alarm`: the record whose stored history is not what the service appended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aggregate_type: Option<String>,
+    /// `integrity_alarm`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aggregate_id: Option<String>,
+    /// `integrity_alarm`: the first sequence number found wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<u64>,
+    /// `integrity_alarm`: what is wrong (`chain_broken`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -24,15 +48,16 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: String,
     pub message: String,
-    pub details: Value,
+    /// Boxed: most errors have none, and every `Result<_, ApiError>` carries the size of this.
+    pub details: Option<Box<ErrorDetails>>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { status, code: code.into(), message: message.into(), details: json!({}) }
+        Self { status, code: code.into(), message: message.into(), details: None }
     }
-    pub fn with_details(mut self, details: Value) -> Self {
-        self.details = details;
+    pub fn with_details(mut self, details: ErrorDetails) -> Self {
+        self.details = Some(Box::new(details));
         self
     }
     pub fn bad_request(code: &str, message: impl Into<String>) -> Self {
@@ -58,7 +83,11 @@ impl ApiError {
         Self::unprocessable(error.code(), error.to_string())
     }
     pub fn body(&self) -> ErrorBody {
-        ErrorBody { code: self.code.clone(), message: self.message.clone(), details: self.details.clone() }
+        ErrorBody {
+            code: self.code.clone(),
+            message: self.message.clone(),
+            details: self.details.as_deref().cloned().unwrap_or_default(),
+        }
     }
 }
 
@@ -78,7 +107,7 @@ impl From<StoreError> for ApiError {
                 "version_conflict",
                 format!("another command changed the record first; it is at version {current_version}"),
             )
-            .with_details(json!({ "current_version": current_version })),
+            .with_details(ErrorDetails { current_version: Some(current_version), ..ErrorDetails::default() }),
             StoreError::IdempotencyKeyUsed => Self::conflict(
                 "idempotency_key_used",
                 "another request with this Idempotency-Key was applied first; nothing was written",
@@ -137,12 +166,13 @@ fn integrity_alarm(alarm: &commands::error::IntegrityAlarm) -> ApiError {
             alarm.aggregate_type, alarm.aggregate_id
         ),
     )
-    .with_details(json!({
-        "aggregate_type": alarm.aggregate_type,
-        "aggregate_id": alarm.aggregate_id,
-        "sequence": alarm.sequence,
-        "kind": kind,
-    }))
+    .with_details(ErrorDetails {
+        aggregate_type: Some(alarm.aggregate_type.clone()),
+        aggregate_id: Some(alarm.aggregate_id.clone()),
+        sequence: Some(alarm.sequence),
+        kind: Some(kind.to_owned()),
+        ..ErrorDetails::default()
+    })
 }
 
 pub fn internal(error: &dyn std::error::Error) -> ApiError {
@@ -158,7 +188,11 @@ impl<E: std::error::Error + domain::Rule> From<CommandError<E>> for ApiError {
                 "version_conflict",
                 format!("expected version {expected}, but the record is at version {current_version}"),
             )
-            .with_details(json!({ "expected_version": expected, "current_version": current_version })),
+            .with_details(ErrorDetails {
+                expected_version: Some(expected),
+                current_version: Some(current_version),
+                ..ErrorDetails::default()
+            }),
             CommandError::Contended => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "contended", "too many concurrent writers; retry")
             }

@@ -9,10 +9,9 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorDetails};
 use crate::state::AppState;
 
 /// A parsed JSON body. An empty body reads as `{}`, so commands without fields need none.
@@ -68,7 +67,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
                 let path = error.path().to_string();
                 ApiError::bad_request("invalid_body", format!("{path}: {}", error.inner()))
-                    .with_details(json!({ "path": path }))
+                    .with_details(ErrorDetails { path: Some(path), ..ErrorDetails::default() })
             })?;
             deserializer.end().map_err(|error| ApiError::bad_request("invalid_body", error.to_string()))?;
             Ok(Self { value, digest })

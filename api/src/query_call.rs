@@ -56,35 +56,29 @@ impl QueryCall {
     /// The lines of a site, or of one area of it, that the principal may read, as the OEE read model
     /// knows them. A site needs a grant for the site; an area needs every one of its lines (403 otherwise).
     pub async fn readable_lines(&self, site: &SiteId, area: Option<&AreaId>) -> Result<Vec<LineId>, ApiError> {
-        readable_lines(&self.app, &self.principal, site, area).await
+        let principal = &self.principal;
+        authorize(principal, READ_RECORDS, if area.is_none() { Target::Site(site) } else { Target::Anywhere })?;
+        let names = projections::read_models::oee::query::lines_of(
+            &self.app.pool,
+            site.as_str(),
+            area.map(|area| area.to_string()),
+        )
+        .await?;
+        let mut lines = Vec::with_capacity(names.len());
+        for name in names {
+            let line = LineId::parse(&name).map_err(|error| crate::error::internal(&error))?;
+            authorize(principal, READ_RECORDS, Target::Line(&line))?;
+            lines.push(line);
+        }
+        Ok(lines)
     }
-}
 
-/// As [`QueryCall::readable_lines`], for callers that hold the state and principal apart (live streams).
-pub async fn readable_lines(
-    app: &AppState,
-    principal: &Principal,
-    site: &SiteId,
-    area: Option<&AreaId>,
-) -> Result<Vec<LineId>, ApiError> {
-    authorize(principal, READ_RECORDS, if area.is_none() { Target::Site(site) } else { Target::Anywhere })?;
-    let names =
-        projections::read_models::oee::query::lines_of(&app.pool, site.as_str(), area.map(|area| area.to_string()))
-            .await?;
-    let mut lines = Vec::with_capacity(names.len());
-    for name in names {
-        let line = LineId::parse(&name).map_err(|error| crate::error::internal(&error))?;
-        authorize(principal, READ_RECORDS, Target::Line(&line))?;
-        lines.push(line);
-    }
-    Ok(lines)
-}
-
-/// 404 for a line that was never registered.
-pub async fn registered(app: &AppState, line: &LineId) -> Result<(), ApiError> {
-    match app.lines.state_and_version(&line.to_string()).await? {
-        (_, 0) => Err(ApiError::not_found("line", &line.to_string())),
-        _ => Ok(()),
+    /// 404 for a line that was never registered.
+    pub async fn registered(&self, line: &LineId) -> Result<(), ApiError> {
+        match self.app.lines.state_and_version(&line.to_string()).await? {
+            (_, 0) => Err(ApiError::not_found("line", &line.to_string())),
+            _ => Ok(()),
+        }
     }
 }
 

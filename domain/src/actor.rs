@@ -11,6 +11,7 @@ use crate::values::Name;
 /// A person's account id; never reused, even after deactivation (AC-02).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserId(Uuid);
 
 impl UserId {
@@ -30,6 +31,7 @@ impl fmt::Display for UserId {
 /// The authority a person acted with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
     Operator,
     TeamLeader,

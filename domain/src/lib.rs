@@ -17,6 +17,8 @@ pub mod job;
 pub mod line;
 pub mod line_id;
 pub mod oee;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod scope;
 #[cfg(test)]
 mod test_support;

@@ -73,6 +73,7 @@ macro_rules! code_type {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         pub struct $name(String);
 
         impl $name {
@@ -112,6 +113,7 @@ code_type!(/// Name of a shift in a line's calendar (`early`, `late`, `night`).
 /// Free text with a length limit, trimmed; never empty.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Text<const MAX: usize>(String);
 
 impl<const MAX: usize> Text<MAX> {
@@ -162,6 +164,7 @@ pub type Description = Text<4000>;
 /// and small enough that a year of bookings at [`Units::MAX`] priced with it stays within i128.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "u64", into = "u64")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Millis(u64);
 
 impl Millis {
@@ -197,6 +200,7 @@ impl From<Millis> for u64 {
 /// millisecond for a year books 3.2e18 units, below the read models' i64 (9.2e18).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "u64", into = "u64")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Units(u64);
 
 impl Units {
@@ -233,6 +237,7 @@ impl From<Units> for u64 {
 /// Where an Andon call or a downtime's loss is booked (docs/shop-floor.md, "Downtime reasons").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum LossCategory {
     Unplanned,
     Planned,

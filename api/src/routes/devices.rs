@@ -17,7 +17,7 @@ use crate::command_call::{CommandAccepted, CommandCall, CommandResponses, Reply,
 use crate::error::{ApiError, ErrorBody};
 use crate::json::Json;
 use crate::query_call::{QueryCall, QueryErrors, RecordNotFound};
-use crate::views::DeviceView;
+use crate::views::states::DeviceView;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // A scope per kind of record: the router then tries only this module's patterns.

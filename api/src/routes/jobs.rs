@@ -19,7 +19,8 @@ use crate::command_call::{CommandCall, CommandResponses, Reply};
 use crate::error::ApiError;
 use crate::json::Json;
 use crate::query_call::{Freshness, QueryCall, QueryErrors, RecordNotFound, page_limit};
-use crate::views::{JobStateView, JobView};
+use crate::views::JobView;
+use crate::views::states::JobStateView;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // A scope per kind of record: the router then tries only this module's patterns.

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use domain::andon::{CallType, EscalationLadder};
-use domain::line::{Line, LineCommand, ShiftDefinition};
+use domain::line::{LineCommand, ShiftDefinition};
 use domain::line_id::LineId;
 use domain::values::{EquipmentId, LossCategory, Millis, Name, ProductId, Reason, ReasonCode};
 use projections::live::line_status::Staleness;
@@ -18,9 +18,10 @@ use crate::auth::{Target, authorize};
 use crate::command_call::{CommandCall, CommandResponses, Reply};
 use crate::error::ApiError;
 use crate::json::Json;
-use crate::query_call::{LinePath, registered};
+use crate::query_call::LinePath;
 use crate::query_call::{QueryCall, QueryErrors, RecordNotFound};
 use crate::views::BoardView;
+use crate::views::states::LineView;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // A scope per kind of record: the router then tries only this module's patterns.
@@ -67,8 +68,7 @@ async fn register(call: CommandCall, body: Json<RegisterLine>) -> Result<HttpRes
 pub struct LineRecord {
     pub line: String,
     pub version: u64,
-    #[schema(value_type = Object)]
-    pub state: Line,
+    pub state: LineView,
 }
 
 #[utoipa::path(tag = "lines", params(LinePath), responses(
@@ -79,7 +79,9 @@ async fn read(call: QueryCall, path: web::Path<LinePath>) -> Result<HttpResponse
     authorize(&call.principal, READ_RECORDS, Target::Line(&line))?;
     match call.app.lines.state_and_version(&line.to_string()).await? {
         (_, 0) => Err(ApiError::not_found("line", &line.to_string())),
-        (state, version) => Ok(HttpResponse::Ok().json(LineRecord { line: line.to_string(), version, state })),
+        (state, version) => {
+            Ok(HttpResponse::Ok().json(LineRecord { line: line.to_string(), version, state: state.into() }))
+        }
     }
 }
 
@@ -280,7 +282,7 @@ async fn define_downtime_reason(
 async fn status(call: QueryCall, path: web::Path<LinePath>) -> Result<HttpResponse, ApiError> {
     let line = path.parse()?;
     authorize(&call.principal, READ_RECORDS, Target::Line(&line))?;
-    registered(&call.app, &line).await?;
+    call.registered(&line).await?;
     let status = call
         .app
         .boards

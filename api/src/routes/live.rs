@@ -23,11 +23,9 @@ use tokio::time::Instant;
 use utoipa::{IntoParams, IntoResponses};
 
 use crate::auth::access::READ_RECORDS;
-use crate::auth::{Principal, Target, authorize};
+use crate::auth::{Target, authorize};
 use crate::error::{ApiError, ErrorBody};
-use crate::query_call::{LinePath, readable_lines, registered};
-use crate::query_call::{QueryErrors, RecordNotFound};
-use crate::state::AppState;
+use crate::query_call::{LinePath, QueryCall, QueryErrors, RecordNotFound};
 use crate::views::BoardView;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -65,8 +63,7 @@ impl Scope {
 }
 
 struct Subscription {
-    app: web::Data<AppState>,
-    principal: Principal,
+    call: QueryCall,
     scope: Scope,
     changes: broadcast::Receiver<Changed>,
     last_id: Option<String>,
@@ -83,13 +80,14 @@ impl Subscription {
         let (event, listed_at, lines) = match &self.scope {
             Scope::Line(line) => ("line_status", Vec::new(), vec![line.clone()]),
             Scope::Lines { site, area } => {
-                let listed_at = positions(&self.app.pool).await?;
-                ("lines_status", listed_at, readable_lines(&self.app, &self.principal, site, area.as_ref()).await?)
+                let listed_at = positions(&self.call.app.pool).await?;
+                ("lines_status", listed_at, self.call.readable_lines(site, area.as_ref()).await?)
             }
         };
         let mut statuses = Vec::with_capacity(lines.len());
         for line in &lines {
-            statuses.push(self.app.boards.status(&self.app.pool, &line.to_string(), now, Staleness::Never).await?);
+            let app = &self.call.app;
+            statuses.push(app.boards.status(&app.pool, &line.to_string(), now, Staleness::Never).await?);
         }
         let id = event_id(
             std::iter::once(listed_at.as_slice()).chain(statuses.iter().map(|status| status.freshness.as_slice())),
@@ -137,7 +135,7 @@ async fn next_message(mut subscription: Subscription) -> Option<(Result<Bytes, a
             Ok(current) => current,
             Err(error) => {
                 tracing::info!(%error, "ending a live stream");
-                let data = serde_json::json!({"code": error.code, "message": error.message, "details": error.details});
+                let data = serde_json::json!(error.body());
                 subscription.ended = true;
                 return Some((Ok(Bytes::from(format!("event: error\ndata: {data}\n\n"))), subscription));
             }
@@ -153,15 +151,10 @@ fn last_event_id(request: &HttpRequest) -> Option<String> {
     request.headers().get("last-event-id").and_then(|value| value.to_str().ok()).map(str::to_owned)
 }
 
-async fn open(
-    app: web::Data<AppState>,
-    principal: Principal,
-    scope: Scope,
-    request: &HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    let changes = app.changes.subscribe();
+async fn open(call: QueryCall, scope: Scope, request: &HttpRequest) -> Result<HttpResponse, ApiError> {
+    let changes = call.app.changes.subscribe();
     let last_id = last_event_id(request);
-    let subscription = Subscription { app, principal, scope, changes, last_id, first: true, ended: false };
+    let subscription = Subscription { call, scope, changes, last_id, first: true, ended: false };
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
@@ -173,16 +166,11 @@ async fn open(
     (status = 200, content_type = "text/event-stream", body = String,
         description = "`line_status` events, each the line's whole status board"), QueryErrors, RecordNotFound))]
 #[get("/api/v1/live/lines/{site}/{area}/{line}")]
-async fn live_line(
-    app: web::Data<AppState>,
-    principal: Principal,
-    path: web::Path<LinePath>,
-    request: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+async fn live_line(call: QueryCall, path: web::Path<LinePath>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let line = path.parse()?;
-    authorize(&principal, READ_RECORDS, Target::Line(&line))?;
-    registered(&app, &line).await?;
-    open(app, principal, Scope::Line(line), &request).await
+    authorize(&call.principal, READ_RECORDS, Target::Line(&line))?;
+    call.registered(&line).await?;
+    open(call, Scope::Line(line), &request).await
 }
 
 /// The header a reconnecting client sends (read by [`last_event_id`]; documented here).
@@ -231,27 +219,17 @@ pub struct SitePath {
 /// Every line of an area: the subscriber must be able to read each of them.
 #[utoipa::path(tag = "lines", params(AreaPath, Resume), responses(LinesStream))]
 #[get("/api/v1/live/areas/{site}/{area}")]
-async fn live_area(
-    app: web::Data<AppState>,
-    principal: Principal,
-    path: web::Path<AreaPath>,
-    request: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+async fn live_area(call: QueryCall, path: web::Path<AreaPath>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let AreaPath { site, area } = path.into_inner();
-    readable_lines(&app, &principal, &site, Some(&area)).await?;
-    open(app, principal, Scope::Lines { site, area: Some(area) }, &request).await
+    call.readable_lines(&site, Some(&area)).await?;
+    open(call, Scope::Lines { site, area: Some(area) }, &request).await
 }
 
 /// Every line of a site: the subscriber needs a grant for the site.
 #[utoipa::path(tag = "lines", params(SitePath, Resume), responses(LinesStream))]
 #[get("/api/v1/live/sites/{site}")]
-async fn live_site(
-    app: web::Data<AppState>,
-    principal: Principal,
-    path: web::Path<SitePath>,
-    request: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+async fn live_site(call: QueryCall, path: web::Path<SitePath>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let SitePath { site } = path.into_inner();
-    readable_lines(&app, &principal, &site, None).await?;
-    open(app, principal, Scope::Lines { site, area: None }, &request).await
+    call.readable_lines(&site, None).await?;
+    open(call, Scope::Lines { site, area: None }, &request).await
 }

@@ -73,7 +73,7 @@ async fn of_line(call: QueryCall, query: web::Query<LineOeeQuery>) -> Result<Htt
         Periods::Shift => Granularity::Shift,
         Periods::Day => Granularity::Day,
     };
-    crate::query_call::registered(&call.app, &query.line).await?;
+    call.registered(&query.line).await?;
     let oee = line_oee(&call.app.pool, &query.line.to_string(), range, granularity, as_of).await?;
     Ok(HttpResponse::Ok().json(LineOeeAnswer { freshness, as_of, oee: oee.map(LineOeeView::from) }))
 }

@@ -16,6 +16,7 @@ use crate::command_call::Located;
 use crate::error::ApiError;
 use crate::query_call::{QueryCall, QueryErrors, RecordNotFound};
 use crate::state::AppState;
+use crate::views::states::RecordStateView;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config.service(history).service(state_as_of);
@@ -85,7 +86,7 @@ pub struct HistoryEvent {
     /// Server time the event was recorded, UTC.
     pub recorded_at: DateTime<Utc>,
     pub position: i64,
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::views::stored::EventPayload)]
     pub payload: Value,
     /// As stored: actor id, printed name and role, reason, correlation and causation ids, device, source
     /// time.
@@ -185,8 +186,7 @@ pub struct StateAsOf {
     pub id: String,
     /// The last sequence number folded in.
     pub version: u64,
-    #[schema(value_type = Object)]
-    pub state: Value,
+    pub state: RecordStateView,
 }
 
 #[utoipa::path(tag = "records", params(StateQuery), responses(
@@ -209,18 +209,22 @@ async fn state_as_of(call: QueryCall, query: web::Query<StateQuery>) -> Result<H
     };
     let version = u64::try_from(last.sequence).unwrap_or(0);
     let state = match record_type {
-        RecordType::Line => to_json(event_log::fold::<domain::line::Line>(&events)?),
-        RecordType::Job => to_json(event_log::fold::<domain::job::Job>(&events)?),
-        RecordType::Downtime => to_json(event_log::fold::<domain::downtime::Downtime>(&events)?),
-        RecordType::AndonCall => to_json(event_log::fold::<domain::andon::AndonCall>(&events)?),
-        RecordType::ChecklistTemplate => to_json(event_log::fold::<domain::checklist::ChecklistTemplate>(&events)?),
-        RecordType::Checklist => to_json(event_log::fold::<domain::checklist::Checklist>(&events)?),
-        RecordType::User => to_json(event_log::fold::<domain::user::User>(&events)?),
-        RecordType::Device => to_json(event_log::fold::<domain::device::Device>(&events)?),
+        RecordType::Line => RecordStateView::Line(event_log::fold::<domain::line::Line>(&events)?.into()),
+        RecordType::Job => RecordStateView::Job(event_log::fold::<domain::job::Job>(&events)?.into()),
+        RecordType::Downtime => {
+            RecordStateView::Downtime(event_log::fold::<domain::downtime::Downtime>(&events)?.into())
+        }
+        RecordType::AndonCall => {
+            RecordStateView::AndonCall(event_log::fold::<domain::andon::AndonCall>(&events)?.into())
+        }
+        RecordType::ChecklistTemplate => {
+            RecordStateView::ChecklistTemplate(event_log::fold::<domain::checklist::ChecklistTemplate>(&events)?.into())
+        }
+        RecordType::Checklist => {
+            RecordStateView::Checklist(event_log::fold::<domain::checklist::Checklist>(&events)?.into())
+        }
+        RecordType::User => RecordStateView::User(event_log::fold::<domain::user::User>(&events)?.into()),
+        RecordType::Device => RecordStateView::Device(event_log::fold::<domain::device::Device>(&events)?.into()),
     };
     Ok(HttpResponse::Ok().json(StateAsOf { record_type: stream_type.to_owned(), id, version, state }))
-}
-
-fn to_json(state: impl Serialize) -> Value {
-    serde_json::to_value(state).unwrap_or(Value::Null)
 }

@@ -23,7 +23,7 @@ pub struct Alert {
     pub event_type: String,
     pub recorded_at: DateTime<Utc>,
     pub position: i64,
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::views::stored::EventPayload)]
     pub payload: Value,
 }
 

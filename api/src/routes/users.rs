@@ -20,7 +20,7 @@ use crate::command_call::{CommandCall, CommandResponses, Reply, accepted};
 use crate::error::ApiError;
 use crate::json::Json;
 use crate::query_call::{QueryCall, QueryErrors, RecordNotFound};
-use crate::views::UserView;
+use crate::views::states::UserView;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     // A scope per kind of record: the router then tries only this module's patterns.

@@ -81,3 +81,46 @@ async fn signing_out_needs_a_session() {
     let endpoints = endpoints();
     assert!(endpoints.iter().any(|e| e.path == "/api/v1/auth/logout" && matches!(e.access, Access::AnySession)));
 }
+
+/// Where `value` (at `path`) is an object schema that says nothing of its fields.
+fn untyped_objects(value: &serde_json::Value, path: &str, found: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(fields) => {
+            let is_object = fields.get("type").is_some_and(|kind| {
+                kind == "object" || kind.as_array().is_some_and(|kinds| kinds.iter().any(|k| k == "object"))
+            });
+            let described = ["properties", "additionalProperties", "oneOf", "allOf", "anyOf", "$ref"]
+                .iter()
+                .any(|key| fields.contains_key(*key));
+            if is_object && !described {
+                found.push(path.to_owned());
+            }
+            for (key, inner) in fields {
+                untyped_objects(inner, &format!("{path}/{key}"), found);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (index, inner) in items.iter().enumerate() {
+                untyped_objects(inner, &format!("{path}/{index}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_types_every_answer_and_describes_every_stored_event_type() {
+    let app = spawn(test_settings()).await;
+    let document = app.get(None, "/api/v1/openapi.json").await.expect(200).body;
+    let mut untyped = Vec::new();
+    untyped_objects(&document, "", &mut untyped);
+    assert_eq!(untyped, Vec::<String>::new(), "objects without a described shape");
+
+    let payloads = document["components"]["schemas"]["EventPayload"]["oneOf"].as_array().cloned().unwrap_or_default();
+    let described: BTreeSet<&str> = payloads.iter().filter_map(|payload| payload["title"].as_str()).collect();
+    let pinned = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../domain/tests/persisted_names.txt"));
+    let stored: BTreeSet<&str> =
+        pinned.lines().filter_map(|line| line.split_once(": ")).flat_map(|(_, events)| events.split(", ")).collect();
+    assert_eq!(described, stored, "one payload shape per persisted event type");
+    assert_eq!(payloads.len(), stored.len());
+}

@@ -13,6 +13,7 @@ use crate::values::Millis;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Tier {
     /// The level the call goes to: 2 to 4 (level 1, the team leader, is the raise itself).
     pub level: u8,

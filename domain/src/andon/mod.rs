@@ -19,6 +19,7 @@ pub const MAX_ESCALATION_LEVEL: u8 = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CallType {
     Maintenance,
     Quality,
@@ -29,6 +30,7 @@ pub enum CallType {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Priority {
     Low,
     Normal,
@@ -56,6 +58,7 @@ impl aggregate::Command for AndonCommand {
 
 event_enum! {
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum AndonEvent {
         AndonRaised { line: LineId, station: StationId, call_type: CallType, priority: Priority, description: Description, at: DateTime<Utc> },
         AndonAcknowledged { at: DateTime<Utc> },

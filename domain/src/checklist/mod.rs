@@ -20,6 +20,7 @@ use crate::values::{ChecklistItemId, Description, Reason};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "value")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Answer {
     Check(bool),
     Number(i64),
@@ -52,6 +53,7 @@ impl aggregate::Command for ChecklistCommand {
 
 event_enum! {
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum ChecklistEvent {
         ChecklistStarted { template: TemplateVersion, job: Option<Uuid>, at: DateTime<Utc> },
         /// `within_limits` is false for a number outside the item's limits: recorded, never refused,

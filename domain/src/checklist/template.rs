@@ -12,6 +12,7 @@ use crate::values::{ChecklistItemId, Name, ProductId, Reason};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ItemKind {
     Check,
     Number { min: Option<i64>, max: Option<i64> },
@@ -19,6 +20,7 @@ pub enum ItemKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TemplateItem {
     pub id: ChecklistItemId,
     pub prompt: Name,
@@ -28,6 +30,7 @@ pub struct TemplateItem {
 
 /// One version of a template, as a checklist is started from it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TemplateVersion {
     pub template_id: String,
     pub version: u32,
@@ -49,6 +52,7 @@ impl aggregate::Command for ChecklistTemplateCommand {
 
 event_enum! {
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum ChecklistTemplateEvent {
         ChecklistTemplateDefined { version: u32, line: LineId, product: Option<ProductId>, name: Name, items: Vec<TemplateItem>, reason: Option<Reason>, at: DateTime<Utc> },
     }

@@ -11,6 +11,7 @@ use crate::values::{Name, Reason};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum DeviceKind {
     Tablet,
     PlcGateway,
@@ -33,6 +34,7 @@ impl aggregate::Command for DeviceCommand {
 
 event_enum! {
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum DeviceEvent {
         DeviceEnrolled { name: Name, kind: DeviceKind, scope: Scope, at: DateTime<Utc> },
         DeviceRevoked { reason: Reason, at: DateTime<Utc> },

@@ -18,6 +18,7 @@ pub const CLOCK_SKEW_ALLOWANCE: Duration = Duration::minutes(5);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum StopSource {
     Operator,
     Plc { device: DeviceId },
@@ -58,6 +59,7 @@ impl aggregate::Command for DowntimeCommand {
 /// What a finished stop turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum StopClass {
     /// Shorter than the threshold: a performance loss, not subtracted from run time, no reason needed.
     SmallStop,
@@ -66,6 +68,7 @@ pub enum StopClass {
 
 event_enum! {
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum DowntimeEvent {
         DowntimeStarted { line: LineId, equipment: Option<EquipmentId>, source: StopSource, started_at: DateTime<Utc>, small_stop_threshold: Millis, at: DateTime<Utc> },
         DowntimeReasonAssigned { reason_code: ReasonCode, loss_category: LossCategory, at: DateTime<Utc> },

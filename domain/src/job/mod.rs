@@ -19,6 +19,7 @@ use crate::values::{CounterId, Name, ProductId, Reason, ReasonCode, Units, Value
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CountKind {
     Good,
     Reject,
@@ -87,8 +88,9 @@ impl aggregate::Command for JobCommand {
 
 event_enum! {
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum JobEvent {
-        JobCreated { line: LineId, product: ProductId, target_quantity: NonZeroU64, at: DateTime<Utc> },
+        JobCreated { line: LineId, product: ProductId, #[cfg_attr(feature = "openapi", schema(value_type = u64, minimum = 1))] target_quantity: NonZeroU64, at: DateTime<Utc> },
         OperatorAssigned { operator: UserId, operator_name: Name, reason: Option<Reason>, at: DateTime<Utc> },
         JobAccepted { operator: UserId, at: DateTime<Utc> },
         JobStarted { at: DateTime<Utc> },

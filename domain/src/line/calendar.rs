@@ -10,6 +10,7 @@ use crate::values::{Millis, ShiftName};
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PlannedBreak {
     /// Local wall-clock start; must fall inside the shift.
     pub start: NaiveTime,
@@ -17,6 +18,7 @@ pub struct PlannedBreak {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShiftDefinition {
     pub name: ShiftName,
     pub start: NaiveTime,

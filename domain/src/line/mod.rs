@@ -85,8 +85,9 @@ impl aggregate::Command for LineCommand {
 
 event_enum! {
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum LineEvent {
-        LineRegistered { line: LineId, name: Name, time_zone: Tz },
+        LineRegistered { line: LineId, name: Name, #[cfg_attr(feature = "openapi", schema(value_type = String, example = "Europe/Berlin"))] time_zone: Tz },
         EquipmentAdded { equipment: EquipmentId, name: Name },
         IdealCycleTimeSet { product: ProductId, version: u32, ideal_cycle_time: Millis, effective_from: DateTime<Utc>, reason: Option<Reason> },
         ShiftCalendarSet { version: u32, shifts: Vec<ShiftDefinition>, effective_from: DateTime<Utc>, reason: Option<Reason> },

@@ -19,6 +19,7 @@ use crate::values::{Name, Reason, ValueError, string_value};
 /// The name a person signs in with: lowercase letters, digits, '.', '_' and '-', starting with a letter.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Username(String);
 
 impl Username {
@@ -42,6 +43,7 @@ string_value!(Username);
 
 /// A role held within a scope.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoleGrant {
     pub role: Role,
     pub scope: Scope,
@@ -119,6 +121,7 @@ impl aggregate::Command for UserCommand {
 
 event_enum! {
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum UserEvent {
         UserCreated { username: Username, printed_name: Name, grants: Vec<RoleGrant>, at: DateTime<Utc> },
         RoleGranted { grant: RoleGrant, reason: Reason, at: DateTime<Utc> },
