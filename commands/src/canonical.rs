@@ -27,11 +27,21 @@ pub struct HashedEvent<'a> {
 }
 
 pub fn stream_hash(previous: Option<&StreamHash>, event: &HashedEvent<'_>) -> StreamHash {
+    chain(previous, &hashed_bytes(event))
+}
+
+/// The canonical bytes of an event's hashed fields: what its stream hash and its ledger leaf cover.
+pub fn hashed_bytes(event: &HashedEvent<'_>) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(1024);
     write_hashed_event(event, &mut bytes);
+    bytes
+}
+
+/// The stream hash of an event whose canonical bytes are `bytes`, after `previous`.
+pub fn chain(previous: Option<&StreamHash>, bytes: &[u8]) -> StreamHash {
     let mut hasher = Sha256::new();
     hasher.update(previous.unwrap_or(&[0; 32]));
-    hasher.update(&bytes);
+    hasher.update(bytes);
     hasher.finalize().into()
 }
 

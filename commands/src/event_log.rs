@@ -35,20 +35,22 @@ pub struct RecordedEvent {
 impl RecordedEvent {
     /// The stream hash recomputed from this row's own contents and its predecessor's hash.
     pub fn recompute_hash(&self, previous: Option<&StreamHash>) -> StreamHash {
-        stream_hash(
-            previous,
-            &HashedEvent {
-                event_id: self.event_id,
-                aggregate_type: &self.aggregate_type,
-                aggregate_id: &self.aggregate_id,
-                sequence: u64::try_from(self.sequence).unwrap_or_default(),
-                event_type: &self.event_type,
-                event_version: u32::try_from(self.event_version).unwrap_or_default(),
-                payload: &self.payload,
-                metadata: &self.metadata,
-                recorded_at: self.recorded_at,
-            },
-        )
+        stream_hash(previous, &self.hashed())
+    }
+
+    /// The fields the stream hash and the ledger leaf cover.
+    pub fn hashed(&self) -> HashedEvent<'_> {
+        HashedEvent {
+            event_id: self.event_id,
+            aggregate_type: &self.aggregate_type,
+            aggregate_id: &self.aggregate_id,
+            sequence: u64::try_from(self.sequence).unwrap_or_default(),
+            event_type: &self.event_type,
+            event_version: u32::try_from(self.event_version).unwrap_or_default(),
+            payload: &self.payload,
+            metadata: &self.metadata,
+            recorded_at: self.recorded_at,
+        }
     }
 
     /// The domain event this row holds.

@@ -14,6 +14,7 @@ pub mod database;
 pub mod error;
 pub mod event_log;
 pub mod execute;
+pub mod ledger;
 pub mod lookups;
 pub mod metadata;
 pub mod snapshot;

@@ -1,0 +1,363 @@
+//! Verification of the whole log (Part 11 AT-15; docs/part11.md): from the rows alone, recompute every
+//! stream's hash chain and the ledger's whole tree, check every stored checkpoint's signature and its
+//! root against the recomputed tree (which makes consecutive checkpoints consistent), and, given a
+//! checkpoint kept outside the database, that today's log still extends it. Reports the first fault
+//! found, with its ledger number and record. Reads the log batch by batch in ledger order, in memory
+//! bounded by the number of streams.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::LedgerError;
+use super::checkpoint::{SignedCheckpoint, VerifierKey};
+use super::rows::{self, StoredCheckpoint};
+use super::tree::{self, Digest, Frontier, TreeHead};
+use crate::canonical::{self, HashedEvent, StreamHash};
+
+const BATCH: i64 = 5_000;
+
+/// What was checked, and the first fault if any. Clean when `fault` is `None`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verification {
+    /// Ledger entries whose events, chains and leaves were recomputed.
+    pub entries_checked: u64,
+    pub streams: u64,
+    pub checkpoints_checked: u64,
+    /// The newest stored checkpoint's size, if any.
+    pub newest_checkpoint: Option<u64>,
+    /// Entries sealed after the newest checkpoint: covered by the next one.
+    pub entries_after_newest_checkpoint: u64,
+    /// Events not sealed yet (the sealer runs behind the writers by a moment).
+    pub unsealed_events: u64,
+    /// The size of the checkpoint kept outside the database that was checked, if one was given.
+    pub external_checkpoint: Option<u64>,
+    pub fault: Option<Fault>,
+}
+
+impl Verification {
+    pub fn is_clean(&self) -> bool {
+        self.fault.is_none()
+    }
+}
+
+/// The first thing found wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fault {
+    /// The first ledger number at which the log is not what was sealed, when one can be named.
+    pub ledger_number: Option<u64>,
+    pub record: Option<RecordRef>,
+    pub kind: FaultKind,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordRef {
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub sequence: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// A sealed event is no longer in the log.
+    EventMissing,
+    /// Ledger numbers are not 1, 2, 3, ...
+    LedgerGap,
+    /// A stream's sequence, in ledger order, skips or repeats.
+    SequenceOutOfOrder,
+    /// An event's stream hash is not the hash of its predecessor's and its own contents.
+    ChainBroken,
+    /// An event is not what was sealed: its leaf differs from the sealed one.
+    LeafMismatch,
+    /// A checkpoint's signature does not verify with the key given.
+    BadCheckpointSignature,
+    /// A checkpoint's root is not the root of the tree recomputed from the log.
+    CheckpointMismatch,
+    /// A checkpoint covers more entries than the ledger holds: the end of the log was removed.
+    Truncated,
+}
+
+/// Verifies the log with `key`; `external` is a signed checkpoint kept outside the database.
+pub async fn verify(pool: &PgPool, key: &VerifierKey, external: Option<&str>) -> Result<Verification, LedgerError> {
+    let mut report = Verification {
+        entries_checked: 0,
+        streams: 0,
+        checkpoints_checked: 0,
+        newest_checkpoint: None,
+        entries_after_newest_checkpoint: 0,
+        unsealed_events: 0,
+        external_checkpoint: None,
+        fault: None,
+    };
+    let external = match external.map(|text| key.open(text)).transpose() {
+        Ok(external) => external,
+        Err(error) => {
+            report.fault = Some(Fault::at(
+                None,
+                None,
+                FaultKind::BadCheckpointSignature,
+                format!("the external checkpoint: {error}"),
+            ));
+            return Ok(report);
+        }
+    };
+    report.external_checkpoint = external.as_ref().map(|outside| outside.head.size);
+    let mut scan = Scan { frontier: Frontier::default(), streams: HashMap::new(), stored: Stored::default() };
+    let fault = scan.run(pool, key, external.as_ref(), &mut report).await?;
+    report.entries_checked = scan.frontier.size();
+    report.streams = u64::try_from(scan.streams.len()).unwrap_or(u64::MAX);
+    if fault.is_some() {
+        report.fault = fault;
+        return Ok(report);
+    }
+    let size = scan.frontier.size();
+    report.entries_after_newest_checkpoint = size - report.newest_checkpoint.unwrap_or(0);
+    // A checkpoint larger than the ledger: its end was cut off.
+    if let Some(beyond) = scan.stored.peek(pool).await?.map(|stored| stored.tree_size) {
+        report.fault = Some(truncated(size, u64::try_from(beyond).unwrap_or(u64::MAX), "a stored checkpoint"));
+        return Ok(report);
+    }
+    if let Some(outside) = external.as_ref().filter(|outside| outside.head.size > size) {
+        report.fault = Some(truncated(size, outside.head.size, "the external checkpoint"));
+        return Ok(report);
+    }
+    let unsealed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events e WHERE NOT EXISTS (SELECT 1 FROM ledger l WHERE l.position = e.position)",
+    )
+    .fetch_one(pool)
+    .await?;
+    report.unsealed_events = u64::try_from(unsealed).unwrap_or(0);
+    Ok(report)
+}
+
+fn truncated(size: u64, covered: u64, whose: &str) -> Fault {
+    Fault::at(
+        Some(size + 1),
+        None,
+        FaultKind::Truncated,
+        format!("{whose} covers {covered} entries, the ledger holds {size}: entries from {} on are gone", size + 1),
+    )
+}
+
+impl Fault {
+    fn at(ledger_number: Option<u64>, record: Option<RecordRef>, kind: FaultKind, detail: String) -> Self {
+        Self { ledger_number, record, kind, detail }
+    }
+}
+
+struct Scan {
+    frontier: Frontier,
+    /// Per stream: the last sequence seen and its recomputed hash.
+    streams: HashMap<(String, String), (i64, StreamHash)>,
+    stored: Stored,
+}
+
+impl Scan {
+    async fn run(
+        &mut self,
+        pool: &PgPool,
+        key: &VerifierKey,
+        external: Option<&SignedCheckpoint>,
+        report: &mut Verification,
+    ) -> Result<Option<Fault>, LedgerError> {
+        let mut after = 0i64;
+        loop {
+            let rows: Vec<Row> = sqlx::query_as(
+                "SELECT l.ledger_number, l.leaf_hash, e.event_id, e.aggregate_type, e.aggregate_id, e.sequence,
+                        e.event_type, e.event_version, e.payload, e.metadata, e.recorded_at, e.stream_hash
+                 FROM ledger l LEFT JOIN events e ON e.position = l.position
+                 WHERE l.ledger_number > $1 ORDER BY l.ledger_number LIMIT $2",
+            )
+            .bind(after)
+            .bind(BATCH)
+            .fetch_all(pool)
+            .await?;
+            let Some(last) = rows.last() else { return Ok(None) };
+            after = last.ledger_number;
+            for row in rows {
+                if let Some(fault) = self.entry(row)? {
+                    return Ok(Some(fault));
+                }
+                if let Some(fault) = self.checkpoints_at(pool, key, external, report).await? {
+                    return Ok(Some(fault));
+                }
+            }
+        }
+    }
+
+    /// Recomputes one entry: its event is there, follows its predecessor in its stream, chains to it,
+    /// and is the leaf that was sealed.
+    fn entry(&mut self, row: Row) -> Result<Option<Fault>, LedgerError> {
+        let expected = self.frontier.size() + 1;
+        let number = u64::try_from(row.ledger_number).unwrap_or(0);
+        if number != expected {
+            let detail = format!("ledger number {expected} is missing; the next is {number}");
+            return Ok(Some(Fault::at(Some(expected), None, FaultKind::LedgerGap, detail)));
+        }
+        let Row {
+            leaf_hash,
+            event_id,
+            aggregate_type,
+            aggregate_id,
+            sequence,
+            event_type,
+            event_version,
+            payload,
+            metadata,
+            recorded_at,
+            stream_hash,
+            ..
+        } = row;
+        let (
+            Some(event_id),
+            Some(aggregate_type),
+            Some(aggregate_id),
+            Some(sequence),
+            Some(event_type),
+            Some(event_version),
+            Some(payload),
+            Some(metadata),
+            Some(recorded_at),
+            Some(stored_hash),
+        ) = (
+            event_id,
+            aggregate_type,
+            aggregate_id,
+            sequence,
+            event_type,
+            event_version,
+            payload,
+            metadata,
+            recorded_at,
+            stream_hash,
+        )
+        else {
+            let detail = format!("the event sealed as ledger number {number} is not in the log");
+            return Ok(Some(Fault::at(Some(number), None, FaultKind::EventMissing, detail)));
+        };
+        let canonical = canonical::hashed_bytes(&HashedEvent {
+            event_id,
+            aggregate_type: &aggregate_type,
+            aggregate_id: &aggregate_id,
+            sequence: u64::try_from(sequence).unwrap_or_default(),
+            event_type: &event_type,
+            event_version: u32::try_from(event_version).unwrap_or_default(),
+            payload: &payload,
+            metadata: &metadata,
+            recorded_at,
+        });
+        let stream = (aggregate_type, aggregate_id);
+        let previous = self.streams.get(&stream);
+        let record = || RecordRef { aggregate_type: stream.0.clone(), aggregate_id: stream.1.clone(), sequence };
+        if sequence != previous.map_or(1, |(last, _)| last + 1) {
+            let detail = format!("sequence {sequence} follows {} in its stream", previous.map_or(0, |(last, _)| *last));
+            return Ok(Some(Fault::at(Some(number), Some(record()), FaultKind::SequenceOutOfOrder, detail)));
+        }
+        let recomputed = canonical::chain(previous.map(|(_, hash)| hash), &canonical);
+        if stored_hash != recomputed {
+            let detail = "the stored stream hash is not the hash of the event and its predecessor".to_owned();
+            return Ok(Some(Fault::at(Some(number), Some(record()), FaultKind::ChainBroken, detail)));
+        }
+        let leaf = tree::leaf_hash(&canonical, &stored_hash);
+        if leaf_hash != leaf {
+            let detail = "the event is not the one that was sealed".to_owned();
+            return Ok(Some(Fault::at(Some(number), Some(record()), FaultKind::LeafMismatch, detail)));
+        }
+        self.frontier.push(leaf)?;
+        self.streams.insert(stream, (sequence, recomputed));
+        Ok(None)
+    }
+
+    /// Checks every checkpoint of the tree's current size against its recomputed root.
+    async fn checkpoints_at(
+        &mut self,
+        pool: &PgPool,
+        key: &VerifierKey,
+        external: Option<&SignedCheckpoint>,
+        report: &mut Verification,
+    ) -> Result<Option<Fault>, LedgerError> {
+        let size = self.frontier.size();
+        let size_i64 = i64::try_from(size).unwrap_or(i64::MAX);
+        let mut heads: Vec<(TreeHead, String)> = Vec::new();
+        while let Some(stored) = self.stored.peek(pool).await?.filter(|stored| stored.tree_size <= size_i64) {
+            let stored = stored.clone();
+            self.stored.pop();
+            let opened = match key.open(&stored.note) {
+                Ok(opened) if opened.head.size == size && stored.tree_size == size_i64 => opened,
+                Ok(_) => {
+                    let detail = format!("the checkpoint stored as size {} says otherwise", stored.tree_size);
+                    return Ok(Some(Fault::at(None, None, FaultKind::CheckpointMismatch, detail)));
+                }
+                Err(error) => {
+                    let detail = format!("the checkpoint of size {}: {error}", stored.tree_size);
+                    return Ok(Some(Fault::at(None, None, FaultKind::BadCheckpointSignature, detail)));
+                }
+            };
+            report.checkpoints_checked += 1;
+            report.newest_checkpoint = Some(size);
+            heads.push((opened.head, format!("the signed checkpoint of size {size}")));
+        }
+        if let Some(outside) = external.filter(|outside| outside.head.size == size) {
+            heads.push((outside.head, format!("the external checkpoint of size {size}")));
+        }
+        if heads.is_empty() {
+            return Ok(None);
+        }
+        let root: Digest = self.frontier.root()?;
+        for (head, whose) in heads {
+            if head.root != root {
+                let detail = format!("{whose} does not match the tree recomputed from the log");
+                return Ok(Some(Fault::at(None, None, FaultKind::CheckpointMismatch, detail)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The stored checkpoints in size order, read a page at a time.
+#[derive(Default)]
+struct Stored {
+    page: std::collections::VecDeque<StoredCheckpoint>,
+    after: i64,
+    exhausted: bool,
+}
+
+impl Stored {
+    async fn peek(&mut self, pool: &PgPool) -> Result<Option<&StoredCheckpoint>, sqlx::Error> {
+        if self.page.is_empty() && !self.exhausted {
+            let page = rows::checkpoints(pool, self.after, 1_000).await?;
+            self.exhausted = page.is_empty();
+            if let Some(last) = page.last() {
+                self.after = last.tree_size;
+            }
+            self.page.extend(page);
+        }
+        Ok(self.page.front())
+    }
+
+    fn pop(&mut self) {
+        self.page.pop_front();
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    ledger_number: i64,
+    leaf_hash: Vec<u8>,
+    event_id: Option<Uuid>,
+    aggregate_type: Option<String>,
+    aggregate_id: Option<String>,
+    sequence: Option<i64>,
+    event_type: Option<String>,
+    event_version: Option<i32>,
+    payload: Option<Value>,
+    metadata: Option<Value>,
+    recorded_at: Option<DateTime<Utc>>,
+    stream_hash: Option<Vec<u8>>,
+}
