@@ -22,6 +22,9 @@ pub struct ServiceSettings {
     /// How far ahead of the server's clock a source timestamp may be: clocks of PLCs and tablets drift,
     /// but a time further ahead is a wrong clock, not a measurement.
     pub source_time_tolerance: Duration,
+    /// The public half of the seal key that signs the ledger's checkpoints: what verification checks
+    /// them with and what auditors fetch to check them elsewhere. `None`: no checkpoints are signed.
+    pub ledger_verifier: Option<commands::ledger::VerifierKey>,
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +49,7 @@ impl Default for ServiceSettings {
             bootstrap_token: None,
             max_body_bytes: 256 * 1024,
             source_time_tolerance: Duration::from_secs(300),
+            ledger_verifier: None,
         }
     }
 }

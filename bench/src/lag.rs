@@ -21,7 +21,7 @@ pub async fn measure(
     duration: Duration,
 ) -> anyhow::Result<Vec<Duration>> {
     let (stop, stopped) = watch::channel(false);
-    let workers = projections::spawn_all(pool, projections::engine::worker::Settings::default(), &stopped);
+    let workers = projections::spawn_all(pool, projections::engine::worker::Settings::default(), None, &stopped);
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(projections::engine::committed::CHANNEL).await?;
     let mut done = stopped.clone();

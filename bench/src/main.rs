@@ -213,7 +213,8 @@ async fn main() -> anyhow::Result<()> {
         }
         eprintln!("dashboard: the projectors catch up, then 64 clients query the line status board");
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let workers = projections::spawn_all(&http_pool, projections::engine::worker::Settings::default(), &stopped);
+        let workers =
+            projections::spawn_all(&http_pool, projections::engine::worker::Settings::default(), None, &stopped);
         caught_up(&http_pool).await?;
         let board = Arc::clone(&service);
         let stats = run(64, duration, u64::MAX, None, move |_, _| {

@@ -47,7 +47,7 @@ pub async fn measure(url: &str, simulator: &Path, plant: &Plant) -> anyhow::Resu
     let address = format!("http://{}", application.address());
     tokio::spawn(application.run_until_stopped());
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let workers = projections::spawn_all(&pool, projections::engine::worker::Settings::default(), &stopped);
+    let workers = projections::spawn_all(&pool, projections::engine::worker::Settings::default(), None, &stopped);
     let client = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
     let base = format!("{address}/api/v1");
     let bootstrap = json!({"token": "bench", "username": "admin", "printed_name": "Bench Admin", "password": PASSWORD, "site": "plant-1"});

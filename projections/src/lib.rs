@@ -16,11 +16,14 @@
 //!   each process builds its own.
 //! - [`processes`]: work that issues commands from the log, here the Andon [`processes::escalation`]
 //!   scheduler. A rebuild must never run them: their effects are new events.
+//! - [`sealing`]: the ledger's writers, which seal every event into the Merkle tree and sign its
+//!   checkpoints. Neither a read model nor a process: permanent, never rebuilt.
 
 pub mod engine;
 pub mod live;
 pub mod processes;
 pub mod read_models;
+pub mod sealing;
 
 pub use engine::projection::{Projection, ProjectionError};
 
@@ -32,19 +35,26 @@ use tokio::task::JoinHandle;
 /// runs here): the upper bound a wake-up adds to a projection's lag.
 pub const ANNOUNCE_EVERY: std::time::Duration = std::time::Duration::from_millis(5);
 
-/// Starts the announcer of this process's appends, a worker for every projection and the Andon
-/// escalation scheduler (checked every second); each runs until `stop` turns true.
+/// Starts the announcer of this process's appends, a worker for every projection, the sealer, the
+/// Andon escalation scheduler (checked every second) and, given the seal key, the checkpoint writer;
+/// each runs until `stop` turns true.
 pub fn spawn_all(
     pool: &PgPool,
     settings: engine::worker::Settings,
+    checkpoints: Option<sealing::checkpoints::Settings>,
     stop: &watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
-    vec![
+    let mut workers = vec![
         tokio::spawn(commands::wake::announce_appends(pool.clone(), ANNOUNCE_EVERY, stop.clone())),
         tokio::spawn(engine::worker::run(pool.clone(), read_models::jobs::Jobs, settings, stop.clone())),
         tokio::spawn(engine::worker::run(pool.clone(), read_models::downtime::Stops, settings, stop.clone())),
         tokio::spawn(engine::worker::run(pool.clone(), read_models::andon::Calls, settings, stop.clone())),
         tokio::spawn(engine::worker::run(pool.clone(), read_models::oee::Oee, settings, stop.clone())),
+        tokio::spawn(engine::worker::run(pool.clone(), sealing::Sealer, settings, stop.clone())),
         tokio::spawn(processes::escalation::run(pool.clone(), std::time::Duration::from_secs(1), stop.clone())),
-    ]
+    ];
+    if let Some(checkpoints) = checkpoints {
+        workers.push(tokio::spawn(sealing::checkpoints::run(pool.clone(), checkpoints, stop.clone())));
+    }
+    workers
 }

@@ -23,7 +23,7 @@ async fn a_simulated_plant_shows_the_figures_its_script_recounts() {
     let url = format!("http://{}", service.address());
     tokio::spawn(service.run_until_stopped());
     let (_stop, stopped) = tokio::sync::watch::channel(false);
-    projections::spawn_all(&pool, projections::engine::worker::Settings::default(), &stopped);
+    projections::spawn_all(&pool, projections::engine::worker::Settings::default(), None, &stopped);
 
     let bootstrap = serde_json::json!({"token": BOOTSTRAP_TOKEN, "username": "admin", "printed_name": "Ada Admin",
                                        "password": ADMIN_PASSWORD, "site": "plant-1"});

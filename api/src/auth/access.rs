@@ -41,6 +41,8 @@ pub const ADMINISTER: &[Role] = &[Admin];
 pub const READ_RECORDS: &[Role] = &[Operator, TeamLeader, Maintenance, Quality, Engineer, Auditor, Admin];
 /// Reading user and device accounts and their history.
 pub const READ_ACCOUNTS: &[Role] = &[Auditor, Admin];
+/// The ledger: checkpoints, proofs and verification of the whole log, across every line.
+pub const AUDIT_LEDGER: &[Role] = &[Auditor, Quality, Admin];
 
 /// What an action touches, to be covered by the scope of the grant that allows it.
 #[derive(Debug, Clone, Copy)]

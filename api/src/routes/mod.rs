@@ -7,6 +7,7 @@ mod downtime;
 pub mod health;
 mod ingest;
 mod jobs;
+mod ledger;
 pub mod lines;
 pub mod live;
 pub mod metrics;
@@ -37,6 +38,7 @@ pub fn configure(config: &mut ServiceConfig) {
     oee::configure(config);
     ingest::configure(config);
     records::configure(config);
+    ledger::configure(config);
     operations::configure(config);
     live::configure(config);
 }

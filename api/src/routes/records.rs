@@ -94,6 +94,9 @@ pub struct HistoryEvent {
     pub metadata: Value,
     /// SHA-256 chain value, hex.
     pub stream_hash: String,
+    /// The event's number in the ledger, once sealed (moments after it was recorded): the number its
+    /// proof file is fetched by.
+    pub ledger_number: Option<i64>,
 }
 
 /// The stream type of a record type, and a check that the principal may read the record.
@@ -143,7 +146,16 @@ async fn history(call: QueryCall, query: web::Query<HistoryQuery>) -> Result<Htt
     let version = events.last().map_or(0, |event| u64::try_from(event.sequence).unwrap_or(0));
     let after = i64::try_from(after_sequence.unwrap_or(0)).unwrap_or(i64::MAX);
     let limit = limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE) as usize;
-    let page = events.into_iter().filter(|event| event.sequence > after).take(limit).map(history_event).collect();
+    let page: Vec<RecordedEvent> = events.into_iter().filter(|event| event.sequence > after).take(limit).collect();
+    let positions: Vec<i64> = page.iter().map(|event| event.position).collect();
+    let sealed = commands::ledger::rows::numbers_of(&call.app.pool, &positions).await?;
+    let page = page
+        .into_iter()
+        .map(|event| {
+            let ledger_number = sealed.get(&event.position).copied();
+            history_event(event, ledger_number)
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(History {
         record_type: stream_type.to_owned(),
         id,
@@ -153,7 +165,7 @@ async fn history(call: QueryCall, query: web::Query<HistoryQuery>) -> Result<Htt
     }))
 }
 
-fn history_event(event: RecordedEvent) -> HistoryEvent {
+fn history_event(event: RecordedEvent, ledger_number: Option<i64>) -> HistoryEvent {
     HistoryEvent {
         sequence: event.sequence,
         event_id: event.event_id,
@@ -164,6 +176,7 @@ fn history_event(event: RecordedEvent) -> HistoryEvent {
         payload: event.payload,
         metadata: event.metadata,
         stream_hash: hex::encode(event.stream_hash),
+        ledger_number,
     }
 }
 

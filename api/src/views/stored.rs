@@ -30,6 +30,7 @@ pub struct Metadata {
 
 /// An event's payload as stored: the fields of the event its `event_type` names, one of the shapes below
 /// (each titled with its event type).
+#[derive(Debug)]
 pub struct EventPayload;
 
 impl PartialSchema for EventPayload {

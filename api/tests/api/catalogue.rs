@@ -16,6 +16,8 @@ pub const AUDITOR: &str = "auditor";
 pub const ADMIN: &str = "admin";
 pub const DEVICE: &str = "device";
 pub const EVERY_ROLE: [&str; 8] = [OPERATOR, TEAM_LEADER, MAINTENANCE, QUALITY, ENGINEER, AUDITOR, ADMIN, DEVICE];
+/// Who audits the whole database's ledger.
+pub const LEDGER: &[&str] = &[QUALITY, AUDITOR, ADMIN];
 pub const PEOPLE: &[&str] = &[OPERATOR, TEAM_LEADER, MAINTENANCE, QUALITY, ENGINEER, AUDITOR, ADMIN];
 
 #[derive(Debug, Clone, Copy)]
@@ -250,6 +252,12 @@ pub fn endpoints() -> Vec<Endpoint> {
         e("GET", "/api/v1/oee/roll-up", Roles(PEOPLE), none),
         e("GET", "/api/v1/projections", Roles(&[ADMIN]), none),
         e("GET", "/api/v1/state", Roles(PEOPLE), none),
+        e("GET", "/api/v1/ledger/verifier-key", Roles(LEDGER), none),
+        e("GET", "/api/v1/ledger/checkpoints", Roles(LEDGER), none),
+        e("GET", "/api/v1/ledger/checkpoints/latest", Roles(LEDGER), none),
+        e("GET", "/api/v1/ledger/proofs/{ledger_number}", Roles(LEDGER), none),
+        e("GET", "/api/v1/ledger/consistency", Roles(LEDGER), none),
+        e("POST", "/api/v1/ledger/verify", Roles(LEDGER), none),
     ]
 }
 
@@ -271,7 +279,8 @@ pub fn concrete(endpoint: &Endpoint, fixture: &Fixture) -> String {
         .replace("{checklist_id}", &fixture.checklist)
         .replace("{job_id}", &fixture.job)
         .replace("{downtime_id}", &fixture.stop)
-        .replace("{call_id}", &fixture.call);
+        .replace("{call_id}", &fixture.call)
+        .replace("{ledger_number}", "1");
     match (endpoint.method, endpoint.path) {
         ("GET", "/api/v1/history") => format!("{path}?record_type=job&id={}", fixture.job),
         ("GET", "/api/v1/state") => format!("{path}?record_type=job&id={}&sequence=1", fixture.job),
@@ -289,6 +298,7 @@ pub fn concrete(endpoint: &Endpoint, fixture: &Fixture) -> String {
         ("GET", "/api/v1/downtime/pareto") => format!("{path}?line={LINE}&by=reason"),
         ("GET", "/api/v1/oee") => format!("{path}?line={LINE}&granularity=shift"),
         ("GET", "/api/v1/oee/roll-up") => format!("{path}?site=plant-1&area=packing"),
+        ("GET", "/api/v1/ledger/consistency") => format!("{path}?old=1&new=1"),
         _ => path,
     }
 }

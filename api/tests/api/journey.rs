@@ -167,7 +167,10 @@ async fn a_job_runs_through_its_whole_life_and_its_history_shows_who_did_what() 
         .as_array()
         .map(|all| all.iter().map(|p| (p["name"].as_str().unwrap_or(""), p["state"].as_str().unwrap_or(""))).collect())
         .unwrap_or_default();
-    assert_eq!(states, [("andon", "running"), ("downtime", "running"), ("jobs", "running"), ("oee", "running")]);
+    assert_eq!(
+        states,
+        [("andon", "running"), ("downtime", "running"), ("jobs", "running"), ("ledger", "running"), ("oee", "running")]
+    );
     let this_process = format!("ms5-floor pid {}", std::process::id());
     for projection in status.body.as_array().into_iter().flatten() {
         assert_eq!(projection["owner"]["application_name"], this_process.as_str(), "{projection}");

@@ -13,6 +13,7 @@ mod commands;
 mod health;
 mod identity;
 mod journey;
+mod ledger;
 mod live;
 mod oee;
 mod support;

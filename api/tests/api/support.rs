@@ -40,8 +40,20 @@ impl Response {
     }
 }
 
+/// The seal key of every service and projector this test process starts.
+pub fn seal_key() -> &'static commands::ledger::SealKey {
+    static KEY: std::sync::OnceLock<commands::ledger::SealKey> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        commands::ledger::SealKey::parse(&commands::ledger::SealKey::generate("ms5-floor/test").unwrap()).unwrap()
+    })
+}
+
 pub fn test_settings() -> ServiceSettings {
-    ServiceSettings { bootstrap_token: Some(BOOTSTRAP_TOKEN.to_owned()), ..ServiceSettings::default() }
+    ServiceSettings {
+        bootstrap_token: Some(BOOTSTRAP_TOKEN.to_owned()),
+        ledger_verifier: Some(seal_key().verifier().clone()),
+        ..ServiceSettings::default()
+    }
 }
 
 pub async fn spawn(settings: ServiceSettings) -> TestApp {
@@ -63,7 +75,17 @@ impl TestApp {
     /// Starts the projector workers, as the binary does; they run while the returned sender lives.
     pub fn start_projectors(&self) -> tokio::sync::watch::Sender<bool> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        projections::spawn_all(&self.pool, projections::engine::worker::Settings::default(), &stopped);
+        let checkpoints = projections::sealing::checkpoints::Settings {
+            key: seal_key().clone(),
+            interval: Duration::from_millis(200),
+            directory: None,
+        };
+        projections::spawn_all(
+            &self.pool,
+            projections::engine::worker::Settings::default(),
+            Some(checkpoints),
+            &stopped,
+        );
         stop
     }
 

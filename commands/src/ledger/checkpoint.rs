@@ -53,8 +53,9 @@ impl SealKey {
     pub fn parse(text: &str) -> Result<Self, CheckpointError> {
         let text = text.trim();
         let signer = StandardSigner::new(text).map_err(|_| CheckpointError::MalformedSealKey)?;
-        // The signer keeps its public half to itself; the key text holds the seed it derives from.
-        let encoded = text.rsplit('+').next().unwrap_or_default();
+        // The signer keeps its public half to itself; the key text holds the seed it derives from, after
+        // `PRIVATE+KEY+name+id+` (a name has no `+`; base64 may).
+        let encoded = text.splitn(5, '+').nth(4).unwrap_or_default();
         let key = BASE64.decode(encoded).map_err(|_| CheckpointError::MalformedSealKey)?;
         let seed: [u8; 32] =
             key.get(1..).and_then(|seed| seed.try_into().ok()).ok_or(CheckpointError::MalformedSealKey)?;
@@ -148,4 +149,24 @@ impl VerifierKey {
 pub struct SignedCheckpoint {
     pub head: TreeHead,
     pub text: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_parse_whatever_their_base64_holds_and_sign_checkpoints_only_their_verifier_opens() {
+        let other = SealKey::parse(&SealKey::generate("ms5-floor/other").unwrap()).unwrap();
+        for _ in 0..64 {
+            let key = SealKey::parse(&SealKey::generate("ms5-floor/plant-1").unwrap()).unwrap();
+            let head = TreeHead { size: 42, root: [7; 32] };
+            let signed = key.sign(&head).unwrap();
+            assert!(signed.text.starts_with("ms5-floor/plant-1\n42\n"), "{}", signed.text);
+            assert_eq!(key.verifier().open(&signed.text).unwrap().head, head);
+            assert!(other.verifier().open(&signed.text).is_err());
+        }
+        assert_eq!(SealKey::generate("has space").unwrap_err(), CheckpointError::MalformedSealKey);
+        assert_eq!(SealKey::parse("PRIVATE+KEY+x+00000000+AAAA").unwrap_err(), CheckpointError::MalformedSealKey);
+    }
 }

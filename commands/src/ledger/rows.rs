@@ -133,3 +133,15 @@ impl StoredCheckpoint {
         Some(TreeHead { size: u64::try_from(self.tree_size).ok()?, root: self.root_hash.clone().try_into().ok()? })
     }
 }
+
+/// The ledger numbers of the events at `positions` that are sealed, by position.
+pub async fn numbers_of(
+    executor: impl PgExecutor<'_>,
+    positions: &[i64],
+) -> Result<std::collections::HashMap<i64, i64>, sqlx::Error> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT position, ledger_number FROM ledger WHERE position = ANY($1)")
+        .bind(positions)
+        .fetch_all(executor)
+        .await?;
+    Ok(rows.into_iter().collect())
+}

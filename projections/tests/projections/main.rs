@@ -9,5 +9,6 @@ mod boards;
 mod downtime;
 mod engine;
 mod jobs;
+mod ledger;
 mod oee;
 mod support;

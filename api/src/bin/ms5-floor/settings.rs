@@ -57,6 +57,22 @@ pub struct Settings {
     /// the same. Default with the private cluster: `snapshot-key` beside --data-dir, created on first run.
     #[arg(long, env = "MS5_SNAPSHOT_KEY_FILE")]
     pub snapshot_key_file: Option<PathBuf>,
+    /// A file holding the seal key that signs the ledger's checkpoints: an Ed25519 key in the C2SP
+    /// signed-note form (`PRIVATE+KEY+name+id+key`); its name is the checkpoints' origin. Never stored in
+    /// the database. Default with the private cluster: `seal-key` beside --data-dir, created on first run.
+    #[arg(long, env = "MS5_SEAL_KEY_FILE")]
+    pub seal_key_file: Option<PathBuf>,
+    /// The seal key itself, for deployments that hand secrets over as environment variables.
+    #[arg(long, env = "MS5_SEAL_KEY", hide_env_values = true)]
+    pub seal_key: Option<String>,
+    /// The longest a sealed event waits for a signed checkpoint, in seconds.
+    #[arg(long, env = "MS5_CHECKPOINT_INTERVAL_SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub checkpoint_interval_seconds: u64,
+    /// A directory where every new checkpoint is also written (`<tree size>.checkpoint`), for a keeper
+    /// outside the database.
+    #[arg(long, env = "MS5_CHECKPOINT_DIR")]
+    pub checkpoint_dir: Option<PathBuf>,
     /// How far ahead of this server's clock a source timestamp may be before it is refused.
     #[arg(long, env = "MS5_SOURCE_TIME_TOLERANCE_SECONDS", default_value_t = 300)]
     pub source_time_tolerance_seconds: u64,
@@ -74,7 +90,11 @@ pub enum Run {
 }
 
 impl Settings {
-    pub fn service(&self, bootstrap_token: Option<String>) -> api::ServiceSettings {
+    pub fn service(
+        &self,
+        bootstrap_token: Option<String>,
+        ledger_verifier: Option<commands::ledger::VerifierKey>,
+    ) -> api::ServiceSettings {
         let minutes = |count: u64| Duration::from_secs(count * 60);
         api::ServiceSettings {
             access_token_ttl: minutes(self.access_token_minutes),
@@ -89,6 +109,7 @@ impl Settings {
             segregation_of_duties: self.segregation_of_duties,
             bootstrap_token,
             source_time_tolerance: Duration::from_secs(self.source_time_tolerance_seconds),
+            ledger_verifier,
             ..api::ServiceSettings::default()
         }
     }

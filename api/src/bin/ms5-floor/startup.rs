@@ -21,6 +21,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .clone()
         .or_else(|| settings.database_url.is_none().then(|| settings.data_dir.with_file_name("snapshot-key")));
     install_snapshot_key(key_file.as_deref())?;
+    let seal_key = seal_key(&settings)?;
 
     let (cluster, migration_url, url) = match settings.database_url.clone() {
         Some(url) => (None, settings.migration_database_url.clone().unwrap_or_else(|| url.clone()), url),
@@ -31,7 +32,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             (Some(cluster), owner, service)
         }
     };
-    let served = serve(&settings, &migration_url, &url, cluster.is_some(), stopped).await;
+    let served = serve(&settings, seal_key, &migration_url, &url, cluster.is_some(), stopped).await;
     if let Some(cluster) = cluster {
         tokio::task::spawn_blocking(move || cluster.stop()).await?.context("stopping the private cluster")?;
     }
@@ -41,6 +42,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
 /// Everything between the database being there and the shutdown.
 async fn serve(
     settings: &Settings,
+    seal_key: Option<commands::ledger::SealKey>,
     migration_url: &str,
     url: &str,
     private_cluster: bool,
@@ -61,7 +63,12 @@ async fn serve(
             ))]
         }
         Run::All | Run::Projector => {
-            projections::spawn_all(&pool, projections::engine::worker::Settings::default(), &stopped)
+            let checkpoints = seal_key.clone().map(|key| projections::sealing::checkpoints::Settings {
+                key,
+                interval: std::time::Duration::from_secs(settings.checkpoint_interval_seconds),
+                directory: settings.checkpoint_dir.clone(),
+            });
+            projections::spawn_all(&pool, projections::engine::worker::Settings::default(), checkpoints, &stopped)
         }
     };
     let served = if settings.run == Run::Projector {
@@ -75,7 +82,8 @@ async fn serve(
             .bootstrap_token_file
             .clone()
             .unwrap_or_else(|| settings.data_dir.with_file_name("bootstrap-token"));
-        let service = settings.service(bootstrap_token(&pool, &token_file).await?);
+        let verifier = seal_key.as_ref().map(|key| key.verifier().clone());
+        let service = settings.service(bootstrap_token(&pool, &token_file).await?, verifier);
         let application = api::Application::build(pool, settings.listen, service).context("binding the listener")?;
         tracing::info!(address = %application.address(), "MS5 Floor is listening");
         println!("MS5 Floor listening on http://{}", application.address());
@@ -135,6 +143,30 @@ fn install_snapshot_key(file: Option<&std::path::Path>) -> anyhow::Result<()> {
     key.use_for_this_process();
     Ok(())
 }
+
+/// The key that signs the ledger's checkpoints: given as text, or read from its file (with the private
+/// cluster, `seal-key` beside it, created on first run). Without one, events are still sealed into the
+/// tree but no checkpoint is signed, and the log says so.
+fn seal_key(settings: &Settings) -> anyhow::Result<Option<commands::ledger::SealKey>> {
+    if let Some(text) = &settings.seal_key {
+        return Ok(Some(commands::ledger::SealKey::parse(text).context("MS5_SEAL_KEY")?));
+    }
+    let default = settings.database_url.is_none().then(|| settings.data_dir.with_file_name("seal-key"));
+    let Some(file) = settings.seal_key_file.clone().or(default) else {
+        tracing::warn!("no MS5_SEAL_KEY_FILE or MS5_SEAL_KEY: the ledger is sealed but no checkpoint is signed");
+        return Ok(None);
+    };
+    if !file.exists() && settings.seal_key_file.is_none() {
+        write_private(&file, commands::ledger::SealKey::generate(PRIVATE_ORIGIN)?.as_bytes())?;
+    }
+    let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+    let key = commands::ledger::SealKey::parse(&text).with_context(|| format!("{}", file.display()))?;
+    tracing::info!(verifier_key = key.verifier().as_str(), "checkpoints are signed with the seal key");
+    Ok(Some(key))
+}
+
+/// The origin of checkpoints signed with a key the service made for its private cluster.
+const PRIVATE_ORIGIN: &str = "ms5-floor/local";
 
 /// Writes `contents` to `file`, readable by its owner only.
 fn write_private(file: &std::path::Path, contents: &[u8]) -> anyhow::Result<()> {

@@ -1,0 +1,55 @@
+//! The ledger as an auditor uses it over HTTP (Part 11 AT-15): a record's history names each event's
+//! ledger number, the proof file of one event checks offline with the verifier key the service
+//! publishes, and verification of the whole log answers clean.
+
+use commands::ledger::VerifierKey;
+use commands::ledger::proof::EventProof;
+use serde_json::json;
+
+use crate::support::{ADMIN_PASSWORD, on_site, spawn, test_settings};
+
+#[tokio::test]
+async fn at_15_an_auditor_finds_a_jobs_history_downloads_an_events_proof_and_it_checks_offline() {
+    let app = spawn(test_settings()).await;
+    let (job, olga) = app.running_job().await;
+    let admin = app.login("admin", ADMIN_PASSWORD).await;
+    let (_, auditor) = app.person(&admin, "audrey", on_site("auditor")).await;
+    let _projectors = app.start_projectors();
+
+    let history = format!("/api/v1/history?record_type=job&id={job}");
+    let sealed = |body: &serde_json::Value| {
+        body["events"].as_array().is_some_and(|events| events.iter().all(|event| event["ledger_number"].is_i64()))
+    };
+    let history = app.get_until(&auditor, &history, sealed).await.expect(200);
+    let started = &history.body["events"][3];
+    assert_eq!(started["event_type"], "JobStarted");
+    let number = started["ledger_number"].as_i64().unwrap();
+
+    let proof_path = format!("/api/v1/ledger/proofs/{number}");
+    let download = app.get_until(&auditor, &proof_path, |body| body["format"].is_string()).await.expect(200);
+    let disposition = download.headers.get("content-disposition").and_then(|value| value.to_str().ok());
+    assert_eq!(disposition, Some(format!("attachment; filename=\"event-{number}.proof.json\"").as_str()));
+    let proof: EventProof = serde_json::from_value(download.body).unwrap();
+    assert_eq!((proof.event.aggregate_id.as_str(), proof.event.event_type.as_str()), (job.as_str(), "JobStarted"));
+    assert_eq!(proof.event.metadata["actor_name"], "Person olga");
+
+    let published = app.get(Some(&auditor), "/api/v1/ledger/verifier-key").await.expect(200);
+    let key = VerifierKey::parse(published.body.as_str().unwrap()).unwrap();
+    assert!(proof.check(&key).unwrap().size >= u64::try_from(number).unwrap());
+
+    let latest = app.get(Some(&auditor), "/api/v1/ledger/checkpoints/latest").await.expect(200);
+    let latest = latest.body.as_str().unwrap().to_owned();
+    key.open(&latest).unwrap();
+    let verification =
+        app.post(Some(&auditor), "/api/v1/ledger/verify", &json!({"external_checkpoint": latest})).await.expect(200);
+    assert_eq!(verification.body["clean"], true, "{}", verification.body);
+    assert!(verification.body["entries_checked"].as_u64().is_some_and(|checked| checked >= 4));
+
+    let wrong = json!({"verifier_key": "not-a-key"});
+    assert_eq!(
+        app.post(Some(&auditor), "/api/v1/ledger/verify", &wrong).await.expect(422).code(),
+        "invalid_verifier_key"
+    );
+    assert_eq!(app.get(Some(&olga), &proof_path).await.expect(403).code(), "forbidden");
+    assert_eq!(app.get(Some(&auditor), "/api/v1/ledger/proofs/999999").await.expect(404).code(), "not_found");
+}

@@ -1,0 +1,39 @@
+//! The ledger's two writers (docs/event-store.md, "Tamper evidence"): the [`Sealer`], which gives every
+//! event a ledger number and a leaf in commit order, and [`checkpoints`], which signs the tree at
+//! intervals. Neither is a read model: a ledger number is for ever, so the sealer refuses to be rebuilt,
+//! and a rebuild of the read models never touches either. Both stay off the command path: appends never
+//! wait for them.
+
+pub mod checkpoints;
+
+use commands::event_log::RecordedEvent;
+use commands::ledger::LedgerError;
+use sqlx::PgConnection;
+
+use crate::engine::projection::{ChangedLines, Projection, ProjectionError};
+
+/// Seals the log, as a projection: the worker gives it batches in commit order, exactly once, and
+/// commits its ledger rows with its checkpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct Sealer;
+
+impl Projection for Sealer {
+    const NAME: &'static str = "ledger";
+    const VERSION: i32 = 1;
+
+    async fn apply(
+        &self,
+        transaction: &mut PgConnection,
+        events: &[RecordedEvent],
+    ) -> Result<ChangedLines, ProjectionError> {
+        commands::ledger::seal::seal(transaction, events).await.map_err(|error| match error {
+            LedgerError::Database(error) => ProjectionError::Database(error),
+            other => ProjectionError::Inconsistent(other.to_string()),
+        })?;
+        Ok(ChangedLines::new())
+    }
+
+    async fn reset(&self, _transaction: &mut PgConnection) -> Result<(), ProjectionError> {
+        Err(ProjectionError::Inconsistent("the ledger is never rebuilt: ledger numbers are permanent".to_owned()))
+    }
+}

@@ -1,0 +1,96 @@
+//! `ms5-replay`: tools for auditors and admins. Exit status 0 only when what was checked is clean; 1
+//! when it is not; 2 when the check could not be made (bad arguments, no database).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use replay_tools::verify;
+
+#[derive(Debug, Parser)]
+#[command(version, about = "MS5 Floor tools for auditors and admins")]
+struct Cli {
+    /// Print what was found as JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check one event's proof file offline: its checkpoint's signature and its inclusion proof.
+    VerifyProof {
+        /// The proof file (`GET /api/v1/ledger/proofs/{ledger_number}`).
+        file: PathBuf,
+        /// The verifier key (`name+id+key`), or a file holding it.
+        #[arg(long, env = "MS5_VERIFIER_KEY")]
+        verifier_key: String,
+    },
+    /// Verify the whole log in a database: every stream's chain, the ledger's tree, every checkpoint.
+    Verify {
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+        /// The verifier key (`name+id+key`), or a file holding it.
+        #[arg(long, env = "MS5_VERIFIER_KEY")]
+        verifier_key: String,
+        /// A signed checkpoint kept outside the database: the log must still extend it.
+        #[arg(long)]
+        external_checkpoint: Option<PathBuf>,
+    },
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(error) => {
+            eprintln!("ms5-replay: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Whether what was checked is clean.
+async fn run(cli: &Cli) -> anyhow::Result<bool> {
+    match &cli.command {
+        Command::VerifyProof { file, verifier_key } => {
+            let report = verify::proof_file(file, &verify::verifier_key(verifier_key)?)?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else if report.valid {
+                println!(
+                    "valid: ledger number {} ({}) is in the signed checkpoint of {} entries",
+                    report.ledger_number,
+                    report.record,
+                    report.checkpoint_size.unwrap_or_default()
+                );
+            } else {
+                println!("INVALID: {} ({})", report.error.as_deref().unwrap_or("unknown"), report.record);
+            }
+            Ok(report.valid)
+        }
+        Command::Verify { database_url, verifier_key, external_checkpoint } => {
+            let key = verify::verifier_key(verifier_key)?;
+            let verification = verify::database(database_url, &key, external_checkpoint.as_deref()).await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&verification)?);
+            } else if let Some(fault) = &verification.fault {
+                let at = fault.ledger_number.map_or_else(String::new, |number| format!(" at ledger number {number}"));
+                println!("FAILED{at}: {:?}: {}", fault.kind, fault.detail);
+            } else {
+                println!(
+                    "clean: {} entries in {} streams, {} checkpoints; {} entries after the newest checkpoint, {} events not sealed yet",
+                    verification.entries_checked,
+                    verification.streams,
+                    verification.checkpoints_checked,
+                    verification.entries_after_newest_checkpoint,
+                    verification.unsealed_events
+                );
+            }
+            Ok(verification.is_clean())
+        }
+    }
+}

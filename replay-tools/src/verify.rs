@@ -1,0 +1,57 @@
+//! Verification for auditors: the whole log in a database (`commands::ledger::verify`), or one event's
+//! proof file alone, offline.
+
+use std::path::Path;
+
+use anyhow::Context;
+use commands::ledger::VerifierKey;
+use commands::ledger::proof::EventProof;
+use commands::ledger::verify::Verification;
+use serde::Serialize;
+
+/// A verifier key given as its text or as a file holding it.
+pub fn verifier_key(given: &str) -> anyhow::Result<VerifierKey> {
+    let text = if Path::new(given).is_file() {
+        std::fs::read_to_string(given).with_context(|| format!("reading {given}"))?
+    } else {
+        given.to_owned()
+    };
+    VerifierKey::parse(&text).context("the verifier key")
+}
+
+/// What checking a proof file found.
+#[derive(Debug, Serialize)]
+pub struct ProofReport {
+    pub valid: bool,
+    pub ledger_number: u64,
+    pub record: String,
+    pub checkpoint_size: Option<u64>,
+    pub error: Option<String>,
+}
+
+/// Checks an event's proof file with the verifier key alone: no database, no network.
+pub fn proof_file(file: &Path, key: &VerifierKey) -> anyhow::Result<ProofReport> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let proof: EventProof =
+        serde_json::from_str(&text).with_context(|| format!("{} is not a proof file", file.display()))?;
+    let record = format!("{}/{} #{}", proof.event.aggregate_type, proof.event.aggregate_id, proof.event.sequence);
+    let checked = proof.check(key);
+    Ok(ProofReport {
+        valid: checked.is_ok(),
+        ledger_number: proof.ledger_number,
+        record,
+        checkpoint_size: checked.as_ref().ok().map(|head| head.size),
+        error: checked.err().map(|error| error.to_string()),
+    })
+}
+
+/// Verifies the log in the database at `url`, optionally against a checkpoint kept outside it.
+pub async fn database(url: &str, key: &VerifierKey, external: Option<&Path>) -> anyhow::Result<Verification> {
+    let external = external
+        .map(|file| std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display())))
+        .transpose()?;
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(url).await.context("connecting")?;
+    let verification = commands::ledger::verify::verify(&pool, key, external.as_deref()).await?;
+    pool.close().await;
+    Ok(verification)
+}

@@ -1,0 +1,113 @@
+//! `ms5-replay` as an auditor runs it: exit 0 for a clean log and a valid proof file, 1 for a tampered
+//! one, 2 when it cannot check.
+
+// Test code: a failed unwrap is a failed test, with its error in the message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+
+use commands::ledger::{SealKey, seal};
+use commands::{CommandContext, PgEventStore, StoreSettings, execute};
+use domain::actor::{Actor, Role, UserId};
+use domain::andon::{AndonCall, AndonCommand, CallType, Priority};
+use domain::line_id::LineId;
+use domain::values::{Description, Name, StationId};
+
+struct Sealed {
+    database: testkit::TestDatabase,
+    key: SealKey,
+    dir: std::path::PathBuf,
+}
+
+/// Three Andon calls raised, sealed and checkpointed.
+async fn sealed() -> Sealed {
+    let database = testkit::fresh_database().await;
+    let app = commands::database::application_pool(&database.url, 4).await.unwrap();
+    let store = PgEventStore::<AndonCall>::new(app.clone(), StoreSettings::default());
+    let context = CommandContext::new(Actor {
+        user_id: UserId::from_uuid(uuid::Uuid::from_u128(7)),
+        printed_name: Name::parse("Olga Operator").unwrap(),
+        role: Role::Operator,
+    });
+    for call in ["c-1", "c-2", "c-3"] {
+        let raise = AndonCommand::Raise {
+            line: LineId::parse("plant-1/packing/L3").unwrap(),
+            station: StationId::parse("st-1").unwrap(),
+            call_type: CallType::Material,
+            priority: Priority::Normal,
+            description: Description::parse("film roll empty").unwrap(),
+        };
+        execute(&store, call, raise, &context).await.unwrap();
+    }
+    let key = SealKey::parse(&SealKey::generate("ms5-floor/test").unwrap()).unwrap();
+    let mut connection = app.acquire().await.unwrap();
+    let events =
+        commands::event_log::read_committed_batch(&mut *connection, commands::event_log::LogPosition::START, 100)
+            .await
+            .unwrap();
+    seal::seal(&mut connection, &events).await.unwrap();
+    seal::write_checkpoint(&mut connection, &key, chrono::Utc::now()).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("ms5-replay-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    Sealed { database, key, dir }
+}
+
+fn replay(args: &[&str]) -> (i32, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_ms5-replay")).args(args).output().unwrap();
+    (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[tokio::test]
+async fn at_15_a_proof_file_verifies_offline_and_fails_once_its_event_is_altered() {
+    let sealed = sealed().await;
+    let app = commands::database::application_pool(&sealed.database.url, 2).await.unwrap();
+    let proof = commands::ledger::proof::prove_event(&app, 2).await.unwrap();
+    let file = sealed.dir.join("event-2.proof.json");
+    std::fs::write(&file, serde_json::to_string_pretty(&proof).unwrap()).unwrap();
+    let key_file = sealed.dir.join("verifier.key");
+    std::fs::write(&key_file, sealed.key.verifier().as_str()).unwrap();
+    let key = key_file.to_str().unwrap();
+
+    let (status, out) = replay(&["verify-proof", file.to_str().unwrap(), "--verifier-key", key]);
+    assert_eq!(status, 0, "{out}");
+    assert!(out.contains("ledger number 2 (andon/c-2 #1)") && out.contains("3 entries"), "{out}");
+
+    let mut altered = proof.clone();
+    altered.event.payload["call_type"] = serde_json::json!("safety");
+    std::fs::write(&file, serde_json::to_string(&altered).unwrap()).unwrap();
+    let (status, out) = replay(&["--json", "verify-proof", file.to_str().unwrap(), "--verifier-key", key]);
+    assert_eq!(status, 1, "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["valid"], false);
+
+    let (status, _) = replay(&["verify-proof", file.to_str().unwrap(), "--verifier-key", "not a key"]);
+    assert_eq!(status, 2, "a check that cannot be made");
+}
+
+#[tokio::test]
+async fn at_15_the_database_verifies_clean_until_a_superuser_edits_an_event() {
+    let sealed = sealed().await;
+    let verifier = sealed.key.verifier().as_str().to_owned();
+    let (status, out) = replay(&["verify", "--database-url", &sealed.database.url, "--verifier-key", &verifier]);
+    assert_eq!(status, 0, "{out}");
+    assert!(out.starts_with("clean: 3 entries in 3 streams, 1 checkpoints"), "{out}");
+
+    let owner = sealed.database.owner_pool().await;
+    let mut transaction = owner.begin().await.unwrap();
+    sqlx::query("SET LOCAL session_replication_role = replica").execute(&mut *transaction).await.unwrap();
+    sqlx::query(
+        "UPDATE events SET payload = jsonb_set(payload, '{priority}', '\"critical\"') WHERE aggregate_id = 'c-3'",
+    )
+    .execute(&mut *transaction)
+    .await
+    .unwrap();
+    transaction.commit().await.unwrap();
+    let (status, out) =
+        replay(&["--json", "verify", "--database-url", &sealed.database.url, "--verifier-key", &verifier]);
+    assert_eq!(status, 1, "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (report["fault"]["kind"].as_str(), report["fault"]["ledger_number"].as_u64()),
+        (Some("chain_broken"), Some(3))
+    );
+}
