@@ -15,6 +15,7 @@ mod oee_view;
 mod openapi;
 mod projection_status;
 pub mod query_call;
+mod record_type;
 mod routes;
 pub mod settings;
 mod state;

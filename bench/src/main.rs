@@ -5,6 +5,7 @@
 mod baseline;
 mod http;
 mod lag;
+mod ledger;
 mod ours;
 mod pgbench;
 mod plant;
@@ -43,6 +44,9 @@ struct Args {
     /// Events in the log the projection catches up over.
     #[arg(long, default_value_t = 1_000_000)]
     projection_events: u64,
+    /// Events in the log the ledger seals and verifies.
+    #[arg(long, default_value_t = 1_000_000)]
+    ledger_events: u64,
     /// Lines the simulator plays in the plant scenario.
     #[arg(long, default_value_t = 6)]
     plant_lines: u32,
@@ -78,6 +82,9 @@ enum Scenario {
     Http,
     /// Projection catch-up from a cold start over --projection-events events.
     Projection,
+    /// The ledger over --ledger-events events: sealing from cold, verification, and seal lag while 32
+    /// writers run flat out.
+    Ledger,
     /// The plant simulator (`ms5-simulate`, built beside this binary) as the load: lag to the OEE read
     /// model and dashboard queries at 64 clients while it plays.
     Plant,
@@ -235,6 +242,22 @@ async fn main() -> anyhow::Result<()> {
         None
     };
 
+    let ledger = if wanted(Scenario::Ledger) {
+        let url = fresh_database(&cluster, "bench_ledger").await?;
+        commands::database::migrate(&url).await?;
+        let pool = commands::database::application_pool(&url, POOL_SIZE).await?;
+        let ids = grow_log(&pool, args.ledger_events).await?;
+        checkpoint(server).await?;
+        let figures = ledger::measure(&pool, &ids, duration).await?;
+        pool.close().await;
+        let mut admin = PgConnection::connect(server).await?;
+        admin.execute("DROP DATABASE bench_ledger WITH (FORCE)").await?;
+        admin.close().await?;
+        Some(figures)
+    } else {
+        None
+    };
+
     let plant = if wanted(Scenario::Plant) {
         let simulator = match args.simulator.clone() {
             Some(path) => path,
@@ -295,6 +318,9 @@ async fn main() -> anyhow::Result<()> {
             ms(at(1.0))
         );
     }
+    if let Some(figures) = &ledger {
+        ledger::print(figures);
+    }
     for (figures, load) in plant.into_iter().flatten() {
         print_plant(&figures, &load);
     }
@@ -347,12 +373,7 @@ async fn projection_catch_up(
     commands::database::migrate(&url).await?;
     let pool = commands::database::application_pool(&url, POOL_SIZE).await?;
     let store = ours::store(&pool, true);
-    eprintln!("projection: writing {events} events");
-    let per_job = 1000u64.min(events.max(4));
-    let ids = workload::job_ids(usize::try_from(events.div_ceil(per_job))?);
-    for id in &ids {
-        ours::grow_stream(&store, id, per_job).await?;
-    }
+    let ids = grow_log(&pool, events).await?;
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&pool).await?;
     checkpoint(&cluster.url("postgres")).await?;
     eprintln!("projection: catching up over {total} events");
@@ -368,6 +389,18 @@ async fn projection_catch_up(
     admin.execute("DROP DATABASE bench_projection WITH (FORCE)").await?;
     admin.close().await?;
     Ok((total, catch_up, lags))
+}
+
+/// Writes about `events` events: jobs of 1,000 events each. Returns the jobs.
+async fn grow_log(pool: &sqlx::PgPool, events: u64) -> anyhow::Result<Vec<String>> {
+    eprintln!("writing {events} events");
+    let store = ours::store(pool, true);
+    let per_job = 1000u64.min(events.max(4));
+    let ids = workload::job_ids(usize::try_from(events.div_ceil(per_job))?);
+    for id in &ids {
+        ours::grow_stream(&store, id, per_job).await?;
+    }
+    Ok(ids)
 }
 
 /// Runs `target`'s command from `writers` writers, each picking its aggregate with `pick`, after a

@@ -9,8 +9,8 @@
 //!   announces ([`engine::committed`]).
 //! - [`read_models`]: the async projections themselves: [`read_models::jobs`],
 //!   [`read_models::downtime`], [`read_models::andon`] (each the domain's own fold of an aggregate,
-//!   [`read_models::folded`]) and [`read_models::oee`], whose facts `domain::oee` turns into figures per
-//!   query. A **rebuild** replays these, and only these.
+//!   [`read_models::folded`]), [`read_models::oee`], whose facts `domain::oee` turns into figures per
+//!   query, and the [`read_models::audit`] trail. A **rebuild** replays these, and only these.
 //! - [`live`]: process-local caches for live reads, kept from commit announcements: a follower of the
 //!   commits ([`live::changes`]) and each line's status board ([`live::line_status`]). Never rebuilt;
 //!   each process builds its own.
@@ -50,6 +50,7 @@ pub fn spawn_all(
         tokio::spawn(engine::worker::run(pool.clone(), read_models::downtime::Stops, settings, stop.clone())),
         tokio::spawn(engine::worker::run(pool.clone(), read_models::andon::Calls, settings, stop.clone())),
         tokio::spawn(engine::worker::run(pool.clone(), read_models::oee::Oee, settings, stop.clone())),
+        tokio::spawn(engine::worker::run(pool.clone(), read_models::audit::AuditTrail, settings, stop.clone())),
         tokio::spawn(engine::worker::run(pool.clone(), sealing::Sealer, settings, stop.clone())),
         tokio::spawn(processes::escalation::run(pool.clone(), std::time::Duration::from_secs(1), stop.clone())),
     ];

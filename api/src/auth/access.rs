@@ -41,6 +41,8 @@ pub const ADMINISTER: &[Role] = &[Admin];
 pub const READ_RECORDS: &[Role] = &[Operator, TeamLeader, Maintenance, Quality, Engineer, Auditor, Admin];
 /// Reading user and device accounts and their history.
 pub const READ_ACCOUNTS: &[Role] = &[Auditor, Admin];
+/// Reading the audit trail, within the scopes of these roles' grants.
+pub const READ_TRAIL: &[Role] = &[TeamLeader, Quality, Engineer, Auditor, Admin];
 /// The ledger: checkpoints, proofs and verification of the whole log, across every line.
 pub const AUDIT_LEDGER: &[Role] = &[Auditor, Quality, Admin];
 
@@ -61,6 +63,16 @@ fn covers(scope: &Scope, target: Target<'_>) -> bool {
         Target::Site(site) => scope.includes(&Scope::Site { site: site.clone() }),
         Target::Scope(other) => scope.includes(&Scope::Site { site: other.site().clone() }),
         Target::Anywhere => true,
+    }
+}
+
+/// The scopes in which a principal holds one of the `allowed` roles (none for a device).
+pub fn scopes_of(principal: &Principal, allowed: &[Role]) -> Vec<Scope> {
+    match &principal.who {
+        Who::Person { grants, .. } => {
+            grants.iter().filter(|grant| allowed.contains(&grant.role)).map(|grant| grant.scope.clone()).collect()
+        }
+        Who::Device { .. } => Vec::new(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP endpoints, one module per kind of record, and what they share.
 
 mod andon;
+mod audit_trail;
 mod checklists;
 mod devices;
 mod downtime;
@@ -38,6 +39,7 @@ pub fn configure(config: &mut ServiceConfig) {
     oee::configure(config);
     ingest::configure(config);
     records::configure(config);
+    audit_trail::configure(config);
     ledger::configure(config);
     operations::configure(config);
     live::configure(config);

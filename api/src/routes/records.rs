@@ -15,41 +15,12 @@ use crate::auth::{Principal, Target, authorize};
 use crate::command_call::Located;
 use crate::error::ApiError;
 use crate::query_call::{QueryCall, QueryErrors, RecordNotFound};
+use crate::record_type::RecordType;
 use crate::state::AppState;
 use crate::views::states::RecordStateView;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config.service(history).service(state_as_of);
-}
-
-/// The kinds of record, as event streams name them.
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RecordType {
-    Line,
-    Job,
-    Downtime,
-    AndonCall,
-    ChecklistTemplate,
-    Checklist,
-    User,
-    Device,
-}
-
-impl RecordType {
-    fn stream_type(self) -> &'static str {
-        use domain::Aggregate as _;
-        match self {
-            Self::Line => domain::line::Line::TYPE,
-            Self::Job => domain::job::Job::TYPE,
-            Self::Downtime => domain::downtime::Downtime::TYPE,
-            Self::AndonCall => domain::andon::AndonCall::TYPE,
-            Self::ChecklistTemplate => domain::checklist::ChecklistTemplate::TYPE,
-            Self::Checklist => domain::checklist::Checklist::TYPE,
-            Self::User => domain::user::User::TYPE,
-            Self::Device => domain::device::Device::TYPE,
-        }
-    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -16,6 +16,8 @@ pub const AUDITOR: &str = "auditor";
 pub const ADMIN: &str = "admin";
 pub const DEVICE: &str = "device";
 pub const EVERY_ROLE: [&str; 8] = [OPERATOR, TEAM_LEADER, MAINTENANCE, QUALITY, ENGINEER, AUDITOR, ADMIN, DEVICE];
+/// Who reads the audit trail (within their scopes).
+pub const TRAIL: &[&str] = &[TEAM_LEADER, QUALITY, ENGINEER, AUDITOR, ADMIN];
 /// Who audits the whole database's ledger.
 pub const LEDGER: &[&str] = &[QUALITY, AUDITOR, ADMIN];
 pub const PEOPLE: &[&str] = &[OPERATOR, TEAM_LEADER, MAINTENANCE, QUALITY, ENGINEER, AUDITOR, ADMIN];
@@ -252,6 +254,8 @@ pub fn endpoints() -> Vec<Endpoint> {
         e("GET", "/api/v1/oee/roll-up", Roles(PEOPLE), none),
         e("GET", "/api/v1/projections", Roles(&[ADMIN]), none),
         e("GET", "/api/v1/state", Roles(PEOPLE), none),
+        e("GET", "/api/v1/audit-trail", Roles(TRAIL), none),
+        e("GET", "/api/v1/audit-trail/export", Roles(TRAIL), none),
         e("GET", "/api/v1/ledger/verifier-key", Roles(LEDGER), none),
         e("GET", "/api/v1/ledger/checkpoints", Roles(LEDGER), none),
         e("GET", "/api/v1/ledger/checkpoints/latest", Roles(LEDGER), none),
@@ -299,6 +303,7 @@ pub fn concrete(endpoint: &Endpoint, fixture: &Fixture) -> String {
         ("GET", "/api/v1/oee") => format!("{path}?line={LINE}&granularity=shift"),
         ("GET", "/api/v1/oee/roll-up") => format!("{path}?site=plant-1&area=packing"),
         ("GET", "/api/v1/ledger/consistency") => format!("{path}?old=1&new=1"),
+        ("GET", "/api/v1/audit-trail/export") => format!("{path}?format=ndjson"),
         _ => path,
     }
 }

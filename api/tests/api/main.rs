@@ -6,6 +6,7 @@
 
 mod access;
 mod andon;
+mod audit_trail;
 mod bad_input;
 mod binary;
 mod catalogue;

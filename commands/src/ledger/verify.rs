@@ -166,112 +166,65 @@ impl Scan {
         external: Option<&SignedCheckpoint>,
         report: &mut Verification,
     ) -> Result<Option<Fault>, LedgerError> {
-        let mut after = 0i64;
+        // The next batch is read while this one is checked.
+        let mut next = tokio::spawn(batch(pool.clone(), 0));
         loop {
-            let rows: Vec<Row> = sqlx::query_as(
-                "SELECT l.ledger_number, l.leaf_hash, e.event_id, e.aggregate_type, e.aggregate_id, e.sequence,
-                        e.event_type, e.event_version, e.payload, e.metadata, e.recorded_at, e.stream_hash
-                 FROM ledger l LEFT JOIN events e ON e.position = l.position
-                 WHERE l.ledger_number > $1 ORDER BY l.ledger_number LIMIT $2",
-            )
-            .bind(after)
-            .bind(BATCH)
-            .fetch_all(pool)
-            .await?;
+            let rows =
+                next.await.map_err(|error| LedgerError::Database(sqlx::Error::Protocol(error.to_string())))??;
             let Some(last) = rows.last() else { return Ok(None) };
-            after = last.ledger_number;
-            for row in rows {
-                if let Some(fault) = self.entry(row)? {
+            next = tokio::spawn(batch(pool.clone(), last.ledger_number));
+            let (work, structural) = self.order(rows);
+            let hashed = tokio::task::spawn_blocking(move || hash_all(work))
+                .await
+                .map_err(|error| LedgerError::Database(sqlx::Error::Protocol(error.to_string())))?;
+            for entry in hashed {
+                if let Some(fault) = entry.fault {
                     return Ok(Some(fault));
                 }
+                self.frontier.push(entry.leaf)?;
                 if let Some(fault) = self.checkpoints_at(pool, key, external, report).await? {
                     return Ok(Some(fault));
                 }
             }
+            if let Some(fault) = structural {
+                return Ok(Some(fault));
+            }
         }
     }
 
-    /// Recomputes one entry: its event is there, follows its predecessor in its stream, chains to it,
-    /// and is the leaf that was sealed.
-    fn entry(&mut self, row: Row) -> Result<Option<Fault>, LedgerError> {
-        let expected = self.frontier.size() + 1;
-        let number = u64::try_from(row.ledger_number).unwrap_or(0);
-        if number != expected {
-            let detail = format!("ledger number {expected} is missing; the next is {number}");
-            return Ok(Some(Fault::at(Some(expected), None, FaultKind::LedgerGap, detail)));
+    /// The cheap checks, in ledger order: numbers dense, every sealed event present, each stream's
+    /// sequence in order. Returns the entries up to the first fault found, each with its predecessor's
+    /// stored hash, and that fault.
+    fn order(&mut self, rows: Vec<Row>) -> (Vec<Work>, Option<Fault>) {
+        let mut work = Vec::with_capacity(rows.len());
+        for (expected, row) in (self.frontier.size() + 1..).zip(rows) {
+            let number = u64::try_from(row.ledger_number).unwrap_or(0);
+            if number != expected {
+                let detail = format!("ledger number {expected} is missing; the next is {number}");
+                return (work, Some(Fault::at(Some(expected), None, FaultKind::LedgerGap, detail)));
+            }
+            let (leaf_hash, event) = row.into_event();
+            let Some(event) = event else {
+                let detail = format!("the event sealed as ledger number {number} is not in the log");
+                return (work, Some(Fault::at(Some(number), None, FaultKind::EventMissing, detail)));
+            };
+            let stream = (event.aggregate_type.clone(), event.aggregate_id.clone());
+            let previous = self.streams.get(&stream);
+            if event.sequence != previous.map_or(1, |(last, _)| last + 1) {
+                let detail = format!(
+                    "sequence {} follows {} in its stream",
+                    event.sequence,
+                    previous.map_or(0, |(last, _)| *last)
+                );
+                let fault = Fault::at(Some(number), Some(event.record()), FaultKind::SequenceOutOfOrder, detail);
+                return (work, Some(fault));
+            }
+            let previous_hash = previous.map(|(_, hash)| *hash);
+            let stored: StreamHash = event.stream_hash.clone().try_into().unwrap_or([0; 32]);
+            self.streams.insert(stream, (event.sequence, stored));
+            work.push(Work { number, event, leaf_hash, previous_hash });
         }
-        let Row {
-            leaf_hash,
-            event_id,
-            aggregate_type,
-            aggregate_id,
-            sequence,
-            event_type,
-            event_version,
-            payload,
-            metadata,
-            recorded_at,
-            stream_hash,
-            ..
-        } = row;
-        let (
-            Some(event_id),
-            Some(aggregate_type),
-            Some(aggregate_id),
-            Some(sequence),
-            Some(event_type),
-            Some(event_version),
-            Some(payload),
-            Some(metadata),
-            Some(recorded_at),
-            Some(stored_hash),
-        ) = (
-            event_id,
-            aggregate_type,
-            aggregate_id,
-            sequence,
-            event_type,
-            event_version,
-            payload,
-            metadata,
-            recorded_at,
-            stream_hash,
-        )
-        else {
-            let detail = format!("the event sealed as ledger number {number} is not in the log");
-            return Ok(Some(Fault::at(Some(number), None, FaultKind::EventMissing, detail)));
-        };
-        let canonical = canonical::hashed_bytes(&HashedEvent {
-            event_id,
-            aggregate_type: &aggregate_type,
-            aggregate_id: &aggregate_id,
-            sequence: u64::try_from(sequence).unwrap_or_default(),
-            event_type: &event_type,
-            event_version: u32::try_from(event_version).unwrap_or_default(),
-            payload: &payload,
-            metadata: &metadata,
-            recorded_at,
-        });
-        let stream = (aggregate_type, aggregate_id);
-        let previous = self.streams.get(&stream);
-        let record = || RecordRef { aggregate_type: stream.0.clone(), aggregate_id: stream.1.clone(), sequence };
-        if sequence != previous.map_or(1, |(last, _)| last + 1) {
-            let detail = format!("sequence {sequence} follows {} in its stream", previous.map_or(0, |(last, _)| *last));
-            return Ok(Some(Fault::at(Some(number), Some(record()), FaultKind::SequenceOutOfOrder, detail)));
-        }
-        let recomputed = canonical::chain(previous.map(|(_, hash)| hash), &canonical);
-        if stored_hash != recomputed {
-            let detail = "the stored stream hash is not the hash of the event and its predecessor".to_owned();
-            return Ok(Some(Fault::at(Some(number), Some(record()), FaultKind::ChainBroken, detail)));
-        }
-        let leaf = tree::leaf_hash(&canonical, &stored_hash);
-        if leaf_hash != leaf {
-            let detail = "the event is not the one that was sealed".to_owned();
-            return Ok(Some(Fault::at(Some(number), Some(record()), FaultKind::LeafMismatch, detail)));
-        }
-        self.frontier.push(leaf)?;
-        self.streams.insert(stream, (sequence, recomputed));
-        Ok(None)
+        (work, None)
     }
 
     /// Checks every checkpoint of the tree's current size against its recomputed root.
@@ -360,4 +313,128 @@ struct Row {
     metadata: Option<Value>,
     recorded_at: Option<DateTime<Utc>>,
     stream_hash: Option<Vec<u8>>,
+}
+
+impl Row {
+    /// The sealed leaf, and the event it seals when that is still in the log.
+    fn into_event(self) -> (Vec<u8>, Option<Event>) {
+        let Row {
+            leaf_hash,
+            event_id,
+            aggregate_type,
+            aggregate_id,
+            sequence,
+            event_type,
+            event_version,
+            payload,
+            metadata,
+            recorded_at,
+            stream_hash,
+            ..
+        } = self;
+        let event = (|| {
+            Some(Event {
+                event_id: event_id?,
+                aggregate_type: aggregate_type?,
+                aggregate_id: aggregate_id?,
+                sequence: sequence?,
+                event_type: event_type?,
+                event_version: event_version?,
+                payload: payload?,
+                metadata: metadata?,
+                recorded_at: recorded_at?,
+                stream_hash: stream_hash?,
+            })
+        })();
+        (leaf_hash, event)
+    }
+}
+
+struct Event {
+    event_id: Uuid,
+    aggregate_type: String,
+    aggregate_id: String,
+    sequence: i64,
+    event_type: String,
+    event_version: i32,
+    payload: Value,
+    metadata: Value,
+    recorded_at: DateTime<Utc>,
+    stream_hash: Vec<u8>,
+}
+
+impl Event {
+    fn record(&self) -> RecordRef {
+        RecordRef {
+            aggregate_type: self.aggregate_type.clone(),
+            aggregate_id: self.aggregate_id.clone(),
+            sequence: self.sequence,
+        }
+    }
+}
+
+/// An entry whose hashes are to be recomputed.
+struct Work {
+    number: u64,
+    event: Event,
+    leaf_hash: Vec<u8>,
+    previous_hash: Option<StreamHash>,
+}
+
+/// An entry with its hashes recomputed: its leaf, or the fault found.
+struct Hashed {
+    leaf: Digest,
+    fault: Option<Fault>,
+}
+
+/// One batch of ledger entries with their events, in ledger order, after `after`.
+async fn batch(pool: PgPool, after: i64) -> Result<Vec<Row>, LedgerError> {
+    Ok(sqlx::query_as(
+        "SELECT l.ledger_number, l.leaf_hash, e.event_id, e.aggregate_type, e.aggregate_id, e.sequence,
+                e.event_type, e.event_version, e.payload, e.metadata, e.recorded_at, e.stream_hash
+         FROM ledger l LEFT JOIN events e ON e.position = l.position
+         WHERE l.ledger_number > $1 ORDER BY l.ledger_number LIMIT $2",
+    )
+    .bind(after)
+    .bind(BATCH)
+    .fetch_all(&pool)
+    .await?)
+}
+
+/// Recomputes every entry's stream hash and leaf, on every core: each link of a chain is checked
+/// against its predecessor's stored hash, so entries need not wait for one another.
+fn hash_all(work: Vec<Work>) -> Vec<Hashed> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let size = work.len().div_ceil(cores).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> =
+            work.chunks(size).map(|part| scope.spawn(move || part.iter().map(hash_one).collect::<Vec<_>>())).collect();
+        parts.into_iter().flat_map(|part| part.join().unwrap_or_default()).collect()
+    })
+}
+
+fn hash_one(work: &Work) -> Hashed {
+    let event = &work.event;
+    let canonical = canonical::hashed_bytes(&HashedEvent {
+        event_id: event.event_id,
+        aggregate_type: &event.aggregate_type,
+        aggregate_id: &event.aggregate_id,
+        sequence: u64::try_from(event.sequence).unwrap_or_default(),
+        event_type: &event.event_type,
+        event_version: u32::try_from(event.event_version).unwrap_or_default(),
+        payload: &event.payload,
+        metadata: &event.metadata,
+        recorded_at: event.recorded_at,
+    });
+    let leaf = tree::leaf_hash(&canonical, &event.stream_hash);
+    let fault = if event.stream_hash != canonical::chain(work.previous_hash.as_ref(), &canonical) {
+        let detail = "the stored stream hash is not the hash of the event and its predecessor".to_owned();
+        Some(Fault::at(Some(work.number), Some(event.record()), FaultKind::ChainBroken, detail))
+    } else if work.leaf_hash != leaf {
+        let detail = "the event is not the one that was sealed".to_owned();
+        Some(Fault::at(Some(work.number), Some(event.record()), FaultKind::LeafMismatch, detail))
+    } else {
+        None
+    };
+    Hashed { leaf, fault }
 }

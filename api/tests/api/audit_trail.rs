@@ -1,0 +1,163 @@
+//! The audit trail over HTTP (Part 11 AT-02, AT-03, AT-07, AT-08, AT-11): who, when, why and from where
+//! for every event, old and new values of every change, system actions beside production records,
+//! local times with their offset, search within the reader's scope, and exports that neutralise
+//! spreadsheet formulas.
+
+use serde_json::{Value, json};
+
+use crate::support::{LINE, LINE_PATH, OTHER_LINE, TestApp, on_line, on_site, spawn, test_settings};
+
+/// Waits until the trail holds `count` entries matching `path`'s selection; returns them.
+async fn trail(app: &TestApp, token: &str, path: &str, count: usize) -> Vec<Value> {
+    let response = app
+        .get_until(token, path, |body| body["entries"].as_array().is_some_and(|entries| entries.len() >= count))
+        .await;
+    response.expect(200).body["entries"].as_array().cloned().unwrap_or_default()
+}
+
+fn action(entries: &[Value], name: &str) -> Value {
+    entries.iter().find(|entry| entry["action"] == name).cloned().unwrap_or_else(|| panic!("no {name} in {entries:?}"))
+}
+
+#[tokio::test]
+async fn at_03_at_02_a_changed_stop_reason_shows_old_and_new_values_with_who_when_why_and_from_where() {
+    let app = spawn(test_settings()).await;
+    let _projectors = app.start_projectors();
+    let admin = app.bootstrap_admin().await;
+    let (_, engineer) = app.person(&admin, "erin", on_site("engineer")).await;
+    let (_, leader) = app.person(&admin, "theo", on_site("team_leader")).await;
+    let (_, auditor) = app.person(&admin, "audrey", on_site("auditor")).await;
+    let register = json!({"line": LINE, "name": "L3", "time_zone": "UTC"});
+    app.post(Some(&engineer), "/api/v1/lines", &register).await.expect(201);
+    for code in ["jam", "starved"] {
+        let reason = json!({"code": code, "label": code, "loss_category": "unplanned"});
+        app.post(Some(&engineer), &format!("/api/v1/lines/{LINE_PATH}/downtime-reasons"), &reason).await.expect(200);
+    }
+    let stop = app
+        .post(Some(&leader), "/api/v1/downtime", &json!({"line": LINE, "started_at": "2026-11-22T06:00:00Z"}))
+        .await
+        .expect(201);
+    let stop = stop.body["aggregate_id"].as_str().unwrap().to_owned();
+    let give = |body: Value| {
+        let (app, leader, stop) = (&app, &leader, &stop);
+        async move { app.post(Some(leader), &format!("/api/v1/downtime/{stop}/reason"), &body).await.expect(200) }
+    };
+    give(json!({"code": "jam"})).await;
+    give(json!({"code": "starved", "reason_for_change": "the filler was waiting for bottles"})).await;
+
+    let entries = trail(&app, &auditor, &format!("/api/v1/audit-trail?record_type=downtime&record_id={stop}"), 3).await;
+    let actions: Vec<&str> = entries.iter().filter_map(|entry| entry["action"].as_str()).collect();
+    assert_eq!(actions, ["DowntimeStarted", "DowntimeReasonAssigned", "DowntimeReasonChanged"]);
+    let changed = action(&entries, "DowntimeReasonChanged");
+    assert_eq!(changed["changes"], json!([{"field": "reason.code", "old": "jam", "new": "starved"}]));
+    assert_eq!(changed["reason"], "the filler was waiting for bottles");
+    assert_eq!(
+        (changed["actor"]["name"].as_str(), changed["actor"]["role"].as_str()),
+        (Some("Person theo"), Some("team_leader"))
+    );
+    assert_eq!((changed["line"].as_str(), changed["sequence"].as_i64()), (Some(LINE), Some(3)));
+    assert!(changed["recorded_at"].is_string() && changed["stream_hash"].as_str().is_some_and(|hash| hash.len() == 64));
+    let assigned = action(&entries, "DowntimeReasonAssigned");
+    assert_eq!(
+        assigned["changes"],
+        json!([{"field": "reason", "old": null, "new": {"code": "jam", "loss_category": "unplanned"}}]),
+        "a first value has no old one"
+    );
+}
+
+#[tokio::test]
+async fn at_07_sign_ins_failures_role_changes_and_configuration_are_in_the_trail_beside_production() {
+    let app = spawn(test_settings()).await;
+    let _projectors = app.start_projectors();
+    let admin = app.bootstrap_admin().await;
+    let (olga_id, _) = app.person(&admin, "olga", on_line("operator", LINE)).await;
+    let (_, auditor) = app.person(&admin, "audrey", on_site("auditor")).await;
+    let wrong = json!({"username": "olga", "password": "not-her-password"});
+    app.post(None, "/api/v1/auth/login", &wrong).await.expect(401);
+    let grant =
+        json!({"role": "team_leader", "scope": {"kind": "line", "line": LINE}, "reason": "covers the late shift"});
+    app.post(Some(&admin), &format!("/api/v1/users/{olga_id}/roles/grant"), &grant).await.expect(200);
+
+    let path = format!("/api/v1/audit-trail?record_type=user&record_id={olga_id}");
+    let entries = trail(&app, &auditor, &path, 4).await;
+    let actions: Vec<&str> = entries.iter().filter_map(|entry| entry["action"].as_str()).collect();
+    for expected in ["UserCreated", "LoginSucceeded", "LoginFailed", "RoleGranted"] {
+        assert!(actions.contains(&expected), "{expected} in {actions:?}");
+    }
+    let granted = action(&entries, "RoleGranted");
+    assert_eq!(granted["reason"], "covers the late shift");
+    assert_eq!(granted["actor"]["role"], "admin");
+    assert!(
+        granted["changes"].as_array().is_some_and(|changes| changes.iter().any(|change| change["field"] == "grants"))
+    );
+
+    let by_action = trail(&app, &auditor, "/api/v1/audit-trail?action=LoginFailed", 1).await;
+    assert!(by_action.iter().all(|entry| entry["action"] == "LoginFailed") && !by_action.is_empty());
+}
+
+#[tokio::test]
+async fn at_08_times_show_in_utc_and_in_the_lines_time_zone_with_its_offset() {
+    let app = spawn(test_settings()).await;
+    let _projectors = app.start_projectors();
+    let admin = app.bootstrap_admin().await;
+    let (_, engineer) = app.person(&admin, "erin", on_site("engineer")).await;
+    let (_, auditor) = app.person(&admin, "audrey", on_site("auditor")).await;
+    let register = json!({"line": LINE, "name": "L3", "time_zone": "America/Chicago"});
+    app.post(Some(&engineer), "/api/v1/lines", &register).await.expect(201);
+    let entries = trail(&app, &auditor, &format!("/api/v1/audit-trail?record_type=line&record_id={LINE}"), 1).await;
+    let utc: chrono::DateTime<chrono::Utc> = serde_json::from_value(entries[0]["recorded_at"].clone()).unwrap();
+    let local = chrono::DateTime::parse_from_rfc3339(entries[0]["recorded_local"].as_str().unwrap()).unwrap();
+    assert_eq!(local.to_utc(), utc, "the same instant");
+    let chicago = utc.with_timezone(&chrono_tz::America::Chicago);
+    assert_eq!(local.offset().local_minus_utc(), chrono::Offset::fix(chicago.offset()).local_minus_utc());
+}
+
+#[tokio::test]
+async fn at_11_the_trail_exports_as_csv_and_ndjson_with_formulas_neutralised_and_within_the_readers_scope() {
+    let app = spawn(test_settings()).await;
+    let _projectors = app.start_projectors();
+    let admin = app.bootstrap_admin().await;
+    let (_, engineer) = app.person(&admin, "erin", on_site("engineer")).await;
+    let (_, leader) = app.person(&admin, "theo", on_line("team_leader", LINE)).await;
+    for line in [LINE, OTHER_LINE] {
+        app.post(Some(&engineer), "/api/v1/lines", &json!({"line": line, "name": "L", "time_zone": "UTC"}))
+            .await
+            .expect(201);
+        for code in ["jam", "starved"] {
+            let reason = json!({"code": code, "label": code, "loss_category": "unplanned"});
+            app.post(Some(&engineer), &format!("/api/v1/lines/{line}/downtime-reasons"), &reason).await.expect(200);
+        }
+    }
+    let stop = app
+        .post(Some(&leader), "/api/v1/downtime", &json!({"line": LINE, "started_at": "2026-11-22T06:00:00Z"}))
+        .await
+        .expect(201);
+    let stop = stop.body["aggregate_id"].as_str().unwrap().to_owned();
+    let reason = format!("/api/v1/downtime/{stop}/reason");
+    app.post(Some(&leader), &reason, &json!({"code": "jam"})).await.expect(200);
+    let formula = "=HYPERLINK(\"http://evil.example\",\"click\")";
+    app.post(Some(&leader), &reason, &json!({"code": "starved", "reason_for_change": formula})).await.expect(200);
+    trail(&app, &leader, &format!("/api/v1/audit-trail?record_id={stop}"), 3).await;
+
+    let csv = app.get(Some(&leader), "/api/v1/audit-trail/export?format=csv&record_type=downtime").await.expect(200);
+    let csv = csv.body.as_str().unwrap().to_owned();
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    assert_eq!(rows[2].get(column("action")), Some("DowntimeReasonChanged"));
+    assert_eq!(rows[2].get(column("reason")), Some(format!("'{formula}").as_str()), "shown as text, not run");
+
+    let ndjson = app.get(Some(&leader), "/api/v1/audit-trail/export?format=ndjson&record_type=line").await.expect(200);
+    let lines: Vec<Value> =
+        ndjson.body.as_str().unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let records: Vec<&str> = lines.iter().filter_map(|line| line["record_id"].as_str()).collect();
+    // L3's registration, its two reasons and their marks as used; nothing of L4 for L3's team leader.
+    assert_eq!(records, [LINE; 5]);
+
+    let (_, operator) = app.person(&admin, "olga", on_line("operator", LINE)).await;
+    assert_eq!(app.get(Some(&operator), "/api/v1/audit-trail").await.expect(403).code(), "forbidden");
+    let reversed = "/api/v1/audit-trail?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z";
+    assert_eq!(app.get(Some(&leader), reversed).await.expect(400).code(), "invalid_query");
+}
