@@ -20,6 +20,7 @@ mod routes;
 pub mod settings;
 mod state;
 pub mod telemetry;
+mod trail_report;
 mod views;
 
 use std::net::{SocketAddr, TcpListener};

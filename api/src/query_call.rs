@@ -26,6 +26,8 @@ use crate::state::AppState;
 pub struct QueryCall {
     pub app: web::Data<AppState>,
     pub principal: Principal,
+    /// Correlates what the read records (an export) with the request's log lines.
+    pub request_id: uuid::Uuid,
 }
 
 impl FromRequest for QueryCall {
@@ -35,11 +37,12 @@ impl FromRequest for QueryCall {
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let principal = Principal::from_request(request, payload);
         let app = request.app_data::<web::Data<AppState>>().cloned();
+        let request_id = crate::telemetry::request_id(request);
         Box::pin(async move {
             let principal = principal.await?;
             let app =
                 app.ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "no state"))?;
-            Ok(Self { app, principal })
+            Ok(Self { app, principal, request_id })
         })
     }
 }
@@ -71,6 +74,28 @@ impl QueryCall {
             lines.push(line);
         }
         Ok(lines)
+    }
+
+    /// Records, before a copy leaves, that `actor` exports `kind` of `selection` up to log position
+    /// `up_to` (Part 11 RC-01): an export that cannot be recorded is not made.
+    pub async fn record_export(
+        &self,
+        actor: domain::actor::Actor,
+        kind: domain::export::ExportKind,
+        selection: &str,
+        up_to: i64,
+    ) -> Result<(), ApiError> {
+        let selection = if selection.is_empty() { "everything visible" } else { selection };
+        let selection = domain::values::Description::parse(selection)
+            .map_err(|error| ApiError::bad_request("invalid_query", error.to_string()))?;
+        let context = commands::CommandContext {
+            correlation_id: self.request_id,
+            device_id: self.principal.device.clone(),
+            ..commands::CommandContext::new(actor)
+        };
+        let command = domain::export::ExportCommand::Record { kind, selection, up_to };
+        commands::execute(&self.app.exports, &uuid::Uuid::now_v7().to_string(), command, &context).await?;
+        Ok(())
     }
 
     /// 404 for a line that was never registered.

@@ -35,6 +35,7 @@ pub struct AppState {
     pub checklists: PgEventStore<Checklist>,
     pub users: PgEventStore<User>,
     pub devices: PgEventStore<Device>,
+    pub exports: PgEventStore<domain::export::Export>,
     pub sessions: RecentlyChecked,
     /// The read models' commits as this process hears of them, for live streams and kept boards.
     pub changes: Arc<Changes>,
@@ -55,6 +56,7 @@ impl AppState {
             checklists: PgEventStore::new(pool.clone(), StoreSettings::default()),
             users: PgEventStore::new(pool.clone(), StoreSettings::default()),
             devices: PgEventStore::new(pool.clone(), StoreSettings::default()),
+            exports: PgEventStore::new(pool.clone(), StoreSettings::default()),
             sessions: RecentlyChecked::default(),
             boards: Boards::new(Arc::clone(&changes)),
             changes,

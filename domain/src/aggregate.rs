@@ -47,6 +47,12 @@ pub trait Event: Serialize + DeserializeOwned + Clone + PartialEq + std::fmt::De
     }
 }
 
+/// The event types that change what an earlier event recorded (a correction, always with its reason):
+/// what a printout marks "changed since original entry" (Part 11 AT-12). Configuration that takes a new
+/// version from a time on is not a correction: the earlier version stays true for its time.
+pub const CORRECTIONS: &[&str] =
+    &["DowntimeReasonChanged", "ChecklistAnswerChanged", "PrintedNameChanged", "ProductionCorrected"];
+
 /// Declares an event enum of struct variants and derives its `Event::event_type` from the variant names.
 macro_rules! event_enum {
     ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident { $($body:tt)* }),* $(,)? }) => {

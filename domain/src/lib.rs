@@ -13,6 +13,7 @@ pub mod checklist;
 pub mod counter;
 pub mod device;
 pub mod downtime;
+pub mod export;
 pub mod job;
 pub mod line;
 pub mod line_id;

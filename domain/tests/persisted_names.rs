@@ -23,6 +23,7 @@ fn every_persisted_aggregate_and_event_type_name_is_the_one_pinned() {
         names::<domain::checklist::Checklist>(),
         names::<domain::user::User>(),
         names::<domain::device::Device>(),
+        names::<domain::export::Export>(),
     ]
     .concat();
     let pinned = include_str!("persisted_names.txt");
@@ -36,4 +37,14 @@ fn every_persisted_aggregate_and_event_type_name_is_the_one_pinned() {
         }
     }
     assert_eq!(current, pinned, "a new name? add it to domain/tests/persisted_names.txt");
+}
+
+#[test]
+fn every_correction_named_for_printouts_is_a_persisted_event_type() {
+    let pinned = include_str!("persisted_names.txt");
+    let persisted: Vec<&str> =
+        pinned.lines().filter_map(|line| line.split_once(": ")).flat_map(|(_, events)| events.split(", ")).collect();
+    for correction in domain::aggregate::CORRECTIONS {
+        assert!(persisted.contains(correction), "{correction} is not a persisted event type");
+    }
 }

@@ -41,11 +41,18 @@ async fn sealed() -> Sealed {
     }
     let key = SealKey::parse(&SealKey::generate("ms5-floor/test").unwrap()).unwrap();
     let mut connection = app.acquire().await.unwrap();
-    let events =
-        commands::event_log::read_committed_batch(&mut *connection, commands::event_log::LogPosition::START, 100)
-            .await
-            .unwrap();
-    seal::seal(&mut connection, &events).await.unwrap();
+    // The horizon is cluster-wide: other tests' open transactions can hold the reader back a while.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut after = commands::event_log::LogPosition::START;
+    let mut sealed = 0;
+    while sealed < 3 {
+        assert!(std::time::Instant::now() < deadline, "only {sealed} of 3 events could be read");
+        let events = commands::event_log::read_committed_batch(&mut *connection, after, 100).await.unwrap();
+        if let Some(last) = events.last() {
+            after = last.log_position();
+            sealed = seal::seal(&mut connection, &events).await.unwrap();
+        }
+    }
     seal::write_checkpoint(&mut connection, &key, chrono::Utc::now()).await.unwrap();
     let dir = std::env::temp_dir().join(format!("ms5-replay-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -7,23 +7,24 @@
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpResponse, get, web};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use domain::scope::Scope;
 use futures_util::stream;
-use projections::read_models::audit::query::{self, Selection, TrailRow, Visible};
+use projections::read_models::audit::query::{self, Selection, Visible};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::access::{READ_ACCOUNTS, READ_TRAIL, scopes_of};
 use crate::auth::{Principal, Target, authorize};
 use crate::error::ApiError;
-use crate::query_call::{QueryCall, QueryErrors, page_limit};
+use crate::query_call::{QueryCall, QueryErrors, RecordNotFound, page_limit};
 use crate::record_type::RecordType;
+use crate::trail_report::TrailReport;
+use crate::views::trail::TrailEntry;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    config.service(search).service(export);
+    config.service(search).service(export).service(report);
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -83,96 +84,6 @@ fn visible(principal: &Principal) -> Result<Visible, ApiError> {
     Ok(visible)
 }
 
-/// Who acted.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ActorView {
-    pub user_id: Option<Uuid>,
-    /// The printed name at the time.
-    pub name: Option<String>,
-    /// The role used.
-    pub role: Option<String>,
-}
-
-/// One field an event changed.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ChangeView {
-    /// The path of the field in the record (`reason.code`).
-    pub field: String,
-    /// Before the event; `null` where there was none.
-    pub old: Value,
-    pub new: Value,
-}
-
-/// One event of one record, as the trail shows it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TrailEntry {
-    /// The event's position in the log (the key of `after`).
-    pub position: i64,
-    /// Its ledger number, once sealed.
-    pub ledger_number: Option<i64>,
-    pub event_id: Uuid,
-    /// Server time, UTC.
-    pub recorded_at: DateTime<Utc>,
-    /// The same instant in the line's time zone, with its offset (UTC for records without a line).
-    pub recorded_local: String,
-    pub record_type: String,
-    pub record_id: String,
-    pub sequence: i64,
-    /// The event type.
-    pub action: String,
-    pub line: Option<String>,
-    pub actor: ActorView,
-    pub device_id: Option<String>,
-    /// When a machine or tablet took the data, by its clock.
-    pub source_timestamp: Option<DateTime<Utc>>,
-    pub reason: Option<String>,
-    pub changes: Vec<ChangeView>,
-    /// The event's stream hash (hex).
-    pub stream_hash: String,
-}
-
-/// `at` in `time_zone` (an IANA name), with its offset; UTC when there is none.
-fn local(at: DateTime<Utc>, time_zone: Option<&str>) -> String {
-    match time_zone.and_then(|zone| zone.parse::<chrono_tz::Tz>().ok()) {
-        Some(zone) => at.with_timezone(&zone).to_rfc3339_opts(SecondsFormat::Micros, false),
-        None => at.to_rfc3339_opts(SecondsFormat::Micros, false),
-    }
-}
-
-impl From<TrailRow> for TrailEntry {
-    fn from(row: TrailRow) -> Self {
-        let changes = match row.changes {
-            Value::Array(changes) => changes
-                .into_iter()
-                .map(|change| ChangeView {
-                    field: change["field"].as_str().unwrap_or_default().to_owned(),
-                    old: change["old"].clone(),
-                    new: change["new"].clone(),
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        Self {
-            position: row.position,
-            ledger_number: row.ledger_number,
-            event_id: row.event_id,
-            recorded_at: row.recorded_at,
-            recorded_local: local(row.recorded_at, row.time_zone.as_deref()),
-            record_type: row.record_type,
-            record_id: row.record_id,
-            sequence: row.sequence,
-            action: row.action,
-            line: row.line,
-            actor: ActorView { user_id: row.actor_id, name: row.actor_name, role: row.actor_role },
-            device_id: row.device_id,
-            source_timestamp: row.source_timestamp,
-            reason: row.reason,
-            changes,
-            stream_hash: hex::encode(row.stream_hash),
-        }
-    }
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TrailPage {
     pub entries: Vec<TrailEntry>,
@@ -225,12 +136,22 @@ const EXPORT_BATCH: i64 = 1000;
     (status = 200, content_type = "text/csv", body = String, description = "CSV, or NDJSON (`application/x-ndjson`), one entry per line"),
     QueryErrors))]
 #[get("/api/v1/audit-trail/export")]
-async fn export(call: QueryCall, query: web::Query<ExportQuery>) -> Result<HttpResponse, ApiError> {
+async fn export(
+    call: QueryCall,
+    query: web::Query<ExportQuery>,
+    request: actix_web::HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let visible = visible(&call.principal)?;
+    let actor = authorize(&call.principal, READ_TRAIL, Target::Anywhere)?;
     let ExportQuery { format, record_type, record_id, user, action, line, from, to } = query.into_inner();
     let selection =
         TrailQuery { record_type, record_id, user, action, line, from, to, after: None, limit: None }.selection()?;
     let up_to = query::newest(&call.app.pool).await?;
+    let kind = match format {
+        ExportFormat::Csv => domain::export::ExportKind::TrailCsv,
+        ExportFormat::Ndjson => domain::export::ExportKind::TrailNdjson,
+    };
+    call.record_export(actor, kind, request.query_string(), up_to).await?;
     let pool = call.app.pool.clone();
     let chunks = stream::try_unfold(Some(0i64), move |next| {
         let (pool, selection, visible) = (pool.clone(), selection.clone(), visible.clone());
@@ -346,4 +267,49 @@ mod formats {
         }
         Ok(out)
     }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    #[param(value_type = String, example = "job")]
+    pub record_type: RecordType,
+    pub record_id: String,
+}
+
+/// One record's whole audit trail as a printable HTML report: its summary, every entry with old and new
+/// values, and "changed since original entry" marks (AT-11, AT-12). Recorded as an export.
+#[utoipa::path(tag = "audit trail", params(ReportQuery), responses(
+    (status = 200, content_type = "text/html", body = String), QueryErrors, RecordNotFound))]
+#[get("/api/v1/audit-trail/report")]
+async fn report(
+    call: QueryCall,
+    query: web::Query<ReportQuery>,
+    request: actix_web::HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let visible = visible(&call.principal)?;
+    let actor = authorize(&call.principal, READ_TRAIL, Target::Anywhere)?;
+    let ReportQuery { record_type, record_id } = query.into_inner();
+    let selection = Selection {
+        record_type: Some(record_type.stream_type().to_owned()),
+        record_id: Some(record_id.clone()),
+        ..Selection::default()
+    };
+    let up_to = query::newest(&call.app.pool).await?;
+    let mut entries: Vec<TrailEntry> = Vec::new();
+    let mut after = 0;
+    loop {
+        let rows = query::page(&call.app.pool, &selection, &visible, after, up_to, EXPORT_BATCH).await?;
+        let Some(last) = rows.last() else { break };
+        after = last.position;
+        entries.extend(rows.into_iter().map(TrailEntry::from));
+    }
+    if entries.is_empty() {
+        return Err(ApiError::not_found("record in the audit trail", &record_id));
+    }
+    call.record_export(actor.clone(), domain::export::ExportKind::TrailReport, request.query_string(), up_to).await?;
+    let report = TrailReport::new(entries, actor.printed_name.to_string(), Utc::now(), up_to);
+    let html = askama::Template::render(&report).map_err(|error| crate::error::internal(&error))?;
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html))
 }

@@ -128,9 +128,12 @@ async fn latest_checkpoint(call: QueryCall) -> Result<HttpResponse, ApiError> {
         (status = 409, body = crate::error::ErrorBody, description = "`not_checkpointed`: no signed checkpoint covers it yet")))]
 #[get("/api/v1/ledger/proofs/{ledger_number}")]
 async fn proof(call: QueryCall, path: web::Path<u64>) -> Result<HttpResponse, ApiError> {
-    authorize(&call.principal, AUDIT_LEDGER, Target::Anywhere)?;
+    let actor = authorize(&call.principal, AUDIT_LEDGER, Target::Anywhere)?;
     let ledger_number = path.into_inner();
     let proof = commands::ledger::proof::prove_event(&call.app.pool, ledger_number).await.map_err(from_ledger)?;
+    let selection = format!("ledger_number={ledger_number}");
+    let up_to = i64::try_from(ledger_number).unwrap_or(i64::MAX);
+    call.record_export(actor, domain::export::ExportKind::EventProof, &selection, up_to).await?;
     Ok(HttpResponse::Ok()
         .insert_header((
             header::CONTENT_DISPOSITION,

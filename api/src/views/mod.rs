@@ -7,6 +7,7 @@
 
 pub mod states;
 pub mod stored;
+pub mod trail;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

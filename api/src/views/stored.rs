@@ -49,6 +49,7 @@ impl PartialSchema for EventPayload {
             domain::checklist::ChecklistEvent::schema(),
             domain::user::UserEvent::schema(),
             domain::device::DeviceEvent::schema(),
+            domain::export::ExportEvent::schema(),
         ] {
             untag(tagged, &mut payloads);
         }
@@ -66,6 +67,7 @@ impl ToSchema for EventPayload {
         <domain::checklist::ChecklistEvent as ToSchema>::schemas(schemas);
         <domain::user::UserEvent as ToSchema>::schemas(schemas);
         <domain::device::DeviceEvent as ToSchema>::schemas(schemas);
+        <domain::export::ExportEvent as ToSchema>::schemas(schemas);
     }
 }
 

@@ -10,7 +10,7 @@ use crate::catalogue::{Access, EVERY_ROLE, Endpoint, call, endpoints, none, setu
 use crate::support::{LINE, spawn, test_settings};
 
 #[tokio::test]
-async fn every_role_is_allowed_or_refused_every_endpoint_as_specified() {
+async fn ac_03_every_role_is_allowed_or_refused_every_endpoint_as_specified() {
     let app = spawn(test_settings()).await;
     let (tokens, fixture, outsider) = setup(&app).await;
     let mut wrong = Vec::new();

@@ -20,7 +20,7 @@ fn action(entries: &[Value], name: &str) -> Value {
 }
 
 #[tokio::test]
-async fn at_03_at_02_a_changed_stop_reason_shows_old_and_new_values_with_who_when_why_and_from_where() {
+async fn at_03_at_02_at_12_a_changed_stop_reason_shows_old_and_new_values_with_who_when_why_and_from_where() {
     let app = spawn(test_settings()).await;
     let _projectors = app.start_projectors();
     let admin = app.bootstrap_admin().await;
@@ -57,6 +57,18 @@ async fn at_03_at_02_a_changed_stop_reason_shows_old_and_new_values_with_who_whe
     );
     assert_eq!((changed["line"].as_str(), changed["sequence"].as_i64()), (Some(LINE), Some(3)));
     assert!(changed["recorded_at"].is_string() && changed["stream_hash"].as_str().is_some_and(|hash| hash.len() == 64));
+    let report = format!("/api/v1/audit-trail/report?record_type=downtime&record_id={stop}");
+    let printed = app.get(Some(&auditor), &report).await.expect(200);
+    let content_type = printed.headers.get("content-type").and_then(|value| value.to_str().ok());
+    assert_eq!(content_type, Some("text/html; charset=utf-8"));
+    let html = printed.body.as_str().unwrap();
+    assert!(
+        html.contains("CHANGED SINCE ORIGINAL ENTRY") && html.contains("reason.code: jam &rarr; starved"),
+        "{html}"
+    );
+    assert!(html.contains("the filler was waiting for bottles") && html.contains("Person theo (team_leader)"));
+    let missing = "/api/v1/audit-trail/report?record_type=downtime&record_id=no-such-stop";
+    assert_eq!(app.get(Some(&auditor), missing).await.expect(404).code(), "not_found");
     let assigned = action(&entries, "DowntimeReasonAssigned");
     assert_eq!(
         assigned["changes"],
@@ -113,7 +125,7 @@ async fn at_08_times_show_in_utc_and_in_the_lines_time_zone_with_its_offset() {
 }
 
 #[tokio::test]
-async fn at_11_the_trail_exports_as_csv_and_ndjson_with_formulas_neutralised_and_within_the_readers_scope() {
+async fn at_11_rc_01_the_trail_exports_as_csv_and_ndjson_with_formulas_neutralised_within_scope_and_on_record() {
     let app = spawn(test_settings()).await;
     let _projectors = app.start_projectors();
     let admin = app.bootstrap_admin().await;
@@ -156,8 +168,43 @@ async fn at_11_the_trail_exports_as_csv_and_ndjson_with_formulas_neutralised_and
     // L3's registration, its two reasons and their marks as used; nothing of L4 for L3's team leader.
     assert_eq!(records, [LINE; 5]);
 
+    // Each export is on record (RC-01): who took which selection, in which form.
+    let (_, auditor) = app.person(&admin, "audrey", on_site("auditor")).await;
+    let exports = trail(&app, &auditor, "/api/v1/audit-trail?action=RecordsExported", 2).await;
+    let kinds: Vec<&Value> = exports.iter().map(|entry| &entry["changes"][0]["new"][0]).collect();
+    assert_eq!(kinds, [&json!("trail_csv"), &json!("trail_ndjson")]);
+    assert_eq!(exports[0]["actor"]["name"], "Person theo");
+    assert_eq!(exports[0]["changes"][0]["new"][1], "format=csv&record_type=downtime");
+
     let (_, operator) = app.person(&admin, "olga", on_line("operator", LINE)).await;
     assert_eq!(app.get(Some(&operator), "/api/v1/audit-trail").await.expect(403).code(), "forbidden");
     let reversed = "/api/v1/audit-trail?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z";
     assert_eq!(app.get(Some(&leader), reversed).await.expect(400).code(), "invalid_query");
+}
+
+#[tokio::test]
+async fn at_01_at_06_every_event_of_a_job_and_its_people_is_in_the_trail_exactly_once() {
+    let app = spawn(test_settings()).await;
+    let (job, olga) = app.running_job().await;
+    app.post(Some(&olga), &format!("/api/v1/jobs/{job}/production"), &json!({"good": 3, "reject": 0}))
+        .await
+        .expect(200);
+    let _projectors = app.start_projectors();
+    let admin = app.login("admin", crate::support::ADMIN_PASSWORD).await;
+    let events = app.event_count().await;
+    let mut seen = Vec::new();
+    let mut after = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    // Page through the whole trail as the administrator (every line of the site, and accounts).
+    while i64::try_from(seen.len()).unwrap() < events {
+        assert!(std::time::Instant::now() < deadline, "the trail holds {} of {events} events", seen.len());
+        let page = app.get(Some(&admin), &format!("/api/v1/audit-trail?after={after}&limit=5")).await.expect(200);
+        for entry in page.body["entries"].as_array().unwrap() {
+            after = entry["position"].as_i64().unwrap();
+            seen.push(after);
+        }
+    }
+    let positions: Vec<i64> =
+        sqlx::query_scalar("SELECT position FROM events ORDER BY position").fetch_all(&app.owner).await.unwrap();
+    assert_eq!(seen, positions, "each event once, in log order");
 }

@@ -196,7 +196,7 @@ async fn two_instances_share_one_database_each_projection_runs_in_one_and_the_su
     let owner = database.owner_pool().await;
     let app = commands::database::application_pool(&database.url, 4).await.unwrap();
     let (first, mut first_guard) = start_instance(&database.url, "ms5-first");
-    let first_owns_all = [("ms5-first", 7)];
+    let first_owns_all = [("ms5-first", 8)];
     assert_eq!(rows_until(&owner, OWNERS, &first_owns_all).await, owned(&first_owns_all));
     let (second, mut second_guard) = start_instance(&database.url, "ms5-second");
 
@@ -209,14 +209,14 @@ async fn two_instances_share_one_database_each_projection_runs_in_one_and_the_su
     let killed = Command::new("kill").args(["-KILL", &first.id().to_string()]).status();
     assert!(killed.is_ok_and(|status| status.success()));
     wait_for_exit(first);
-    let second_owns_all = [("ms5-second", 7)];
+    let second_owns_all = [("ms5-second", 8)];
     assert_eq!(rows_until(&owner, OWNERS, &second_owns_all).await, owned(&second_owns_all));
     raise_calls(&app, 2).await;
     let all_calls = [("calls", 5)];
     assert_eq!(rows_until(&owner, ANDON_ROWS, &all_calls).await, owned(&all_calls), "the survivor carries on");
     // Every projection, not only the Andon calls, reaches the end of the log, each event counted once.
     let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&owner).await.unwrap_or(-1);
-    let each_once = ["andon", "downtime", "jobs", "ledger", "oee"].map(|name| (name, events));
+    let each_once = ["andon", "audit_trail", "downtime", "jobs", "ledger", "oee"].map(|name| (name, events));
     assert_eq!(rows_until(&owner, APPLIED, &each_once).await, owned(&each_once));
 
     second_guard.0 = None;
@@ -400,9 +400,9 @@ async fn after_a_database_restart_under_load_every_projection_has_one_owner_none
     let (first, mut first_guard) = start_instance(&url, "ms5-a");
     let (second, mut second_guard) = start_instance(&url, "ms5-b");
     assert_eq!(
-        locks_held_until(&owner, 7).await,
-        7,
-        "five projections, the scheduler and the checkpoint writer, each owned once"
+        locks_held_until(&owner, 8).await,
+        8,
+        "six projections, the scheduler and the checkpoint writer, each owned once"
     );
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -428,7 +428,7 @@ async fn after_a_database_restart_under_load_every_projection_has_one_owner_none
     // Within the deadline: each worker owned once, no projection stopped, each event applied once, and
     // the read models equal a recount from the events.
     let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&owner).await.unwrap_or(-1);
-    let each_once = ["andon", "downtime", "jobs", "ledger", "oee"].map(|name| (name, events));
+    let each_once = ["andon", "audit_trail", "downtime", "jobs", "ledger", "oee"].map(|name| (name, events));
     assert_eq!(rows_until(&owner, APPLIED, &each_once).await, owned(&each_once));
     let raises: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'AndonRaised'")
         .fetch_one(&owner)
@@ -446,8 +446,8 @@ async fn after_a_database_restart_under_load_every_projection_has_one_owner_none
     assert_eq!(stopped_projections, 0);
     // The scheduler takes its lock again on its own tick: wait for it, as for the projections above.
     assert_eq!(
-        locks_held_until(&owner, 7).await,
-        7,
+        locks_held_until(&owner, 8).await,
+        8,
         "each projection, the scheduler and the checkpoint writer owned exactly once again"
     );
 
@@ -542,7 +542,7 @@ async fn sigterm_stops_a_projector_only_process_under_load_gracefully_with_every
     stop.send(true).ok();
     writer.await.unwrap();
 
-    let consistent = ["andon", "downtime", "jobs", "ledger", "oee"].map(|name| (name, 0));
+    let consistent = ["andon", "audit_trail", "downtime", "jobs", "ledger", "oee"].map(|name| (name, 0));
     assert_eq!(rows(&owner, CONSISTENT).await, owned(&consistent), "each checkpoint counts exactly its events");
     let andon_rows: i64 = sqlx::query_scalar("SELECT count(*) FROM read_andon").fetch_one(&owner).await.unwrap_or(-1);
     let applied: i64 = sqlx::query_scalar("SELECT events_applied FROM projection_checkpoints WHERE name = 'andon'")

@@ -256,6 +256,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         e("GET", "/api/v1/state", Roles(PEOPLE), none),
         e("GET", "/api/v1/audit-trail", Roles(TRAIL), none),
         e("GET", "/api/v1/audit-trail/export", Roles(TRAIL), none),
+        e("GET", "/api/v1/audit-trail/report", Roles(TRAIL), none),
         e("GET", "/api/v1/ledger/verifier-key", Roles(LEDGER), none),
         e("GET", "/api/v1/ledger/checkpoints", Roles(LEDGER), none),
         e("GET", "/api/v1/ledger/checkpoints/latest", Roles(LEDGER), none),
@@ -304,6 +305,7 @@ pub fn concrete(endpoint: &Endpoint, fixture: &Fixture) -> String {
         ("GET", "/api/v1/oee/roll-up") => format!("{path}?site=plant-1&area=packing"),
         ("GET", "/api/v1/ledger/consistency") => format!("{path}?old=1&new=1"),
         ("GET", "/api/v1/audit-trail/export") => format!("{path}?format=ndjson"),
+        ("GET", "/api/v1/audit-trail/report") => format!("{path}?record_type=job&record_id={}", fixture.job),
         _ => path,
     }
 }

@@ -51,7 +51,7 @@ async fn requests_without_a_valid_token_are_refused() {
 }
 
 #[tokio::test]
-async fn repeated_failures_lock_the_account_alert_administrators_and_an_administrator_unlocks() {
+async fn ac_06_repeated_failures_lock_the_account_alert_administrators_and_an_administrator_unlocks() {
     let settings =
         api::ServiceSettings { max_failed_logins: NonZeroU32::new(3).unwrap_or(NonZeroU32::MIN), ..test_settings() };
     let app = spawn(settings).await;
@@ -94,7 +94,7 @@ async fn repeated_failures_lock_the_account_alert_administrators_and_an_administ
 }
 
 #[tokio::test]
-async fn passwords_follow_the_policy_expire_and_an_administrators_reset_forces_a_change() {
+async fn ac_05_passwords_follow_the_policy_expire_and_an_administrators_reset_forces_a_change() {
     let app = spawn(test_settings()).await;
     let admin = app.bootstrap_admin().await;
     let (olga_id, olga) = app.person(&admin, "olga", on_site("operator")).await;
@@ -123,7 +123,7 @@ async fn passwords_follow_the_policy_expire_and_an_administrators_reset_forces_a
 }
 
 #[tokio::test]
-async fn an_administrator_revokes_every_session_of_a_user_at_once() {
+async fn ac_07_an_administrator_revokes_every_session_of_a_user_at_once() {
     let app = spawn(test_settings()).await;
     let admin = app.bootstrap_admin().await;
     let (olga_id, first) = app.person(&admin, "olga", on_site("operator")).await;
@@ -151,7 +151,7 @@ async fn an_administrator_revokes_every_session_of_a_user_at_once() {
 }
 
 #[tokio::test]
-async fn an_idle_session_times_out_and_the_timeout_is_recorded() {
+async fn ac_08_at_07_an_idle_session_times_out_and_the_timeout_is_recorded() {
     let app = spawn(test_settings()).await;
     let admin = app.bootstrap_admin().await;
     let (olga_id, olga) = app.person(&admin, "olga", on_site("operator")).await;
@@ -184,7 +184,7 @@ async fn a_refresh_token_renews_access_until_the_person_signs_out() {
 }
 
 #[tokio::test]
-async fn an_administrator_cannot_also_hold_a_record_owning_role() {
+async fn ac_04_an_administrator_cannot_also_hold_a_record_owning_role() {
     let app = spawn(test_settings()).await;
     let admin = app.bootstrap_admin().await;
     let grants = json!([
@@ -204,7 +204,7 @@ async fn an_administrator_cannot_also_hold_a_record_owning_role() {
 }
 
 #[tokio::test]
-async fn devices_authenticate_with_their_secret_and_a_revoked_device_is_shut_out() {
+async fn ac_09_devices_authenticate_with_their_secret_and_a_revoked_device_is_shut_out() {
     let app = spawn(test_settings()).await;
     let admin = app.bootstrap_admin().await;
     let enrol = json!({"device_id": "gw-1", "name": "Gateway 1", "kind": "plc_gateway", "scope": {"kind": "line", "line": LINE}});
@@ -230,7 +230,7 @@ async fn devices_authenticate_with_their_secret_and_a_revoked_device_is_shut_out
 }
 
 #[tokio::test]
-async fn a_person_signed_in_on_an_enrolled_tablet_has_the_tablet_recorded_on_their_events() {
+async fn ac_01_ac_09_a_person_signed_in_on_an_enrolled_tablet_has_the_tablet_recorded_on_their_events() {
     let app = spawn(test_settings()).await;
     let admin = app.bootstrap_admin().await;
     let (_, engineer) = app.person(&admin, "erin", on_site("engineer")).await;

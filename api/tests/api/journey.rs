@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::support::{LINE, LINE_PATH, on_line, on_site, spawn, test_settings};
 
 #[tokio::test]
-async fn a_job_runs_through_its_whole_life_and_its_history_shows_who_did_what() {
+async fn at_02_at_09_a_job_runs_through_its_whole_life_and_its_history_shows_who_did_what() {
     let app = spawn(test_settings()).await;
     let _projectors = app.start_projectors();
     let admin = app.bootstrap_admin().await;
@@ -169,7 +169,14 @@ async fn a_job_runs_through_its_whole_life_and_its_history_shows_who_did_what() 
         .unwrap_or_default();
     assert_eq!(
         states,
-        [("andon", "running"), ("downtime", "running"), ("jobs", "running"), ("ledger", "running"), ("oee", "running")]
+        [
+            ("andon", "running"),
+            ("audit_trail", "running"),
+            ("downtime", "running"),
+            ("jobs", "running"),
+            ("ledger", "running"),
+            ("oee", "running")
+        ]
     );
     let this_process = format!("ms5-floor pid {}", std::process::id());
     for projection in status.body.as_array().into_iter().flatten() {

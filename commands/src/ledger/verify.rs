@@ -309,8 +309,8 @@ struct Row {
     sequence: Option<i64>,
     event_type: Option<String>,
     event_version: Option<i32>,
-    payload: Option<Value>,
-    metadata: Option<Value>,
+    payload: Option<String>,
+    metadata: Option<String>,
     recorded_at: Option<DateTime<Utc>>,
     stream_hash: Option<Vec<u8>>,
 }
@@ -357,8 +357,9 @@ struct Event {
     sequence: i64,
     event_type: String,
     event_version: i32,
-    payload: Value,
-    metadata: Value,
+    /// As text: parsed where the hashes are recomputed, on every core.
+    payload: String,
+    metadata: String,
     recorded_at: DateTime<Utc>,
     stream_hash: Vec<u8>,
 }
@@ -391,7 +392,8 @@ struct Hashed {
 async fn batch(pool: PgPool, after: i64) -> Result<Vec<Row>, LedgerError> {
     Ok(sqlx::query_as(
         "SELECT l.ledger_number, l.leaf_hash, e.event_id, e.aggregate_type, e.aggregate_id, e.sequence,
-                e.event_type, e.event_version, e.payload, e.metadata, e.recorded_at, e.stream_hash
+                e.event_type, e.event_version, e.payload::text AS payload, e.metadata::text AS metadata,
+                e.recorded_at, e.stream_hash
          FROM ledger l LEFT JOIN events e ON e.position = l.position
          WHERE l.ledger_number > $1 ORDER BY l.ledger_number LIMIT $2",
     )
@@ -415,6 +417,12 @@ fn hash_all(work: Vec<Work>) -> Vec<Hashed> {
 
 fn hash_one(work: &Work) -> Hashed {
     let event = &work.event;
+    let parse = |text: &str| serde_json::from_str::<Value>(text);
+    let (Ok(payload), Ok(metadata)) = (parse(&event.payload), parse(&event.metadata)) else {
+        let detail = "the stored payload or metadata is not JSON".to_owned();
+        let fault = Fault::at(Some(work.number), Some(event.record()), FaultKind::ChainBroken, detail);
+        return Hashed { leaf: [0; 32], fault: Some(fault) };
+    };
     let canonical = canonical::hashed_bytes(&HashedEvent {
         event_id: event.event_id,
         aggregate_type: &event.aggregate_type,
@@ -422,8 +430,8 @@ fn hash_one(work: &Work) -> Hashed {
         sequence: u64::try_from(event.sequence).unwrap_or_default(),
         event_type: &event.event_type,
         event_version: u32::try_from(event.event_version).unwrap_or_default(),
-        payload: &event.payload,
-        metadata: &event.metadata,
+        payload: &payload,
+        metadata: &metadata,
         recorded_at: event.recorded_at,
     });
     let leaf = tree::leaf_hash(&canonical, &event.stream_hash);

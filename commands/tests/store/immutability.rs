@@ -12,7 +12,7 @@ async fn refused(pool: &PgPool, statement: &str) -> String {
 }
 
 #[tokio::test]
-async fn the_application_role_cannot_update_delete_or_truncate_events() {
+async fn at_05_the_application_role_cannot_update_delete_or_truncate_events() {
     let fixture = fixture().await;
     running_job(&fixture.store::<Job>()).await;
     for statement in ["UPDATE events SET payload = '{}'", "DELETE FROM events", "TRUNCATE events"] {
@@ -22,7 +22,7 @@ async fn the_application_role_cannot_update_delete_or_truncate_events() {
 }
 
 #[tokio::test]
-async fn even_the_owner_cannot_update_delete_or_truncate_events() {
+async fn at_05_even_the_owner_cannot_update_delete_or_truncate_events() {
     let fixture = fixture().await;
     running_job(&fixture.store::<Job>()).await;
     let owner = fixture.database.owner_pool().await;
@@ -50,7 +50,7 @@ async fn a_sequence_gap_is_refused_by_the_database() {
 /// The hash chain recomputed from the rows matches what was written, and stops matching at the first
 /// event someone altered or removed (here a superuser who switched the trigger off).
 #[tokio::test]
-async fn the_hash_chain_matches_the_rows_and_exposes_an_edit_or_a_deletion() {
+async fn at_15_the_hash_chain_matches_the_rows_and_exposes_an_edit_or_a_deletion() {
     let fixture = fixture().await;
     let store = fixture.store::<Job>();
     let (edited, shortened) = (running_job(&store).await, running_job(&store).await);

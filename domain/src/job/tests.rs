@@ -115,7 +115,7 @@ fn only_the_assigned_operator_accepts() {
 }
 
 #[test]
-fn starts_only_an_accepted_job() {
+fn ac_10_starts_only_an_accepted_job() {
     assert_eq!(given::<Job>(&accepted(), JobCommand::Start), Ok(vec![JobEvent::JobStarted { at: now() }]));
     assert_eq!(given::<Job>(&[created(), assigned()], JobCommand::Start), wrong_status("start", JobStatus::Created));
     assert_eq!(given::<Job>(&running(), JobCommand::Start), wrong_status("start", JobStatus::Running));

@@ -119,7 +119,7 @@ fn a_printed_name_change_keeps_the_old_name() {
 }
 
 #[test]
-fn a_deactivated_user_stays_and_accepts_no_further_change() {
+fn ac_02_a_deactivated_user_stays_and_accepts_no_further_change() {
     let deactivate = UserCommand::Deactivate { reason: reason("left the company") };
     assert_eq!(given::<User>(&operator(), deactivate.clone()), Ok(deactivated()[1..].to_vec()));
     for command in

@@ -15,7 +15,7 @@ async fn rows(fixture: &Fixture) -> Vec<(String, Value, i64, i64)> {
 }
 
 #[tokio::test]
-async fn the_jobs_read_model_is_the_fold_of_each_stream_and_a_rebuild_gives_the_same_rows() {
+async fn at_14_the_jobs_read_model_is_the_fold_of_each_stream_and_a_rebuild_gives_the_same_rows() {
     let fixture = fixture().await;
     let store = fixture.jobs();
     let mut ids = Vec::new();

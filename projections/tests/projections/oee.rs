@@ -149,7 +149,7 @@ async fn the_published_example_scripted_as_a_shift_gives_the_published_figures()
 }
 
 #[tokio::test]
-async fn an_ideal_cycle_time_version_that_takes_effect_in_the_past_prices_later_units() {
+async fn rc_03_an_ideal_cycle_time_version_that_takes_effect_in_the_past_prices_later_units() {
     let fixture = fixture().await;
     let lines = configured_line(&fixture).await;
     scripted_shift(&fixture, &lines).await;

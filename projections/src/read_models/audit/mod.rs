@@ -105,7 +105,7 @@ async fn store(transaction: &mut PgConnection, records: HashMap<RecordKey, Known
 
 /// The record's state before and after `event`, as its aggregate folds it.
 fn step(record_type: &str, state: &Value, event: &RecordedEvent) -> Result<(Value, Value), ProjectionError> {
-    use domain::{andon, checklist, device, downtime, job, line, user};
+    use domain::{andon, checklist, device, downtime, export, job, line, user};
     match record_type {
         line::Line::TYPE => step_as::<line::Line>(state, event),
         job::Job::TYPE => step_as::<job::Job>(state, event),
@@ -115,6 +115,7 @@ fn step(record_type: &str, state: &Value, event: &RecordedEvent) -> Result<(Valu
         checklist::Checklist::TYPE => step_as::<checklist::Checklist>(state, event),
         user::User::TYPE => step_as::<user::User>(state, event),
         device::Device::TYPE => step_as::<device::Device>(state, event),
+        export::Export::TYPE => step_as::<export::Export>(state, event),
         other => Err(ProjectionError::Inconsistent(format!("the trail knows no record type {other}"))),
     }
 }
