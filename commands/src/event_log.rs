@@ -104,6 +104,72 @@ pub async fn read_stream(
     Ok(events)
 }
 
+/// The last sequence number of a stream recorded at or before `at`, if any.
+pub async fn last_sequence_at(
+    pool: &PgPool,
+    aggregate_type: &str,
+    aggregate_id: &str,
+    at: DateTime<Utc>,
+) -> Result<Option<u64>, StoreError> {
+    let sequence: Option<i64> = sqlx::query_scalar(
+        "SELECT max(sequence) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND recorded_at <= $3",
+    )
+    .bind(aggregate_type)
+    .bind(aggregate_id)
+    .bind(at)
+    .fetch_one(pool)
+    .await?;
+    Ok(sequence.and_then(|sequence| u64::try_from(sequence).ok()))
+}
+
+/// A page of one stream: its events after sequence `after`, at most `limit`, preceded by the event at
+/// `after` itself when there is one (whose stored hash the page's first event chains to), and the
+/// stream's length. What a page costs does not grow with the stream.
+pub async fn read_page(
+    pool: &PgPool,
+    aggregate_type: &str,
+    aggregate_id: &str,
+    after: u64,
+    limit: u64,
+) -> Result<(Option<RecordedEvent>, Vec<RecordedEvent>, u64), StoreError> {
+    let (after, limit) = (i64::try_from(after).unwrap_or(i64::MAX), i64::try_from(limit).unwrap_or(i64::MAX));
+    let mut events = sqlx::query_as::<_, RecordedEvent>(&format!(
+        "SELECT {COLUMNS} FROM events
+         WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence >= $3 AND sequence <= $3 + $4
+         ORDER BY sequence"
+    ))
+    .bind(aggregate_type)
+    .bind(aggregate_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let length: Option<i64> =
+        sqlx::query_scalar("SELECT max(sequence) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2")
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .fetch_one(pool)
+            .await?;
+    let predecessor = match events.first() {
+        Some(first) if first.sequence == after && after > 0 => Some(events.remove(0)),
+        _ => None,
+    };
+    Ok((predecessor, events, length.and_then(|length| u64::try_from(length).ok()).unwrap_or(0)))
+}
+
+/// Whether each of `events` (consecutive, in sequence order) recomputes to its stored hash from its
+/// predecessor's stored hash, starting from `predecessor` (none before the first event of a stream).
+pub fn links_hold(predecessor: Option<&RecordedEvent>, events: &[RecordedEvent]) -> bool {
+    let mut previous: Option<StreamHash> = predecessor.and_then(|event| event.stream_hash.clone().try_into().ok());
+    for (expected, event) in (predecessor.map_or(1, |event| event.sequence + 1)..).zip(events) {
+        if event.sequence != expected || event.stream_hash != event.recompute_hash(previous.as_ref()) {
+            return false;
+        }
+        previous = event.stream_hash.clone().try_into().ok();
+    }
+    true
+}
+
 /// Where one event stands in the log.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PlacedEvent {

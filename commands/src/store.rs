@@ -208,7 +208,7 @@ impl<A: domain::Aggregate> PgEventStore<A> {
         let (working, fresh) = match guard.as_ref() {
             Some(warm) if self.settings.keep_warm => (warm.clone(), false),
             _ => {
-                let loaded = self.read_state(aggregate_id).await?;
+                let loaded = self.read_state_at(aggregate_id, u64::MAX).await?;
                 *guard = Some(loaded.clone());
                 (loaded, true)
             }
@@ -222,6 +222,14 @@ impl<A: domain::Aggregate> PgEventStore<A> {
         Ok(self.load(aggregate_id).await?.working.aggregate.0)
     }
 
+    /// The aggregate as it was after sequence `up_to` (or its newest, if shorter), and that version (0:
+    /// it did not exist): what auditors ask for. Read from the database, from the newest trusted
+    /// snapshot at or before the point, never from the warm copy.
+    pub async fn state_at(&self, aggregate_id: &str, up_to: u64) -> Result<(A, u64), StoreError> {
+        let loaded = self.read_state_at(aggregate_id, up_to).await?;
+        Ok((loaded.aggregate.0, loaded.version))
+    }
+
     /// The aggregate's committed state and version (0: it does not exist), as [`Self::state`].
     pub async fn state_and_version(&self, aggregate_id: &str) -> Result<(A, u64), StoreError> {
         let loaded = self.load(aggregate_id).await?;
@@ -232,7 +240,7 @@ impl<A: domain::Aggregate> PgEventStore<A> {
     /// has committed since. A stream found shorter than the warm copy was shortened outside the service.
     pub async fn reload(&self, context: &mut LoadedAggregate<A>) -> Result<(), StoreError> {
         let seen = context.working.version;
-        let fresh = self.read_state(&context.aggregate_id).await?;
+        let fresh = self.read_state_at(&context.aggregate_id, u64::MAX).await?;
         if fresh.version < seen {
             *context.guard = None;
             return Err(self.alarm(&context.aggregate_id, fresh.version + 1, AlarmKind::StreamShortened { seen }));
@@ -248,16 +256,18 @@ impl<A: domain::Aggregate> PgEventStore<A> {
             .into()
     }
 
-    /// The newest snapshot that passes its MAC and deserialises, as a starting point (see `snapshot`).
-    async fn trusted_snapshot(&self, aggregate_id: &str) -> Result<Option<Loaded<Adapted<A>>>, StoreError> {
+    /// The newest snapshot at or before sequence `up_to` that passes its MAC and deserialises, as a
+    /// starting point (see `snapshot`).
+    async fn trusted_snapshot(&self, aggregate_id: &str, up_to: u64) -> Result<Option<Loaded<Adapted<A>>>, StoreError> {
         /// Sequence, state, stream hash, MAC.
         type SnapshotRow = (i64, Value, Vec<u8>, Option<Vec<u8>>);
         let row: Option<SnapshotRow> = sqlx::query_as(
             "SELECT sequence, state, stream_hash, mac FROM snapshots
-             WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence DESC LIMIT 1",
+             WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence <= $3 ORDER BY sequence DESC LIMIT 1",
         )
         .bind(A::TYPE)
         .bind(aggregate_id)
+        .bind(to_i64(up_to))
         .fetch_optional(&self.pool)
         .await?;
         let Some((sequence, state, hash, mac)) = row else { return Ok(None) };
@@ -285,11 +295,12 @@ impl<A: domain::Aggregate> PgEventStore<A> {
         }
     }
 
-    /// Rebuilds an aggregate from its newest trusted snapshot and the events after it, streaming the
-    /// tail and checking its hash chain from the snapshot's event on: the snapshot must stand at an
-    /// event the stream still holds, and every later event must follow its predecessor.
-    async fn read_state(&self, aggregate_id: &str) -> Result<Loaded<Adapted<A>>, StoreError> {
-        let snapshot = self.trusted_snapshot(aggregate_id).await?;
+    /// Rebuilds an aggregate as of sequence `up_to` from its newest trusted snapshot at or before it and
+    /// the events after that, streaming the tail and checking its hash chain from the snapshot's event
+    /// on: the snapshot must stand at an event the stream still holds, and every later event must follow
+    /// its predecessor. The cost is that of the tail, however long the stream before it.
+    async fn read_state_at(&self, aggregate_id: &str, up_to: u64) -> Result<Loaded<Adapted<A>>, StoreError> {
+        let snapshot = self.trusted_snapshot(aggregate_id, up_to).await?;
         let mut loaded = snapshot.unwrap_or(Loaded {
             aggregate: Adapted::default(),
             version: 0,
@@ -298,12 +309,14 @@ impl<A: domain::Aggregate> PgEventStore<A> {
         });
         let statement = format!(
             "SELECT {COLUMNS} FROM events
-             WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence >= $3 ORDER BY sequence"
+             WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence >= $3 AND sequence <= $4
+             ORDER BY sequence"
         );
         let mut tail = sqlx::query_as::<_, RecordedEvent>(&statement)
             .bind(A::TYPE)
             .bind(aggregate_id)
             .bind(to_i64(loaded.version.max(1)))
+            .bind(to_i64(up_to))
             .fetch(&self.pool);
         let mut snapshot_event_seen = loaded.version == 0;
         while let Some(event) = tail.try_next().await? {

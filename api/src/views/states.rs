@@ -357,6 +357,27 @@ impl From<domain::checklist::Checklist> for ChecklistStateView {
     }
 }
 
+macro_rules! record_state_from {
+    ($($variant:ident($domain:ty, $view:ty)),* $(,)?) => {
+        $(impl From<$domain> for RecordStateView {
+            fn from(state: $domain) -> Self {
+                Self::$variant(<$view>::from(state))
+            }
+        })*
+    };
+}
+
+record_state_from!(
+    Line(domain::line::Line, LineView),
+    Job(domain::job::Job, JobStateView),
+    Downtime(domain::downtime::Downtime, DowntimeStateView),
+    AndonCall(domain::andon::AndonCall, AndonCallStateView),
+    ChecklistTemplate(domain::checklist::ChecklistTemplate, ChecklistTemplateStateView),
+    Checklist(domain::checklist::Checklist, ChecklistStateView),
+    User(domain::user::User, UserView),
+    Device(domain::device::Device, DeviceView),
+);
+
 /// Any record's state, by its record type.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]

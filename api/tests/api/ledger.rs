@@ -53,3 +53,47 @@ async fn at_15_an_auditor_finds_a_jobs_history_downloads_an_events_proof_and_it_
     assert_eq!(app.get(Some(&olga), &proof_path).await.expect(403).code(), "forbidden");
     assert_eq!(app.get(Some(&auditor), "/api/v1/ledger/proofs/999999").await.expect(404).code(), "not_found");
 }
+
+#[tokio::test]
+async fn at_14_at_15_a_long_records_past_state_and_history_pages_are_read_from_where_they_are() {
+    let app = spawn(test_settings()).await;
+    let (job, olga) = app.running_job().await;
+    for good in 1..=130u64 {
+        let body = json!({"good": good, "reject": 0});
+        app.post(Some(&olga), &format!("/api/v1/jobs/{job}/production"), &body).await.expect(200);
+    }
+    let admin = app.login("admin", ADMIN_PASSWORD).await;
+    let (_, auditor) = app.person(&admin, "audrey", on_site("auditor")).await;
+
+    // As of sequence 104 (after 100 productions of 1..=100 units), from the snapshot at or before it.
+    let state =
+        app.get(Some(&auditor), &format!("/api/v1/state?record_type=job&id={job}&sequence=104")).await.expect(200);
+    assert_eq!((state.body["version"].as_u64(), state.body["state"]["good"].as_u64()), (Some(104), Some(5050)));
+    let stream =
+        commands::event_log::read_stream(&app.pool, "job", &job, commands::event_log::StreamBound::UpToSequence(104))
+            .await
+            .unwrap();
+    let folded: domain::job::Job = commands::event_log::fold(&stream).unwrap();
+    assert_eq!(state.body["state"]["good"].as_u64(), Some(folded.good), "the same as a fold from the first event");
+
+    let page = |after: u64| format!("/api/v1/history?record_type=job&id={job}&after_sequence={after}&limit=10");
+    let late = app.get(Some(&auditor), &page(110)).await.expect(200);
+    assert_eq!((late.body["version"].as_u64(), late.body["chain_verified"].as_bool()), (Some(134), Some(true)));
+    let sequences: Vec<u64> =
+        late.body["events"].as_array().unwrap().iter().filter_map(|e| e["sequence"].as_u64()).collect();
+    assert_eq!(sequences, (111..=120).collect::<Vec<_>>());
+
+    // A superuser edits event 115: its page no longer verifies; a page before it still does.
+    let mut transaction = app.owner.begin().await.unwrap();
+    sqlx::query("SET LOCAL session_replication_role = replica").execute(&mut *transaction).await.unwrap();
+    sqlx::query(
+        "UPDATE events SET payload = jsonb_set(payload, '{good}', '1') WHERE aggregate_id = $1 AND sequence = 115",
+    )
+    .bind(&job)
+    .execute(&mut *transaction)
+    .await
+    .unwrap();
+    transaction.commit().await.unwrap();
+    assert_eq!(app.get(Some(&auditor), &page(110)).await.expect(200).body["chain_verified"], false);
+    assert_eq!(app.get(Some(&auditor), &page(0)).await.expect(200).body["chain_verified"], true);
+}

@@ -134,14 +134,15 @@ impl StoredCheckpoint {
     }
 }
 
-/// The ledger numbers of the events at `positions` that are sealed, by position.
-pub async fn numbers_of(
+/// The ledger numbers and sealed leaves of the events at `positions` that are sealed, by position.
+pub async fn sealed_at(
     executor: impl PgExecutor<'_>,
     positions: &[i64],
-) -> Result<std::collections::HashMap<i64, i64>, sqlx::Error> {
-    let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT position, ledger_number FROM ledger WHERE position = ANY($1)")
-        .bind(positions)
-        .fetch_all(executor)
-        .await?;
-    Ok(rows.into_iter().collect())
+) -> Result<std::collections::HashMap<i64, (i64, Vec<u8>)>, sqlx::Error> {
+    let rows: Vec<(i64, i64, Vec<u8>)> =
+        sqlx::query_as("SELECT position, ledger_number, leaf_hash FROM ledger WHERE position = ANY($1)")
+            .bind(positions)
+            .fetch_all(executor)
+            .await?;
+    Ok(rows.into_iter().map(|(position, number, leaf)| (position, (number, leaf))).collect())
 }
