@@ -9,6 +9,7 @@ mod ledger;
 mod ours;
 mod pgbench;
 mod plant;
+mod reads;
 mod runner;
 mod workload;
 
@@ -82,6 +83,8 @@ enum Scenario {
     Http,
     /// Projection catch-up from a cold start over --projection-events events.
     Projection,
+    /// An auditor's reads (history page, past state) of a --long-stream record against a fresh one.
+    Reads,
     /// The ledger over --ledger-events events: sealing from cold, verification, and seal lag while 32
     /// writers run flat out.
     Ledger,
@@ -242,6 +245,17 @@ async fn main() -> anyhow::Result<()> {
         None
     };
 
+    let reads = if wanted(Scenario::Reads) {
+        eprintln!("auditor reads: growing a stream to {} events", args.long_stream);
+        let streams = workload::job_ids(2);
+        ours::grow_stream(&store, &streams[0], args.long_stream).await?;
+        store.start_job(&streams[1]).await.map_err(anyhow::Error::msg)?;
+        checkpoint(server).await?;
+        Some(reads::measure(&ours_pool, &store, &streams[0], &streams[1], args.long_stream, duration).await?)
+    } else {
+        None
+    };
+
     let ledger = if wanted(Scenario::Ledger) {
         let url = fresh_database(&cluster, "bench_ledger").await?;
         commands::database::migrate(&url).await?;
@@ -317,6 +331,9 @@ async fn main() -> anyhow::Result<()> {
             ms(at(0.99)),
             ms(at(1.0))
         );
+    }
+    if let Some(figures) = &reads {
+        reads::print(figures);
     }
     if let Some(figures) = &ledger {
         ledger::print(figures);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What a run achieved: successful commands, failed attempts and the successes' latencies.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Stats {
     pub succeeded: u64,
     pub failed: u64,
