@@ -66,7 +66,10 @@ pub async fn measure(
 }
 
 pub fn print(figures: &ReadFigures) {
-    println!("| auditor read, 4 readers | {} events: p50 ms | p99 ms | fresh (4 events): p50 ms | p99 ms | p99 ratio (goal <= 1.5) |", figures.events);
+    println!(
+        "| auditor read, 4 readers | {} events: p50 ms | p99 ms | fresh (4 events): p50 ms | p99 ms | p99 ratio (goal <= 1.5) |",
+        figures.events
+    );
     println!("|---|---:|---:|---:|---:|---:|");
     for (what, long, fresh) in &figures.rows {
         let ms = |stats: &Stats, p: f64| stats.percentile(p).as_secs_f64() * 1000.0;

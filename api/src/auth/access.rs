@@ -29,6 +29,8 @@ pub const READ_COUNTERS: &[Role] = &[Operator, TeamLeader, Device];
 pub const RECORD_STOPS: &[Role] = &[Operator, TeamLeader, Maintenance, Device];
 /// Giving a stop its reason or changing it.
 pub const EXPLAIN_STOPS: &[Role] = &[Operator, TeamLeader, Maintenance];
+/// Voiding a stop recorded in error, with a reason.
+pub const VOID_STOPS: &[Role] = &[TeamLeader, Quality];
 pub const RAISE_ANDON: &[Role] = &[Operator, TeamLeader, Maintenance, Quality];
 /// Acknowledging and resolving Andon calls.
 pub const RESPOND_TO_ANDON: &[Role] = &[TeamLeader, Maintenance, Quality];

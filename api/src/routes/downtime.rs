@@ -11,7 +11,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::access::{EXPLAIN_STOPS, RECORD_STOPS};
+use crate::auth::access::{EXPLAIN_STOPS, RECORD_STOPS, VOID_STOPS};
 use crate::auth::{Target, Who};
 use crate::command_call::{CommandCall, CommandResponses, Located};
 use crate::error::ApiError;
@@ -29,7 +29,8 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .service(reliability)
             .service(start)
             .service(give_reason)
-            .service(end),
+            .service(end)
+            .service(void),
     );
 }
 
@@ -121,6 +122,28 @@ async fn end(call: CommandCall, path: web::Path<Uuid>, body: Json<EndStop>) -> R
     call.respond(
         digest,
         call.on_record(&call.app.downtime, "downtime", &path.to_string(), RECORD_STOPS, |_, _| Ok(command)),
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VoidStop {
+    /// Why the stop is void (recorded in error): mandatory, kept in its history.
+    #[schema(value_type = String)]
+    pub reason: Reason,
+}
+
+/// Voids a stop recorded in error (Part 11 AT-04): it leaves the stop lists, Paretos and OEE figures,
+/// and stays in its history and the audit trail with who, when and why. Nothing more can be done to it.
+#[utoipa::path(tag = "downtime", request_body = VoidStop, responses(CommandResponses))]
+#[post("/{downtime_id}/void")]
+async fn void(call: CommandCall, path: web::Path<Uuid>, body: Json<VoidStop>) -> Result<HttpResponse, ApiError> {
+    let Json { value, digest } = body;
+    let command = DowntimeCommand::Void { reason: value.reason };
+    call.respond(
+        digest,
+        call.on_record(&call.app.downtime, "downtime", &path.to_string(), VOID_STOPS, |_, _| Ok(command)),
     )
     .await
 }

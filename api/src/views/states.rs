@@ -253,6 +253,8 @@ pub struct DowntimeStateView {
     pub equipment: Option<String>,
     pub interval: Option<StopIntervalView>,
     pub reason: Option<AssignedReasonView>,
+    /// Recorded in error (with a reason, in its history): out of every current figure.
+    pub voided: bool,
 }
 
 /// When a stop began and, once it ended, when and as what.
@@ -287,6 +289,7 @@ impl From<domain::downtime::Downtime> for DowntimeStateView {
                 code: reason.code.to_string(),
                 loss_category: name_of(&reason.loss_category),
             }),
+            voided: stop.voided,
         }
     }
 }

@@ -208,3 +208,64 @@ async fn at_01_at_06_every_event_of_a_job_and_its_people_is_in_the_trail_exactly
         sqlx::query_scalar("SELECT position FROM events ORDER BY position").fetch_all(&app.owner).await.unwrap();
     assert_eq!(seen, positions, "each event once, in log order");
 }
+
+#[tokio::test]
+async fn at_04_a_voided_stop_leaves_the_lists_and_figures_and_stays_in_the_trail_with_who_when_and_why() {
+    let app = spawn(test_settings()).await;
+    let _projectors = app.start_projectors();
+    let admin = app.bootstrap_admin().await;
+    let (_, engineer) = app.person(&admin, "erin", on_site("engineer")).await;
+    let (_, leader) = app.person(&admin, "theo", on_site("team_leader")).await;
+    let (_, auditor) = app.person(&admin, "audrey", on_site("auditor")).await;
+    app.post(Some(&engineer), "/api/v1/lines", &json!({"line": LINE, "name": "L3", "time_zone": "UTC"}))
+        .await
+        .expect(201);
+    let jam = json!({"code": "jam", "label": "Jam", "loss_category": "unplanned"});
+    app.post(Some(&engineer), &format!("/api/v1/lines/{LINE_PATH}/downtime-reasons"), &jam).await.expect(200);
+    let start = json!({"line": LINE, "started_at": "2026-11-22T06:00:00Z"});
+    let stop = app.post(Some(&leader), "/api/v1/downtime", &start).await.expect(201);
+    let stop = stop.body["aggregate_id"].as_str().unwrap().to_owned();
+    app.post(Some(&leader), &format!("/api/v1/downtime/{stop}/reason"), &json!({"code": "jam"})).await.expect(200);
+    let end = json!({"ended_at": "2026-11-22T06:20:00Z"});
+    app.post(Some(&leader), &format!("/api/v1/downtime/{stop}/end"), &end).await.expect(200);
+    let period = "from=2026-11-22T00:00:00Z&to=2026-11-23T00:00:00Z";
+    let list = format!("/api/v1/downtime?line={LINE}&{period}");
+    let pareto = format!("/api/v1/downtime/pareto?line={LINE}&by=reason&{period}");
+    app.get_until(&leader, &pareto, |body| body["bars"][0]["key"] == "jam").await.expect(200);
+
+    let void = format!("/api/v1/downtime/{stop}/void");
+    assert_eq!(
+        app.post(Some(&leader), &void, &json!({})).await.expect(400).code(),
+        "invalid_body",
+        "a reason is needed"
+    );
+    app.post(Some(&leader), &void, &json!({"reason": "the PLC reported a stop that never happened"})).await.expect(200);
+    let again = json!({"reason": "twice"});
+    assert_eq!(app.post(Some(&leader), &void, &again).await.expect(422).code(), "voided");
+    assert_eq!(
+        app.post(
+            Some(&leader),
+            &format!("/api/v1/downtime/{stop}/reason"),
+            &json!({"code": "jam", "reason_for_change": "x"})
+        )
+        .await
+        .expect(422)
+        .code(),
+        "voided"
+    );
+
+    let gone = app.get_until(&leader, &list, |body| body["stops"] == json!([])).await.expect(200);
+    assert_eq!(gone.body["stops"], json!([]));
+    assert_eq!(
+        app.get_until(&leader, &pareto, |body| body["bars"] == json!([])).await.expect(200).body["bars"],
+        json!([])
+    );
+    let entries = trail(&app, &auditor, &format!("/api/v1/audit-trail?record_id={stop}"), 4).await;
+    let voided = action(&entries, "DowntimeVoided");
+    assert_eq!(voided["reason"], "the PLC reported a stop that never happened");
+    assert_eq!(
+        (voided["actor"]["name"].as_str(), voided["actor"]["role"].as_str()),
+        (Some("Person theo"), Some("team_leader"))
+    );
+    assert_eq!(voided["changes"], json!([{"field": "voided", "old": false, "new": true}]));
+}

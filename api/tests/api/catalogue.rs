@@ -218,6 +218,12 @@ pub fn endpoints() -> Vec<Endpoint> {
         ),
         e(
             "POST",
+            "/api/v1/downtime/{downtime_id}/void",
+            Roles(&[TEAM_LEADER, QUALITY]),
+            |_| json!({"reason": "recorded in error"}),
+        ),
+        e(
+            "POST",
             "/api/v1/andon-calls",
             Roles(&[OPERATOR, TEAM_LEADER, MAINTENANCE, QUALITY]),
             |_| json!({"line": LINE, "station": "S1", "call_type": "material", "priority": "low", "description": "Labels low"}),

@@ -45,12 +45,17 @@ pub enum DowntimeCommand {
     End {
         ended_at: DateTime<Utc>,
     },
+    /// The stop was recorded in error (Part 11 AT-04): it leaves every current figure and stays in the
+    /// trail with who, when and why.
+    Void {
+        reason: Reason,
+    },
 }
 
 impl aggregate::Command for DowntimeCommand {
     fn reason(&self) -> Option<&Reason> {
         match self {
-            Self::ChangeReason { reason, .. } => Some(reason),
+            Self::ChangeReason { reason, .. } | Self::Void { reason } => Some(reason),
             _ => None,
         }
     }
@@ -74,6 +79,7 @@ event_enum! {
         DowntimeReasonAssigned { reason_code: ReasonCode, loss_category: LossCategory, at: DateTime<Utc> },
         DowntimeReasonChanged { from: ReasonCode, to: ReasonCode, loss_category: LossCategory, reason: Reason, at: DateTime<Utc> },
         DowntimeEnded { ended_at: DateTime<Utc>, duration: Millis, class: StopClass, at: DateTime<Utc> },
+        DowntimeVoided { reason: Reason, at: DateTime<Utc> },
     }
 }
 
@@ -95,6 +101,8 @@ pub enum DowntimeError {
     NoReasonAssigned,
     #[error("the stop already has reason {0}")]
     SameReason(ReasonCode),
+    #[error("the stop was voided")]
+    Voided,
 }
 
 impl crate::aggregate::Rule for DowntimeError {
@@ -108,6 +116,7 @@ impl crate::aggregate::Rule for DowntimeError {
             Self::ReasonAlreadyAssigned { .. } => "reason_already_assigned",
             Self::NoReasonAssigned { .. } => "no_reason_assigned",
             Self::SameReason { .. } => "same_reason",
+            Self::Voided => "voided",
         }
     }
 }
@@ -127,6 +136,9 @@ pub struct Downtime {
     pub equipment: Option<EquipmentId>,
     pub interval: Option<StopInterval>,
     pub reason: Option<AssignableReason>,
+    /// Recorded in error: out of every current figure, never out of the trail.
+    #[serde(default)]
+    pub voided: bool,
 }
 
 impl Downtime {
@@ -148,6 +160,9 @@ impl aggregate::Aggregate for Downtime {
     type Error = DowntimeError;
 
     fn handle(&self, command: DowntimeCommand, at: DateTime<Utc>) -> Result<Vec<DowntimeEvent>, DowntimeError> {
+        if self.voided {
+            return Err(DowntimeError::Voided);
+        }
         let event = match command {
             DowntimeCommand::Start { line, equipment, source, started_at, small_stop_threshold } => {
                 if self.interval.is_some() {
@@ -200,6 +215,10 @@ impl aggregate::Aggregate for Downtime {
                     if duration < interval.small_stop_threshold { StopClass::SmallStop } else { StopClass::Downtime };
                 DowntimeEvent::DowntimeEnded { ended_at, duration, class, at }
             }
+            DowntimeCommand::Void { reason } => {
+                self.interval()?;
+                DowntimeEvent::DowntimeVoided { reason, at }
+            }
         };
         Ok(vec![event])
     }
@@ -224,6 +243,7 @@ impl aggregate::Aggregate for Downtime {
                     interval.ended = Some((*ended_at, *class));
                 }
             }
+            DowntimeEvent::DowntimeVoided { .. } => self.voided = true,
         }
     }
 }

@@ -139,3 +139,14 @@ fn the_loss_category_follows_the_reason_and_is_unplanned_until_explained() {
     );
     assert!(stop.loss_category().is_planned());
 }
+
+#[test]
+fn at_04_a_stop_recorded_in_error_is_voided_once_with_a_reason_and_then_takes_nothing_more() {
+    let void = DowntimeCommand::Void { reason: reason("the PLC reported a stop that never happened") };
+    let voided =
+        DowntimeEvent::DowntimeVoided { reason: reason("the PLC reported a stop that never happened"), at: now() };
+    assert_eq!(given::<Downtime>(&[started(), assigned()], void.clone()), Ok(vec![voided.clone()]));
+    assert_eq!(given::<Downtime>(&[], void.clone()), Err(DowntimeError::NotStarted));
+    assert_eq!(given::<Downtime>(&[started(), voided.clone()], void), Err(DowntimeError::Voided));
+    assert_eq!(given::<Downtime>(&[started(), voided], end_after(20)), Err(DowntimeError::Voided));
+}

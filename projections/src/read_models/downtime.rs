@@ -31,6 +31,11 @@ impl Rows for Stops {
         let (Some(line), Some(interval)) = (&stop.line, &stop.interval) else {
             return Err(ProjectionError::Inconsistent(format!("stop {id} has events but never started")));
         };
+        if stop.voided {
+            // Recorded in error: out of every current list and Pareto; the trail keeps it.
+            sqlx::query("DELETE FROM read_downtime WHERE downtime_id = $1").bind(id).execute(transaction).await?;
+            return Ok(line.to_string());
+        }
         let (ended_at, class) = interval.ended.map_or((None, None), |(at, class)| (Some(at), Some(name_of(&class))));
         let duration_ms = ended_at.map(|ended| (ended - interval.started_at).num_milliseconds());
         sqlx::query(

@@ -252,6 +252,11 @@ impl Rows for StopRows {
         let (Some(line), Some(interval)) = (&stop.line, &stop.interval) else {
             return Err(inconsistent(format!("stop {id} has events but never started")));
         };
+        if stop.voided {
+            // Recorded in error: no figure counts it any more.
+            sqlx::query("DELETE FROM read_oee_stops WHERE downtime_id = $1").bind(id).execute(transaction).await?;
+            return Ok(line.to_string());
+        }
         sqlx::query(
             "INSERT INTO read_oee_stops (downtime_id, line, equipment, started_at, ended_at, state, last_position)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
