@@ -67,7 +67,51 @@ pub async fn login(client: &reqwest::Client, base: &str, username: &str) -> anyh
     Ok(signed_in["access_token"].as_str().context("no access token")?.to_owned())
 }
 
+/// What an export streamed, and the most memory the process held meanwhile.
+pub struct Exported {
+    pub bytes: u64,
+    pub lines: u64,
+    pub elapsed: std::time::Duration,
+    pub peak_rss_kib: u64,
+}
+
+/// This process's resident memory now, in KiB (Linux).
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
 impl Http {
+    /// The whole audit trail the team leader may read, streamed as `format` and counted, never held;
+    /// samples this process's memory every 50 ms meanwhile.
+    pub async fn export_trail(&self, format: &str) -> anyhow::Result<Exported> {
+        let started = std::time::Instant::now();
+        let (done, mut stopped) = tokio::sync::watch::channel(false);
+        let sampler = tokio::spawn(async move {
+            let mut peak = rss_kib();
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(std::time::Duration::from_millis(50)) => peak = peak.max(rss_kib()),
+                    _ = stopped.changed() => return peak.max(rss_kib()),
+                }
+            }
+        });
+        let url = format!("{}/audit-trail/export?format={format}", self.base);
+        let mut response = self.client.get(url).bearer_auth(&self.token).send().await?.error_for_status()?;
+        let (mut bytes, mut lines) = (0u64, 0u64);
+        while let Some(chunk) = response.chunk().await? {
+            bytes += chunk.len() as u64;
+            lines += chunk.iter().filter(|byte| **byte == b'\n').count() as u64;
+        }
+        let elapsed = started.elapsed();
+        done.send(true).ok();
+        Ok(Exported { bytes, lines, elapsed, peak_rss_kib: sampler.await? })
+    }
+
     /// A dashboard's query: the line's status board.
     pub async fn line_status(&self) -> Result<(), String> {
         let url = format!("{}/lines/{LINE}/status", self.base);

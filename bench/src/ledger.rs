@@ -13,6 +13,9 @@ use crate::workload::Target;
 
 pub struct LedgerFigures {
     pub events: i64,
+    pub trail: Duration,
+    pub rss_before_kib: u64,
+    pub exports: Vec<(&'static str, crate::http::Exported)>,
     pub seal: Duration,
     pub verify: Duration,
     pub clean: bool,
@@ -36,6 +39,14 @@ pub async fn measure(pool: &PgPool, ids: &[String], duration: Duration) -> anyho
     let started = Instant::now();
     let verification = commands::ledger::verify::verify(pool, key.verifier(), None).await?;
     let verify = started.elapsed();
+    eprintln!("ledger: the audit trail over {events} events, then exports of all of it over HTTP");
+    let trail = crate::time_catch_up(pool, &projections::read_models::audit::AuditTrail, events).await?;
+    let service = crate::http::start(pool.clone()).await?;
+    let rss_before_kib = crate::http::rss_kib();
+    let mut exports = Vec::new();
+    for format in ["csv", "ndjson"] {
+        exports.push((format, service.export_trail(format).await?));
+    }
 
     eprintln!("ledger: seal lag while 32 writers run flat out for {duration:?}");
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -69,6 +80,9 @@ pub async fn measure(pool: &PgPool, ids: &[String], duration: Duration) -> anyho
     .await?;
     Ok(LedgerFigures {
         events,
+        trail,
+        rss_before_kib,
+        exports,
         seal,
         verify,
         clean: verification.is_clean(),
@@ -95,6 +109,23 @@ pub fn print(figures: &LedgerFigures) {
         rate(figures.verify),
         if figures.clean { "clean" } else { "NOT CLEAN" }
     );
+    println!(
+        "- audit trail projection from cold over {} events: {:.1} s, {:.0} events/s",
+        figures.events,
+        figures.trail.as_secs_f64(),
+        rate(figures.trail)
+    );
+    for (format, exported) in &figures.exports {
+        println!(
+            "- export of the whole trail as {format} over HTTP: {} entries, {:.0} MB in {:.1} s, {:.0} entries/s; process RSS {:.0} MB before, peak {:.0} MB during",
+            exported.lines.saturating_sub(u64::from(*format == "csv")),
+            exported.bytes as f64 / 1e6,
+            exported.elapsed.as_secs_f64(),
+            exported.lines as f64 / exported.elapsed.as_secs_f64(),
+            figures.rss_before_kib as f64 / 1024.0,
+            exported.peak_rss_kib as f64 / 1024.0
+        );
+    }
     println!(
         "- seal lag while 32 writers run flat out ({:.0} commands/s, {} events sealed): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (goal p99 <= 1,000 ms)",
         figures.writes_per_second,
