@@ -166,10 +166,6 @@ impl Frontier {
     pub fn root(&self) -> Result<Digest, TreeError> {
         Ok(root(self.size, &self.edge)?)
     }
-
-    pub fn head(&self) -> Result<TreeHead, TreeError> {
-        Ok(TreeHead { size: self.size, root: self.root()? })
-    }
 }
 
 #[cfg(test)]
