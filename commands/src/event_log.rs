@@ -170,6 +170,14 @@ pub fn links_hold(predecessor: Option<&RecordedEvent>, events: &[RecordedEvent])
     true
 }
 
+/// The ids of every record of one type.
+pub async fn aggregate_ids(pool: &PgPool, aggregate_type: &str) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT DISTINCT aggregate_id FROM events WHERE aggregate_type = $1 AND sequence = 1")
+        .bind(aggregate_type)
+        .fetch_all(pool)
+        .await?)
+}
+
 /// Where one event stands in the log.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PlacedEvent {

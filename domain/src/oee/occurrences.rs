@@ -91,6 +91,19 @@ pub fn scheduled(calendars: &[Versioned<Vec<ShiftDefinition>>], zone: Tz, range:
     found
 }
 
+/// Whether a shift of the versioned calendar ends in (`after`, `until`]: a moment its figures are final
+/// and worth sealing under a checkpoint.
+pub fn a_shift_ends(
+    calendars: &[Versioned<Vec<ShiftDefinition>>],
+    zone: Tz,
+    after: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> bool {
+    // A shift ends at most a day and a night after it starts.
+    let Some(range) = Interval::new(after - Duration::days(2), until) else { return false };
+    scheduled(calendars, zone, range).iter().any(|shift| shift.interval.end() > after && shift.interval.end() <= until)
+}
+
 /// The local clock hours that start in `range`, as UTC intervals. Hours follow the zone's offset, so a
 /// zone half an hour off UTC gets hours at half past in UTC, and DST days have 23 or 25 of them.
 pub fn local_hours(zone: Tz, range: Interval) -> Vec<Interval> {
@@ -233,5 +246,29 @@ mod tests {
             local_hours(berlin, Interval::new(midnight(start), midnight(start.succ_opt().unwrap_or(start))).unwrap())
         };
         assert_eq!((day("2026-03-29").len(), day("2026-10-25").len(), day("2026-03-02").len()), (23, 25, 24));
+    }
+}
+
+#[cfg(test)]
+mod shift_end_tests {
+    use chrono::NaiveTime;
+
+    use super::*;
+
+    #[test]
+    fn a_shift_end_is_found_only_in_the_window_that_holds_it() {
+        let shift = ShiftDefinition {
+            name: ShiftName::parse("early").unwrap_or_else(|_| unreachable!()),
+            start: NaiveTime::from_hms_opt(6, 0, 0).unwrap_or_default(),
+            end: NaiveTime::from_hms_opt(14, 0, 0).unwrap_or_default(),
+            breaks: Vec::new(),
+        };
+        let at = |h, m| Utc.with_ymd_and_hms(2026, 3, 2, h, m, 0).single().unwrap_or_default();
+        let calendar = [Versioned { version: 1, effective_from: at(0, 0), value: vec![shift] }];
+        // Berlin is UTC+1 in March: the shift ends at 13:00 UTC.
+        let zone = chrono_tz::Europe::Berlin;
+        assert!(a_shift_ends(&calendar, zone, at(12, 59), at(13, 0)));
+        assert!(!a_shift_ends(&calendar, zone, at(13, 0), at(13, 30)), "already past");
+        assert!(!a_shift_ends(&calendar, zone, at(12, 0), at(12, 59)), "not yet");
     }
 }

@@ -1,12 +1,15 @@
-//! Signed checkpoints of the ledger's tree: at most `interval` apart while the ledger grows, written by
-//! one instance at a time with the seal key, which the database never holds. Each new checkpoint can
+//! Signed checkpoints of the ledger's tree: at most `interval` apart while the ledger grows, and at every
+//! shift end, written by one instance at a time with the seal key, which the database never holds. Each new checkpoint can
 //! also be written to a directory, for a keeper outside the database.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use commands::event_log;
 use commands::ledger::{SealKey, SignedCheckpoint};
+use domain::Aggregate as _;
+use domain::line::{Line, ShiftDefinition, Versioned};
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::watch;
 
@@ -24,29 +27,79 @@ pub struct Settings {
     pub directory: Option<PathBuf>,
 }
 
-/// Runs until `stop`: whenever the ledger has grown past the newest checkpoint and `interval` has
-/// passed since the last one this instance wrote, signs a new one.
+/// Runs until `stop`: whenever the ledger has grown past the newest checkpoint and either `interval`
+/// has passed since the last one this instance wrote or a shift of some line has just ended (its
+/// figures are final: they are sealed under a checkpoint of their own), signs a new one.
 pub async fn run(pool: PgPool, settings: Settings, mut stop: watch::Receiver<bool>) {
     let tick = settings.interval.min(Duration::from_secs(1));
+    let mut shifts = ShiftEnds::default();
     while let Some(mut connection) = ownership::owned(&pool, NAME, tick, &mut stop).await {
+        let mut last_signed: Option<Instant> = None;
+        let mut checked_until = Utc::now();
         while !stopping(&stop) {
-            match write(&mut connection, &settings).await {
-                Ok(Some(checkpoint)) => {
-                    tracing::debug!(size = checkpoint.head.size, "ledger checkpoint signed");
-                    pause(settings.interval, &mut stop).await;
-                }
-                Ok(None) => pause(tick, &mut stop).await,
-                Err(error) if error_lost_connection(&error) => {
-                    tracing::warn!(%error, "lost the checkpoint writer's connection; taking ownership again");
-                    break;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "writing a ledger checkpoint failed; retrying");
-                    pause(tick, &mut stop).await;
+            let now = Utc::now();
+            let interval_due = last_signed.is_none_or(|at| at.elapsed() >= settings.interval);
+            let shift_ended = shifts.between(&pool, checked_until, now).await;
+            checked_until = now;
+            if interval_due || shift_ended {
+                match write(&mut connection, &settings).await {
+                    Ok(Some(checkpoint)) => {
+                        tracing::debug!(size = checkpoint.head.size, shift_ended, "ledger checkpoint signed");
+                        last_signed = Some(Instant::now());
+                    }
+                    Ok(None) => {}
+                    Err(error) if error_lost_connection(&error) => {
+                        tracing::warn!(%error, "lost the checkpoint writer's connection; taking ownership again");
+                        break;
+                    }
+                    Err(error) => tracing::warn!(%error, "writing a ledger checkpoint failed; retrying"),
                 }
             }
+            pause(tick, &mut stop).await;
         }
     }
+}
+
+/// Every line's shift calendar, read again once a minute, to find the moments shifts end. A shift's
+/// end counts once `SETTLE` has passed after it, so that the sealer has sealed what the shift recorded.
+#[derive(Default)]
+struct ShiftEnds {
+    calendars: Vec<(chrono_tz::Tz, Vec<Versioned<Vec<ShiftDefinition>>>)>,
+    read_at: Option<Instant>,
+}
+
+const SETTLE: chrono::Duration = chrono::Duration::seconds(2);
+const REREAD: Duration = Duration::from_secs(60);
+
+impl ShiftEnds {
+    /// Whether a shift of some line ended (and settled) in (`after`, `until`].
+    async fn between(&mut self, pool: &PgPool, after: DateTime<Utc>, until: DateTime<Utc>) -> bool {
+        if self.read_at.is_none_or(|at| at.elapsed() >= REREAD) {
+            match calendars(pool).await {
+                Ok(calendars) => self.calendars = calendars,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read the lines' shift calendars; using the last ones read")
+                }
+            }
+            self.read_at = Some(Instant::now());
+        }
+        self.calendars
+            .iter()
+            .any(|(zone, calendar)| domain::oee::a_shift_ends(calendar, *zone, after - SETTLE, until - SETTLE))
+    }
+}
+
+async fn calendars(
+    pool: &PgPool,
+) -> Result<Vec<(chrono_tz::Tz, Vec<Versioned<Vec<ShiftDefinition>>>)>, commands::StoreError> {
+    let mut found = Vec::new();
+    for id in event_log::aggregate_ids(pool, Line::TYPE).await? {
+        let line = event_log::current_state::<Line>(pool, &id).await?;
+        if let Some((_, _, zone)) = line.identity {
+            found.push((zone, line.calendars));
+        }
+    }
+    Ok(found)
 }
 
 fn error_lost_connection(error: &commands::ledger::LedgerError) -> bool {

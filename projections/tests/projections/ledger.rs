@@ -39,6 +39,15 @@ async fn verified(fixture: &Fixture, key: &VerifierKey, external: Option<&str>) 
     verify(&fixture.app, key, external).await.unwrap()
 }
 
+/// Waits until a checkpoint of at least `size` entries is signed.
+async fn signed(fixture: &Fixture, size: i64) {
+    let deadline = Instant::now() + DEADLINE;
+    while rows::latest_checkpoint(&fixture.app).await.unwrap().is_none_or(|latest| latest.tree_size < size) {
+        assert!(Instant::now() < deadline, "no checkpoint of size {size}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Runs `statements` as the superuser with every trigger off, as an attacker with the database's keys.
 async fn tamper(fixture: &Fixture, statements: &[&str]) {
     let mut transaction = fixture.owner.begin().await.unwrap();
@@ -134,11 +143,7 @@ async fn at_15_checkpoints_are_signed_while_events_arrive_each_consistent_with_t
         running_job(&store).await;
         fixture.caught_up(&Sealer).await;
         let size = rows::size(&fixture.app).await.unwrap();
-        let deadline = Instant::now() + DEADLINE;
-        while rows::latest_checkpoint(&fixture.app).await.unwrap().is_none_or(|latest| latest.tree_size < size as i64) {
-            assert!(Instant::now() < deadline, "no checkpoint of size {size}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        signed(&fixture, i64::try_from(size).unwrap()).await;
         sizes.push(size);
     }
     stop.send(true).unwrap();
@@ -313,4 +318,53 @@ async fn at_05_the_application_cannot_change_or_remove_the_ledger() {
         assert_eq!(code, "42501", "{statement}: insufficient privilege");
     }
     assert!(verified(&fixture, key.verifier(), None).await.is_clean());
+}
+
+#[tokio::test]
+async fn at_15_a_checkpoint_is_signed_when_a_shift_ends_long_before_the_interval_would_sign_one() {
+    use chrono::Timelike;
+    use domain::line::{LineCommand, ShiftDefinition};
+
+    let fixture = fixture().await;
+    let key = key();
+    let lines = commands::PgEventStore::<domain::line::Line>::new(fixture.app.clone(), Default::default());
+    let now = chrono::Utc::now();
+    let time = |at: chrono::DateTime<chrono::Utc>| {
+        chrono::NaiveTime::from_hms_opt(at.hour(), at.minute(), at.second()).unwrap()
+    };
+    // A shift that ends three seconds from now, on a line in UTC.
+    let shift = ShiftDefinition {
+        name: domain::values::ShiftName::parse("early").unwrap(),
+        start: time(now - chrono::Duration::hours(1)),
+        end: time(now + chrono::Duration::seconds(3)),
+        breaks: Vec::new(),
+    };
+    let line = "plant-1/packing/L3";
+    let setup = [
+        LineCommand::Register {
+            line: domain::line_id::LineId::parse(line).unwrap(),
+            name: domain::values::Name::parse("L3").unwrap(),
+            time_zone: chrono_tz::UTC,
+        },
+        LineCommand::SetShiftCalendar {
+            shifts: vec![shift],
+            effective_from: now - chrono::Duration::days(2),
+            reason: None,
+        },
+    ];
+    for command in setup {
+        commands::execute(&lines, line, command, &crate::support::context()).await.unwrap();
+    }
+    fixture.caught_up(&Sealer).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let settings =
+        projections::sealing::checkpoints::Settings { key, interval: Duration::from_secs(3600), directory: None };
+    let writer = tokio::spawn(projections::sealing::checkpoints::run(fixture.app.clone(), settings, stopped));
+    signed(&fixture, 2).await;
+    running_job(&fixture.jobs()).await;
+    fixture.caught_up(&Sealer).await;
+    // The interval is an hour away; the shift's end signs the next checkpoint.
+    signed(&fixture, 6).await;
+    stop.send(true).unwrap();
+    writer.await.unwrap();
 }
