@@ -36,7 +36,7 @@ fn from_ledger(error: LedgerError) -> ApiError {
             format!("no signed checkpoint covers ledger number {number} yet; the next one will"),
         ),
         LedgerError::NoSuchCheckpoint(size) => ApiError::not_found("checkpoint of size", &size.to_string()),
-        LedgerError::Tree(error) => ApiError::bad_request("invalid_query", error.to_string()),
+        // The stored tree cannot give a proof it should: never the request's fault.
         other => crate::error::internal(&other),
     }
 }
@@ -166,6 +166,9 @@ pub struct ConsistencyView {
 #[get("/api/v1/ledger/consistency")]
 async fn consistency(call: QueryCall, query: web::Query<ConsistencyQuery>) -> Result<HttpResponse, ApiError> {
     authorize(&call.principal, AUDIT_LEDGER, Target::Anywhere)?;
+    if query.old > query.new {
+        return Err(ApiError::bad_request("invalid_query", "old must not be larger than new"));
+    }
     let proven =
         commands::ledger::proof::prove_consistency(&call.app.pool, query.old, query.new).await.map_err(from_ledger)?;
     Ok(HttpResponse::Ok().json(ConsistencyView {

@@ -45,6 +45,29 @@ async fn at_15_an_auditor_finds_a_jobs_history_downloads_an_events_proof_and_it_
     assert_eq!(verification.body["clean"], true, "{}", verification.body);
     assert!(verification.body["entries_checked"].as_u64().is_some_and(|checked| checked >= 4));
 
+    // A later checkpoint extends this one, and the consistency proof between them checks.
+    let first = key.open(&latest).unwrap().head.size;
+    app.post(Some(&olga), &format!("/api/v1/jobs/{job}/pause"), &json!({})).await.expect(200);
+    let newer = |body: &serde_json::Value| {
+        body["checkpoints"].as_array().and_then(|all| all.last()).and_then(|last| last["tree_size"].as_u64())
+            > Some(first)
+    };
+    let listed = app.get_until(&auditor, "/api/v1/ledger/checkpoints", newer).await.expect(200);
+    let newest = listed.body["checkpoints"].as_array().unwrap().last().unwrap()["tree_size"].as_u64().unwrap();
+    let proven =
+        app.get(Some(&auditor), &format!("/api/v1/ledger/consistency?old={first}&new={newest}")).await.expect(200);
+    let old = key.open(proven.body["old"].as_str().unwrap()).unwrap().head;
+    let new = key.open(proven.body["new"].as_str().unwrap()).unwrap().head;
+    let proof: Vec<[u8; 32]> = proven.body["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hash| hex::decode(hash.as_str().unwrap()).unwrap().try_into().unwrap())
+        .collect();
+    commands::ledger::tree::check_consistency(&proof, &new, &old).unwrap();
+    let reversed = format!("/api/v1/ledger/consistency?old={newest}&new={first}");
+    assert_eq!(app.get(Some(&auditor), &reversed).await.expect(400).code(), "invalid_query");
+
     let wrong = json!({"verifier_key": "not-a-key"});
     assert_eq!(
         app.post(Some(&auditor), "/api/v1/ledger/verify", &wrong).await.expect(422).code(),
