@@ -37,6 +37,14 @@ pub async fn run(pool: PgPool, settings: Settings, mut stop: watch::Receiver<boo
         let mut last_signed: Option<Instant> = None;
         let mut checked_until = Utc::now();
         while !stopping(&stop) {
+            // The lock lives with this connection: a writer whose connection went (a database restart)
+            // no longer owns the work and must take ownership again, even while it has nothing to sign.
+            if let Err(error) = sqlx::query("SELECT 1").execute(&mut connection).await
+                && connection_lost(&error)
+            {
+                tracing::warn!(%error, "lost the checkpoint writer's connection; taking ownership again");
+                break;
+            }
             let now = Utc::now();
             let interval_due = last_signed.is_none_or(|at| at.elapsed() >= settings.interval);
             let shift_ended = shifts.between(&pool, checked_until, now).await;
