@@ -269,3 +269,33 @@ async fn at_04_a_voided_stop_leaves_the_lists_and_figures_and_stays_in_the_trail
     );
     assert_eq!(voided["changes"], json!([{"field": "voided", "old": false, "new": true}]));
 }
+
+#[tokio::test]
+async fn exports_abandoned_midway_hold_no_connection_and_each_was_recorded_before_it_left() {
+    let app = spawn(test_settings()).await;
+    let _projectors = app.start_projectors();
+    let admin = app.bootstrap_admin().await;
+    trail(&app, &admin, "/api/v1/audit-trail?action=UserCreated", 1).await;
+    // A trail of many batches (the export reads 1,000 entries at a time): rows of the read model itself.
+    sqlx::query(
+        "INSERT INTO audit_trail (position, event_id, recorded_at, record_type, record_id, sequence, action,
+                                  changes, stream_hash)
+         SELECT 1000000 + n, gen_random_uuid(), now(), 'user', 'bulk', n, 'Bulk', '[]', '\\x00'
+         FROM generate_series(1, 5000) n",
+    )
+    .execute(&app.owner)
+    .await
+    .unwrap();
+    let export = app.url("/api/v1/audit-trail/export?format=ndjson");
+    for _ in 0..20 {
+        let mut response = app.client.get(&export).bearer_auth(&admin).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.chunk().await.unwrap().is_some_and(|chunk| !chunk.is_empty()));
+        // Dropped here, mid-stream, as a client that gives up.
+    }
+    // More abandoned exports than the service's pool has connections, and it still serves.
+    let whole = app.get(Some(&admin), "/api/v1/audit-trail/export?format=ndjson&action=Bulk").await.expect(200);
+    assert_eq!(whole.body.as_str().unwrap().lines().count(), 5000);
+    let recorded = trail(&app, &admin, "/api/v1/audit-trail?action=RecordsExported", 21).await;
+    assert_eq!(recorded.len(), 21, "each export was recorded, abandoned or not");
+}
