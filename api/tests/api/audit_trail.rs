@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{LINE, LINE_PATH, OTHER_LINE, TestApp, on_line, on_site, spawn, test_settings};
+use crate::support::{LINE, OTHER_LINE, TestApp, on_line, on_site, spawn, test_settings};
 
 /// Waits until the trail holds `count` entries matching `path`'s selection; returns them.
 async fn trail(app: &TestApp, token: &str, path: &str, count: usize) -> Vec<Value> {
@@ -13,6 +13,24 @@ async fn trail(app: &TestApp, token: &str, path: &str, count: usize) -> Vec<Valu
         .get_until(token, path, |body| body["entries"].as_array().is_some_and(|entries| entries.len() >= count))
         .await;
     response.expect(200).body["entries"].as_array().cloned().unwrap_or_default()
+}
+
+/// The engineer registers `line` (in UTC) with the unplanned downtime reasons `codes`.
+async fn line_with_reasons(app: &TestApp, engineer: &str, line: &str, codes: &[&str]) {
+    app.post(Some(engineer), "/api/v1/lines", &json!({"line": line, "name": "L", "time_zone": "UTC"}))
+        .await
+        .expect(201);
+    for code in codes {
+        let reason = json!({"code": code, "label": code, "loss_category": "unplanned"});
+        app.post(Some(engineer), &format!("/api/v1/lines/{line}/downtime-reasons"), &reason).await.expect(200);
+    }
+}
+
+/// A stop of `LINE` that `token` records as starting at 06:00 on 2026-11-22; its id.
+async fn stop(app: &TestApp, token: &str) -> String {
+    let start = json!({"line": LINE, "started_at": "2026-11-22T06:00:00Z"});
+    let stop = app.post(Some(token), "/api/v1/downtime", &start).await.expect(201);
+    stop.body["aggregate_id"].as_str().unwrap().to_owned()
 }
 
 fn action(entries: &[Value], name: &str) -> Value {
@@ -27,17 +45,8 @@ async fn at_03_at_02_at_12_a_changed_stop_reason_shows_old_and_new_values_with_w
     let (_, engineer) = app.person(&admin, "erin", on_site("engineer")).await;
     let (_, leader) = app.person(&admin, "theo", on_site("team_leader")).await;
     let (_, auditor) = app.person(&admin, "audrey", on_site("auditor")).await;
-    let register = json!({"line": LINE, "name": "L3", "time_zone": "UTC"});
-    app.post(Some(&engineer), "/api/v1/lines", &register).await.expect(201);
-    for code in ["jam", "starved"] {
-        let reason = json!({"code": code, "label": code, "loss_category": "unplanned"});
-        app.post(Some(&engineer), &format!("/api/v1/lines/{LINE_PATH}/downtime-reasons"), &reason).await.expect(200);
-    }
-    let stop = app
-        .post(Some(&leader), "/api/v1/downtime", &json!({"line": LINE, "started_at": "2026-11-22T06:00:00Z"}))
-        .await
-        .expect(201);
-    let stop = stop.body["aggregate_id"].as_str().unwrap().to_owned();
+    line_with_reasons(&app, &engineer, LINE, &["jam", "starved"]).await;
+    let stop = stop(&app, &leader).await;
     let give = |body: Value| {
         let (app, leader, stop) = (&app, &leader, &stop);
         async move { app.post(Some(leader), &format!("/api/v1/downtime/{stop}/reason"), &body).await.expect(200) }
@@ -132,19 +141,9 @@ async fn at_11_rc_01_the_trail_exports_as_csv_and_ndjson_with_formulas_neutralis
     let (_, engineer) = app.person(&admin, "erin", on_site("engineer")).await;
     let (_, leader) = app.person(&admin, "theo", on_line("team_leader", LINE)).await;
     for line in [LINE, OTHER_LINE] {
-        app.post(Some(&engineer), "/api/v1/lines", &json!({"line": line, "name": "L", "time_zone": "UTC"}))
-            .await
-            .expect(201);
-        for code in ["jam", "starved"] {
-            let reason = json!({"code": code, "label": code, "loss_category": "unplanned"});
-            app.post(Some(&engineer), &format!("/api/v1/lines/{line}/downtime-reasons"), &reason).await.expect(200);
-        }
+        line_with_reasons(&app, &engineer, line, &["jam", "starved"]).await;
     }
-    let stop = app
-        .post(Some(&leader), "/api/v1/downtime", &json!({"line": LINE, "started_at": "2026-11-22T06:00:00Z"}))
-        .await
-        .expect(201);
-    let stop = stop.body["aggregate_id"].as_str().unwrap().to_owned();
+    let stop = stop(&app, &leader).await;
     let reason = format!("/api/v1/downtime/{stop}/reason");
     app.post(Some(&leader), &reason, &json!({"code": "jam"})).await.expect(200);
     let formula = "=HYPERLINK(\"http://evil.example\",\"click\")";
@@ -217,14 +216,8 @@ async fn at_04_a_voided_stop_leaves_the_lists_and_figures_and_stays_in_the_trail
     let (_, engineer) = app.person(&admin, "erin", on_site("engineer")).await;
     let (_, leader) = app.person(&admin, "theo", on_site("team_leader")).await;
     let (_, auditor) = app.person(&admin, "audrey", on_site("auditor")).await;
-    app.post(Some(&engineer), "/api/v1/lines", &json!({"line": LINE, "name": "L3", "time_zone": "UTC"}))
-        .await
-        .expect(201);
-    let jam = json!({"code": "jam", "label": "Jam", "loss_category": "unplanned"});
-    app.post(Some(&engineer), &format!("/api/v1/lines/{LINE_PATH}/downtime-reasons"), &jam).await.expect(200);
-    let start = json!({"line": LINE, "started_at": "2026-11-22T06:00:00Z"});
-    let stop = app.post(Some(&leader), "/api/v1/downtime", &start).await.expect(201);
-    let stop = stop.body["aggregate_id"].as_str().unwrap().to_owned();
+    line_with_reasons(&app, &engineer, LINE, &["jam"]).await;
+    let stop = stop(&app, &leader).await;
     app.post(Some(&leader), &format!("/api/v1/downtime/{stop}/reason"), &json!({"code": "jam"})).await.expect(200);
     let end = json!({"ended_at": "2026-11-22T06:20:00Z"});
     app.post(Some(&leader), &format!("/api/v1/downtime/{stop}/end"), &end).await.expect(200);
