@@ -96,3 +96,31 @@ async fn stops_are_listed_with_their_reasons_and_ended_downtime_makes_the_pareto
     let quiet = reliability(&fixture.app, &line().to_string(), start - Duration::hours(3), start).await.unwrap();
     assert_eq!((quiet.failures, quiet.mttr_ms, quiet.mtbf_ms), (0, None, None), "no failure: undefined, not zero");
 }
+
+#[tokio::test]
+async fn at_04_a_voided_stop_leaves_the_downtime_and_oee_read_models_alike() {
+    let fixture = fixture().await;
+    let lines = commands::PgEventStore::new(fixture.app.clone(), commands::StoreSettings::default());
+    let stops = commands::PgEventStore::new(fixture.app.clone(), commands::StoreSettings::default());
+    let register =
+        LineCommand::Register { line: line(), name: Name::parse("Line 3").unwrap(), time_zone: chrono_tz::UTC };
+    execute(&lines, &line().to_string(), register, &context()).await.unwrap();
+    let started_at = Utc::now() - Duration::hours(1);
+    for id in ["kept", "void"] {
+        let stop = StopStart { line: line(), equipment: None, source: StopSource::Operator, started_at };
+        start_downtime(&lines, &stops, id, stop, &context()).await.unwrap();
+        let end = DowntimeCommand::End { ended_at: started_at + Duration::minutes(10) };
+        execute(&stops, id, end, &context()).await.unwrap();
+    }
+    let void = DowntimeCommand::Void { reason: domain::values::Reason::parse("recorded twice").unwrap() };
+    execute(&stops, "void", void, &context()).await.unwrap();
+    fixture.caught_up(&Stops).await;
+    fixture.caught_up(&projections::read_models::oee::Oee).await;
+    for table in ["read_downtime", "read_oee_stops"] {
+        let ids: Vec<String> = sqlx::query_scalar(&format!("SELECT downtime_id FROM {table} ORDER BY downtime_id"))
+            .fetch_all(&fixture.owner)
+            .await
+            .unwrap();
+        assert_eq!(ids, ["kept"], "{table}");
+    }
+}
