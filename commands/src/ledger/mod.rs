@@ -29,6 +29,9 @@ pub enum LedgerError {
     NotCheckpointed(u64),
     #[error("no checkpoint of size {0}")]
     NoSuchCheckpoint(u64),
+    /// A task or thread of the work ended before finishing it: what it covered is unknown.
+    #[error("the work was interrupted: {0}")]
+    Interrupted(String),
 }
 
 impl From<tlog_tiles::Error> for LedgerError {

@@ -169,14 +169,13 @@ impl Scan {
         // The next batch is read while this one is checked.
         let mut next = tokio::spawn(batch(pool.clone(), 0));
         loop {
-            let rows =
-                next.await.map_err(|error| LedgerError::Database(sqlx::Error::Protocol(error.to_string())))??;
+            let rows = next.await.map_err(|error| LedgerError::Interrupted(error.to_string()))??;
             let Some(last) = rows.last() else { return Ok(None) };
             next = tokio::spawn(batch(pool.clone(), last.ledger_number));
             let (work, structural) = self.order(rows);
             let hashed = tokio::task::spawn_blocking(move || hash_all(work))
                 .await
-                .map_err(|error| LedgerError::Database(sqlx::Error::Protocol(error.to_string())))?;
+                .map_err(|error| LedgerError::Interrupted(error.to_string()))??;
             for entry in hashed {
                 if let Some(fault) = entry.fault {
                     return Ok(Some(fault));
@@ -404,14 +403,19 @@ async fn batch(pool: PgPool, after: i64) -> Result<Vec<Row>, LedgerError> {
 }
 
 /// Recomputes every entry's stream hash and leaf, on every core: each link of a chain is checked
-/// against its predecessor's stored hash, so entries need not wait for one another.
-fn hash_all(work: Vec<Work>) -> Vec<Hashed> {
+/// against its predecessor's stored hash, so entries need not wait for one another. A part that did
+/// not finish is an error: fewer leaves than entries would read as a shorter log.
+fn hash_all(work: Vec<Work>) -> Result<Vec<Hashed>, LedgerError> {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let size = work.len().div_ceil(cores).max(1);
     std::thread::scope(|scope| {
         let parts: Vec<_> =
             work.chunks(size).map(|part| scope.spawn(move || part.iter().map(hash_one).collect::<Vec<_>>())).collect();
-        parts.into_iter().flat_map(|part| part.join().unwrap_or_default()).collect()
+        let mut hashed = Vec::with_capacity(work.len());
+        for part in parts {
+            hashed.extend(part.join().map_err(|_| LedgerError::Interrupted("a hashing thread panicked".to_owned()))?);
+        }
+        Ok(hashed)
     })
 }
 
