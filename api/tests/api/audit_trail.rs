@@ -33,6 +33,15 @@ async fn stop(app: &TestApp, token: &str) -> String {
     stop.body["aggregate_id"].as_str().unwrap().to_owned()
 }
 
+/// The first administrator, then a site engineer, team leader and auditor: their tokens.
+async fn staff(app: &TestApp) -> (String, String, String) {
+    let admin = app.bootstrap_admin().await;
+    let (_, engineer) = app.person(&admin, "erin", on_site("engineer")).await;
+    let (_, leader) = app.person(&admin, "theo", on_site("team_leader")).await;
+    let (_, auditor) = app.person(&admin, "audrey", on_site("auditor")).await;
+    (engineer, leader, auditor)
+}
+
 fn action(entries: &[Value], name: &str) -> Value {
     entries.iter().find(|entry| entry["action"] == name).cloned().unwrap_or_else(|| panic!("no {name} in {entries:?}"))
 }
@@ -41,10 +50,7 @@ fn action(entries: &[Value], name: &str) -> Value {
 async fn at_03_at_02_at_12_a_changed_stop_reason_shows_old_and_new_values_with_who_when_why_and_from_where() {
     let app = spawn(test_settings()).await;
     let _projectors = app.start_projectors();
-    let admin = app.bootstrap_admin().await;
-    let (_, engineer) = app.person(&admin, "erin", on_site("engineer")).await;
-    let (_, leader) = app.person(&admin, "theo", on_site("team_leader")).await;
-    let (_, auditor) = app.person(&admin, "audrey", on_site("auditor")).await;
+    let (engineer, leader, auditor) = staff(&app).await;
     line_with_reasons(&app, &engineer, LINE, &["jam", "starved"]).await;
     let stop = stop(&app, &leader).await;
     let give = |body: Value| {
@@ -212,10 +218,7 @@ async fn at_01_at_06_every_event_of_a_job_and_its_people_is_in_the_trail_exactly
 async fn at_04_a_voided_stop_leaves_the_lists_and_figures_and_stays_in_the_trail_with_who_when_and_why() {
     let app = spawn(test_settings()).await;
     let _projectors = app.start_projectors();
-    let admin = app.bootstrap_admin().await;
-    let (_, engineer) = app.person(&admin, "erin", on_site("engineer")).await;
-    let (_, leader) = app.person(&admin, "theo", on_site("team_leader")).await;
-    let (_, auditor) = app.person(&admin, "audrey", on_site("auditor")).await;
+    let (engineer, leader, auditor) = staff(&app).await;
     line_with_reasons(&app, &engineer, LINE, &["jam"]).await;
     let stop = stop(&app, &leader).await;
     app.post(Some(&leader), &format!("/api/v1/downtime/{stop}/reason"), &json!({"code": "jam"})).await.expect(200);
