@@ -21,6 +21,7 @@ pub mod oee;
 #[cfg(feature = "openapi")]
 mod openapi;
 pub mod scope;
+pub mod signature;
 #[cfg(test)]
 mod test_support;
 pub mod user;

@@ -43,3 +43,29 @@ pub(crate) fn code(text: &str) -> ReasonCode {
 pub(crate) fn text(value: &str) -> Description {
     Description::parse(value).unwrap_or_else(|_| panic!("valid text: {value}"))
 }
+
+/// A person acting in `role`, named after the role.
+pub(crate) fn person(number: u128, role: crate::actor::Role) -> crate::actor::Actor {
+    crate::actor::Actor {
+        user_id: crate::actor::UserId::from_uuid(uuid::Uuid::from_u128(number)),
+        printed_name: name(&format!("Person {number}")),
+        role,
+    }
+}
+
+/// `signer`'s request to sign record `record_type/1` at `version` with `meaning`.
+pub(crate) fn signing(
+    record_type: &str,
+    meaning: crate::signature::Meaning,
+    signer: crate::actor::Actor,
+    version: u64,
+) -> crate::signature::SignatureRequest {
+    crate::signature::SignatureRequest {
+        id: uuid::Uuid::from_u128(1000 + u128::from(version)),
+        meaning,
+        signer,
+        record: crate::signature::RecordRef { record_type: record_type.into(), record_id: "1".into() },
+        version,
+        record_hash: format!("{version:064x}"),
+    }
+}

@@ -1,5 +1,7 @@
 //! Checklist: one run through a template version: started, items answered, completed once every
 //! mandatory item has an answer (Part 11 AC-10). Re-answering an item is a change and needs a reason.
+//! Completion is a signature: the person who did the checks signs "performed", and another person may
+//! then sign "verified" (Part 11 ES-05, the two-person rule).
 
 mod template;
 #[cfg(test)]
@@ -16,6 +18,7 @@ pub use self::template::{
     TemplateItem, TemplateVersion,
 };
 use crate::aggregate::{self, event_enum};
+use crate::signature::{Meaning, Revocation, Rules, Signature, SignatureError, SignatureRequest, Signatures};
 use crate::values::{ChecklistItemId, Description, Reason};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,14 +42,18 @@ pub enum ChecklistCommand {
         answer: Answer,
         reason: Option<Reason>,
     },
-    Complete,
+    /// `performed` completes the checklist; `verified` and `reviewed` follow its completion.
+    Sign(SignatureRequest),
+    /// Revoking the `performed` signature reopens the checklist.
+    RevokeSignature(Revocation),
 }
 
 impl aggregate::Command for ChecklistCommand {
     fn reason(&self) -> Option<&Reason> {
         match self {
             Self::Answer { reason, .. } => reason.as_ref(),
-            _ => None,
+            Self::RevokeSignature(revocation) => Some(&revocation.reason),
+            Self::Start { .. } | Self::Sign(_) => None,
         }
     }
 }
@@ -61,6 +68,8 @@ event_enum! {
         ChecklistItemAnswered { item: ChecklistItemId, answer: Answer, within_limits: bool, at: DateTime<Utc> },
         ChecklistAnswerChanged { item: ChecklistItemId, from: Answer, to: Answer, within_limits: bool, reason: Reason, at: DateTime<Utc> },
         ChecklistCompleted { at: DateTime<Utc> },
+        ChecklistSigned { signature: Signature, at: DateTime<Utc> },
+        ChecklistSignatureRevoked { signature: Uuid, meaning: Meaning, reason: Reason, at: DateTime<Utc> },
     }
 }
 
@@ -82,6 +91,8 @@ pub enum ChecklistError {
     SameAnswer,
     #[error("mandatory items are unanswered: {0:?}")]
     MandatoryUnanswered(Vec<ChecklistItemId>),
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
 }
 
 impl crate::aggregate::Rule for ChecklistError {
@@ -95,6 +106,7 @@ impl crate::aggregate::Rule for ChecklistError {
             Self::ReasonRequired { .. } => "reason_required",
             Self::SameAnswer { .. } => "same_answer",
             Self::MandatoryUnanswered { .. } => "mandatory_unanswered",
+            Self::Signature(refusal) => crate::aggregate::Rule::code(refusal),
         }
     }
 }
@@ -104,7 +116,11 @@ pub struct Checklist {
     pub template: Option<TemplateVersion>,
     pub answers: BTreeMap<ChecklistItemId, Answer>,
     pub completed: bool,
+    pub signatures: Signatures,
 }
+
+/// The meanings a checklist is signed with.
+const CHECKLIST_MEANINGS: &[Meaning] = &[Meaning::Performed, Meaning::Verified, Meaning::Reviewed];
 
 fn within_limits(item: &TemplateItem, answer: &Answer) -> Result<bool, ChecklistError> {
     match (&item.kind, answer) {
@@ -123,6 +139,34 @@ impl Checklist {
             return Err(ChecklistError::Completed);
         }
         Ok(template)
+    }
+
+    fn sign(&self, request: SignatureRequest, at: DateTime<Utc>) -> Result<Vec<ChecklistEvent>, ChecklistError> {
+        if self.template.is_none() {
+            return Err(ChecklistError::NotStarted);
+        }
+        let performing = request.meaning == Meaning::Performed;
+        if performing {
+            self.check_complete()?;
+        }
+        let not_ready =
+            (request.meaning == Meaning::Verified && !self.completed).then_some("the checklist is not completed");
+        let rules =
+            Rules { record_type: <Self as aggregate::Aggregate>::TYPE, meanings: CHECKLIST_MEANINGS, not_ready };
+        let signed = ChecklistEvent::ChecklistSigned { signature: self.signatures.sign(request, &rules, at)?, at };
+        Ok(if performing { vec![ChecklistEvent::ChecklistCompleted { at }, signed] } else { vec![signed] })
+    }
+
+    /// Whether the checklist can be completed: open, with every mandatory item answered.
+    fn check_complete(&self) -> Result<(), ChecklistError> {
+        let template = self.open_template()?;
+        let missing: Vec<ChecklistItemId> = template
+            .items
+            .iter()
+            .filter(|item| item.mandatory && !self.answers.contains_key(&item.id))
+            .map(|item| item.id.clone())
+            .collect();
+        if missing.is_empty() { Ok(()) } else { Err(ChecklistError::MandatoryUnanswered(missing)) }
     }
 }
 
@@ -162,18 +206,15 @@ impl aggregate::Aggregate for Checklist {
                     },
                 }
             }
-            ChecklistCommand::Complete => {
-                let template = self.open_template()?;
-                let missing: Vec<ChecklistItemId> = template
-                    .items
-                    .iter()
-                    .filter(|item| item.mandatory && !self.answers.contains_key(&item.id))
-                    .map(|item| item.id.clone())
-                    .collect();
-                if !missing.is_empty() {
-                    return Err(ChecklistError::MandatoryUnanswered(missing));
+            ChecklistCommand::Sign(request) => return self.sign(request, at),
+            ChecklistCommand::RevokeSignature(revocation) => {
+                let meaning = self.signatures.revoke(&revocation)?;
+                ChecklistEvent::ChecklistSignatureRevoked {
+                    signature: revocation.signature,
+                    meaning,
+                    reason: revocation.reason,
+                    at,
                 }
-                ChecklistEvent::ChecklistCompleted { at }
             }
         };
         Ok(vec![event])
@@ -182,11 +223,21 @@ impl aggregate::Aggregate for Checklist {
     fn apply(&mut self, event: &ChecklistEvent) {
         match event {
             ChecklistEvent::ChecklistStarted { template, .. } => self.template = Some(template.clone()),
-            ChecklistEvent::ChecklistItemAnswered { item, answer, .. }
-            | ChecklistEvent::ChecklistAnswerChanged { item, to: answer, .. } => {
+            ChecklistEvent::ChecklistItemAnswered { item, answer, .. } => {
                 self.answers.insert(item.clone(), answer.clone());
             }
+            ChecklistEvent::ChecklistAnswerChanged { item, to, .. } => {
+                self.answers.insert(item.clone(), to.clone());
+                self.signatures.corrected();
+            }
             ChecklistEvent::ChecklistCompleted { .. } => self.completed = true,
+            ChecklistEvent::ChecklistSigned { signature, .. } => self.signatures.signed(signature),
+            ChecklistEvent::ChecklistSignatureRevoked { signature, meaning, .. } => {
+                self.signatures.revoked(*signature);
+                if *meaning == Meaning::Performed {
+                    self.completed = false;
+                }
+            }
         }
     }
 }

@@ -1,8 +1,10 @@
 use chrono::{DateTime, Utc};
 
 use super::*;
+use crate::actor::Role;
 use crate::line_id::LineId;
-use crate::test_support::{given, line, reason, test_now};
+use crate::signature::Meaning;
+use crate::test_support::{given, line, person, reason, signing, test_now};
 use crate::values::Name;
 
 fn now() -> DateTime<Utc> {
@@ -127,10 +129,15 @@ fn changing_an_answer_needs_a_reason_and_keeps_the_old_value() {
     );
 }
 
+fn perform(signer: crate::actor::Actor, version: u64) -> ChecklistCommand {
+    ChecklistCommand::Sign(signing("checklist", Meaning::Performed, signer, version))
+}
+
 #[test]
 fn completes_only_when_every_mandatory_item_is_answered_and_then_accepts_nothing() {
+    let operator = person(1, Role::Operator);
     assert_eq!(
-        given::<Checklist>(&[started()], ChecklistCommand::Complete),
+        given::<Checklist>(&[started()], perform(operator.clone(), 1)),
         Err(ChecklistError::MandatoryUnanswered(vec![id("guards-closed"), id("fill-weight")]))
     );
     let history = [
@@ -138,16 +145,17 @@ fn completes_only_when_every_mandatory_item_is_answered_and_then_accepts_nothing
         answered("guards-closed", Answer::Check(true), true),
         answered("fill-weight", Answer::Number(500), true),
     ];
-    assert_eq!(
-        given::<Checklist>(&history, ChecklistCommand::Complete),
-        Ok(vec![ChecklistEvent::ChecklistCompleted { at: now() }])
-    );
-    let mut done = history.to_vec();
-    done.push(ChecklistEvent::ChecklistCompleted { at: now() });
-    assert_eq!(given::<Checklist>(&done, ChecklistCommand::Complete), Err(ChecklistError::Completed));
+    let completed = given::<Checklist>(&history, perform(operator.clone(), 3)).unwrap();
+    assert!(matches!(
+        completed.as_slice(),
+        [ChecklistEvent::ChecklistCompleted { .. }, ChecklistEvent::ChecklistSigned { signature, .. }]
+            if signature.meaning == Meaning::Performed && signature.version == 3
+    ));
+    let done: Vec<ChecklistEvent> = history.iter().cloned().chain(completed).collect();
+    assert_eq!(given::<Checklist>(&done, perform(operator, 5)), Err(ChecklistError::Completed));
     assert_eq!(
         given::<Checklist>(&done, answer("remarks", Answer::Text(Description::parse("ok").unwrap()))),
         Err(ChecklistError::Completed)
     );
-    assert_eq!(given::<Checklist>(&[], ChecklistCommand::Complete), Err(ChecklistError::NotStarted));
+    assert_eq!(given::<Checklist>(&[], perform(person(1, Role::Operator), 0)), Err(ChecklistError::NotStarted));
 }

@@ -7,10 +7,12 @@ mod tests;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::aggregate::{self, event_enum};
 use crate::line::AssignableReason;
 use crate::line_id::LineId;
+use crate::signature::{Meaning, Revocation, Rules, Signature, SignatureError, SignatureRequest, Signatures};
 use crate::values::{DeviceId, EquipmentId, LossCategory, Millis, Reason, ReasonCode};
 
 /// How far ahead of the server clock a source timestamp may be before it is refused as implausible.
@@ -38,9 +40,13 @@ pub enum DowntimeCommand {
     AssignReason {
         reason_code: AssignableReason,
     },
+    /// A change after the stop's shift has ended alters figures people have already seen: its author
+    /// signs it (`authored`). `shift_ended` is looked up by the write side from the line's calendar.
     ChangeReason {
         reason_code: AssignableReason,
         reason: Reason,
+        shift_ended: bool,
+        signature: Option<SignatureRequest>,
     },
     End {
         ended_at: DateTime<Utc>,
@@ -50,12 +56,16 @@ pub enum DowntimeCommand {
     Void {
         reason: Reason,
     },
+    /// A reviewer signs that they reviewed the stop and its changes (Part 11 AT-13).
+    Sign(SignatureRequest),
+    RevokeSignature(Revocation),
 }
 
 impl aggregate::Command for DowntimeCommand {
     fn reason(&self) -> Option<&Reason> {
         match self {
             Self::ChangeReason { reason, .. } | Self::Void { reason } => Some(reason),
+            Self::RevokeSignature(revocation) => Some(&revocation.reason),
             _ => None,
         }
     }
@@ -80,6 +90,8 @@ event_enum! {
         DowntimeReasonChanged { from: ReasonCode, to: ReasonCode, loss_category: LossCategory, reason: Reason, at: DateTime<Utc> },
         DowntimeEnded { ended_at: DateTime<Utc>, duration: Millis, class: StopClass, at: DateTime<Utc> },
         DowntimeVoided { reason: Reason, at: DateTime<Utc> },
+        DowntimeSigned { signature: Signature, at: DateTime<Utc> },
+        DowntimeSignatureRevoked { signature: Uuid, meaning: Meaning, reason: Reason, at: DateTime<Utc> },
     }
 }
 
@@ -103,6 +115,10 @@ pub enum DowntimeError {
     SameReason(ReasonCode),
     #[error("the stop was voided")]
     Voided,
+    #[error("the stop's shift has ended: changing its reason needs your signature")]
+    SignatureRequired,
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
 }
 
 impl crate::aggregate::Rule for DowntimeError {
@@ -117,6 +133,8 @@ impl crate::aggregate::Rule for DowntimeError {
             Self::NoReasonAssigned { .. } => "no_reason_assigned",
             Self::SameReason { .. } => "same_reason",
             Self::Voided => "voided",
+            Self::SignatureRequired => "signature_required",
+            Self::Signature(refusal) => crate::aggregate::Rule::code(refusal),
         }
     }
 }
@@ -139,6 +157,7 @@ pub struct Downtime {
     /// Recorded in error: out of every current figure, never out of the trail.
     #[serde(default)]
     pub voided: bool,
+    pub signatures: Signatures,
 }
 
 impl Downtime {
@@ -150,6 +169,44 @@ impl Downtime {
     /// stop is unplanned until someone says otherwise.
     pub fn loss_category(&self) -> LossCategory {
         self.reason.as_ref().map_or(LossCategory::Unplanned, |reason| reason.loss_category)
+    }
+
+    fn sign(
+        &self,
+        request: SignatureRequest,
+        meanings: &[Meaning],
+        at: DateTime<Utc>,
+    ) -> Result<DowntimeEvent, DowntimeError> {
+        let rules = Rules { record_type: <Self as aggregate::Aggregate>::TYPE, meanings, not_ready: None };
+        Ok(DowntimeEvent::DowntimeSigned { signature: self.signatures.sign(request, &rules, at)?, at })
+    }
+
+    fn change_reason(
+        &self,
+        reason_code: AssignableReason,
+        reason: Reason,
+        shift_ended: bool,
+        signature: Option<SignatureRequest>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<DowntimeEvent>, DowntimeError> {
+        self.interval()?;
+        let current = self.reason.as_ref().ok_or(DowntimeError::NoReasonAssigned)?;
+        if current.code == reason_code.code {
+            return Err(DowntimeError::SameReason(reason_code.code));
+        }
+        let signed = match signature {
+            Some(request) => Some(self.sign(request, &[Meaning::Authored], at)?),
+            None if shift_ended => return Err(DowntimeError::SignatureRequired),
+            None => None,
+        };
+        let changed = DowntimeEvent::DowntimeReasonChanged {
+            from: current.code.clone(),
+            to: reason_code.code,
+            loss_category: reason_code.loss_category,
+            reason,
+            at,
+        };
+        Ok([changed].into_iter().chain(signed).collect())
     }
 }
 
@@ -184,19 +241,8 @@ impl aggregate::Aggregate for Downtime {
                     at,
                 }
             }
-            DowntimeCommand::ChangeReason { reason_code, reason } => {
-                self.interval()?;
-                let current = self.reason.as_ref().ok_or(DowntimeError::NoReasonAssigned)?;
-                if current.code == reason_code.code {
-                    return Err(DowntimeError::SameReason(reason_code.code));
-                }
-                DowntimeEvent::DowntimeReasonChanged {
-                    from: current.code.clone(),
-                    to: reason_code.code,
-                    loss_category: reason_code.loss_category,
-                    reason,
-                    at,
-                }
+            DowntimeCommand::ChangeReason { reason_code, reason, shift_ended, signature } => {
+                return self.change_reason(reason_code, reason, shift_ended, signature, at);
             }
             DowntimeCommand::End { ended_at } => {
                 let interval = self.interval()?;
@@ -219,6 +265,19 @@ impl aggregate::Aggregate for Downtime {
                 self.interval()?;
                 DowntimeEvent::DowntimeVoided { reason, at }
             }
+            DowntimeCommand::Sign(request) => {
+                self.interval()?;
+                self.sign(request, &[Meaning::Reviewed], at)?
+            }
+            DowntimeCommand::RevokeSignature(revocation) => {
+                let meaning = self.signatures.revoke(&revocation)?;
+                DowntimeEvent::DowntimeSignatureRevoked {
+                    signature: revocation.signature,
+                    meaning,
+                    reason: revocation.reason,
+                    at,
+                }
+            }
         };
         Ok(vec![event])
     }
@@ -234,9 +293,12 @@ impl aggregate::Aggregate for Downtime {
                     ended: None,
                 });
             }
-            DowntimeEvent::DowntimeReasonAssigned { reason_code, loss_category, .. }
-            | DowntimeEvent::DowntimeReasonChanged { to: reason_code, loss_category, .. } => {
+            DowntimeEvent::DowntimeReasonAssigned { reason_code, loss_category, .. } => {
                 self.reason = Some(AssignableReason { code: reason_code.clone(), loss_category: *loss_category });
+            }
+            DowntimeEvent::DowntimeReasonChanged { to, loss_category, .. } => {
+                self.reason = Some(AssignableReason { code: to.clone(), loss_category: *loss_category });
+                self.signatures.corrected();
             }
             DowntimeEvent::DowntimeEnded { ended_at, class, .. } => {
                 if let Some(interval) = &mut self.interval {
@@ -244,6 +306,8 @@ impl aggregate::Aggregate for Downtime {
                 }
             }
             DowntimeEvent::DowntimeVoided { .. } => self.voided = true,
+            DowntimeEvent::DowntimeSigned { signature, .. } => self.signatures.signed(signature),
+            DowntimeEvent::DowntimeSignatureRevoked { signature, .. } => self.signatures.revoked(*signature),
         }
     }
 }

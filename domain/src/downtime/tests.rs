@@ -75,6 +75,8 @@ fn changing_a_reason_keeps_the_old_value_and_the_reason_for_change() {
     let change = DowntimeCommand::ChangeReason {
         reason_code: reason_code("changeover", LossCategory::Setup),
         reason: reason("was a planned changeover"),
+        shift_ended: false,
+        signature: None,
     };
     assert_eq!(
         given::<Downtime>(&[started(), assigned()], change.clone()),
@@ -88,8 +90,12 @@ fn changing_a_reason_keeps_the_old_value_and_the_reason_for_change() {
     );
     assert_eq!(given::<Downtime>(&[started()], change.clone()), Err(DowntimeError::NoReasonAssigned));
     assert_eq!(given::<Downtime>(&[], change), Err(DowntimeError::NotStarted));
-    let same =
-        DowntimeCommand::ChangeReason { reason_code: reason_code("jam", LossCategory::Unplanned), reason: reason("x") };
+    let same = DowntimeCommand::ChangeReason {
+        reason_code: reason_code("jam", LossCategory::Unplanned),
+        reason: reason("x"),
+        shift_ended: false,
+        signature: None,
+    };
     assert!(matches!(given::<Downtime>(&[started(), assigned()], same), Err(DowntimeError::SameReason(_))));
 }
 

@@ -10,11 +10,13 @@ use std::num::NonZeroU64;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::actor::UserId;
 use crate::aggregate::{self, event_enum};
 use crate::counter::{CounterStep, CounterWidth, counter_delta};
 use crate::line_id::LineId;
+use crate::signature::{Meaning, Revocation, Rules, Signature, SignatureError, SignatureRequest, Signatures};
 use crate::values::{CounterId, Name, ProductId, Reason, ReasonCode, Units, ValueError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +76,9 @@ pub enum JobCommand {
     Cancel {
         reason: Reason,
     },
+    /// Quality releases a completed job, or a reviewer signs that they reviewed it (Part 11 AT-13).
+    Sign(SignatureRequest),
+    RevokeSignature(Revocation),
 }
 
 impl aggregate::Command for JobCommand {
@@ -81,6 +86,7 @@ impl aggregate::Command for JobCommand {
         match self {
             Self::AssignOperator { reason, .. } | Self::Pause { reason } => reason.as_ref(),
             Self::CorrectProduction { reason, .. } | Self::Cancel { reason } => Some(reason),
+            Self::RevokeSignature(revocation) => Some(&revocation.reason),
             _ => None,
         }
     }
@@ -103,6 +109,8 @@ event_enum! {
         ProductionCorrected { good_delta: i64, reject_delta: i64, reason: Reason, at: DateTime<Utc> },
         JobCompleted { good: u64, reject: u64, at: DateTime<Utc> },
         JobCancelled { reason: Reason, at: DateTime<Utc> },
+        JobSigned { signature: Signature, at: DateTime<Utc> },
+        JobSignatureRevoked { signature: Uuid, meaning: Meaning, reason: Reason, at: DateTime<Utc> },
     }
 }
 
@@ -149,6 +157,8 @@ pub enum JobError {
     CountOverflow { max: u64 },
     #[error(transparent)]
     OutOfRange(#[from] ValueError),
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
 }
 
 impl crate::aggregate::Rule for JobError {
@@ -168,6 +178,7 @@ impl crate::aggregate::Rule for JobError {
             Self::NegativeCount { .. } => "negative_count",
             Self::CountOverflow { .. } => "count_overflow",
             Self::OutOfRange { .. } => "out_of_range",
+            Self::Signature(refusal) => crate::aggregate::Rule::code(refusal),
         }
     }
 }
@@ -194,9 +205,31 @@ pub struct Job {
     pub good: u64,
     pub reject: u64,
     pub counters: BTreeMap<CounterId, CounterState>,
+    pub signatures: Signatures,
 }
 
+/// The meanings a job is signed with: quality releases it, reviewers review its corrections.
+const JOB_MEANINGS: &[Meaning] = &[Meaning::Reviewed, Meaning::Released];
+
 impl Job {
+    /// Whether quality has released the job (a standing `released` signature).
+    pub fn released(&self) -> bool {
+        self.signatures.has(Meaning::Released)
+    }
+
+    fn sign(&self, request: SignatureRequest, at: DateTime<Utc>) -> Result<JobEvent, JobError> {
+        if self.status == JobStatus::NotCreated {
+            return Err(JobError::NotCreated);
+        }
+        let not_ready = match request.meaning {
+            Meaning::Released if self.status != JobStatus::Completed => Some("only a completed job is released"),
+            Meaning::Released if self.released() => Some("the job is already released"),
+            _ => None,
+        };
+        let rules = Rules { record_type: <Self as aggregate::Aggregate>::TYPE, meanings: JOB_MEANINGS, not_ready };
+        Ok(JobEvent::JobSigned { signature: self.signatures.sign(request, &rules, at)?, at })
+    }
+
     fn expect_status(&self, action: &'static str, allowed: &[JobStatus]) -> Result<(), JobError> {
         if self.status == JobStatus::NotCreated {
             return Err(JobError::NotCreated);
@@ -351,6 +384,16 @@ impl aggregate::Aggregate for Job {
                 self.expect_status("cancel", &[Created, Accepted, Running, Paused])?;
                 JobEvent::JobCancelled { reason, at }
             }
+            JobCommand::Sign(request) => self.sign(request, at)?,
+            JobCommand::RevokeSignature(revocation) => {
+                let meaning = self.signatures.revoke(&revocation)?;
+                JobEvent::JobSignatureRevoked {
+                    signature: revocation.signature,
+                    meaning,
+                    reason: revocation.reason,
+                    at,
+                }
+            }
         };
         Ok(vec![event])
     }
@@ -390,9 +433,12 @@ impl aggregate::Aggregate for Job {
             JobEvent::ProductionCorrected { good_delta, reject_delta, .. } => {
                 self.good = self.good.saturating_add_signed(*good_delta);
                 self.reject = self.reject.saturating_add_signed(*reject_delta);
+                self.signatures.corrected();
             }
             JobEvent::JobCompleted { .. } => self.status = JobStatus::Completed,
             JobEvent::JobCancelled { .. } => self.status = JobStatus::Cancelled,
+            JobEvent::JobSigned { signature, .. } => self.signatures.signed(signature),
+            JobEvent::JobSignatureRevoked { signature, .. } => self.signatures.revoked(*signature),
         }
     }
 }

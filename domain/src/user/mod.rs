@@ -97,6 +97,13 @@ pub enum UserCommand {
     RevokeSessions {
         reason: Reason,
     },
+    /// Credentials re-entered to sign were wrong or not this person's: counted with failed sign-ins
+    /// towards the lockout (Part 11 ES-06).
+    RecordSigningFailure {
+        max_failed_attempts: NonZeroU32,
+    },
+    /// Credentials re-entered to sign were right: earlier failures no longer count.
+    RecordSigningSuccess,
 }
 
 impl aggregate::Command for UserCommand {
@@ -114,7 +121,9 @@ impl aggregate::Command for UserCommand {
             | Self::RecordLoginFailure { .. }
             | Self::RecordPasswordChange
             | Self::RecordLogout
-            | Self::RecordSessionTimeout => None,
+            | Self::RecordSessionTimeout
+            | Self::RecordSigningFailure { .. }
+            | Self::RecordSigningSuccess => None,
         }
     }
 }
@@ -139,6 +148,8 @@ event_enum! {
         LoggedOut { at: DateTime<Utc> },
         SessionTimedOut { at: DateTime<Utc> },
         SessionsRevoked { reason: Reason, at: DateTime<Utc> },
+        SigningFailed { consecutive_failures: u32, blocked: bool, at: DateTime<Utc> },
+        SigningFailuresCleared { at: DateTime<Utc> },
     }
 }
 
@@ -222,11 +233,17 @@ impl User {
         if self.deactivated { Err(UserError::Deactivated) } else { Ok(()) }
     }
 
-    fn login_failure(&self, max_failed_attempts: NonZeroU32, at: DateTime<Utc>) -> Result<Vec<UserEvent>, UserError> {
+    /// A failed sign-in or signing: `failed` is the event that records which.
+    fn failure(
+        &self,
+        max_failed_attempts: NonZeroU32,
+        at: DateTime<Utc>,
+        failed: fn(u32, bool, DateTime<Utc>) -> UserEvent,
+    ) -> Result<Vec<UserEvent>, UserError> {
         self.created()?;
         let consecutive_failures = self.consecutive_failures.saturating_add(1);
         let blocked = self.locked_out || self.deactivated;
-        let mut events = vec![UserEvent::LoginFailed { consecutive_failures, blocked, at }];
+        let mut events = vec![failed(consecutive_failures, blocked, at)];
         if !blocked && consecutive_failures >= max_failed_attempts.get() {
             events.push(UserEvent::UserLockedOut { failed_attempts: consecutive_failures, at });
         }
@@ -289,7 +306,21 @@ impl aggregate::Aggregate for User {
                 UserEvent::LoginSucceeded { at }
             }
             UserCommand::RecordLoginFailure { max_failed_attempts } => {
-                return self.login_failure(max_failed_attempts, at);
+                return self.failure(max_failed_attempts, at, |consecutive_failures, blocked, at| {
+                    UserEvent::LoginFailed { consecutive_failures, blocked, at }
+                });
+            }
+            UserCommand::RecordSigningFailure { max_failed_attempts } => {
+                return self.failure(max_failed_attempts, at, |consecutive_failures, blocked, at| {
+                    UserEvent::SigningFailed { consecutive_failures, blocked, at }
+                });
+            }
+            UserCommand::RecordSigningSuccess => {
+                self.active()?;
+                if self.consecutive_failures == 0 {
+                    return Ok(vec![]);
+                }
+                UserEvent::SigningFailuresCleared { at }
             }
             UserCommand::Unlock { reason } => {
                 self.active()?;
@@ -333,8 +364,11 @@ impl aggregate::Aggregate for User {
             UserEvent::RoleRevoked { grant, .. } => self.grants.retain(|held| *held != grant),
             UserEvent::PrintedNameChanged { to, .. } => self.printed_name = Some(to),
             UserEvent::UserDeactivated { .. } => self.deactivated = true,
-            UserEvent::LoginSucceeded { .. } => self.consecutive_failures = 0,
-            UserEvent::LoginFailed { consecutive_failures, .. } => self.consecutive_failures = consecutive_failures,
+            UserEvent::LoginSucceeded { .. } | UserEvent::SigningFailuresCleared { .. } => {
+                self.consecutive_failures = 0
+            }
+            UserEvent::LoginFailed { consecutive_failures, .. }
+            | UserEvent::SigningFailed { consecutive_failures, .. } => self.consecutive_failures = consecutive_failures,
             UserEvent::UserLockedOut { .. } => self.locked_out = true,
             UserEvent::UserUnlocked { .. } => {
                 self.locked_out = false;

@@ -227,3 +227,31 @@ fn people_never_hold_the_roles_of_devices_or_of_the_service() {
         assert_eq!(given::<User>(&operator(), grant), Err(UserError::NotPersonal(role)));
     }
 }
+
+#[test]
+fn es_06_failed_signing_counts_with_failed_sign_ins_towards_the_lockout_and_a_right_password_clears_it() {
+    let max = NonZeroU32::new(3).unwrap();
+    let mut user = User::default();
+    user.apply(&created_with(vec![on_line(Role::Operator)]));
+    let fail_login = UserCommand::RecordLoginFailure { max_failed_attempts: max };
+    let fail_signing = UserCommand::RecordSigningFailure { max_failed_attempts: max };
+    for command in [fail_login, fail_signing.clone()] {
+        for event in user.handle(command, test_now()).unwrap() {
+            user.apply(&event);
+        }
+    }
+    assert_eq!(user.consecutive_failures, 2);
+    let cleared = user.handle(UserCommand::RecordSigningSuccess, test_now()).unwrap();
+    assert_eq!(cleared, [UserEvent::SigningFailuresCleared { at: test_now() }]);
+    let mut after_success = user.clone();
+    after_success.apply(&cleared[0]);
+    assert_eq!(after_success.handle(UserCommand::RecordSigningSuccess, test_now()), Ok(vec![]));
+    let third = user.handle(fail_signing, test_now()).unwrap();
+    assert_eq!(
+        third,
+        [
+            UserEvent::SigningFailed { consecutive_failures: 3, blocked: false, at: test_now() },
+            UserEvent::UserLockedOut { failed_attempts: 3, at: test_now() }
+        ]
+    );
+}
