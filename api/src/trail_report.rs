@@ -1,12 +1,14 @@
 //! A record's audit trail as a printable report (Part 11 AT-11, AT-12; docs/part11.md): the record's
 //! summary, every entry with who, when, from where, why and each changed field's old and new value, and
-//! "changed since original entry" marks on corrections. Rendered from `templates/trail_report.html`,
+//! "changed since original entry" marks on corrections, and the record's signatures as they are
+//! manifested (printed name, time, meaning) with what each is worth now. Rendered from `templates/trail_report.html`,
 //! which carries its own print stylesheet.
 
 use askama::Template;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 
+use crate::views::signatures::{SignatureView, StatusView};
 use crate::views::trail::TrailEntry;
 
 #[derive(Debug, Template)]
@@ -24,6 +26,45 @@ pub struct TrailReport {
     pub generated_by: String,
     pub up_to: i64,
     pub entries: Vec<ReportEntry>,
+    pub signatures: Vec<ReportSignature>,
+}
+
+/// A signature as the report prints it (Part 11 11.50, ES-02).
+#[derive(Debug)]
+pub struct ReportSignature {
+    pub sequence: u64,
+    pub printed_name: String,
+    pub role: String,
+    pub signed_at: String,
+    pub signed_local: String,
+    pub meaning: String,
+    pub statement: &'static str,
+    pub version: u64,
+    pub status: String,
+}
+
+impl From<SignatureView> for ReportSignature {
+    fn from(view: SignatureView) -> Self {
+        let status = match view.status {
+            StatusView::Standing => "standing".to_owned(),
+            StatusView::RecordChanged { first_change } => {
+                format!("the record changed after it, first at version {first_change}")
+            }
+            StatusView::Revoked { reason, revoked_at } => format!("revoked {}: {reason}", utc(revoked_at)),
+            StatusView::Broken { why } => format!("DOES NOT VERIFY: {why}"),
+        };
+        Self {
+            sequence: view.sequence,
+            printed_name: view.printed_name,
+            role: serde_json::to_value(view.role).map(|role| shown(&role)).unwrap_or_default(),
+            signed_at: utc(view.signed_at),
+            signed_local: view.signed_local,
+            meaning: view.meaning.to_string(),
+            statement: view.statement,
+            version: view.version,
+            status,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -64,8 +105,15 @@ fn utc(at: DateTime<Utc>) -> String {
 }
 
 impl TrailReport {
-    /// The report of one record's `entries` (all of them, in order), up to log position `up_to`.
-    pub fn new(entries: Vec<TrailEntry>, generated_by: String, generated_at: DateTime<Utc>, up_to: i64) -> Self {
+    /// The report of one record's `entries` (all of them, in order), up to log position `up_to`, and its
+    /// signatures.
+    pub fn new(
+        entries: Vec<TrailEntry>,
+        signatures: Vec<SignatureView>,
+        generated_by: String,
+        generated_at: DateTime<Utc>,
+        up_to: i64,
+    ) -> Self {
         let first = entries.first();
         let last = entries.last();
         let attributed = |entry: &TrailEntry| {
@@ -93,6 +141,7 @@ impl TrailReport {
             generated_by,
             up_to,
             entries,
+            signatures: signatures.into_iter().map(ReportSignature::from).collect(),
         }
     }
 }
@@ -219,7 +268,27 @@ mod tests {
                 vec![change("reason.code", json!("jam"), json!("starved"))],
             ),
         ];
-        let report = TrailReport::new(entries, "Audrey Auditor".to_owned(), at("2026-11-30T12:00:00Z"), 103);
+        let signed_at = at("2026-10-25T01:40:00Z");
+        let signature = SignatureView {
+            signature_id: Uuid::from_u128(77),
+            sequence: 4,
+            meaning: domain::signature::Meaning::Authored,
+            statement: domain::signature::Meaning::Authored.statement(),
+            signer: Uuid::from_u128(9),
+            printed_name: "Theo <Team> Leader".to_owned(),
+            role: domain::actor::Role::TeamLeader,
+            signed_at,
+            signed_local: crate::views::trail::local(signed_at, Some("Europe/Berlin")),
+            version: 2,
+            record_hash: format!("{:064x}", 2),
+            digest: format!("{:064x}", 77),
+            status: StatusView::Revoked {
+                reason: "signed the wrong stop".to_owned(),
+                revoked_at: at("2026-10-25T02:00:00Z"),
+            },
+        };
+        let report =
+            TrailReport::new(entries, vec![signature], "Audrey Auditor".to_owned(), at("2026-11-30T12:00:00Z"), 103);
         let html = report.render().unwrap_or_default();
         let golden = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/trail_report.html");
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
@@ -227,6 +296,7 @@ mod tests {
         }
         assert_eq!(html, std::fs::read_to_string(golden).unwrap_or_default(), "the report differs from {golden}");
         assert!(html.contains("Theo &#60;Team&#62; Leader (team_leader)"), "names are escaped");
+        assert!(html.contains("<strong>authored</strong>: I am the author"), "the signature's meaning is printed");
         assert!(html.contains("2026-10-25T02:40:00.000000+01:00") && html.contains("2026-10-25T02:40:00.000000+02:00"));
     }
 }

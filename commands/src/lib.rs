@@ -17,6 +17,7 @@ pub mod execute;
 pub mod ledger;
 pub mod lookups;
 pub mod metadata;
+pub mod signatures;
 pub mod snapshot;
 pub mod store;
 pub mod wake;

@@ -6,6 +6,7 @@ use domain::checklist::{Checklist, ChecklistCommand, ChecklistTemplate, Template
 use domain::downtime::{Downtime, DowntimeCommand, StopSource};
 use domain::line::{Line, LineCommand, LineError};
 use domain::line_id::LineId;
+use domain::signature::SignatureRequest;
 use domain::values::{EquipmentId, Reason, ReasonCode};
 use uuid::Uuid;
 
@@ -72,7 +73,7 @@ pub struct StopStart {
 }
 
 /// Gives a stop a reason from its line's tree: assigns it, or with `reason_for_change` replaces the one it
-/// has. The code is locked against redefinition on the line first and its definition read after, so the
+/// has; a change after the stop's shift ended (by the line's calendar) needs `signature`. The code is locked against redefinition on the line first and its definition read after, so the
 /// stop books the code's final loss category; if the stop then refuses the reason, the code merely stays
 /// locked, which loses nothing.
 pub async fn give_downtime_reason(
@@ -81,9 +82,11 @@ pub async fn give_downtime_reason(
     downtime_id: &str,
     code: ReasonCode,
     reason_for_change: Option<Reason>,
+    signature: Option<SignatureRequest>,
     context: &CommandContext,
 ) -> Result<CommandOutcome, LookupError<domain::downtime::DowntimeError>> {
     let stop = stops.state(downtime_id).await?;
+    let started_at = stop.interval.as_ref().map(|interval| interval.started_at);
     let Some(line_id) = stop.line else {
         return Err(LookupError::Command(CommandError::Rejected(domain::downtime::DowntimeError::NotStarted)));
     };
@@ -91,14 +94,17 @@ pub async fn give_downtime_reason(
     // Lock first, then read: once locked the code's definition can no longer change under us.
     let mark = LineCommand::MarkDowntimeReasonUsed { code: code.clone() };
     execute(lines, &line_id, mark, &line_context(context)).await.map_err(LookupError::Line)?;
-    let reason_code = lines
-        .state(&line_id)
-        .await?
-        .assignable_reason(&code)
-        .map_err(|error| LookupError::Line(CommandError::Rejected(error)))?;
+    let line = lines.state(&line_id).await?;
+    let reason_code =
+        line.assignable_reason(&code).map_err(|error| LookupError::Line(CommandError::Rejected(error)))?;
     let command = match reason_for_change {
         None => DowntimeCommand::AssignReason { reason_code },
-        Some(reason) => DowntimeCommand::ChangeReason { reason_code, reason },
+        Some(reason) => DowntimeCommand::ChangeReason {
+            reason_code,
+            reason,
+            shift_ended: started_at.is_some_and(|at| line.shift_ended(at, Utc::now())),
+            signature,
+        },
     };
     execute(stops, downtime_id, command, context).await.map_err(LookupError::Command)
 }

@@ -210,6 +210,7 @@ impl crate::aggregate::Rule for SignatureError {
 
 /// A signature as its record's state keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Held {
     pub id: Uuid,
     pub meaning: Meaning,
@@ -224,6 +225,7 @@ pub struct Held {
 /// names). Records keep this field without a serde default, so a snapshot written before it existed
 /// fails to load and the stream is replayed instead of starting from zero corrections.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Signatures {
     pub held: Vec<Held>,
     pub corrections: u32,

@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod password;
 pub mod principal;
 pub mod session;
+pub mod signing;
 pub mod token;
 
 pub use access::{Target, authorize};

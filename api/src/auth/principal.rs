@@ -50,6 +50,28 @@ pub fn self_actor(id: UserId, user: &User) -> Option<Actor> {
     user.grants.first().map(|grant| Actor { user_id: id, printed_name, role: grant.role })
 }
 
+/// The attribution of what a person does to their own account, from this request and device.
+pub fn context(actor: Actor, request: &HttpRequest, device: Option<&DeviceId>) -> commands::CommandContext {
+    let mut context = commands::CommandContext::new(actor);
+    context.correlation_id = crate::telemetry::request_id(request);
+    context.device_id = device.cloned();
+    context
+}
+
+/// Records an account event the person causes themselves (sign-in, failure, password change).
+pub async fn record_own(
+    app: &AppState,
+    id: UserId,
+    user: &User,
+    command: UserCommand,
+    request: &HttpRequest,
+    device: Option<&DeviceId>,
+) -> Result<(), ApiError> {
+    let actor = self_actor(id, user).ok_or_else(|| ApiError::forbidden("no_roles", "the account holds no role"))?;
+    commands::execute(&app.users, &id.to_string(), command, &context(actor, request, device)).await?;
+    Ok(())
+}
+
 impl FromRequest for Principal {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;

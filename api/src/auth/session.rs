@@ -215,3 +215,19 @@ pub async fn user_of(pool: &PgPool, id: Uuid) -> Result<Option<UserId>, ApiError
         sqlx::query_scalar("SELECT user_id FROM sessions WHERE id = $1").bind(id).fetch_optional(pool).await?;
     Ok(user.flatten().map(UserId::from_uuid))
 }
+
+/// When the session made its first signature, if it has.
+pub async fn first_signed_at(pool: &PgPool, id: Uuid) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let at: Option<Option<DateTime<Utc>>> =
+        sqlx::query_scalar("SELECT first_signed_at FROM sessions WHERE id = $1").bind(id).fetch_optional(pool).await?;
+    Ok(at.flatten())
+}
+
+/// Records that the session has signed: its next signature needs only the password.
+pub async fn mark_signed(pool: &PgPool, id: Uuid) -> Result<(), ApiError> {
+    sqlx::query("UPDATE sessions SET first_signed_at = now() WHERE id = $1 AND first_signed_at IS NULL")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

@@ -21,7 +21,9 @@ use crate::error::ApiError;
 use crate::query_call::{QueryCall, QueryErrors, RecordNotFound, page_limit};
 use crate::record_type::RecordType;
 use crate::trail_report::TrailReport;
+use crate::views::signatures::signature_view;
 use crate::views::trail::TrailEntry;
+use domain::signature::RecordRef;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
     config.service(search).service(export).service(report);
@@ -309,7 +311,18 @@ async fn report(
         return Err(ApiError::not_found("record in the audit trail", &record_id));
     }
     call.record_export(actor.clone(), domain::export::ExportKind::TrailReport, request.query_string(), up_to).await?;
-    let report = TrailReport::new(entries, actor.printed_name.to_string(), Utc::now(), up_to);
+    let signed = RecordRef { record_type: record_type.stream_type().to_owned(), record_id };
+    let time_zone = entries.iter().find_map(|entry| entry.line.clone());
+    let time_zone = match time_zone {
+        Some(line) => call.app.lines.state(&line).await?.time_zone().map(|zone| zone.name().to_owned()),
+        None => None,
+    };
+    let signatures = commands::signatures::check(&call.app.pool, &signed)
+        .await?
+        .into_iter()
+        .map(|check| signature_view(check, time_zone.as_deref()))
+        .collect();
+    let report = TrailReport::new(entries, signatures, actor.printed_name.to_string(), Utc::now(), up_to);
     let html = askama::Template::render(&report).map_err(|error| crate::error::internal(&error))?;
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html))
 }

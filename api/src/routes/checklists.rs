@@ -11,13 +11,12 @@ use uuid::Uuid;
 
 use crate::auth::Target;
 use crate::auth::access::{DEFINE_CHECKLISTS, WORK_CHECKLISTS};
-use crate::bodies::NoFields;
 use crate::command_call::{CommandCall, CommandResponses, Located, Reply, accepted};
 use crate::error::ApiError;
 use crate::json::Json;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    let checklists = utoipa_actix_web::scope("/api/v1/checklists").service(start).service(answer).service(complete);
+    let checklists = utoipa_actix_web::scope("/api/v1/checklists").service(start).service(answer);
     config.service(define_template).service(checklists);
 }
 
@@ -126,10 +125,4 @@ async fn answer(call: CommandCall, path: web::Path<Uuid>, body: Json<AnswerItem>
     let Json { value, digest } = body;
     let command = ChecklistCommand::Answer { item: value.item, answer: value.answer, reason: value.reason };
     call.respond(digest, on_checklist(&call, *path, command)).await
-}
-
-#[utoipa::path(tag = "checklists", request_body = NoFields, responses(CommandResponses))]
-#[post("/{checklist_id}/complete")]
-async fn complete(call: CommandCall, path: web::Path<Uuid>, body: Json<NoFields>) -> Result<HttpResponse, ApiError> {
-    call.respond(body.digest, on_checklist(&call, *path, ChecklistCommand::Complete)).await
 }

@@ -1,22 +1,27 @@
 //! Stops of a line: started and ended by operators or PLC gateways, given a reason from the line's tree,
 //! the reason changed only with a reason for change (the old value stays in the history).
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use commands::lookups::{self, StopStart};
-use domain::downtime::{DowntimeCommand, StopSource};
+use domain::Aggregate as _;
+use domain::downtime::{Downtime, DowntimeCommand, StopSource};
 use domain::line_id::LineId;
+use domain::signature::{Meaning, RecordRef};
 use domain::values::{EquipmentId, Reason, ReasonCode};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::access::{EXPLAIN_STOPS, RECORD_STOPS, VOID_STOPS};
+use crate::auth::session;
+use crate::auth::signing::{self, SigningCredentials};
 use crate::auth::{Target, Who};
 use crate::command_call::{CommandCall, CommandResponses, Located};
 use crate::error::ApiError;
 use crate::json::Json;
 use crate::query_call::{Freshness, QueryCall, QueryErrors, page_limit, period};
+use crate::routes::signatures::{request_at, signer};
 use crate::views::Stop;
 use projections::read_models::downtime::Stops;
 
@@ -76,12 +81,32 @@ pub struct GiveReason {
     /// Needed when the stop already has a reason: the reason for changing it.
     #[schema(value_type = Option<String>)]
     pub reason_for_change: Option<Reason>,
+    /// Needed for a change after the stop's shift has ended: the author signs it (`authored`, Part 11
+    /// ES-01), over the stop's version they were shown.
+    pub signature: Option<SignedChange>,
+}
+
+/// A change's signature: the version signed and the re-entered credentials.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignedChange {
+    pub version: u64,
+    /// Needed for the first signature of a session.
+    pub username: Option<String>,
+    pub password: String,
+}
+
+impl std::fmt::Debug for SignedChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedChange").field("version", &self.version).finish_non_exhaustive()
+    }
 }
 
 #[utoipa::path(tag = "downtime", request_body = GiveReason, responses(CommandResponses))]
 #[post("/{downtime_id}/reason")]
 async fn give_reason(
     call: CommandCall,
+    request: HttpRequest,
     path: web::Path<Uuid>,
     body: Json<GiveReason>,
 ) -> Result<HttpResponse, ApiError> {
@@ -92,17 +117,33 @@ async fn give_reason(
         let stop = call.existing(&app.downtime, "downtime", &id).await?;
         let line = stop.line().ok_or_else(|| ApiError::not_found("downtime", &id))?;
         let actor = call.authorize(EXPLAIN_STOPS, Target::Line(line))?;
-        let context = call.context(actor);
+        let mut context = call.context(actor.clone());
+        let signature = match value.signature {
+            None => None,
+            Some(SignedChange { version, username, password }) => {
+                let signer = signer(&call.principal, Meaning::Authored, line)?;
+                let credentials = SigningCredentials { username, password };
+                signing::reauthenticate(app, &request, &call.principal, credentials).await?;
+                context.expected_version = Some(version);
+                let record = RecordRef { record_type: Downtime::TYPE.to_owned(), record_id: id.clone() };
+                Some(request_at(app, record, version, Meaning::Authored, signer).await?)
+            }
+        };
+        let signing = signature.is_some();
         let outcome = lookups::give_downtime_reason(
             &app.lines,
             &app.downtime,
             &id,
             value.code,
             value.reason_for_change,
+            signature,
             &context,
         )
         .await?;
-        Ok(crate::command_call::accepted::<domain::downtime::Downtime>(&id, outcome))
+        if signing {
+            session::mark_signed(&app.pool, call.principal.session).await?;
+        }
+        Ok(crate::command_call::accepted::<Downtime>(&id, outcome))
     })
     .await
 }

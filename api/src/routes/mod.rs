@@ -17,6 +17,7 @@ mod operations;
 mod records;
 mod security;
 mod sign_in;
+mod signatures;
 mod users;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -41,6 +42,7 @@ pub fn configure(config: &mut ServiceConfig) {
     records::configure(config);
     audit_trail::configure(config);
     ledger::configure(config);
+    signatures::configure(config);
     operations::configure(config);
     live::configure(config);
 }

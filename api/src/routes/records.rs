@@ -74,18 +74,19 @@ pub struct HistoryEvent {
     pub ledger_number: Option<i64>,
 }
 
-/// The stream type of a record type, and a check that the principal may read the record.
-async fn authorize_read(
+/// The stream type of a record type and the record's line (none for accounts), and a check that the
+/// principal may read the record.
+pub async fn authorize_read(
     app: &AppState,
     principal: &Principal,
     record_type: RecordType,
     id: &str,
-) -> Result<&'static str, ApiError> {
+) -> Result<(&'static str, Option<LineId>), ApiError> {
     let not_found = || ApiError::not_found("record", id);
     let line: Option<LineId> = match record_type {
         RecordType::User | RecordType::Device => {
             authorize(principal, READ_ACCOUNTS, Target::Anywhere)?;
-            return Ok(record_type.stream_type());
+            return Ok((record_type.stream_type(), None));
         }
         RecordType::Line => Some(LineId::parse(id).map_err(|_| not_found())?),
         RecordType::Job => app.jobs.state(id).await?.line().cloned(),
@@ -102,7 +103,7 @@ async fn authorize_read(
     };
     let line = line.ok_or_else(not_found)?;
     authorize(principal, READ_RECORDS, Target::Line(&line))?;
-    Ok(record_type.stream_type())
+    Ok((record_type.stream_type(), Some(line)))
 }
 
 const MAX_PAGE: u32 = 1000;
@@ -112,7 +113,7 @@ const MAX_PAGE: u32 = 1000;
 #[get("/api/v1/history")]
 async fn history(call: QueryCall, query: web::Query<HistoryQuery>) -> Result<HttpResponse, ApiError> {
     let HistoryQuery { record_type, id, after_sequence, limit } = query.into_inner();
-    let stream_type = authorize_read(&call.app, &call.principal, record_type, &id).await?;
+    let (stream_type, _) = authorize_read(&call.app, &call.principal, record_type, &id).await?;
     let limit = u64::from(limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE));
     let (predecessor, page, version) =
         event_log::read_page(&call.app.pool, stream_type, &id, after_sequence.unwrap_or(0), limit).await?;
@@ -199,7 +200,7 @@ async fn state_as_of(call: QueryCall, query: web::Query<StateQuery>) -> Result<H
         (None, Some(at)) => StreamBound::UpToTime(at),
         (None, None) => StreamBound::All,
     };
-    let stream_type = authorize_read(&call.app, &call.principal, record_type, &id).await?;
+    let (stream_type, _) = authorize_read(&call.app, &call.principal, record_type, &id).await?;
     let up_to = match bound {
         StreamBound::UpToTime(at) => {
             event_log::last_sequence_at(&call.app.pool, stream_type, &id, at).await?.unwrap_or(0)

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::auth::credentials::new_password_hash;
 use crate::auth::credentials::{self, NewSecret, UserCredentials};
 use crate::auth::password;
-use crate::auth::principal::self_actor;
+use crate::auth::principal::{context, record_own};
 use crate::auth::session::{self, Unusable};
 use crate::auth::{Principal, Who};
 use crate::error::{ApiError, ErrorBody};
@@ -49,27 +49,6 @@ async fn tokens(app: &AppState, session: Uuid, refresh_token: String, subject: S
     let ttl = app.settings.access_token_ttl;
     let access_token = app.keys().await?.issue(session, subject, ttl)?;
     Ok(Tokens { access_token, token_type: "Bearer", expires_in: ttl.as_secs(), refresh_token, session_id: session })
-}
-
-fn context(actor: Actor, request: &HttpRequest, device: Option<&DeviceId>) -> commands::CommandContext {
-    let mut context = commands::CommandContext::new(actor);
-    context.correlation_id = crate::telemetry::request_id(request);
-    context.device_id = device.cloned();
-    context
-}
-
-/// Records an account event the person causes themselves (sign-in, failure, password change).
-async fn record_own(
-    app: &AppState,
-    id: UserId,
-    user: &User,
-    command: UserCommand,
-    request: &HttpRequest,
-    device: Option<&DeviceId>,
-) -> Result<(), ApiError> {
-    let actor = self_actor(id, user).ok_or_else(|| ApiError::forbidden("no_roles", "the account holds no role"))?;
-    commands::execute(&app.users, &id.to_string(), command, &context(actor, request, device)).await?;
-    Ok(())
 }
 
 fn invalid_credentials() -> ApiError {

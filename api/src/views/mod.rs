@@ -5,6 +5,7 @@
 //! Read-model rows are here; a record's state as its events fold it is in [`states`]; what the log
 //! stores (event payloads and metadata, answered as stored) is described in [`stored`].
 
+pub mod signatures;
 pub mod states;
 pub mod stored;
 pub mod trail;

@@ -98,6 +98,8 @@ pub struct JobStateView {
     pub reject: u64,
     /// By counter id.
     pub counters: BTreeMap<String, CounterView>,
+    /// Its signatures (release, reviews) and how many corrections it has had.
+    pub signatures: domain::signature::Signatures,
 }
 
 /// A PLC counter's last accepted reading in a job.
@@ -134,6 +136,7 @@ impl From<domain::job::Job> for JobStateView {
                     (counter.to_string(), view)
                 })
                 .collect(),
+            signatures: job.signatures,
         }
     }
 }
@@ -255,6 +258,8 @@ pub struct DowntimeStateView {
     pub reason: Option<AssignedReasonView>,
     /// Recorded in error (with a reason, in its history): out of every current figure.
     pub voided: bool,
+    /// Its signatures (reviews, signed late changes) and how many reason changes it has had.
+    pub signatures: domain::signature::Signatures,
 }
 
 /// When a stop began and, once it ended, when and as what.
@@ -290,6 +295,7 @@ impl From<domain::downtime::Downtime> for DowntimeStateView {
                 loss_category: name_of(&reason.loss_category),
             }),
             voided: stop.voided,
+            signatures: stop.signatures,
         }
     }
 }
@@ -347,7 +353,10 @@ pub struct ChecklistStateView {
     pub template: Option<domain::checklist::TemplateVersion>,
     /// By item id.
     pub answers: BTreeMap<String, domain::checklist::Answer>,
+    /// Completed by its performer's signature.
     pub completed: bool,
+    /// Its signatures (performed, verified, reviewed) and how many answers were changed.
+    pub signatures: domain::signature::Signatures,
 }
 
 impl From<domain::checklist::Checklist> for ChecklistStateView {
@@ -356,6 +365,7 @@ impl From<domain::checklist::Checklist> for ChecklistStateView {
             template: checklist.template,
             answers: checklist.answers.into_iter().map(|(item, answer)| (item.to_string(), answer)).collect(),
             completed: checklist.completed,
+            signatures: checklist.signatures,
         }
     }
 }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::support::{LINE, OTHER_LINE, TestApp, on_line, on_site, spawn, test_settings};
 
 /// Waits until the trail holds `count` entries matching `path`'s selection; returns them.
-async fn trail(app: &TestApp, token: &str, path: &str, count: usize) -> Vec<Value> {
+pub async fn trail(app: &TestApp, token: &str, path: &str, count: usize) -> Vec<Value> {
     let response = app
         .get_until(token, path, |body| body["entries"].as_array().is_some_and(|entries| entries.len() >= count))
         .await;
@@ -64,7 +64,12 @@ async fn at_03_at_02_at_12_a_changed_stop_reason_shows_old_and_new_values_with_w
     let actions: Vec<&str> = entries.iter().filter_map(|entry| entry["action"].as_str()).collect();
     assert_eq!(actions, ["DowntimeStarted", "DowntimeReasonAssigned", "DowntimeReasonChanged"]);
     let changed = action(&entries, "DowntimeReasonChanged");
-    assert_eq!(changed["changes"], json!([{"field": "reason.code", "old": "jam", "new": "starved"}]));
+    // The record's count of corrections goes up with it: what a later review must cover (AT-13).
+    assert_eq!(
+        changed["changes"],
+        json!([{"field": "reason.code", "old": "jam", "new": "starved"},
+               {"field": "signatures.corrections", "old": 0, "new": 1}])
+    );
     assert_eq!(changed["reason"], "the filler was waiting for bottles");
     assert_eq!(
         (changed["actor"]["name"].as_str(), changed["actor"]["role"].as_str()),

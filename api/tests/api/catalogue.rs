@@ -20,6 +20,10 @@ pub const EVERY_ROLE: [&str; 8] = [OPERATOR, TEAM_LEADER, MAINTENANCE, QUALITY, 
 pub const TRAIL: &[&str] = &[TEAM_LEADER, QUALITY, ENGINEER, AUDITOR, ADMIN];
 /// Who audits the whole database's ledger.
 pub const LEDGER: &[&str] = &[QUALITY, AUDITOR, ADMIN];
+/// Who may sign `reviewed` (and `verified`, `approved`).
+pub const REVIEWERS: &[&str] = &[TEAM_LEADER, QUALITY];
+/// Who may sign at all: every role that owns records.
+pub const SIGNERS: &[&str] = &[OPERATOR, TEAM_LEADER, MAINTENANCE, QUALITY, ENGINEER];
 pub const PEOPLE: &[&str] = &[OPERATOR, TEAM_LEADER, MAINTENANCE, QUALITY, ENGINEER, AUDITOR, ADMIN];
 
 #[derive(Debug, Clone, Copy)]
@@ -163,7 +167,6 @@ pub fn endpoints() -> Vec<Endpoint> {
             Roles(&[OPERATOR, TEAM_LEADER, QUALITY]),
             |_| json!({"item": "guard", "answer": {"kind": "check", "value": true}, "reason": "rechecked"}),
         ),
-        e("POST", "/api/v1/checklists/{checklist_id}/complete", Roles(&[OPERATOR, TEAM_LEADER, QUALITY]), none),
         e(
             "POST",
             "/api/v1/jobs",
@@ -269,6 +272,22 @@ pub fn endpoints() -> Vec<Endpoint> {
         e("GET", "/api/v1/ledger/proofs/{ledger_number}", Roles(LEDGER), none),
         e("GET", "/api/v1/ledger/consistency", Roles(LEDGER), none),
         e("POST", "/api/v1/ledger/verify", Roles(LEDGER), none),
+        // Signing as `reviewed`: the roles that may review. Without a username the first signature of a
+        // session stops at `username_required` (401), after the role check and before any credential.
+        e("GET", "/api/v1/signatures/intent", Roles(REVIEWERS), none),
+        e(
+            "POST",
+            "/api/v1/signatures",
+            Roles(REVIEWERS),
+            |f| json!({"record_type": "job", "record_id": f.job, "version": 1, "meaning": "reviewed", "password": "x"}),
+        ),
+        e(
+            "POST",
+            "/api/v1/signatures/revoke",
+            Roles(SIGNERS),
+            |f| json!({"record_type": "job", "record_id": f.job, "signature_id": uuid::Uuid::nil(), "reason": "in error"}),
+        ),
+        e("GET", "/api/v1/record-signatures", Roles(PEOPLE), none),
     ]
 }
 
@@ -312,6 +331,10 @@ pub fn concrete(endpoint: &Endpoint, fixture: &Fixture) -> String {
         ("GET", "/api/v1/ledger/consistency") => format!("{path}?old=1&new=1"),
         ("GET", "/api/v1/audit-trail/export") => format!("{path}?format=ndjson"),
         ("GET", "/api/v1/audit-trail/report") => format!("{path}?record_type=job&record_id={}", fixture.job),
+        ("GET", "/api/v1/signatures/intent") => {
+            format!("{path}?record_type=job&record_id={}&meaning=reviewed", fixture.job)
+        }
+        ("GET", "/api/v1/record-signatures") => format!("{path}?record_type=job&id={}", fixture.job),
         _ => path,
     }
 }

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::support::{LINE, LINE_PATH, on_line, on_site, spawn, test_settings};
+use crate::support::{LINE, LINE_PATH, OWN_PASSWORD, on_line, on_site, spawn, test_settings};
 
 #[tokio::test]
 async fn at_02_at_09_a_job_runs_through_its_whole_life_and_its_history_shows_who_did_what() {
@@ -74,7 +74,10 @@ async fn at_02_at_09_a_job_runs_through_its_whole_life_and_its_history_shows_who
     let checklist_id = checklist.body["aggregate_id"].as_str().unwrap_or_default().to_owned();
     let answer = json!({"item": "guard", "answer": {"kind": "check", "value": true}});
     app.post(Some(&operator), &format!("/api/v1/checklists/{checklist_id}/answers"), &answer).await.expect(200);
-    app.post(Some(&operator), &format!("/api/v1/checklists/{checklist_id}/complete"), &json!({})).await.expect(200);
+    // Completing the checklist is the operator's signature (`performed`), over the version they saw.
+    let perform = json!({"record_type": "checklist", "record_id": checklist_id, "version": 2, "meaning": "performed",
+                         "username": "olga", "password": OWN_PASSWORD});
+    app.post(Some(&operator), "/api/v1/signatures", &perform).await.expect(201);
 
     app.post(Some(&operator), &at("pause"), &json!({})).await.expect(200);
     app.post(Some(&operator), &at("resume"), &json!({})).await.expect(200);

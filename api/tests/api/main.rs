@@ -17,4 +17,5 @@ mod journey;
 mod ledger;
 mod live;
 mod oee;
+mod signatures;
 mod support;

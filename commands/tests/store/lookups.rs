@@ -98,7 +98,7 @@ async fn a_reason_code_a_stop_has_used_can_no_longer_be_redefined_and_a_change_k
     let (lines, stops) = (fixture.store::<Line>(), fixture.store::<Downtime>());
     registered_line(&lines).await;
     start_downtime(&lines, &stops, "stop-1", stop_start(5), &context()).await.unwrap();
-    give_downtime_reason(&lines, &stops, "stop-1", code("jam"), None, &context()).await.unwrap();
+    give_downtime_reason(&lines, &stops, "stop-1", code("jam"), None, None, &context()).await.unwrap();
 
     let redefine = LineCommand::DefineDowntimeReason {
         code: code("jam"),
@@ -110,21 +110,30 @@ async fn a_reason_code_a_stop_has_used_can_no_longer_be_redefined_and_a_change_k
     let refused = execute(&lines, &line().to_string(), redefine, &context()).await;
     assert!(matches!(refused, Err(commands::CommandError::Rejected(LineError::ReasonInUse(_)))), "{refused:?}");
 
-    let unexplained = give_downtime_reason(&lines, &stops, "stop-1", code("changeover"), None, &context()).await;
+    let unexplained = give_downtime_reason(&lines, &stops, "stop-1", code("changeover"), None, None, &context()).await;
     assert!(matches!(
         unexplained,
         Err(LookupError::Command(commands::CommandError::Rejected(DowntimeError::ReasonAlreadyAssigned)))
     ));
-    give_downtime_reason(&lines, &stops, "stop-1", code("changeover"), Some(reason("was a changeover")), &context())
-        .await
-        .unwrap();
+    give_downtime_reason(
+        &lines,
+        &stops,
+        "stop-1",
+        code("changeover"),
+        Some(reason("was a changeover")),
+        None,
+        &context(),
+    )
+    .await
+    .unwrap();
     let history = stop_history(&fixture.app).await;
     let changed = &history[2];
     assert_eq!(changed.event_type, "DowntimeReasonChanged");
     assert_eq!((changed.payload["from"].as_str(), changed.payload["to"].as_str()), (Some("jam"), Some("changeover")));
     assert_eq!(changed.metadata["reason"], "was a changeover");
 
-    let unknown = give_downtime_reason(&lines, &stops, "stop-1", code("nope"), Some(reason("x")), &context()).await;
+    let unknown =
+        give_downtime_reason(&lines, &stops, "stop-1", code("nope"), Some(reason("x")), None, &context()).await;
     assert!(matches!(unknown, Err(LookupError::Line(commands::CommandError::Rejected(LineError::UnknownReason(_))))));
     assert_eq!(stop_history(&fixture.app).await.len(), 3);
 }

@@ -196,6 +196,11 @@ impl Line {
         self.identity.is_some()
     }
 
+    /// The site's time zone the line keeps its calendar in.
+    pub fn time_zone(&self) -> Option<Tz> {
+        self.identity.as_ref().map(|(_, _, zone)| *zone)
+    }
+
     /// The small-stop threshold in force at `at`.
     pub fn small_stop_threshold_at(&self, at: DateTime<Utc>) -> Millis {
         self.small_stop_thresholds
@@ -203,6 +208,21 @@ impl Line {
             .rev()
             .find(|version| version.effective_from <= at)
             .map_or(DEFAULT_SMALL_STOP_THRESHOLD, |version| version.value)
+    }
+
+    /// Whether the shift that `at` falls in had ended by `now`: its figures have been seen, so changing
+    /// what they count needs a signature. False when `at` lies in no shift (no figure counts it).
+    pub fn shift_ended(&self, at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        let Some((_, _, zone)) = &self.identity else { return false };
+        // A shift lasts at most a day and a night, so one containing `at` starts in the two days before.
+        let Some(range) =
+            crate::oee::Interval::new(at - chrono::Duration::days(2), at + chrono::Duration::milliseconds(1))
+        else {
+            return false;
+        };
+        crate::oee::scheduled(&self.calendars, *zone, range)
+            .iter()
+            .any(|shift| shift.interval.start() <= at && at < shift.interval.end() && shift.interval.end() <= now)
     }
 
     /// The escalation ladder of a call of `call_type` raised at `raised_at`: the version in force then, or

@@ -51,7 +51,7 @@ async fn stops_are_listed_with_their_reasons_and_ended_downtime_makes_the_pareto
         let stop = StopStart { line: line(), equipment: None, source: StopSource::Operator, started_at };
         start_downtime(&lines, &stops, &id, stop, &context()).await.unwrap();
         if let Some(reason) = reason {
-            give_downtime_reason(&lines, &stops, &id, code(reason), None, &context()).await.unwrap();
+            give_downtime_reason(&lines, &stops, &id, code(reason), None, None, &context()).await.unwrap();
         }
         if let Some(minutes) = minutes {
             let ended_at =

@@ -82,7 +82,7 @@ async fn scripted_shift(fixture: &Fixture, lines: &commands::PgEventStore<domain
         let start = StopStart { line: line(), equipment: None, source: StopSource::Operator, started_at: local(from) };
         start_downtime(lines, &stops, id, start, &context()).await.unwrap();
         let jam = ReasonCode::parse("jam").unwrap();
-        give_downtime_reason(lines, &stops, id, jam, None, &context()).await.unwrap();
+        give_downtime_reason(lines, &stops, id, jam, None, None, &context()).await.unwrap();
         let end = DowntimeCommand::End { ended_at: local(to) };
         execute(&stops, id, end, &context()).await.unwrap();
     }

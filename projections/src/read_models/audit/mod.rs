@@ -32,7 +32,8 @@ struct Known {
 
 impl Projection for AuditTrail {
     const NAME: &'static str = "audit_trail";
-    const VERSION: i32 = 1;
+    /// 2: the record states it keeps hold their signatures (rows of version 1 lack them).
+    const VERSION: i32 = 2;
 
     async fn apply(
         &self,
