@@ -16,9 +16,11 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use utoipa::{IntoParams, IntoResponses, ToSchema};
 
-use crate::auth::access::READ_RECORDS;
+use crate::auth::access::{READ_ACCOUNTS, READ_RECORDS};
 use crate::auth::{Principal, Target, authorize};
+use crate::command_call::Located;
 use crate::error::{ApiError, ErrorBody};
+use crate::record_type::RecordType;
 use crate::state::AppState;
 
 /// An authenticated read request.
@@ -48,6 +50,34 @@ impl FromRequest for QueryCall {
 }
 
 impl QueryCall {
+    /// The stream type of a record type and the record's line (none for accounts), and a check that the
+    /// principal may read the record.
+    pub async fn record(&self, record_type: RecordType, id: &str) -> Result<(&'static str, Option<LineId>), ApiError> {
+        let (app, principal) = (&self.app, &self.principal);
+        let not_found = || ApiError::not_found("record", id);
+        let line: Option<LineId> = match record_type {
+            RecordType::User | RecordType::Device => {
+                authorize(principal, READ_ACCOUNTS, Target::Anywhere)?;
+                return Ok((record_type.stream_type(), None));
+            }
+            RecordType::Line => Some(LineId::parse(id).map_err(|_| not_found())?),
+            RecordType::Job => app.jobs.state(id).await?.line().cloned(),
+            RecordType::Downtime => app.downtime.state(id).await?.line().cloned(),
+            RecordType::AndonCall => app.andon.state(id).await?.line().cloned(),
+            RecordType::ChecklistTemplate => app.templates.state(id).await?.line().cloned(),
+            RecordType::Checklist => {
+                let checklist = app.checklists.state(id).await?;
+                match checklist.template {
+                    Some(template) => app.templates.state(&template.template_id).await?.line().cloned(),
+                    None => None,
+                }
+            }
+        };
+        let line = line.ok_or_else(not_found)?;
+        authorize(principal, READ_RECORDS, Target::Line(&line))?;
+        Ok((record_type.stream_type(), Some(line)))
+    }
+
     /// The first step of every read-model query about a line: the principal may read the line's records,
     /// and the answer says how fresh projection `P`'s read model is. The checkpoint is read before the
     /// rows, which are then at least as fresh as it says.

@@ -6,6 +6,9 @@
 //! password, counted towards the lockout and recorded on the signed-in person's account.
 
 use actix_web::HttpRequest;
+use domain::actor::{Actor, Role};
+use domain::line_id::LineId;
+use domain::signature::{Meaning, RecordRef, SignatureRequest};
 use domain::user::{User, UserCommand};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -15,7 +18,7 @@ use crate::auth::credentials;
 use crate::auth::password;
 use crate::auth::principal::record_own;
 use crate::auth::session;
-use crate::auth::{Principal, Who};
+use crate::auth::{Principal, Target, Who, authorize};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -91,4 +94,31 @@ async fn record_failure(
         session::end_all_of_user(&app.pool, &app.sessions, id, "locked out").await?;
     }
     Ok(())
+}
+
+/// The personal roles that may sign with `meaning` (the domain's role model).
+pub fn signing_roles(meaning: Meaning) -> Vec<Role> {
+    [Role::Operator, Role::TeamLeader, Role::Maintenance, Role::Quality, Role::Engineer]
+        .into_iter()
+        .filter(|role| meaning.may_be_signed_by(*role))
+        .collect()
+}
+
+/// The signer as the record's line sees them: a role that may sign with `meaning`, in scope.
+pub fn signer(principal: &Principal, meaning: Meaning, line: &LineId) -> Result<Actor, ApiError> {
+    authorize(principal, &signing_roles(meaning), Target::Line(line))
+}
+
+/// The request to sign `record` at `version`: 409 when the record has no such version.
+pub async fn request_at(
+    app: &AppState,
+    record: RecordRef,
+    version: u64,
+    meaning: Meaning,
+    actor: Actor,
+) -> Result<SignatureRequest, ApiError> {
+    let current = record.record_id.clone();
+    commands::signatures::request(&app.pool, record, version, meaning, actor).await?.ok_or_else(|| {
+        ApiError::conflict("version_conflict", format!("record {current} has no version {version}; read it again"))
+    })
 }

@@ -15,13 +15,12 @@ use uuid::Uuid;
 
 use crate::auth::access::{EXPLAIN_STOPS, RECORD_STOPS, VOID_STOPS};
 use crate::auth::session;
-use crate::auth::signing::{self, SigningCredentials};
+use crate::auth::signing::{self, SigningCredentials, request_at, signer};
 use crate::auth::{Target, Who};
 use crate::command_call::{CommandCall, CommandResponses, Located};
 use crate::error::ApiError;
 use crate::json::Json;
 use crate::query_call::{Freshness, QueryCall, QueryErrors, page_limit, period};
-use crate::routes::signatures::{request_at, signer};
 use crate::views::Stop;
 use projections::read_models::downtime::Stops;
 

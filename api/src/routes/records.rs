@@ -6,19 +6,14 @@
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Utc};
 use commands::event_log::{self, RecordedEvent, StreamBound};
-use domain::line_id::LineId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::access::{READ_ACCOUNTS, READ_RECORDS};
-use crate::auth::{Principal, Target, authorize};
-use crate::command_call::Located;
 use crate::error::ApiError;
 use crate::query_call::{QueryCall, QueryErrors, RecordNotFound};
 use crate::record_type::RecordType;
-use crate::state::AppState;
 use crate::views::states::RecordStateView;
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -74,38 +69,6 @@ pub struct HistoryEvent {
     pub ledger_number: Option<i64>,
 }
 
-/// The stream type of a record type and the record's line (none for accounts), and a check that the
-/// principal may read the record.
-pub async fn authorize_read(
-    app: &AppState,
-    principal: &Principal,
-    record_type: RecordType,
-    id: &str,
-) -> Result<(&'static str, Option<LineId>), ApiError> {
-    let not_found = || ApiError::not_found("record", id);
-    let line: Option<LineId> = match record_type {
-        RecordType::User | RecordType::Device => {
-            authorize(principal, READ_ACCOUNTS, Target::Anywhere)?;
-            return Ok((record_type.stream_type(), None));
-        }
-        RecordType::Line => Some(LineId::parse(id).map_err(|_| not_found())?),
-        RecordType::Job => app.jobs.state(id).await?.line().cloned(),
-        RecordType::Downtime => app.downtime.state(id).await?.line().cloned(),
-        RecordType::AndonCall => app.andon.state(id).await?.line().cloned(),
-        RecordType::ChecklistTemplate => app.templates.state(id).await?.line().cloned(),
-        RecordType::Checklist => {
-            let checklist = app.checklists.state(id).await?;
-            match checklist.template {
-                Some(template) => app.templates.state(&template.template_id).await?.line().cloned(),
-                None => None,
-            }
-        }
-    };
-    let line = line.ok_or_else(not_found)?;
-    authorize(principal, READ_RECORDS, Target::Line(&line))?;
-    Ok((record_type.stream_type(), Some(line)))
-}
-
 const MAX_PAGE: u32 = 1000;
 
 #[utoipa::path(tag = "records", params(HistoryQuery), responses(
@@ -113,7 +76,7 @@ const MAX_PAGE: u32 = 1000;
 #[get("/api/v1/history")]
 async fn history(call: QueryCall, query: web::Query<HistoryQuery>) -> Result<HttpResponse, ApiError> {
     let HistoryQuery { record_type, id, after_sequence, limit } = query.into_inner();
-    let (stream_type, _) = authorize_read(&call.app, &call.principal, record_type, &id).await?;
+    let (stream_type, _) = call.record(record_type, &id).await?;
     let limit = u64::from(limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE));
     let (predecessor, page, version) =
         event_log::read_page(&call.app.pool, stream_type, &id, after_sequence.unwrap_or(0), limit).await?;
@@ -200,7 +163,7 @@ async fn state_as_of(call: QueryCall, query: web::Query<StateQuery>) -> Result<H
         (None, Some(at)) => StreamBound::UpToTime(at),
         (None, None) => StreamBound::All,
     };
-    let (stream_type, _) = authorize_read(&call.app, &call.principal, record_type, &id).await?;
+    let (stream_type, _) = call.record(record_type, &id).await?;
     let up_to = match bound {
         StreamBound::UpToTime(at) => {
             event_log::last_sequence_at(&call.app.pool, stream_type, &id, at).await?.unwrap_or(0)

@@ -4,20 +4,20 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use commands::{CommandContext, CommandOutcome};
-use domain::actor::{Actor, Role};
+use domain::actor::Role;
 use domain::checklist::{Checklist, ChecklistCommand};
 use domain::downtime::{Downtime, DowntimeCommand};
 use domain::job::{Job, JobCommand};
 use domain::line_id::LineId;
-use domain::signature::{Meaning, RecordRef, Revocation, SignatureRequest};
+use domain::signature::{Meaning, RecordRef, Revocation};
 use domain::values::Reason;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::session;
-use crate::auth::signing::{self, SigningCredentials};
-use crate::auth::{Principal, Target, authorize};
+use crate::auth::signing::{self, SigningCredentials, request_at, signer, signing_roles};
+use crate::auth::{Target, authorize};
 use crate::command_call::{CommandCall, CommandResponses, Located, Reply, accepted};
 use crate::error::ApiError;
 use crate::json::Json;
@@ -121,19 +121,6 @@ async fn shown(app: &AppState, kind: SignableType, id: &str) -> Result<Shown, Ap
     }
 }
 
-/// The personal roles that may sign with `meaning` (the domain's role model).
-fn signing_roles(meaning: Meaning) -> Vec<Role> {
-    [Role::Operator, Role::TeamLeader, Role::Maintenance, Role::Quality, Role::Engineer]
-        .into_iter()
-        .filter(|role| meaning.may_be_signed_by(*role))
-        .collect()
-}
-
-/// The signer as the record's line sees them: a role that may sign with `meaning`, in scope.
-pub fn signer(principal: &Principal, meaning: Meaning, line: &LineId) -> Result<Actor, ApiError> {
-    authorize(principal, &signing_roles(meaning), Target::Line(line))
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -225,20 +212,6 @@ where
     Ok(accepted::<A>(id, outcome))
 }
 
-/// The request to sign `record` at `version`: 409 when the record has no such version.
-pub async fn request_at(
-    app: &AppState,
-    record: RecordRef,
-    version: u64,
-    meaning: Meaning,
-    actor: Actor,
-) -> Result<SignatureRequest, ApiError> {
-    let current = record.record_id.clone();
-    commands::signatures::request(&app.pool, record, version, meaning, actor).await?.ok_or_else(|| {
-        ApiError::conflict("version_conflict", format!("record {current} has no version {version}; read it again"))
-    })
-}
-
 /// Signs a record version with a meaning, re-authenticating the signer (ES-01). Checklist completion
 /// is the `performed` signature; quality releases a completed job with `released`; reviewers sign
 /// `reviewed` (AT-13); a second person signs a checklist `verified` (ES-05).
@@ -327,8 +300,7 @@ pub struct SignaturesQuery {
 #[get("/api/v1/record-signatures")]
 async fn signatures_of(call: QueryCall, query: web::Query<SignaturesQuery>) -> Result<HttpResponse, ApiError> {
     let SignaturesQuery { record_type, id } = query.into_inner();
-    let (stream_type, line) =
-        crate::routes::records::authorize_read(&call.app, &call.principal, record_type, &id).await?;
+    let (stream_type, line) = call.record(record_type, &id).await?;
     let record = RecordRef { record_type: stream_type.to_owned(), record_id: id };
     let time_zone = match line {
         Some(line) => call.app.lines.state(&line.to_string()).await?.time_zone().map(|zone| zone.name().to_owned()),
