@@ -50,8 +50,12 @@ pub async fn measure(pool: &PgPool, ids: &[String], duration: Duration) -> anyho
 
     eprintln!("ledger: seal lag while 32 writers run flat out for {duration:?}");
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let checkpoints =
-        projections::sealing::checkpoints::Settings { key, interval: Duration::from_secs(30), directory: None };
+    let checkpoints = projections::sealing::checkpoints::Settings {
+        key,
+        interval: Duration::from_secs(30),
+        directory: None,
+        keeper: None,
+    };
     let workers =
         projections::spawn_all(pool, projections::engine::worker::Settings::default(), Some(checkpoints), &stopped);
     let from = chrono::Utc::now();

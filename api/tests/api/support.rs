@@ -79,6 +79,7 @@ impl TestApp {
             key: seal_key().clone(),
             interval: Duration::from_millis(200),
             directory: None,
+            keeper: None,
         };
         projections::spawn_all(
             &self.pool,

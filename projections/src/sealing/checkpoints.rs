@@ -1,6 +1,6 @@
 //! Signed checkpoints of the ledger's tree: at most `interval` apart while the ledger grows, and at every
 //! shift end, written by one instance at a time with the seal key, which the database never holds. Each new checkpoint can
-//! also be written to a directory, for a keeper outside the database.
+//! also be written to a directory and pushed to a URL (`keeper`), for a keeper outside the database.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -25,6 +25,8 @@ pub struct Settings {
     pub interval: Duration,
     /// Where each new checkpoint is also written, as `<tree size>.checkpoint`.
     pub directory: Option<PathBuf>,
+    /// Where each new checkpoint is also sent (`keeper`).
+    pub keeper: Option<super::keeper::KeeperUrl>,
 }
 
 /// Runs until `stop`: whenever the ledger has grown past the newest checkpoint and either `interval`
@@ -33,6 +35,10 @@ pub struct Settings {
 pub async fn run(pool: PgPool, settings: Settings, mut stop: watch::Receiver<bool>) {
     let tick = settings.interval.min(Duration::from_secs(1));
     let mut shifts = ShiftEnds::default();
+    let (newest, pushed) = watch::channel(None);
+    if let Some(url) = settings.keeper.clone() {
+        tokio::spawn(super::keeper::run(url, pushed, stop.clone()));
+    }
     while let Some(mut connection) = ownership::owned(&pool, NAME, tick, &mut stop).await {
         let mut last_signed: Option<Instant> = None;
         let mut checked_until = Utc::now();
@@ -54,6 +60,7 @@ pub async fn run(pool: PgPool, settings: Settings, mut stop: watch::Receiver<boo
                     Ok(Some(checkpoint)) => {
                         tracing::debug!(size = checkpoint.head.size, shift_ended, "ledger checkpoint signed");
                         last_signed = Some(Instant::now());
+                        newest.send_replace(Some(checkpoint.text));
                     }
                     Ok(None) => {}
                     Err(error) if error_lost_connection(&error) => {

@@ -5,6 +5,7 @@
 //! wait for them.
 
 pub mod checkpoints;
+pub mod keeper;
 
 use commands::event_log::RecordedEvent;
 use commands::ledger::LedgerError;

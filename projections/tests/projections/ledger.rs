@@ -125,6 +125,85 @@ async fn at_15_a_proof_file_checks_offline_for_its_event_only_and_with_the_right
     assert!(matches!(proof.check(self::key().verifier()), Err(ProofError::Checkpoint(_))), "another key");
 }
 
+/// A keeper on 127.0.0.1 that answers the first `refused` requests 503 and keeps the bodies of the rest:
+/// its URL and what it kept.
+async fn keeper(refused: usize) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/checkpoints", listener.local_addr().unwrap());
+    let kept = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keeping = kept.clone();
+    tokio::spawn(async move {
+        for request in 1.. {
+            let Ok((mut socket, _)) = listener.accept().await else { return };
+            let mut received = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let body = loop {
+                let read = socket.read(&mut chunk).await.unwrap_or(0);
+                received.extend_from_slice(&chunk[..read]);
+                let text = String::from_utf8_lossy(&received).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|line| {
+                            line.to_ascii_lowercase().strip_prefix("content-length:").map(|n| n.trim().to_owned())
+                        })
+                        .and_then(|n| n.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if body.len() >= length || read == 0 {
+                        break body.to_owned();
+                    }
+                } else if read == 0 {
+                    break String::new();
+                }
+            };
+            let status = if request <= refused { "503 Service Unavailable" } else { "200 OK" };
+            if request > refused {
+                keeping.lock().unwrap().push(body);
+            }
+            let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            socket.write_all(answer.as_bytes()).await.ok();
+        }
+    });
+    (url, kept)
+}
+
+#[tokio::test]
+async fn at_15_each_new_checkpoint_reaches_a_keeper_by_http_even_after_the_keeper_refused_one() {
+    let fixture = fixture().await;
+    let key = key();
+    let (url, kept) = keeper(1).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let settings = projections::sealing::checkpoints::Settings {
+        key: key.clone(),
+        interval: Duration::from_millis(100),
+        directory: None,
+        keeper: Some(projections::sealing::keeper::KeeperUrl::parse(&url).unwrap()),
+    };
+    let writer = tokio::spawn(projections::sealing::checkpoints::run(fixture.app.clone(), settings, stopped));
+    let store = fixture.jobs();
+    for size in [4, 8] {
+        running_job(&store).await;
+        fixture.caught_up(&Sealer).await;
+        signed(&fixture, size).await;
+    }
+    let deadline = Instant::now() + DEADLINE;
+    let newest = loop {
+        let newest = kept.lock().unwrap().last().cloned();
+        if let Some(text) = newest.filter(|text| key.verifier().open(text).is_ok_and(|kept| kept.head.size == 8)) {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "the keeper never got the checkpoint of 8 entries");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    stop.send(true).unwrap();
+    writer.await.unwrap();
+    let stored = rows::latest_checkpoint(&fixture.app).await.unwrap().unwrap();
+    assert_eq!(stored.tree_size, 8, "checkpointing went on while the keeper refused");
+    assert!(newest.starts_with("ms5-floor/test\n8\n"), "the checkpoint's own text: {newest}");
+    assert!(projections::sealing::keeper::KeeperUrl::parse("https://keeper.example/").is_err(), "no TLS here");
+}
+
 #[tokio::test]
 async fn at_15_checkpoints_are_signed_while_events_arrive_each_consistent_with_the_next_and_kept_in_a_directory() {
     let fixture = fixture().await;
@@ -135,6 +214,7 @@ async fn at_15_checkpoints_are_signed_while_events_arrive_each_consistent_with_t
         key: key.clone(),
         interval: Duration::from_millis(100),
         directory: Some(directory.clone()),
+        keeper: None,
     };
     let writer = tokio::spawn(projections::sealing::checkpoints::run(fixture.app.clone(), settings, stopped));
     let store = fixture.jobs();
@@ -357,8 +437,12 @@ async fn at_15_a_checkpoint_is_signed_when_a_shift_ends_long_before_the_interval
     }
     fixture.caught_up(&Sealer).await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let settings =
-        projections::sealing::checkpoints::Settings { key, interval: Duration::from_secs(3600), directory: None };
+    let settings = projections::sealing::checkpoints::Settings {
+        key,
+        interval: Duration::from_secs(3600),
+        directory: None,
+        keeper: None,
+    };
     let writer = tokio::spawn(projections::sealing::checkpoints::run(fixture.app.clone(), settings, stopped));
     signed(&fixture, 2).await;
     running_job(&fixture.jobs()).await;

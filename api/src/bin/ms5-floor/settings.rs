@@ -73,6 +73,10 @@ pub struct Settings {
     /// outside the database.
     #[arg(long, env = "MS5_CHECKPOINT_DIR")]
     pub checkpoint_dir: Option<PathBuf>,
+    /// An http:// URL to which every new checkpoint is also sent (POST, the checkpoint's text), for a
+    /// keeper outside the database; retried until taken or replaced by a newer one.
+    #[arg(long, env = "MS5_CHECKPOINT_URL", value_parser = projections::sealing::keeper::KeeperUrl::parse)]
+    pub checkpoint_url: Option<projections::sealing::keeper::KeeperUrl>,
     /// How far ahead of this server's clock a source timestamp may be before it is refused.
     #[arg(long, env = "MS5_SOURCE_TIME_TOLERANCE_SECONDS", default_value_t = 300)]
     pub source_time_tolerance_seconds: u64,

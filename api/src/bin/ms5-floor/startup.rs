@@ -67,6 +67,7 @@ async fn serve(
                 key,
                 interval: std::time::Duration::from_secs(settings.checkpoint_interval_seconds),
                 directory: settings.checkpoint_dir.clone(),
+                keeper: settings.checkpoint_url.clone(),
             });
             projections::spawn_all(&pool, projections::engine::worker::Settings::default(), checkpoints, &stopped)
         }
