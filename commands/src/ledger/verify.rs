@@ -108,15 +108,15 @@ pub async fn verify(pool: &PgPool, key: &VerifierKey, external: Option<&str>) ->
         }
     };
     report.external_checkpoint = external.as_ref().map(|outside| outside.head.size);
-    let mut scan = Scan { frontier: Frontier::default(), streams: HashMap::new(), stored: Stored::default() };
+    let mut scan = Scan { chains: Chains::default(), stored: Stored::default() };
     let fault = scan.run(pool, key, external.as_ref(), &mut report).await?;
-    report.entries_checked = scan.frontier.size();
-    report.streams = u64::try_from(scan.streams.len()).unwrap_or(u64::MAX);
+    report.entries_checked = scan.chains.frontier.size();
+    report.streams = scan.chains.streams();
     if fault.is_some() {
         report.fault = fault;
         return Ok(report);
     }
-    let size = scan.frontier.size();
+    let size = scan.chains.frontier.size();
     report.entries_after_newest_checkpoint = size - report.newest_checkpoint.unwrap_or(0);
     // A checkpoint larger than the ledger: its end was cut off.
     if let Some(beyond) = scan.stored.peek(pool).await?.map(|stored| stored.tree_size) {
@@ -151,44 +151,42 @@ impl Fault {
     }
 }
 
-struct Scan {
-    frontier: Frontier,
-    /// Per stream: the last sequence seen and its recomputed hash.
+/// The checks that do not depend on where the log is read from: in ledger order, each entry's number,
+/// its stream's sequence, its chain link and its leaf, and the tree they add up to.
+#[derive(Default)]
+pub(crate) struct Chains {
+    pub(crate) frontier: Frontier,
+    /// Per stream: the last sequence seen and its stored hash.
     streams: HashMap<(String, String), (i64, StreamHash)>,
-    stored: Stored,
 }
 
-impl Scan {
-    async fn run(
+impl Chains {
+    pub(crate) fn streams(&self) -> u64 {
+        u64::try_from(self.streams.len()).unwrap_or(u64::MAX)
+    }
+
+    /// Checks `rows`, the next entries in ledger order, and adds their leaves to the tree; after each
+    /// leaf, `at_size` checks what is due at the tree's new size (checkpoints of that size). Returns the
+    /// first fault found.
+    pub(crate) async fn entries(
         &mut self,
-        pool: &PgPool,
-        key: &VerifierKey,
-        external: Option<&SignedCheckpoint>,
-        report: &mut Verification,
+        rows: Vec<Row>,
+        at_size: &mut (dyn FnMut(&Frontier) -> Result<Option<Fault>, LedgerError> + Send),
     ) -> Result<Option<Fault>, LedgerError> {
-        // The next batch is read while this one is checked.
-        let mut next = tokio::spawn(batch(pool.clone(), 0));
-        loop {
-            let rows = next.await.map_err(|error| LedgerError::Interrupted(error.to_string()))??;
-            let Some(last) = rows.last() else { return Ok(None) };
-            next = tokio::spawn(batch(pool.clone(), last.ledger_number));
-            let (work, structural) = self.order(rows);
-            let hashed = tokio::task::spawn_blocking(move || hash_all(work))
-                .await
-                .map_err(|error| LedgerError::Interrupted(error.to_string()))??;
-            for entry in hashed {
-                if let Some(fault) = entry.fault {
-                    return Ok(Some(fault));
-                }
-                self.frontier.push(entry.leaf)?;
-                if let Some(fault) = self.checkpoints_at(pool, key, external, report).await? {
-                    return Ok(Some(fault));
-                }
+        let (work, structural) = self.order(rows);
+        let hashed = tokio::task::spawn_blocking(move || hash_all(work))
+            .await
+            .map_err(|error| LedgerError::Interrupted(error.to_string()))??;
+        for entry in hashed {
+            if let Some(fault) = entry.fault {
+                return Ok(Some(fault));
             }
-            if let Some(fault) = structural {
+            self.frontier.push(entry.leaf)?;
+            if let Some(fault) = at_size(&self.frontier)? {
                 return Ok(Some(fault));
             }
         }
+        Ok(structural)
     }
 
     /// The cheap checks, in ledger order: numbers dense, every sealed event present, each stream's
@@ -196,7 +194,8 @@ impl Scan {
     /// stored hash, and that fault.
     fn order(&mut self, rows: Vec<Row>) -> (Vec<Work>, Option<Fault>) {
         let mut work = Vec::with_capacity(rows.len());
-        for (expected, row) in (self.frontier.size() + 1..).zip(rows) {
+        let first = self.frontier.size() + 1;
+        for (expected, row) in (first..).zip(rows) {
             let number = u64::try_from(row.ledger_number).unwrap_or(0);
             if number != expected {
                 let detail = format!("ledger number {expected} is missing; the next is {number}");
@@ -225,51 +224,94 @@ impl Scan {
         }
         (work, None)
     }
+}
 
-    /// Checks every checkpoint of the tree's current size against its recomputed root.
-    async fn checkpoints_at(
+/// Checks a signed checkpoint `note` against the tree as far as it has been recomputed: its
+/// signature, that it is of this size, and its root. `whose` names it in a fault.
+pub(crate) fn check_checkpoint(
+    frontier: &Frontier,
+    key: &VerifierKey,
+    note: &str,
+    whose: &str,
+) -> Result<Result<TreeHead, Fault>, LedgerError> {
+    let size = frontier.size();
+    let opened = match key.open(note) {
+        Ok(opened) if opened.head.size == size => opened,
+        Ok(opened) => {
+            let detail = format!("{whose} says size {} where the tree has {size} entries", opened.head.size);
+            return Ok(Err(Fault::at(None, None, FaultKind::CheckpointMismatch, detail)));
+        }
+        Err(error) => {
+            let detail = format!("{whose}: {error}");
+            return Ok(Err(Fault::at(None, None, FaultKind::BadCheckpointSignature, detail)));
+        }
+    };
+    if opened.head.root != frontier.root()? {
+        let detail = format!("{whose} does not match the tree recomputed from the log");
+        return Ok(Err(Fault::at(None, None, FaultKind::CheckpointMismatch, detail)));
+    }
+    Ok(Ok(opened.head))
+}
+
+/// The database's log: its ledger and events read batch by batch, its stored checkpoints page by page.
+struct Scan {
+    chains: Chains,
+    stored: Stored,
+}
+
+impl Scan {
+    async fn run(
         &mut self,
         pool: &PgPool,
         key: &VerifierKey,
         external: Option<&SignedCheckpoint>,
         report: &mut Verification,
     ) -> Result<Option<Fault>, LedgerError> {
-        let size = self.frontier.size();
-        let size_i64 = i64::try_from(size).unwrap_or(i64::MAX);
-        let mut heads: Vec<(TreeHead, String)> = Vec::new();
-        while let Some(stored) = self.stored.peek(pool).await?.filter(|stored| stored.tree_size <= size_i64) {
-            let stored = stored.clone();
-            self.stored.pop();
-            let opened = match key.open(&stored.note) {
-                Ok(opened) if opened.head.size == size && stored.tree_size == size_i64 => opened,
-                Ok(_) => {
-                    let detail = format!("the checkpoint stored as size {} says otherwise", stored.tree_size);
-                    return Ok(Some(Fault::at(None, None, FaultKind::CheckpointMismatch, detail)));
-                }
-                Err(error) => {
-                    let detail = format!("the checkpoint of size {}: {error}", stored.tree_size);
-                    return Ok(Some(Fault::at(None, None, FaultKind::BadCheckpointSignature, detail)));
-                }
-            };
-            report.checkpoints_checked += 1;
-            report.newest_checkpoint = Some(size);
-            heads.push((opened.head, format!("the signed checkpoint of size {size}")));
-        }
-        if let Some(outside) = external.filter(|outside| outside.head.size == size) {
-            heads.push((outside.head, format!("the external checkpoint of size {size}")));
-        }
-        if heads.is_empty() {
-            return Ok(None);
-        }
-        let root: Digest = self.frontier.root()?;
-        for (head, whose) in heads {
-            if head.root != root {
-                let detail = format!("{whose} does not match the tree recomputed from the log");
-                return Ok(Some(Fault::at(None, None, FaultKind::CheckpointMismatch, detail)));
+        // The next batch is read while this one is checked.
+        let mut next = tokio::spawn(batch(pool.clone(), 0));
+        loop {
+            let rows = next.await.map_err(|error| LedgerError::Interrupted(error.to_string()))??;
+            let Some(last) = rows.last().map(|row| row.ledger_number) else { return Ok(None) };
+            next = tokio::spawn(batch(pool.clone(), last));
+            let mut due = self.stored.up_to(pool, last).await?;
+            let mut at_size = |frontier: &Frontier| checkpoints_at(frontier, &mut due, key, external, report);
+            if let Some(fault) = self.chains.entries(rows, &mut at_size).await? {
+                return Ok(Some(fault));
             }
         }
-        Ok(None)
     }
+}
+
+/// Checks every stored checkpoint of the tree's current size, and the external one if it is of it.
+fn checkpoints_at(
+    frontier: &Frontier,
+    due: &mut std::collections::VecDeque<StoredCheckpoint>,
+    key: &VerifierKey,
+    external: Option<&SignedCheckpoint>,
+    report: &mut Verification,
+) -> Result<Option<Fault>, LedgerError> {
+    let size = frontier.size();
+    let size_i64 = i64::try_from(size).unwrap_or(i64::MAX);
+    while let Some(stored) = due.front().filter(|stored| stored.tree_size <= size_i64) {
+        if stored.tree_size != size_i64 {
+            let detail = format!("the checkpoint stored as size {} lies between ledger numbers", stored.tree_size);
+            return Ok(Some(Fault::at(None, None, FaultKind::CheckpointMismatch, detail)));
+        }
+        let whose = format!("the signed checkpoint of size {size}");
+        if let Err(fault) = check_checkpoint(frontier, key, &stored.note, &whose)? {
+            return Ok(Some(fault));
+        }
+        due.pop_front();
+        report.checkpoints_checked += 1;
+        report.newest_checkpoint = Some(size);
+    }
+    if let Some(outside) = external.filter(|outside| outside.head.size == size)
+        && outside.head.root != frontier.root()?
+    {
+        let detail = format!("the external checkpoint of size {size} does not match the tree recomputed from the log");
+        return Ok(Some(Fault::at(None, None, FaultKind::CheckpointMismatch, detail)));
+    }
+    Ok(None)
 }
 
 /// The stored checkpoints in size order, read a page at a time.
@@ -293,13 +335,23 @@ impl Stored {
         Ok(self.page.front())
     }
 
-    fn pop(&mut self) {
-        self.page.pop_front();
+    /// The stored checkpoints of size at most `size` not taken yet.
+    async fn up_to(
+        &mut self,
+        pool: &PgPool,
+        size: i64,
+    ) -> Result<std::collections::VecDeque<StoredCheckpoint>, sqlx::Error> {
+        let mut due = std::collections::VecDeque::new();
+        while let Some(stored) = self.peek(pool).await?.filter(|stored| stored.tree_size <= size) {
+            due.push_back(stored.clone());
+            self.page.pop_front();
+        }
+        Ok(due)
     }
 }
 
 #[derive(sqlx::FromRow)]
-struct Row {
+pub(crate) struct Row {
     ledger_number: i64,
     leaf_hash: Vec<u8>,
     event_id: Option<Uuid>,
