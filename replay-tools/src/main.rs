@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use replay_tools::verify;
+use replay_tools::{export, verify};
 
 #[derive(Debug, Parser)]
 #[command(version, about = "MS5 Floor tools for auditors and admins")]
@@ -37,6 +37,25 @@ enum Command {
         /// A signed checkpoint kept outside the database: the log must still extend it.
         #[arg(long)]
         external_checkpoint: Option<PathBuf>,
+    },
+    /// Export the event log to a portable file (NDJSON in ledger order, with the signed checkpoints).
+    Export {
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+        /// The file to write; it must not exist yet.
+        #[arg(long)]
+        output: PathBuf,
+        /// The last ledger number to export (default: every entry sealed when the export starts).
+        #[arg(long)]
+        up_to: Option<u64>,
+    },
+    /// Verify an export file offline, with the verifier key alone: every chain, the tree, every
+    /// checkpoint where it stands, the trailer; the first bad line is named.
+    VerifyExport {
+        file: PathBuf,
+        /// The verifier key (`name+id+key`), or a file holding it.
+        #[arg(long, env = "MS5_VERIFIER_KEY")]
+        verifier_key: String,
     },
 }
 
@@ -91,6 +110,41 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
                 );
             }
             Ok(verification.is_clean())
+        }
+        Command::Export { database_url, output, up_to } => {
+            let exported = export::to_file(database_url, output, *up_to).await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&exported)?);
+            } else {
+                println!(
+                    "exported {} entries and {} checkpoints to {}; sha256 {}",
+                    exported.entries,
+                    exported.checkpoints,
+                    output.display(),
+                    exported.sha256
+                );
+            }
+            Ok(true)
+        }
+        Command::VerifyExport { file, verifier_key } => {
+            let report = export::verify_file(file, &verify::verifier_key(verifier_key)?).await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else if let Some(fault) = &report.fault {
+                let at =
+                    fault.fault.ledger_number.map_or_else(String::new, |number| format!(", ledger number {number}"));
+                println!("FAILED at line {}{at}: {:?}: {}", fault.line, fault.fault.kind, fault.fault.detail);
+            } else {
+                println!(
+                    "clean: {} lines, {} entries in {} streams, {} checkpoints; the last signed one covers {} entries",
+                    report.lines,
+                    report.entries_checked,
+                    report.streams,
+                    report.checkpoints_checked,
+                    report.last_checkpoint.unwrap_or_default()
+                );
+            }
+            Ok(report.is_clean())
         }
     }
 }

@@ -118,3 +118,52 @@ async fn at_15_the_database_verifies_clean_until_a_superuser_edits_an_event() {
         (Some("chain_broken"), Some(3))
     );
 }
+
+#[tokio::test]
+async fn at_15_an_export_verifies_offline_and_an_edit_a_missing_line_or_a_cut_tail_is_found_at_its_line() {
+    let sealed = sealed().await;
+    let verifier = sealed.key.verifier().as_str().to_owned();
+    let file = sealed.dir.join("log.ndjson");
+    let path = file.to_str().unwrap();
+    let (status, out) = replay(&["export", "--database-url", &sealed.database.url, "--output", path]);
+    assert_eq!(status, 0, "{out}");
+    assert!(out.starts_with("exported 3 entries and 1 checkpoints"), "{out}");
+    let (status, _) = replay(&["export", "--database-url", &sealed.database.url, "--output", path]);
+    assert_eq!(status, 2, "an existing file is never overwritten");
+    let (status, out) = replay(&["verify-export", path, "--verifier-key", &verifier]);
+    assert_eq!(status, 0, "{out}");
+    assert!(out.starts_with("clean: 6 lines, 3 entries in 3 streams, 1 checkpoints"), "{out}");
+
+    let original = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = original.lines().collect();
+    let kinds: Vec<String> =
+        lines.iter().map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["kind"].to_string()).collect();
+    assert_eq!(kinds, ["\"header\"", "\"event\"", "\"event\"", "\"event\"", "\"checkpoint\"", "\"trailer\""]);
+    let fault_of = |edited: String| {
+        let tampered = sealed.dir.join(format!("tampered-{}.ndjson", uuid::Uuid::now_v7()));
+        std::fs::write(&tampered, edited).unwrap();
+        let (status, out) =
+            replay(&["--json", "verify-export", tampered.to_str().unwrap(), "--verifier-key", &verifier]);
+        assert_eq!(status, 1, "{out}");
+        let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+        (report["fault"]["line"].as_u64().unwrap(), report["fault"]["kind"].as_str().unwrap().to_owned())
+    };
+    let join = |lines: &[&str]| lines.iter().map(|line| format!("{line}\n")).collect::<String>();
+
+    // One byte of the second event's payload.
+    let edited =
+        original.replacen("film roll empty", "film roll emptY", 2).replacen("film roll emptY", "film roll empty", 1);
+    assert_eq!(fault_of(edited), (3, "chain_broken".to_owned()));
+    // The second event's line removed: the third stands where the second should.
+    assert_eq!(fault_of(join(&[lines[0], lines[1], lines[3], lines[4], lines[5]])), (3, "ledger_gap".to_owned()));
+    // The checkpoint's signed text edited.
+    let note = lines[4].replace("ms5-floor/test", "ms5-floor/fake");
+    assert_eq!(
+        fault_of(join(&[lines[0], lines[1], lines[2], lines[3], &note, lines[5]])),
+        (5, "bad_checkpoint_signature".to_owned())
+    );
+    // The tail cut at a line's end, and in the middle of a line.
+    assert_eq!(fault_of(join(&lines[..4])), (5, "truncated".to_owned()));
+    let cut = &original[..original.find(lines[3]).unwrap() + lines[3].len() / 2];
+    assert_eq!(fault_of(cut.to_owned()), (4, "malformed".to_owned()));
+}

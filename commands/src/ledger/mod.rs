@@ -6,6 +6,7 @@
 //! `projections::sealing`; verification is [`verify::verify`].
 
 pub mod checkpoint;
+pub mod export;
 pub mod proof;
 pub mod rows;
 pub mod seal;

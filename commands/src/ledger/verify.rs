@@ -79,8 +79,13 @@ pub enum FaultKind {
     BadCheckpointSignature,
     /// A checkpoint's root is not the root of the tree recomputed from the log.
     CheckpointMismatch,
-    /// A checkpoint covers more entries than the ledger holds: the end of the log was removed.
+    /// A checkpoint covers more entries than the ledger holds: the end of the log was removed. In an
+    /// export file: lines are missing at its end, or the file was cut short.
     Truncated,
+    /// A line of an export file is not what the format says it is.
+    Malformed,
+    /// An export file's bytes are not the ones its trailer's digest covers.
+    DigestMismatch,
 }
 
 /// Verifies the log with `key`; `external` is a signed checkpoint kept outside the database.
@@ -350,25 +355,26 @@ impl Stored {
     }
 }
 
+/// A ledger entry and, when it is still in the log, the event it seals.
 #[derive(sqlx::FromRow)]
 pub(crate) struct Row {
-    ledger_number: i64,
-    leaf_hash: Vec<u8>,
-    event_id: Option<Uuid>,
-    aggregate_type: Option<String>,
-    aggregate_id: Option<String>,
-    sequence: Option<i64>,
-    event_type: Option<String>,
-    event_version: Option<i32>,
-    payload: Option<String>,
-    metadata: Option<String>,
-    recorded_at: Option<DateTime<Utc>>,
-    stream_hash: Option<Vec<u8>>,
+    pub(crate) ledger_number: i64,
+    pub(crate) leaf_hash: Vec<u8>,
+    pub(crate) event_id: Option<Uuid>,
+    pub(crate) aggregate_type: Option<String>,
+    pub(crate) aggregate_id: Option<String>,
+    pub(crate) sequence: Option<i64>,
+    pub(crate) event_type: Option<String>,
+    pub(crate) event_version: Option<i32>,
+    pub(crate) payload: Option<String>,
+    pub(crate) metadata: Option<String>,
+    pub(crate) recorded_at: Option<DateTime<Utc>>,
+    pub(crate) stream_hash: Option<Vec<u8>>,
 }
 
 impl Row {
     /// The sealed leaf, and the event it seals when that is still in the log.
-    fn into_event(self) -> (Vec<u8>, Option<Event>) {
+    pub(crate) fn into_event(self) -> (Vec<u8>, Option<Event>) {
         let Row {
             leaf_hash,
             event_id,
@@ -401,18 +407,18 @@ impl Row {
     }
 }
 
-struct Event {
-    event_id: Uuid,
-    aggregate_type: String,
-    aggregate_id: String,
-    sequence: i64,
-    event_type: String,
-    event_version: i32,
+pub(crate) struct Event {
+    pub(crate) event_id: Uuid,
+    pub(crate) aggregate_type: String,
+    pub(crate) aggregate_id: String,
+    pub(crate) sequence: i64,
+    pub(crate) event_type: String,
+    pub(crate) event_version: i32,
     /// As text: parsed where the hashes are recomputed, on every core.
-    payload: String,
-    metadata: String,
-    recorded_at: DateTime<Utc>,
-    stream_hash: Vec<u8>,
+    pub(crate) payload: String,
+    pub(crate) metadata: String,
+    pub(crate) recorded_at: DateTime<Utc>,
+    pub(crate) stream_hash: Vec<u8>,
 }
 
 impl Event {
@@ -440,7 +446,7 @@ struct Hashed {
 }
 
 /// One batch of ledger entries with their events, in ledger order, after `after`.
-async fn batch(pool: PgPool, after: i64) -> Result<Vec<Row>, LedgerError> {
+pub(crate) async fn batch(pool: PgPool, after: i64) -> Result<Vec<Row>, LedgerError> {
     Ok(sqlx::query_as(
         "SELECT l.ledger_number, l.leaf_hash, e.event_id, e.aggregate_type, e.aggregate_id, e.sequence,
                 e.event_type, e.event_version, e.payload::text AS payload, e.metadata::text AS metadata,

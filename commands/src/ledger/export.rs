@@ -1,0 +1,383 @@
+//! The event log as a portable file, and its verification with nothing but the file and the verifier
+//! key (docs/event-store.md, "Export files"). NDJSON, one object per line, with a `kind`:
+//!
+//! - `header`: the format, its version, when and up to which ledger number it was exported;
+//! - `event`: one per ledger entry, in ledger order: the ledger number and leaf hash, every field the
+//!   stream hash covers (payload and metadata as stored) and the stream hash;
+//! - `checkpoint`: each signed checkpoint, right after the event whose ledger number is its size;
+//! - `trailer`: the counts and the SHA-256 of every byte before the trailer line.
+//!
+//! Written and read batch by batch: memory does not grow with the log. Verification recomputes every
+//! chain and the whole tree as the database's verification does (`verify::Chains`), checks each
+//! checkpoint where it stands, and names the first bad line.
+
+use std::io::{BufRead, Write};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use sha2::{Digest as _, Sha256};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::LedgerError;
+use super::checkpoint::VerifierKey;
+use super::rows;
+use super::verify::{Chains, Fault, FaultKind, Row, batch, check_checkpoint};
+
+pub const FORMAT: &str = "ms5-floor-log";
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Entries verified together (their hashes recomputed on every core).
+const BATCH: usize = 5_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("writing the file: {0}")]
+    Write(#[from] std::io::Error),
+    #[error("serialising a line: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The log is not whole: an export would not verify. Verify the database to find out more.
+    #[error("the event sealed as ledger number {0} is not in the log")]
+    EventMissing(i64),
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    kind: String,
+    format: String,
+    version: u32,
+    exported_at: DateTime<Utc>,
+    /// The last ledger number in the file, fixed when the export started.
+    up_to: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct EventLine<'a> {
+    kind: &'a str,
+    ledger_number: i64,
+    leaf_hash: &'a str,
+    event_id: Uuid,
+    aggregate_type: &'a str,
+    aggregate_id: &'a str,
+    sequence: i64,
+    event_type: &'a str,
+    event_version: i32,
+    #[serde(borrow)]
+    payload: &'a RawValue,
+    #[serde(borrow)]
+    metadata: &'a RawValue,
+    recorded_at: DateTime<Utc>,
+    stream_hash: &'a str,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CheckpointLine {
+    kind: String,
+    tree_size: i64,
+    signed_at: DateTime<Utc>,
+    note: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Trailer {
+    kind: String,
+    entries: u64,
+    checkpoints: u64,
+    sha256: String,
+}
+
+#[derive(Deserialize)]
+struct Kind<'a> {
+    kind: &'a str,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct Exported {
+    pub entries: u64,
+    pub checkpoints: u64,
+    pub sha256: String,
+}
+
+/// Writes lines to a file, hashing them for the trailer.
+struct Lines<'a, W: Write> {
+    out: &'a mut W,
+    hasher: Sha256,
+}
+
+impl<W: Write> Lines<'_, W> {
+    fn line(&mut self, value: &impl Serialize) -> Result<(), ExportError> {
+        let mut bytes = serde_json::to_vec(value)?;
+        bytes.push(b'\n');
+        self.hasher.update(&bytes);
+        self.out.write_all(&bytes)?;
+        Ok(())
+    }
+}
+
+/// Writes the log's ledger entries 1..=`up_to` (default: every entry sealed when it starts) and the
+/// checkpoints among them to `out`. The file is written as it is read; `out` should be buffered.
+pub async fn export(pool: &PgPool, up_to: Option<u64>, out: &mut impl Write) -> Result<Exported, ExportError> {
+    let sealed = rows::size(pool).await?;
+    let up_to = up_to.map_or(sealed, |wanted| wanted.min(sealed));
+    let last = i64::try_from(up_to).unwrap_or(i64::MAX);
+    let mut lines = Lines { out, hasher: Sha256::new() };
+    let exported_at = Utc::now();
+    lines.line(&Header {
+        kind: "header".into(),
+        format: FORMAT.into(),
+        version: FORMAT_VERSION,
+        exported_at,
+        up_to,
+    })?;
+    let (mut entries, mut checkpoints, mut after) = (0, 0, 0);
+    while after < last {
+        let rows: Vec<Row> =
+            batch(pool.clone(), after).await?.into_iter().take_while(|row| row.ledger_number <= last).collect();
+        let Some(batch_last) = rows.last().map(|row| row.ledger_number) else { break };
+        // Sizes are distinct, so no more checkpoints fall in the batch than it has entries.
+        let limit = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+        let mut due =
+            rows::checkpoints(pool, after, limit).await?.into_iter().filter(|c| c.tree_size <= batch_last).peekable();
+        for row in rows {
+            let number = row.ledger_number;
+            let (leaf, event) = row.into_event();
+            let event = event.ok_or(ExportError::EventMissing(number))?;
+            let (leaf, stream_hash) = (hex::encode(leaf), hex::encode(&event.stream_hash));
+            let payload = RawValue::from_string(event.payload.clone())?;
+            let metadata = RawValue::from_string(event.metadata.clone())?;
+            lines.line(&EventLine {
+                kind: "event",
+                ledger_number: number,
+                leaf_hash: &leaf,
+                event_id: event.event_id,
+                aggregate_type: &event.aggregate_type,
+                aggregate_id: &event.aggregate_id,
+                sequence: event.sequence,
+                event_type: &event.event_type,
+                event_version: event.event_version,
+                payload: &payload,
+                metadata: &metadata,
+                recorded_at: event.recorded_at,
+                stream_hash: &stream_hash,
+            })?;
+            entries += 1;
+            after = number;
+            while let Some(checkpoint) = due.next_if(|checkpoint| checkpoint.tree_size <= number) {
+                let (kind, tree_size, signed_at) = ("checkpoint".into(), checkpoint.tree_size, checkpoint.signed_at);
+                lines.line(&CheckpointLine { kind, tree_size, signed_at, note: checkpoint.note })?;
+                checkpoints += 1;
+            }
+        }
+    }
+    let sha256 = hex::encode(lines.hasher.finalize());
+    let trailer = Trailer { kind: "trailer".into(), entries, checkpoints, sha256: sha256.clone() };
+    let mut bytes = serde_json::to_vec(&trailer)?;
+    bytes.push(b'\n');
+    lines.out.write_all(&bytes)?;
+    lines.out.flush()?;
+    Ok(Exported { entries, checkpoints, sha256 })
+}
+
+/// What verifying a file found. Clean when `fault` is `None`.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileVerification {
+    pub lines: u64,
+    pub entries_checked: u64,
+    pub streams: u64,
+    pub checkpoints_checked: u64,
+    /// The size of the last signed checkpoint in the file: entries after it are covered by their
+    /// chains and the trailer only, which anyone could recompute.
+    pub last_checkpoint: Option<u64>,
+    pub fault: Option<FileFault>,
+}
+
+impl FileVerification {
+    pub fn is_clean(&self) -> bool {
+        self.fault.is_none()
+    }
+}
+
+/// The first thing found wrong, and the line it is on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileFault {
+    pub line: u64,
+    #[serde(flatten)]
+    pub fault: Fault,
+}
+
+fn malformed(line: u64, detail: String) -> FileFault {
+    FileFault { line, fault: Fault { ledger_number: None, record: None, kind: FaultKind::Malformed, detail } }
+}
+
+/// The entries read but not checked yet, with their line numbers.
+#[derive(Default)]
+struct Pending {
+    rows: Vec<Row>,
+    lines: Vec<u64>,
+}
+
+/// Verifies an export file read from `input` with `key` alone: every line in order, every chain, the
+/// whole tree, every checkpoint where it stands, and the trailer's counts and digest.
+pub async fn verify_file(input: impl BufRead, key: &VerifierKey) -> Result<FileVerification, LedgerError> {
+    let mut report = FileVerification {
+        lines: 0,
+        entries_checked: 0,
+        streams: 0,
+        checkpoints_checked: 0,
+        last_checkpoint: None,
+        fault: None,
+    };
+    let mut chains = Chains::default();
+    let fault = scan(input, key, &mut chains, &mut report).await?;
+    report.entries_checked = chains.frontier.size();
+    report.streams = chains.streams();
+    report.fault = fault;
+    Ok(report)
+}
+
+async fn scan(
+    input: impl BufRead,
+    key: &VerifierKey,
+    chains: &mut Chains,
+    report: &mut FileVerification,
+) -> Result<Option<FileFault>, LedgerError> {
+    let mut hasher = Sha256::new();
+    let mut pending = Pending::default();
+    let mut trailer_seen = false;
+    for (number, text) in (1u64..).zip(input.lines()) {
+        report.lines = number;
+        let Ok(text) = text else { return Ok(Some(malformed(number, "the line is not UTF-8 text".into()))) };
+        if trailer_seen {
+            return Ok(Some(malformed(number, "a line after the trailer".into())));
+        }
+        let kind = serde_json::from_str::<Kind<'_>>(&text).map(|kind| kind.kind.to_owned());
+        match (number, kind.as_deref()) {
+            (1, Ok("header")) => match serde_json::from_str::<Header>(&text) {
+                Ok(header) if header.format == FORMAT && header.version == FORMAT_VERSION => {}
+                Ok(header) => {
+                    let detail =
+                        format!("format {} version {}, not {FORMAT} {FORMAT_VERSION}", header.format, header.version);
+                    return Ok(Some(malformed(1, detail)));
+                }
+                Err(error) => return Ok(Some(malformed(1, format!("the header: {error}")))),
+            },
+            (1, _) => return Ok(Some(malformed(1, "the file does not start with its header".into()))),
+            (_, Ok("event")) => {
+                let row = match event_row(&text) {
+                    Ok(row) => row,
+                    Err(detail) => return Ok(Some(malformed(number, detail))),
+                };
+                pending.rows.push(row);
+                pending.lines.push(number);
+                if pending.rows.len() >= BATCH
+                    && let Some(fault) = flush(chains, &mut pending).await?
+                {
+                    return Ok(Some(fault));
+                }
+            }
+            (_, Ok("checkpoint")) => {
+                if let Some(fault) = flush(chains, &mut pending).await? {
+                    return Ok(Some(fault));
+                }
+                let checkpoint = match serde_json::from_str::<CheckpointLine>(&text) {
+                    Ok(checkpoint) => checkpoint,
+                    Err(error) => return Ok(Some(malformed(number, format!("the checkpoint: {error}")))),
+                };
+                let whose = format!("the checkpoint on line {number}");
+                if let Err(fault) = check_checkpoint(&chains.frontier, key, &checkpoint.note, &whose)? {
+                    return Ok(Some(FileFault { line: number, fault }));
+                }
+                report.checkpoints_checked += 1;
+                report.last_checkpoint = Some(chains.frontier.size());
+            }
+            (_, Ok("trailer")) => {
+                if let Some(fault) = flush(chains, &mut pending).await? {
+                    return Ok(Some(fault));
+                }
+                let digest = hex::encode(hasher.clone().finalize());
+                match serde_json::from_str::<Trailer>(&text) {
+                    Ok(trailer)
+                        if (trailer.entries, trailer.checkpoints)
+                            != (chains.frontier.size(), report.checkpoints_checked) =>
+                    {
+                        let detail = format!(
+                            "the trailer counts {} entries and {} checkpoints, the file holds {} and {}: lines are missing",
+                            trailer.entries,
+                            trailer.checkpoints,
+                            chains.frontier.size(),
+                            report.checkpoints_checked
+                        );
+                        return Ok(Some(FileFault {
+                            line: number,
+                            fault: Fault { kind: FaultKind::Truncated, ledger_number: None, record: None, detail },
+                        }));
+                    }
+                    Ok(trailer) if trailer.sha256 != digest => {
+                        let detail = "the file's bytes are not the ones the trailer's digest covers".to_owned();
+                        return Ok(Some(FileFault {
+                            line: number,
+                            fault: Fault { kind: FaultKind::DigestMismatch, ledger_number: None, record: None, detail },
+                        }));
+                    }
+                    Ok(_) => trailer_seen = true,
+                    Err(error) => return Ok(Some(malformed(number, format!("the trailer: {error}")))),
+                }
+            }
+            (_, Ok(other)) => return Ok(Some(malformed(number, format!("unknown kind of line {other:?}")))),
+            (_, Err(error)) => return Ok(Some(malformed(number, format!("not a JSON object with a kind: {error}")))),
+        }
+        hasher.update(text.as_bytes());
+        hasher.update(b"\n");
+    }
+    if let Some(fault) = flush(chains, &mut pending).await? {
+        return Ok(Some(fault));
+    }
+    if !trailer_seen {
+        let detail = "the file ends without its trailer: it was cut short".to_owned();
+        let fault =
+            Fault { kind: FaultKind::Truncated, ledger_number: Some(chains.frontier.size() + 1), record: None, detail };
+        return Ok(Some(FileFault { line: report.lines + 1, fault }));
+    }
+    Ok(None)
+}
+
+/// Checks the pending entries; a fault is placed on the line of its ledger number.
+async fn flush(chains: &mut Chains, pending: &mut Pending) -> Result<Option<FileFault>, LedgerError> {
+    let Some(first) = pending.rows.first().map(|row| row.ledger_number) else { return Ok(None) };
+    let lines = std::mem::take(&mut pending.lines);
+    let rows = std::mem::take(&mut pending.rows);
+    let expected = chains.frontier.size() + 1;
+    let fault = chains.entries(rows, &mut |_| Ok(None)).await?;
+    Ok(fault.map(|fault| {
+        let number = fault.ledger_number.unwrap_or(expected);
+        // A gap is reported at the line where the missing number was expected.
+        let index = number.saturating_sub(u64::try_from(first).unwrap_or(0));
+        let line = usize::try_from(index).ok().and_then(|index| lines.get(index)).copied().unwrap_or_default();
+        FileFault { line, fault }
+    }))
+}
+
+fn event_row(text: &str) -> Result<Row, String> {
+    let line: EventLine<'_> = serde_json::from_str(text).map_err(|error| format!("the event: {error}"))?;
+    let hash = |what: &str, hex_text: &str| hex::decode(hex_text).map_err(|_| format!("the {what} is not hexadecimal"));
+    Ok(Row {
+        ledger_number: line.ledger_number,
+        leaf_hash: hash("leaf hash", line.leaf_hash)?,
+        event_id: Some(line.event_id),
+        aggregate_type: Some(line.aggregate_type.to_owned()),
+        aggregate_id: Some(line.aggregate_id.to_owned()),
+        sequence: Some(line.sequence),
+        event_type: Some(line.event_type.to_owned()),
+        event_version: Some(line.event_version),
+        payload: Some(line.payload.get().to_owned()),
+        metadata: Some(line.metadata.get().to_owned()),
+        recorded_at: Some(line.recorded_at),
+        stream_hash: Some(hash("stream hash", line.stream_hash)?),
+    })
+}
