@@ -1,19 +1,19 @@
-//! Backups of the log as portable files (`commands::ledger::export`): writing one from a database, and
-//! verifying one offline.
+//! Backups of the log as portable files (`commands::ledger::log_file`): writing one from a database,
+//! verifying one offline, and restoring one into an empty database.
 
 use std::io::{BufReader, BufWriter};
 use std::path::Path;
 
 use anyhow::Context;
 use commands::ledger::VerifierKey;
-use commands::ledger::export::{Exported, FileVerification};
+use commands::ledger::log_file::{Exported, FileVerification};
 
 /// Exports the log in the database at `url` to a new file at `output`.
 pub async fn to_file(url: &str, output: &Path, up_to: Option<u64>) -> anyhow::Result<Exported> {
     let file = std::fs::File::create_new(output).with_context(|| format!("creating {}", output.display()))?;
     let pool = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(url).await.context("connecting")?;
     let mut out = BufWriter::new(file);
-    let exported = commands::ledger::export::export(&pool, up_to, &mut out).await;
+    let exported = commands::ledger::log_file::export(&pool, up_to, &mut out).await;
     pool.close().await;
     exported.with_context(|| format!("exporting to {}", output.display()))
 }
@@ -21,5 +21,14 @@ pub async fn to_file(url: &str, output: &Path, up_to: Option<u64>) -> anyhow::Re
 /// Verifies the export file at `file` with `key` alone.
 pub async fn verify_file(file: &Path, key: &VerifierKey) -> anyhow::Result<FileVerification> {
     let opened = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
-    Ok(commands::ledger::export::verify_file(BufReader::new(opened), key).await?)
+    Ok(commands::ledger::log_file::verify_file(BufReader::new(opened), key).await?)
+}
+
+/// Imports the export file at `file` into the empty database at `url`.
+pub async fn import(url: &str, file: &Path, key: &VerifierKey) -> anyhow::Result<FileVerification> {
+    let opened = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(url).await.context("connecting")?;
+    let imported = commands::ledger::log_file::import(&pool, BufReader::new(opened), key).await;
+    pool.close().await;
+    Ok(imported?)
 }

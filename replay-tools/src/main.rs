@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use commands::ledger::log_file::FileVerification;
 use replay_tools::{export, verify};
 
 #[derive(Debug, Parser)]
@@ -48,6 +49,17 @@ enum Command {
         /// The last ledger number to export (default: every entry sealed when the export starts).
         #[arg(long)]
         up_to: Option<u64>,
+    },
+    /// Restore an export file into an empty database, verifying it as `verify-export` does; nothing is
+    /// stored unless the whole file verifies. Start the service on the database afterwards: it seals the
+    /// events again to the same ledger numbers and rebuilds every read model.
+    Import {
+        file: PathBuf,
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+        /// The verifier key (`name+id+key`), or a file holding it.
+        #[arg(long, env = "MS5_VERIFIER_KEY")]
+        verifier_key: String,
     },
     /// Verify an export file offline, with the verifier key alone: every chain, the tree, every
     /// checkpoint where it stands, the trailer; the first bad line is named.
@@ -126,25 +138,35 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
             }
             Ok(true)
         }
+        Command::Import { file, database_url, verifier_key } => {
+            let report = export::import(database_url, file, &verify::verifier_key(verifier_key)?).await?;
+            print_file_report(cli.json, &report, "imported")?;
+            Ok(report.is_clean())
+        }
         Command::VerifyExport { file, verifier_key } => {
             let report = export::verify_file(file, &verify::verifier_key(verifier_key)?).await?;
-            if cli.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else if let Some(fault) = &report.fault {
-                let at =
-                    fault.fault.ledger_number.map_or_else(String::new, |number| format!(", ledger number {number}"));
-                println!("FAILED at line {}{at}: {:?}: {}", fault.line, fault.fault.kind, fault.fault.detail);
-            } else {
-                println!(
-                    "clean: {} lines, {} entries in {} streams, {} checkpoints; the last signed one covers {} entries",
-                    report.lines,
-                    report.entries_checked,
-                    report.streams,
-                    report.checkpoints_checked,
-                    report.last_checkpoint.unwrap_or_default()
-                );
-            }
+            print_file_report(cli.json, &report, "clean")?;
             Ok(report.is_clean())
         }
     }
+}
+
+/// What checking an export file found, as JSON or as a line of text.
+fn print_file_report(json: bool, report: &FileVerification, clean: &str) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else if let Some(fault) = &report.fault {
+        let at = fault.fault.ledger_number.map_or_else(String::new, |number| format!(", ledger number {number}"));
+        println!("FAILED at line {}{at}: {:?}: {}", fault.line, fault.fault.kind, fault.fault.detail);
+    } else {
+        println!(
+            "{clean}: {} lines, {} entries in {} streams, {} checkpoints; the last signed one covers {} entries",
+            report.lines,
+            report.entries_checked,
+            report.streams,
+            report.checkpoints_checked,
+            report.last_checkpoint.unwrap_or_default()
+        );
+    }
+    Ok(())
 }

@@ -41,22 +41,27 @@ async fn sealed() -> Sealed {
     }
     let key = SealKey::parse(&SealKey::generate("ms5-floor/test").unwrap()).unwrap();
     let mut connection = app.acquire().await.unwrap();
-    // The horizon is cluster-wide: other tests' open transactions can hold the reader back a while.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let mut after = commands::event_log::LogPosition::START;
-    let mut sealed = 0;
-    while sealed < 3 {
-        assert!(std::time::Instant::now() < deadline, "only {sealed} of 3 events could be read");
-        let events = commands::event_log::read_committed_batch(&mut *connection, after, 100).await.unwrap();
-        if let Some(last) = events.last() {
-            after = last.log_position();
-            sealed = seal::seal(&mut connection, &events).await.unwrap();
-        }
-    }
+    seal_all(&mut connection, 3).await;
     seal::write_checkpoint(&mut connection, &key, chrono::Utc::now()).await.unwrap();
     let dir = std::env::temp_dir().join(format!("ms5-replay-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir).unwrap();
     Sealed { database, key, dir }
+}
+
+/// Seals the log's first `count` events (as the service's sealer would).
+async fn seal_all(connection: &mut sqlx::PgConnection, count: u64) {
+    // The horizon is cluster-wide: other tests' open transactions can hold the reader back a while.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut after = commands::event_log::LogPosition::START;
+    let mut sealed = 0;
+    while sealed < count {
+        assert!(std::time::Instant::now() < deadline, "only {sealed} of {count} events could be read");
+        let events = commands::event_log::read_committed_batch(&mut *connection, after, 100).await.unwrap();
+        if let Some(last) = events.last() {
+            after = last.log_position();
+            sealed = seal::seal(connection, &events).await.unwrap();
+        }
+    }
 }
 
 fn replay(args: &[&str]) -> (i32, String) {
@@ -166,4 +171,63 @@ async fn at_15_an_export_verifies_offline_and_an_edit_a_missing_line_or_a_cut_ta
     assert_eq!(fault_of(join(&lines[..4])), (5, "truncated".to_owned()));
     let cut = &original[..original.find(lines[3]).unwrap() + lines[3].len() / 2];
     assert_eq!(fault_of(cut.to_owned()), (4, "malformed".to_owned()));
+}
+
+#[tokio::test]
+async fn rc_02_a_backup_restores_into_a_scratch_database_and_verifies_and_a_bad_one_restores_nothing() {
+    let sealed = sealed().await;
+    let verifier = sealed.key.verifier().as_str().to_owned();
+    let file = sealed.dir.join("backup.ndjson");
+    let (status, out) = replay(&["export", "--database-url", &sealed.database.url, "--output", file.to_str().unwrap()]);
+    assert_eq!(status, 0, "{out}");
+
+    // A tampered copy restores nothing.
+    let scratch = testkit::fresh_database().await;
+    let tampered = sealed.dir.join("tampered.ndjson");
+    let original = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&tampered, original.replacen("film roll empty", "film roll emptY", 1)).unwrap();
+    let args = |file: &std::path::Path, url: &str| {
+        vec![
+            "import".to_owned(),
+            file.to_str().unwrap().to_owned(),
+            "--database-url".into(),
+            url.to_owned(),
+            "--verifier-key".into(),
+            verifier.clone(),
+        ]
+    };
+    let run = |args: Vec<String>| replay(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let (status, out) = run(args(&tampered, &scratch.url));
+    assert_eq!(status, 1, "{out}");
+    assert!(out.starts_with("FAILED at line 2"), "{out}");
+    let app = commands::database::application_pool(&scratch.url, 2).await.unwrap();
+    let held: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&app).await.unwrap();
+    assert_eq!(held, 0, "a file with a fault imports nothing");
+
+    // The backup restores; sealed again, the database verifies against the same checkpoint.
+    let (status, out) = run(args(&file, &scratch.url));
+    assert_eq!(status, 0, "{out}");
+    assert!(out.starts_with("imported: 6 lines, 3 entries in 3 streams, 1 checkpoints"), "{out}");
+    seal_all(&mut app.acquire().await.unwrap(), 3).await;
+    let (status, out) = replay(&["verify", "--database-url", &scratch.url, "--verifier-key", &verifier]);
+    assert_eq!(status, 0, "{out}");
+    assert!(out.starts_with("clean: 3 entries in 3 streams, 1 checkpoints"), "{out}");
+    let rows = |url: String| async move {
+        let pool = commands::database::application_pool(&url, 1).await.unwrap();
+        sqlx::query_as::<_, (uuid::Uuid, String, Vec<u8>)>(
+            "SELECT e.event_id, e.aggregate_id, e.stream_hash FROM events e JOIN ledger l USING (position) ORDER BY l.ledger_number",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    };
+    assert_eq!(
+        rows(scratch.url.clone()).await,
+        rows(sealed.database.url.clone()).await,
+        "the same events at the same ledger numbers"
+    );
+
+    // A database that holds events is never imported into.
+    let (status, out) = run(args(&file, &sealed.database.url));
+    assert_eq!(status, 2, "{out}");
 }

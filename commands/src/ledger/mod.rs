@@ -6,7 +6,7 @@
 //! `projections::sealing`; verification is [`verify::verify`].
 
 pub mod checkpoint;
-pub mod export;
+pub mod log_file;
 pub mod proof;
 pub mod rows;
 pub mod seal;

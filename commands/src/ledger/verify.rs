@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::LedgerError;
 use super::checkpoint::{SignedCheckpoint, VerifierKey};
 use super::rows::{self, StoredCheckpoint};
-use super::tree::{self, Digest, Frontier, TreeHead};
+use super::tree::{self, Digest, Frontier};
 use crate::canonical::{self, HashedEvent, StreamHash};
 
 const BATCH: i64 = 5_000;
@@ -238,7 +238,7 @@ pub(crate) fn check_checkpoint(
     key: &VerifierKey,
     note: &str,
     whose: &str,
-) -> Result<Result<TreeHead, Fault>, LedgerError> {
+) -> Result<Result<SignedCheckpoint, Fault>, LedgerError> {
     let size = frontier.size();
     let opened = match key.open(note) {
         Ok(opened) if opened.head.size == size => opened,
@@ -255,7 +255,7 @@ pub(crate) fn check_checkpoint(
         let detail = format!("{whose} does not match the tree recomputed from the log");
         return Ok(Err(Fault::at(None, None, FaultKind::CheckpointMismatch, detail)));
     }
-    Ok(Ok(opened.head))
+    Ok(Ok(opened))
 }
 
 /// The database's log: its ledger and events read batch by batch, its stored checkpoints page by page.
@@ -356,7 +356,7 @@ impl Stored {
 }
 
 /// A ledger entry and, when it is still in the log, the event it seals.
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 pub(crate) struct Row {
     pub(crate) ledger_number: i64,
     pub(crate) leaf_hash: Vec<u8>,

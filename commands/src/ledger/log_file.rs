@@ -9,7 +9,8 @@
 //!
 //! Written and read batch by batch: memory does not grow with the log. Verification recomputes every
 //! chain and the whole tree as the database's verification does (`verify::Chains`), checks each
-//! checkpoint where it stands, and names the first bad line.
+//! checkpoint where it stands, and names the first bad line. Import is that verification, storing
+//! each verified part into an empty database in one transaction: a file with a fault imports nothing.
 
 use std::io::{BufRead, Write};
 
@@ -21,7 +22,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::LedgerError;
-use super::checkpoint::VerifierKey;
+use super::checkpoint::{SignedCheckpoint, VerifierKey};
 use super::rows;
 use super::verify::{Chains, Fault, FaultKind, Row, batch, check_checkpoint};
 
@@ -222,9 +223,38 @@ struct Pending {
     lines: Vec<u64>,
 }
 
+/// What is done with each part of a file once it is verified.
+trait Sink {
+    /// Whether the sink takes the entries (verification alone does not copy them).
+    const TAKES_ENTRIES: bool;
+    async fn entries(&mut self, rows: Vec<Row>) -> Result<(), LedgerError>;
+    async fn checkpoint(&mut self, checkpoint: &SignedCheckpoint, signed_at: DateTime<Utc>) -> Result<(), LedgerError>;
+}
+
+/// Verification alone.
+struct Nowhere;
+
+impl Sink for Nowhere {
+    const TAKES_ENTRIES: bool = false;
+    async fn entries(&mut self, _: Vec<Row>) -> Result<(), LedgerError> {
+        Ok(())
+    }
+    async fn checkpoint(&mut self, _: &SignedCheckpoint, _: DateTime<Utc>) -> Result<(), LedgerError> {
+        Ok(())
+    }
+}
+
 /// Verifies an export file read from `input` with `key` alone: every line in order, every chain, the
 /// whole tree, every checkpoint where it stands, and the trailer's counts and digest.
 pub async fn verify_file(input: impl BufRead, key: &VerifierKey) -> Result<FileVerification, LedgerError> {
+    verify_into(input, key, &mut Nowhere).await
+}
+
+async fn verify_into(
+    input: impl BufRead,
+    key: &VerifierKey,
+    sink: &mut impl Sink,
+) -> Result<FileVerification, LedgerError> {
     let mut report = FileVerification {
         lines: 0,
         entries_checked: 0,
@@ -234,11 +264,114 @@ pub async fn verify_file(input: impl BufRead, key: &VerifierKey) -> Result<FileV
         fault: None,
     };
     let mut chains = Chains::default();
-    let fault = scan(input, key, &mut chains, &mut report).await?;
+    let fault = scan(input, key, &mut chains, &mut report, sink).await?;
     report.entries_checked = chains.frontier.size();
     report.streams = chains.streams();
     report.fault = fault;
     Ok(report)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Continuing a log from a file is not supported: a restore starts from an empty database.
+    #[error("the database already holds {0} events; import into an empty one")]
+    NotEmpty(i64),
+}
+
+/// Imports an export file into the empty database of `pool`, verifying it as [`verify_file`] does; the
+/// events and the checkpoints are stored in one transaction, committed only when the whole file
+/// verified. The events get new positions and transaction ids, in ledger order; the sealer then seals
+/// them in that order, to the same ledger numbers and tree, which the imported checkpoints sign.
+pub async fn import(pool: &PgPool, input: impl BufRead, key: &VerifierKey) -> Result<FileVerification, ImportError> {
+    let mut transaction = pool.begin().await?;
+    let held: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&mut *transaction).await?;
+    if held > 0 {
+        return Err(ImportError::NotEmpty(held));
+    }
+    let mut sink = Store { transaction };
+    let report = verify_into(input, key, &mut sink).await?;
+    if report.is_clean() {
+        sink.transaction.commit().await?;
+    }
+    Ok(report)
+}
+
+/// Storing into the database, in one transaction.
+struct Store {
+    transaction: sqlx::Transaction<'static, sqlx::Postgres>,
+}
+
+impl Sink for Store {
+    const TAKES_ENTRIES: bool = true;
+
+    async fn entries(&mut self, rows: Vec<Row>) -> Result<(), LedgerError> {
+        let mut columns = Columns::default();
+        for row in rows {
+            let (_, Some(event)) = row.into_event() else { continue };
+            columns.push(event);
+        }
+        // Ordered by the arrays' ordinality: each event after its predecessor, as the trigger requires.
+        sqlx::query(
+            "INSERT INTO events (event_id, aggregate_type, aggregate_id, sequence, event_type, event_version,
+                                 payload, metadata, recorded_at, stream_hash)
+             SELECT e, t, i, s, y, v, p::jsonb, m::jsonb, r, h
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::int4[], $7::text[],
+                         $8::text[], $9::timestamptz[], $10::bytea[]) WITH ORDINALITY AS u(e, t, i, s, y, v, p, m, r, h, n)
+             ORDER BY n",
+        )
+        .bind(columns.event_id)
+        .bind(columns.aggregate_type)
+        .bind(columns.aggregate_id)
+        .bind(columns.sequence)
+        .bind(columns.event_type)
+        .bind(columns.event_version)
+        .bind(columns.payload)
+        .bind(columns.metadata)
+        .bind(columns.recorded_at)
+        .bind(columns.stream_hash)
+        .execute(&mut *self.transaction)
+        .await?;
+        Ok(())
+    }
+
+    async fn checkpoint(&mut self, checkpoint: &SignedCheckpoint, signed_at: DateTime<Utc>) -> Result<(), LedgerError> {
+        rows::insert_checkpoint(&mut *self.transaction, checkpoint, signed_at).await?;
+        Ok(())
+    }
+}
+
+/// A batch of events as one array per column.
+#[derive(Default)]
+struct Columns {
+    event_id: Vec<Uuid>,
+    aggregate_type: Vec<String>,
+    aggregate_id: Vec<String>,
+    sequence: Vec<i64>,
+    event_type: Vec<String>,
+    event_version: Vec<i32>,
+    payload: Vec<String>,
+    metadata: Vec<String>,
+    recorded_at: Vec<DateTime<Utc>>,
+    stream_hash: Vec<Vec<u8>>,
+}
+
+impl Columns {
+    fn push(&mut self, event: super::verify::Event) {
+        self.event_id.push(event.event_id);
+        self.aggregate_type.push(event.aggregate_type);
+        self.aggregate_id.push(event.aggregate_id);
+        self.sequence.push(event.sequence);
+        self.event_type.push(event.event_type);
+        self.event_version.push(event.event_version);
+        self.payload.push(event.payload);
+        self.metadata.push(event.metadata);
+        self.recorded_at.push(event.recorded_at);
+        self.stream_hash.push(event.stream_hash);
+    }
 }
 
 async fn scan(
@@ -246,6 +379,7 @@ async fn scan(
     key: &VerifierKey,
     chains: &mut Chains,
     report: &mut FileVerification,
+    sink: &mut impl Sink,
 ) -> Result<Option<FileFault>, LedgerError> {
     let mut hasher = Sha256::new();
     let mut pending = Pending::default();
@@ -276,13 +410,13 @@ async fn scan(
                 pending.rows.push(row);
                 pending.lines.push(number);
                 if pending.rows.len() >= BATCH
-                    && let Some(fault) = flush(chains, &mut pending).await?
+                    && let Some(fault) = flush(chains, &mut pending, sink).await?
                 {
                     return Ok(Some(fault));
                 }
             }
             (_, Ok("checkpoint")) => {
-                if let Some(fault) = flush(chains, &mut pending).await? {
+                if let Some(fault) = flush(chains, &mut pending, sink).await? {
                     return Ok(Some(fault));
                 }
                 let checkpoint = match serde_json::from_str::<CheckpointLine>(&text) {
@@ -290,14 +424,15 @@ async fn scan(
                     Err(error) => return Ok(Some(malformed(number, format!("the checkpoint: {error}")))),
                 };
                 let whose = format!("the checkpoint on line {number}");
-                if let Err(fault) = check_checkpoint(&chains.frontier, key, &checkpoint.note, &whose)? {
-                    return Ok(Some(FileFault { line: number, fault }));
+                match check_checkpoint(&chains.frontier, key, &checkpoint.note, &whose)? {
+                    Ok(opened) => sink.checkpoint(&opened, checkpoint.signed_at).await?,
+                    Err(fault) => return Ok(Some(FileFault { line: number, fault })),
                 }
                 report.checkpoints_checked += 1;
                 report.last_checkpoint = Some(chains.frontier.size());
             }
             (_, Ok("trailer")) => {
-                if let Some(fault) = flush(chains, &mut pending).await? {
+                if let Some(fault) = flush(chains, &mut pending, sink).await? {
                     return Ok(Some(fault));
                 }
                 let digest = hex::encode(hasher.clone().finalize());
@@ -335,7 +470,7 @@ async fn scan(
         hasher.update(text.as_bytes());
         hasher.update(b"\n");
     }
-    if let Some(fault) = flush(chains, &mut pending).await? {
+    if let Some(fault) = flush(chains, &mut pending, sink).await? {
         return Ok(Some(fault));
     }
     if !trailer_seen {
@@ -347,13 +482,22 @@ async fn scan(
     Ok(None)
 }
 
-/// Checks the pending entries; a fault is placed on the line of its ledger number.
-async fn flush(chains: &mut Chains, pending: &mut Pending) -> Result<Option<FileFault>, LedgerError> {
+/// Checks the pending entries and hands them to `sink` when they verify; a fault is placed on the line
+/// of its ledger number.
+async fn flush<S: Sink>(
+    chains: &mut Chains,
+    pending: &mut Pending,
+    sink: &mut S,
+) -> Result<Option<FileFault>, LedgerError> {
     let Some(first) = pending.rows.first().map(|row| row.ledger_number) else { return Ok(None) };
     let lines = std::mem::take(&mut pending.lines);
     let rows = std::mem::take(&mut pending.rows);
     let expected = chains.frontier.size() + 1;
+    let kept = S::TAKES_ENTRIES.then(|| rows.clone());
     let fault = chains.entries(rows, &mut |_| Ok(None)).await?;
+    if let (None, Some(rows)) = (&fault, kept) {
+        sink.entries(rows).await?;
+    }
     Ok(fault.map(|fault| {
         let number = fault.ledger_number.unwrap_or(expected);
         // A gap is reported at the line where the missing number was expected.
