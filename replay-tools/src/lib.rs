@@ -1,7 +1,34 @@
-//! Command-line tools for auditors and admins (`ms5-replay`): verify the whole log in the database,
+//! Command-line tools for auditors and admins (`ms5-replay`): replay a record step by step or as of a
+//! past point, verify the whole log in the database,
 //! check an event's proof file offline with nothing but the verifier key, export the log to a portable
 //! file and verify such a file offline. Each tool is a function here
 //! that returns what it found; `main` parses the command line and prints.
 
 pub mod export;
+pub mod record;
 pub mod verify;
+
+use std::time::Duration;
+
+use anyhow::Context;
+
+/// Where the database is, for the tools that read or write one.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Database {
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+    /// How long to wait for the database before giving up.
+    #[arg(long, default_value_t = 10)]
+    pub connect_timeout_seconds: u64,
+}
+
+impl Database {
+    pub async fn connect(&self) -> anyhow::Result<sqlx::PgPool> {
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(self.connect_timeout_seconds))
+            .connect(&self.database_url)
+            .await
+            .context("connecting to the database")
+    }
+}

@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use commands::ledger::log_file::FileVerification;
-use replay_tools::{export, verify};
+use replay_tools::{Database, export, record, verify};
 
 #[derive(Debug, Parser)]
 #[command(version, about = "MS5 Floor tools for auditors and admins")]
@@ -20,6 +21,24 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Replay one record: its events one by one with who, when, why and what each changed, and its
+    /// state as of the end, a sequence number or an instant.
+    Record {
+        /// The stored record type: job, downtime, andon, checklist, checklist_template, line, user, device.
+        record_type: String,
+        record_id: String,
+        #[command(flatten)]
+        database: Database,
+        /// Replay up to and including this sequence number.
+        #[arg(long, conflicts_with = "at")]
+        sequence: Option<u64>,
+        /// Replay what was recorded up to this instant (RFC 3339).
+        #[arg(long)]
+        at: Option<DateTime<Utc>>,
+        /// Also say what changed between this instant (RFC 3339) and the end of the replay.
+        #[arg(long)]
+        since: Option<DateTime<Utc>>,
+    },
     /// Check one event's proof file offline: its checkpoint's signature and its inclusion proof.
     VerifyProof {
         /// The proof file (`GET /api/v1/ledger/proofs/{ledger_number}`).
@@ -30,8 +49,8 @@ enum Command {
     },
     /// Verify the whole log in a database: every stream's chain, the ledger's tree, every checkpoint.
     Verify {
-        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-        database_url: String,
+        #[command(flatten)]
+        database: Database,
         /// The verifier key (`name+id+key`), or a file holding it.
         #[arg(long, env = "MS5_VERIFIER_KEY")]
         verifier_key: String,
@@ -41,8 +60,8 @@ enum Command {
     },
     /// Export the event log to a portable file (NDJSON in ledger order, with the signed checkpoints).
     Export {
-        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-        database_url: String,
+        #[command(flatten)]
+        database: Database,
         /// The file to write; it must not exist yet.
         #[arg(long)]
         output: PathBuf,
@@ -55,8 +74,8 @@ enum Command {
     /// events again to the same ledger numbers and rebuilds every read model.
     Import {
         file: PathBuf,
-        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-        database_url: String,
+        #[command(flatten)]
+        database: Database,
         /// The verifier key (`name+id+key`), or a file holding it.
         #[arg(long, env = "MS5_VERIFIER_KEY")]
         verifier_key: String,
@@ -87,6 +106,20 @@ async fn main() -> ExitCode {
 /// Whether what was checked is clean.
 async fn run(cli: &Cli) -> anyhow::Result<bool> {
     match &cli.command {
+        Command::Record { record_type, record_id, database, sequence, at, since } => {
+            let until = match (sequence, at) {
+                (Some(sequence), _) => record::Until::Sequence(*sequence),
+                (None, Some(at)) => record::Until::Time(*at),
+                (None, None) => record::Until::End,
+            };
+            let replayed = record::replay(database, record_type, record_id, until, *since).await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&replayed)?);
+            } else {
+                print_replay(&replayed)?;
+            }
+            Ok(replayed.chain_verified)
+        }
         Command::VerifyProof { file, verifier_key } => {
             let report = verify::proof_file(file, &verify::verifier_key(verifier_key)?)?;
             if cli.json {
@@ -103,9 +136,9 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
             }
             Ok(report.valid)
         }
-        Command::Verify { database_url, verifier_key, external_checkpoint } => {
+        Command::Verify { database, verifier_key, external_checkpoint } => {
             let key = verify::verifier_key(verifier_key)?;
-            let verification = verify::database(database_url, &key, external_checkpoint.as_deref()).await?;
+            let verification = verify::database(database, &key, external_checkpoint.as_deref()).await?;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&verification)?);
             } else if let Some(fault) = &verification.fault {
@@ -123,8 +156,8 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
             }
             Ok(verification.is_clean())
         }
-        Command::Export { database_url, output, up_to } => {
-            let exported = export::to_file(database_url, output, *up_to).await?;
+        Command::Export { database, output, up_to } => {
+            let exported = export::to_file(database, output, *up_to).await?;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&exported)?);
             } else {
@@ -138,8 +171,8 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
             }
             Ok(true)
         }
-        Command::Import { file, database_url, verifier_key } => {
-            let report = export::import(database_url, file, &verify::verifier_key(verifier_key)?).await?;
+        Command::Import { file, database, verifier_key } => {
+            let report = export::import(database, file, &verify::verifier_key(verifier_key)?).await?;
             print_file_report(cli.json, &report, "imported")?;
             Ok(report.is_clean())
         }
@@ -149,6 +182,36 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
             Ok(report.is_clean())
         }
     }
+}
+
+/// A replay as text: a line per event, its changes indented, then the state.
+fn print_replay(replayed: &record::Replay) -> anyhow::Result<()> {
+    let text = |value: &serde_json::Value, key: &str| value[key].as_str().unwrap_or("-").to_owned();
+    for step in &replayed.steps {
+        let (who, role, reason) =
+            (text(&step.metadata, "actor_name"), text(&step.metadata, "actor_role"), text(&step.metadata, "reason"));
+        println!(
+            "#{} {} {} by {who} ({role}); reason: {reason}",
+            step.sequence,
+            step.recorded_at.to_rfc3339(),
+            step.event_type
+        );
+        for change in &step.changes {
+            println!("    {}: {} -> {}", change.field, change.old, change.new);
+        }
+    }
+    if let Some(changes) = &replayed.changed_since {
+        println!("changed since then:");
+        for change in changes {
+            println!("    {}: {} -> {}", change.field, change.old, change.new);
+        }
+    }
+    println!("{}/{} at version {}:", replayed.record_type, replayed.record_id, replayed.version);
+    println!("{}", serde_json::to_string_pretty(&replayed.state)?);
+    if !replayed.chain_verified {
+        println!("THE HASH CHAIN OF THESE EVENTS DOES NOT VERIFY: run `ms5-replay verify`");
+    }
+    Ok(())
 }
 
 /// What checking an export file found, as JSON or as a line of text.

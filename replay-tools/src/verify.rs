@@ -46,11 +46,15 @@ pub fn proof_file(file: &Path, key: &VerifierKey) -> anyhow::Result<ProofReport>
 }
 
 /// Verifies the log in the database at `url`, optionally against a checkpoint kept outside it.
-pub async fn database(url: &str, key: &VerifierKey, external: Option<&Path>) -> anyhow::Result<Verification> {
+pub async fn database(
+    database: &crate::Database,
+    key: &VerifierKey,
+    external: Option<&Path>,
+) -> anyhow::Result<Verification> {
     let external = external
         .map(|file| std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display())))
         .transpose()?;
-    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(url).await.context("connecting")?;
+    let pool = database.connect().await?;
     let verification = commands::ledger::verify::verify(&pool, key, external.as_deref()).await?;
     pool.close().await;
     Ok(verification)

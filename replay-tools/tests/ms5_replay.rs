@@ -231,3 +231,55 @@ async fn rc_02_a_backup_restores_into_a_scratch_database_and_verifies_and_a_bad_
     let (status, out) = run(args(&file, &sealed.database.url));
     assert_eq!(status, 2, "{out}");
 }
+
+#[tokio::test]
+async fn at_14_a_record_replays_step_by_step_and_as_of_a_past_instant_with_what_changed_since() {
+    let sealed = sealed().await;
+    let app = commands::database::application_pool(&sealed.database.url, 2).await.unwrap();
+    let store = PgEventStore::<AndonCall>::new(app.clone(), StoreSettings::default());
+    let leader = CommandContext::new(Actor {
+        user_id: UserId::from_uuid(uuid::Uuid::from_u128(8)),
+        printed_name: Name::parse("Theo Leader").unwrap(),
+        role: Role::TeamLeader,
+    });
+    let raised_at: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT recorded_at FROM events WHERE aggregate_id = 'c-2'").fetch_one(&app).await.unwrap();
+    execute(&store, "c-2", AndonCommand::Acknowledge, &leader).await.unwrap();
+    let url = &sealed.database.url;
+    let json = |args: &[&str]| {
+        let (status, out) = replay(args);
+        assert_eq!(status, 0, "{out}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+    };
+
+    let whole = json(&["--json", "record", "andon", "c-2", "--database-url", url]);
+    assert_eq!((whole["version"].as_u64(), whole["chain_verified"].as_bool()), (Some(2), Some(true)));
+    assert_eq!(whole["steps"][1]["metadata"]["actor_name"], "Theo Leader");
+    assert_eq!(whole["state"]["status"], "acknowledged");
+    assert!(whole["steps"][1]["changes"].as_array().unwrap().iter().any(|change| change["field"] == "status"));
+
+    // As of the instant it was raised: one step, still open; and what changed since then.
+    let at = raised_at.to_rfc3339();
+    let then = json(&["--json", "record", "andon", "c-2", "--database-url", url, "--at", &at]);
+    assert_eq!((then["version"].as_u64(), then["state"]["status"].as_str()), (Some(1), Some("raised")));
+    let since = json(&["--json", "record", "andon", "c-2", "--database-url", url, "--since", &at]);
+    let fields: Vec<&str> =
+        since["changed_since"].as_array().unwrap().iter().filter_map(|change| change["field"].as_str()).collect();
+    assert!(fields.contains(&"status") && fields.contains(&"acknowledged_at"), "{fields:?}");
+    let by_sequence = json(&["--json", "record", "andon", "c-2", "--database-url", url, "--sequence", "1"]);
+    assert_eq!(by_sequence["state"], then["state"]);
+
+    let (status, out) = replay(&["record", "andon", "c-2", "--database-url", url]);
+    assert_eq!(status, 0, "{out}");
+    assert!(out.contains("#2 ") && out.contains("AndonAcknowledged by Theo Leader (team_leader)"), "{out}");
+    let (status, _) = replay(&[
+        "record",
+        "andon",
+        "c-2",
+        "--database-url",
+        "postgres://nobody@127.0.0.1:1/none",
+        "--connect-timeout-seconds",
+        "1",
+    ]);
+    assert_eq!(status, 2, "an unreachable database is a check that cannot be made");
+}

@@ -104,8 +104,9 @@ async fn store(transaction: &mut PgConnection, records: HashMap<RecordKey, Known
     Ok(())
 }
 
-/// The record's state before and after `event`, as its aggregate folds it.
-fn step(record_type: &str, state: &Value, event: &RecordedEvent) -> Result<(Value, Value), ProjectionError> {
+/// The record's state before and after `event`, as its aggregate folds it (JSON, `Null` before the
+/// first event): how the trail finds what an event changed, and how a record is replayed step by step.
+pub fn step(record_type: &str, state: &Value, event: &RecordedEvent) -> Result<(Value, Value), ProjectionError> {
     use domain::{andon, checklist, device, downtime, export, job, line, user};
     match record_type {
         line::Line::TYPE => step_as::<line::Line>(state, event),
