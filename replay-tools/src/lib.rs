@@ -5,6 +5,7 @@
 //! that returns what it found; `main` parses the command line and prints.
 
 pub mod export;
+pub mod log;
 pub mod record;
 pub mod verify;
 

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use commands::ledger::log_file::FileVerification;
-use replay_tools::{Database, export, record, verify};
+use std::io::Write;
+
+use replay_tools::{Database, export, log, record, verify};
 
 #[derive(Debug, Parser)]
 #[command(version, about = "MS5 Floor tools for auditors and admins")]
@@ -38,6 +40,27 @@ enum Command {
         /// Also say what changed between this instant (RFC 3339) and the end of the replay.
         #[arg(long)]
         since: Option<DateTime<Utc>>,
+    },
+    /// Replay the log in commit order (the sealed events, in ledger order), streaming, ending with a
+    /// count and a digest that the same selection of the same log always gives.
+    Log {
+        #[command(flatten)]
+        database: Database,
+        /// The first ledger number.
+        #[arg(long)]
+        from: Option<u64>,
+        /// The last ledger number (default: the last sealed when the replay starts).
+        #[arg(long)]
+        to: Option<u64>,
+        /// Only events recorded at or after this instant (RFC 3339).
+        #[arg(long)]
+        since: Option<DateTime<Utc>>,
+        /// Only events recorded at or before this instant (RFC 3339).
+        #[arg(long)]
+        until: Option<DateTime<Utc>>,
+        /// Only events of this stored record type (job, downtime, ...).
+        #[arg(long)]
+        record_type: Option<String>,
     },
     /// Check one event's proof file offline: its checkpoint's signature and its inclusion proof.
     VerifyProof {
@@ -119,6 +142,50 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
                 print_replay(&replayed)?;
             }
             Ok(replayed.chain_verified)
+        }
+        Command::Log { database, from, to, since, until, record_type } => {
+            let selection = log::Selection {
+                from_ledger: *from,
+                to_ledger: *to,
+                since: *since,
+                until: *until,
+                record_type: record_type.clone(),
+            };
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let json = cli.json;
+            let summary = log::replay(database, &selection, |event| {
+                if json {
+                    serde_json::to_writer(&mut out, event)?;
+                    writeln!(out)?;
+                } else {
+                    let text = |key: &str| event[key].as_str().unwrap_or("-").to_owned();
+                    writeln!(
+                        out,
+                        "{} {}/{} #{} {} {} by {}",
+                        event["ledger_number"],
+                        text("aggregate_type"),
+                        text("aggregate_id"),
+                        event["sequence"],
+                        text("event_type"),
+                        text("recorded_at"),
+                        event["metadata"]["actor_name"].as_str().unwrap_or("-")
+                    )?;
+                }
+                Ok(())
+            })
+            .await?;
+            if json {
+                serde_json::to_writer(&mut out, &summary)?;
+                writeln!(out)?;
+            } else {
+                writeln!(
+                    out,
+                    "replayed {} events up to ledger number {}; digest {}",
+                    summary.count, summary.up_to, summary.digest
+                )?;
+            }
+            out.flush()?;
+            Ok(true)
         }
         Command::VerifyProof { file, verifier_key } => {
             let report = verify::proof_file(file, &verify::verifier_key(verifier_key)?)?;

@@ -283,3 +283,31 @@ async fn at_14_a_record_replays_step_by_step_and_as_of_a_past_instant_with_what_
     ]);
     assert_eq!(status, 2, "an unreachable database is a check that cannot be made");
 }
+
+#[tokio::test]
+async fn the_log_replays_in_commit_order_by_selection_and_a_log_missing_an_event_cannot_be_replayed() {
+    let sealed = sealed().await;
+    let url = &sealed.database.url;
+    let (status, out) = replay(&["log", "--database-url", url]);
+    assert_eq!(status, 0, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("1 andon/c-1 #1 AndonRaised") && lines[2].starts_with("3 andon/c-3 #1"), "{out}");
+    assert!(lines[3].starts_with("replayed 3 events up to ledger number 3; digest "), "{out}");
+    let (status, out) = replay(&["--json", "log", "--database-url", url, "--from", "2", "--record-type", "andon"]);
+    assert_eq!(status, 0, "{out}");
+    let events: Vec<serde_json::Value> = out.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(events.iter().filter_map(|event| event["ledger_number"].as_u64()).collect::<Vec<_>>(), [2, 3]);
+    assert_eq!(events[2]["count"], 2);
+    let (_, none) = replay(&["--json", "log", "--database-url", url, "--record-type", "job"]);
+    assert!(none.starts_with("{\"count\":0"), "{none}");
+
+    let owner = sealed.database.owner_pool().await;
+    let mut transaction = owner.begin().await.unwrap();
+    sqlx::query("SET LOCAL session_replication_role = replica").execute(&mut *transaction).await.unwrap();
+    sqlx::query("DELETE FROM events WHERE aggregate_id = 'c-2'").execute(&mut *transaction).await.unwrap();
+    transaction.commit().await.unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_ms5-replay")).args(["log", "--database-url", url]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let reason = String::from_utf8_lossy(&output.stderr);
+    assert!(reason.contains("ledger number 2 is no longer in the log"), "{reason}");
+}
