@@ -35,8 +35,8 @@ use tokio::task::JoinHandle;
 /// runs here): the upper bound a wake-up adds to a projection's lag.
 pub const ANNOUNCE_EVERY: std::time::Duration = std::time::Duration::from_millis(5);
 
-/// Starts the announcer of this process's appends, a worker for every projection, the sealer, the
-/// Andon escalation scheduler (checked every second) and, given the seal key, the checkpoint writer;
+/// Starts the announcer of this process's appends, a worker for every projection and one for its
+/// blue/green rebuilds, the sealer, the Andon escalation scheduler (checked every second) and, given the seal key, the checkpoint writer;
 /// each runs until `stop` turns true.
 pub fn spawn_all(
     pool: &PgPool,
@@ -52,6 +52,16 @@ pub fn spawn_all(
         tokio::spawn(engine::worker::run(pool.clone(), read_models::oee::Oee, settings, stop.clone())),
         tokio::spawn(engine::worker::run(pool.clone(), read_models::audit::AuditTrail, settings, stop.clone())),
         tokio::spawn(engine::worker::run(pool.clone(), sealing::Sealer, settings, stop.clone())),
+        tokio::spawn(engine::worker::run_rebuilds(pool.clone(), read_models::jobs::Jobs, settings, stop.clone())),
+        tokio::spawn(engine::worker::run_rebuilds(pool.clone(), read_models::downtime::Stops, settings, stop.clone())),
+        tokio::spawn(engine::worker::run_rebuilds(pool.clone(), read_models::andon::Calls, settings, stop.clone())),
+        tokio::spawn(engine::worker::run_rebuilds(pool.clone(), read_models::oee::Oee, settings, stop.clone())),
+        tokio::spawn(engine::worker::run_rebuilds(
+            pool.clone(),
+            read_models::audit::AuditTrail,
+            settings,
+            stop.clone(),
+        )),
         tokio::spawn(processes::escalation::run(pool.clone(), std::time::Duration::from_secs(1), stop.clone())),
     ];
     if let Some(checkpoints) = checkpoints {

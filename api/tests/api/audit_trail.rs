@@ -279,7 +279,7 @@ async fn exports_abandoned_midway_hold_no_connection_and_each_was_recorded_befor
     trail(&app, &admin, "/api/v1/audit-trail?action=UserCreated", 1).await;
     // A trail of many batches (the export reads 1,000 entries at a time): rows of the read model itself.
     sqlx::query(
-        "INSERT INTO audit_trail (position, event_id, recorded_at, record_type, record_id, sequence, action,
+        "INSERT INTO rm_audit_trail_blue.audit_trail (position, event_id, recorded_at, record_type, record_id, sequence, action,
                                   changes, stream_hash)
          SELECT 1000000 + n, gen_random_uuid(), now(), 'user', 'bulk', n, 'Bulk', '[]', '\\x00'
          FROM generate_series(1, 5000) n",

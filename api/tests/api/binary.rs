@@ -152,8 +152,9 @@ fn seal_key_text() -> String {
     KEY.get_or_init(|| commands::ledger::SealKey::generate("ms5-floor/test").unwrap()).clone()
 }
 
-/// How many ownership locks (one per projection including the sealer, one for the escalation scheduler,
-/// one for the checkpoint writer) each instance holds.
+/// How many ownership locks (one per projection including the sealer, one per read model's rebuilds,
+/// one for the escalation scheduler, one for the checkpoint writer) each instance holds.
+const WORKERS: i64 = 13;
 const OWNERS: &str = "SELECT a.application_name, count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
      WHERE l.locktype = 'advisory' AND l.granted
        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
@@ -196,7 +197,7 @@ async fn two_instances_share_one_database_each_projection_runs_in_one_and_the_su
     let owner = database.owner_pool().await;
     let app = commands::database::application_pool(&database.url, 4).await.unwrap();
     let (first, mut first_guard) = start_instance(&database.url, "ms5-first");
-    let first_owns_all = [("ms5-first", 8)];
+    let first_owns_all = [("ms5-first", WORKERS)];
     assert_eq!(rows_until(&owner, OWNERS, &first_owns_all).await, owned(&first_owns_all));
     let (second, mut second_guard) = start_instance(&database.url, "ms5-second");
 
@@ -209,7 +210,7 @@ async fn two_instances_share_one_database_each_projection_runs_in_one_and_the_su
     let killed = Command::new("kill").args(["-KILL", &first.id().to_string()]).status();
     assert!(killed.is_ok_and(|status| status.success()));
     wait_for_exit(first);
-    let second_owns_all = [("ms5-second", 8)];
+    let second_owns_all = [("ms5-second", WORKERS)];
     assert_eq!(rows_until(&owner, OWNERS, &second_owns_all).await, owned(&second_owns_all));
     raise_calls(&app, 2).await;
     let all_calls = [("calls", 5)];
@@ -400,9 +401,9 @@ async fn after_a_database_restart_under_load_every_projection_has_one_owner_none
     let (first, mut first_guard) = start_instance(&url, "ms5-a");
     let (second, mut second_guard) = start_instance(&url, "ms5-b");
     assert_eq!(
-        locks_held_until(&owner, 8).await,
-        8,
-        "six projections, the scheduler and the checkpoint writer, each owned once"
+        locks_held_until(&owner, WORKERS).await,
+        WORKERS,
+        "six projections, five read models' rebuilds, the scheduler and the checkpoint writer, each owned once"
     );
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -446,9 +447,9 @@ async fn after_a_database_restart_under_load_every_projection_has_one_owner_none
     assert_eq!(stopped_projections, 0);
     // The scheduler takes its lock again on its own tick: wait for it, as for the projections above.
     assert_eq!(
-        locks_held_until(&owner, 8).await,
-        8,
-        "each projection, the scheduler and the checkpoint writer owned exactly once again"
+        locks_held_until(&owner, WORKERS).await,
+        WORKERS,
+        "each projection, each rebuild worker, the scheduler and the checkpoint writer owned exactly once again"
     );
 
     assert!(kill(first, &mut first_guard, "-INT").success());

@@ -25,6 +25,10 @@ pub trait Projection: Send + Sync + 'static {
     const NAME: &'static str;
     /// A new version rebuilds the read model from the first event.
     const VERSION: i32;
+    /// Whether the read model is rebuilt blue/green (`engine::colors`): its tables live in two schemas
+    /// and queries read the active one through views. Projections whose rows are for ever (the ledger)
+    /// and test projections are not.
+    const BLUE_GREEN: bool = false;
 
     /// Folds a batch of events (commit order) into the read model inside `transaction`. Uses nothing but
     /// the events and the read model: no clock, no randomness, so a rebuild gives the same tables.
@@ -35,6 +39,7 @@ pub trait Projection: Send + Sync + 'static {
         events: &[RecordedEvent],
     ) -> impl Future<Output = Result<ChangedLines, ProjectionError>> + Send;
 
-    /// Empties the read model, inside `transaction`, before a rebuild.
+    /// Empties the read model, inside `transaction`, before a rebuild (of a blue/green read model: the
+    /// schema the transaction's search_path names, never the one queries read).
     fn reset(&self, transaction: &mut PgConnection) -> impl Future<Output = Result<(), ProjectionError>> + Send;
 }

@@ -9,6 +9,7 @@ use sqlx::postgres::PgListener;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
 
+use crate::engine::colors::{self, Side};
 use crate::engine::ownership::{self, Backoff, connection_lost, lock_key, pause, stopping};
 use crate::engine::projection::{Projection, ProjectionError};
 use crate::engine::{checkpoint, committed};
@@ -43,57 +44,87 @@ impl WorkerError {
     }
 }
 
-/// Applies the next batch of up to `batch_size` events, read model and checkpoint in one transaction
-/// on `connection` (the owner's: see `ownership`). Returns how many events it applied: 0 when caught up
-/// with the horizon.
+/// Applies the next batch of up to `batch_size` events to the read model queries read, read model and
+/// checkpoint in one transaction on `connection` (the owner's: see `ownership`). Returns how many events
+/// it applied: 0 when caught up with the horizon.
 pub async fn catch_up<P: Projection>(
     connection: &mut PgConnection,
     projection: &P,
     batch_size: i64,
 ) -> Result<usize, WorkerError> {
-    let status = checkpoint::load(&mut *connection, P::NAME, P::VERSION).await?;
-    if let (Some(position), Some(error)) = (status.failed_position, status.error.clone())
-        && status.version == P::VERSION
-    {
+    catch_up_side(connection, projection, batch_size, Side::Live).await
+}
+
+/// [`catch_up`] for one side of a blue/green read model: the live one, or the one being rebuilt.
+pub async fn catch_up_side<P: Projection>(
+    connection: &mut PgConnection,
+    projection: &P,
+    batch_size: i64,
+    side: Side,
+) -> Result<usize, WorkerError> {
+    let name = colors::checkpoint_name::<P>(side);
+    let status = checkpoint::load(&mut *connection, &name, P::VERSION).await?;
+    if status.version != P::VERSION {
+        match (side, P::BLUE_GREEN) {
+            // A new version is built beside the one queries read, which goes on answering until the switch.
+            (Side::Live, true) => {
+                colors::request(connection, projection).await?;
+            }
+            (Side::Rebuild, _) => {
+                // Started by an older version of this code: started over by this one.
+                colors::cancel(connection, projection).await?;
+                colors::request(connection, projection).await?;
+                return Ok(0);
+            }
+            (Side::Live, false) => {
+                let mut transaction = connection.begin().await?;
+                projection.reset(&mut transaction).await?;
+                checkpoint::restart(&mut transaction, &name, P::VERSION).await?;
+                committed::announce(&mut transaction, P::NAME, LogPosition::START.position, None).await?;
+                transaction.commit().await?;
+                tracing::info!(projection = P::NAME, version = P::VERSION, "rebuilding in place from the first event");
+                return Ok(0);
+            }
+        }
+    }
+    if let (Some(position), Some(error)) = (status.failed_position, status.error.clone()) {
         return Err(WorkerError::Stopped { name: P::NAME, position, error });
     }
-    let mut from = status.log_position();
-    if status.version != P::VERSION {
-        let mut transaction = connection.begin().await?;
-        projection.reset(&mut transaction).await?;
-        checkpoint::restart(&mut transaction, P::NAME, P::VERSION).await?;
-        committed::announce(&mut transaction, P::NAME, LogPosition::START.position, None).await?;
-        transaction.commit().await?;
-        tracing::info!(projection = P::NAME, version = P::VERSION, "rebuilding from the first event");
-        from = LogPosition::START;
-    }
+    let from = status.log_position();
     let events = event_log::read_committed_batch(&mut *connection, from, batch_size).await?;
     if events.is_empty() {
         return Ok(0);
     }
-    match apply_and_advance(connection, projection, from, &events).await {
+    match apply_and_advance(connection, projection, side, from, &events).await {
         Ok(true) => Ok(events.len()),
         Ok(false) => Err(WorkerError::Overtaken(P::NAME)),
         Err(error) if not_the_events_fault(&error) => Err(error.into()),
-        Err(_) => isolate_failure(connection, projection, from, &events).await,
+        Err(_) => isolate_failure(connection, projection, side, from, &events).await,
     }
 }
 
 /// One transaction: the checkpoint moves first, and only from `from`, so a worker that is not (or no
-/// longer) where the checkpoint is writes nothing; then the read model changes and the announcement.
+/// longer) where the checkpoint is writes nothing; then the read model changes and, for the side queries
+/// read, the announcement. False when the checkpoint or the side's schema is no longer this worker's.
 async fn apply_and_advance<P: Projection>(
     connection: &mut PgConnection,
     projection: &P,
+    side: Side,
     from: LogPosition,
     events: &[RecordedEvent],
 ) -> Result<bool, ProjectionError> {
     let Some(last) = events.last() else { return Ok(true) };
+    let name = colors::checkpoint_name::<P>(side);
     let mut transaction = connection.begin().await?;
-    if !checkpoint::advance(&mut transaction, P::NAME, from, last.log_position(), events.len()).await? {
+    if !colors::enter::<P>(&mut transaction, side).await?
+        || !checkpoint::advance(&mut transaction, &name, from, last.log_position(), events.len()).await?
+    {
         return Ok(false); // dropping the transaction rolls it back
     }
     let lines = projection.apply(&mut transaction, events).await?;
-    committed::announce(&mut transaction, P::NAME, last.position, Some(lines)).await?;
+    if side == Side::Live {
+        committed::announce(&mut transaction, P::NAME, last.position, Some(lines)).await?;
+    }
     transaction.commit().await?;
     Ok(true)
 }
@@ -103,18 +134,19 @@ async fn apply_and_advance<P: Projection>(
 async fn isolate_failure<P: Projection>(
     connection: &mut PgConnection,
     projection: &P,
+    side: Side,
     from: LogPosition,
     events: &[RecordedEvent],
 ) -> Result<usize, WorkerError> {
     let mut at = from;
     for (applied, event) in events.iter().enumerate() {
-        match apply_and_advance(connection, projection, at, std::slice::from_ref(event)).await {
+        match apply_and_advance(connection, projection, side, at, std::slice::from_ref(event)).await {
             Ok(true) => at = event.log_position(),
             Ok(false) => return Err(WorkerError::Overtaken(P::NAME)),
             Err(error) if not_the_events_fault(&error) => return Err(error.into()),
             Err(error) => {
                 let error = error.to_string();
-                checkpoint::fail(&mut *connection, P::NAME, event.position, &error).await?;
+                checkpoint::fail(&mut *connection, &colors::checkpoint_name::<P>(side), event.position, &error).await?;
                 tracing::error!(projection = P::NAME, position = event.position, %error, applied, "projection stopped");
                 return Err(WorkerError::Stopped { name: P::NAME, position: event.position, error });
             }
@@ -197,11 +229,31 @@ pub async fn owners(pool: &PgPool, names: &[&str]) -> Result<HashMap<String, Own
 /// with backoff on the same connection, or, when the connection is gone, by taking ownership again. A
 /// stopped projection stays stopped (it never skips an event) until its checkpoint row is cleared; the
 /// worker keeps checking.
-pub async fn run<P: Projection>(pool: PgPool, projection: P, settings: Settings, mut stop: watch::Receiver<bool>) {
-    while let Some(mut connection) = ownership::owned(&pool, P::NAME, settings.ownership_retry, &mut stop).await {
-        run_owned(&pool, &mut connection, &projection, settings, &mut stop).await;
+pub async fn run<P: Projection>(pool: PgPool, projection: P, settings: Settings, stop: watch::Receiver<bool>) {
+    run_side(pool, projection, settings, stop, Side::Live).await;
+}
+
+/// Runs the rebuilds of a blue/green read model until `stop`: idle until one is requested
+/// (`colors::request`), then builds the other schema from the first event, batch by batch, and once it
+/// has caught up with the log switches queries to it. A rebuild interrupted anywhere (a kill, a lost
+/// connection) resumes from its own checkpoint in whichever instance takes it over; it is never half
+/// switched.
+pub async fn run_rebuilds<P: Projection>(pool: PgPool, projection: P, settings: Settings, stop: watch::Receiver<bool>) {
+    run_side(pool, projection, settings, stop, Side::Rebuild).await;
+}
+
+async fn run_side<P: Projection>(
+    pool: PgPool,
+    projection: P,
+    settings: Settings,
+    mut stop: watch::Receiver<bool>,
+    side: Side,
+) {
+    let name = colors::checkpoint_name::<P>(side);
+    while let Some(mut connection) = ownership::owned(&pool, &name, settings.ownership_retry, &mut stop).await {
+        run_owned(&pool, &mut connection, &projection, settings, &mut stop, side).await;
         if !stopping(&stop) {
-            tracing::warn!(projection = P::NAME, "lost the projection's connection; taking ownership again");
+            tracing::warn!(worker = name, "lost the worker's connection; taking ownership again");
         }
     }
 }
@@ -213,6 +265,7 @@ async fn run_owned<P: Projection>(
     projection: &P,
     settings: Settings,
     stop: &mut watch::Receiver<bool>,
+    side: Side,
 ) {
     let mut listener = match PgListener::connect_with(pool).await {
         Ok(mut listener) => listener.listen(commands::wake::CHANNEL).await.map(|()| listener).ok(),
@@ -223,11 +276,37 @@ async fn run_owned<P: Projection>(
     };
     let mut backoff = Backoff::default();
     while !stopping(stop) {
-        match catch_up(connection, projection, settings.batch_size).await {
+        if side == Side::Rebuild {
+            match colors::read(pool, P::NAME).await {
+                Ok(pointer) if pointer.building.is_some() => {}
+                // Nothing to rebuild: look again now and then, not at every append.
+                Ok(_) => {
+                    pause(settings.ownership_retry, stop).await;
+                    continue;
+                }
+                Err(ProjectionError::Database(error)) if connection_lost(&error) => return,
+                Err(error) => {
+                    tracing::warn!(projection = P::NAME, %error, "cannot read the read model's pointer");
+                    pause(backoff.next(), stop).await;
+                    continue;
+                }
+            }
+        }
+        match catch_up_side(connection, projection, settings.batch_size, side).await {
             Ok(applied) if i64::try_from(applied).unwrap_or(i64::MAX) >= settings.batch_size => {
                 backoff.reset();
                 continue;
             }
+            // Caught up with the log: the rebuilt schema is ready for queries.
+            Ok(0) if side == Side::Rebuild => match colors::switch::<P>(connection).await {
+                Ok(_) => backoff.reset(),
+                Err(ProjectionError::Database(error)) if connection_lost(&error) => return,
+                Err(error) => {
+                    tracing::warn!(projection = P::NAME, %error, "switching to the rebuilt read model failed; retrying");
+                    pause(backoff.next(), stop).await;
+                    continue;
+                }
+            },
             Ok(_) | Err(WorkerError::Stopped { .. }) => backoff.reset(),
             // Another instance moved the checkpoint: this one no longer owns the projection.
             Err(WorkerError::Overtaken(_)) => return,

@@ -42,6 +42,7 @@ pub trait FoldedProjection: Rows + 'static {
 impl<P: FoldedProjection> Projection for P {
     const NAME: &'static str = <P as FoldedProjection>::NAME;
     const VERSION: i32 = <P as FoldedProjection>::VERSION;
+    const BLUE_GREEN: bool = true;
 
     async fn apply(
         &self,

@@ -53,11 +53,22 @@ async fn at_14_the_jobs_read_model_is_the_fold_of_each_stream_and_a_rebuild_give
             .unwrap();
     assert_eq!(page.iter().map(|row| row.job_id.clone()).collect::<Vec<_>>(), vec![ids[2].clone(), ids[3].clone()]);
 
-    // A version the code does not have: the next catch-up rebuilds from the first event.
+    // A version the code does not have: the next catch-up asks for a rebuild beside the live rows, which
+    // queries read until the rebuilt ones replace them.
     sqlx::query("UPDATE projection_checkpoints SET version = 0 WHERE name = 'jobs'")
         .execute(&fixture.owner)
         .await
         .unwrap();
     fixture.caught_up(&Jobs).await;
+    let pointer = projections::engine::colors::read(&fixture.app, "jobs").await.unwrap();
+    assert_eq!(pointer.building, Some(projections::engine::colors::Color::Green));
+    fixture.rebuilt(&Jobs).await;
+    let pointer = projections::engine::colors::read(&fixture.app, "jobs").await.unwrap();
+    assert_eq!((pointer.active, pointer.building), (projections::engine::colors::Color::Green, None));
     assert_eq!(rows(&fixture).await, before, "a rebuild gives byte-identical rows");
+    let version: i32 = sqlx::query_scalar("SELECT version FROM projection_checkpoints WHERE name = 'jobs'")
+        .fetch_one(&fixture.owner)
+        .await
+        .unwrap();
+    assert_eq!(version, <Jobs as projections::Projection>::VERSION, "the switch brings the new version");
 }

@@ -11,4 +11,5 @@ mod engine;
 mod jobs;
 mod ledger;
 mod oee;
+mod rebuild;
 mod support;

@@ -61,6 +61,23 @@ impl Fixture {
         }
     }
 
+    /// Runs the requested rebuild of `projection` to its end: every event into the other schema, then
+    /// the switch.
+    pub async fn rebuilt<P: Projection>(&self, projection: &P) {
+        use projections::engine::colors::{self, Side};
+        let deadline = Instant::now() + DEADLINE;
+        let mut connection = self.connection().await;
+        loop {
+            let applied = projections::engine::worker::catch_up_side(&mut connection, projection, 1000, Side::Rebuild)
+                .await
+                .unwrap();
+            if applied == 0 && colors::switch::<P>(&mut connection).await.unwrap().is_some() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the rebuild of {} never switched", P::NAME);
+        }
+    }
+
     /// A connection as the application, for work that runs on one (a projection's batches), closed
     /// when dropped.
     pub async fn connection(&self) -> sqlx::PgConnection {

@@ -34,6 +34,7 @@ impl Projection for AuditTrail {
     const NAME: &'static str = "audit_trail";
     /// 2: the record states it keeps hold their signatures (rows of version 1 lack them).
     const VERSION: i32 = 2;
+    const BLUE_GREEN: bool = true;
 
     async fn apply(
         &self,

@@ -24,6 +24,7 @@ pub struct Oee;
 impl Projection for Oee {
     const NAME: &'static str = "oee";
     const VERSION: i32 = 1;
+    const BLUE_GREEN: bool = true;
 
     async fn apply(
         &self,
@@ -53,9 +54,11 @@ impl Projection for Oee {
     }
 
     async fn reset(&self, transaction: &mut PgConnection) -> Result<(), ProjectionError> {
-        sqlx::query("TRUNCATE read_oee_lines, read_oee_cycle_times, read_oee_jobs, read_oee_counts, read_oee_stops")
-            .execute(transaction)
-            .await?;
+        // DELETE, not TRUNCATE: its lock would make every dashboard query wait, since the views that
+        // queries read name this schema's tables too.
+        for table in ["read_oee_lines", "read_oee_cycle_times", "read_oee_jobs", "read_oee_counts", "read_oee_stops"] {
+            sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *transaction).await?;
+        }
         Ok(())
     }
 }

@@ -1,0 +1,230 @@
+//! Blue/green read models (docs/event-store.md, "Rebuilding a read model"): each read model keeps its
+//! tables in two schemas, `rm_<name>_blue` and `rm_<name>_green`, and a pointer row says which one
+//! queries read (the tables' names in `public` are views that read the pointer in the same statement).
+//! The live worker writes into the active schema; a rebuild fills the other one from the first event
+//! under a checkpoint of its own, and [`switch`] makes it the active one in one transaction. No live
+//! table is ever renamed, emptied or dropped.
+//!
+//! Every batch transaction takes the pointer row FOR SHARE and the switch takes it FOR UPDATE, so a
+//! batch commits wholly before or wholly after a switch, never into a schema that is no longer its own.
+
+use std::fmt;
+
+use serde::Serialize;
+use sqlx::{Connection, PgConnection, PgPool};
+
+use crate::engine::projection::{Projection, ProjectionError};
+use crate::engine::{checkpoint, committed};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Color {
+    Blue,
+    Green,
+}
+
+impl Color {
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "blue" => Some(Self::Blue),
+            "green" => Some(Self::Green),
+            _ => None,
+        }
+    }
+
+    pub fn other(self) -> Self {
+        match self {
+            Self::Blue => Self::Green,
+            Self::Green => Self::Blue,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Blue => "blue",
+            Self::Green => "green",
+        }
+    }
+}
+
+impl fmt::Display for Color {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which side of a read model a worker writes: the one queries read, or the one being rebuilt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Live,
+    Rebuild,
+}
+
+/// The checkpoint row of a projection's side: the live one keeps the projection's name.
+pub fn checkpoint_name<P: Projection>(side: Side) -> String {
+    match side {
+        Side::Live => P::NAME.to_owned(),
+        Side::Rebuild => format!("{}~rebuild", P::NAME),
+    }
+}
+
+/// A read model's pointer row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Pointer {
+    pub active: Color,
+    /// The schema being rebuilt, while a rebuild runs.
+    pub building: Option<Color>,
+}
+
+async fn pointer(connection: &mut PgConnection, name: &str, lock: &str) -> Result<Pointer, ProjectionError> {
+    let row: Option<(String, Option<String>)> =
+        sqlx::query_as(&format!("SELECT active, building FROM read_model_colors WHERE name = $1 {lock}"))
+            .bind(name)
+            .fetch_optional(connection)
+            .await?;
+    let (active, building) = row.ok_or_else(|| ProjectionError::Inconsistent(format!("no read model {name}")))?;
+    let active = Color::parse(&active).ok_or_else(|| ProjectionError::Inconsistent(format!("color {active}")))?;
+    Ok(Pointer { active, building: building.as_deref().and_then(Color::parse) })
+}
+
+/// A read model's pointer as it stands.
+pub async fn read(pool: &PgPool, name: &str) -> Result<Pointer, ProjectionError> {
+    pointer(&mut *pool.acquire().await?, name, "").await
+}
+
+/// Points the transaction's unqualified table names at the schema `side` writes; false when that side
+/// has no schema now (no rebuild runs, or it was switched or cancelled since the batch was read).
+pub async fn enter<P: Projection>(transaction: &mut PgConnection, side: Side) -> Result<bool, ProjectionError> {
+    if !P::BLUE_GREEN {
+        return Ok(side == Side::Live);
+    }
+    let pointer = pointer(&mut *transaction, P::NAME, "FOR SHARE").await?;
+    let color = match side {
+        Side::Live => pointer.active,
+        Side::Rebuild => match pointer.building {
+            Some(color) => color,
+            None => return Ok(false),
+        },
+    };
+    use_schema::<P>(transaction, color).await?;
+    Ok(true)
+}
+
+async fn use_schema<P: Projection>(transaction: &mut PgConnection, color: Color) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT set_config('search_path', $1, true)")
+        .bind(format!("rm_{}_{color}, public", P::NAME))
+        .execute(transaction)
+        .await?;
+    Ok(())
+}
+
+/// Starts a rebuild of `projection` into the schema queries do not read, emptied first, from the first
+/// event; the rebuild worker does the rest. A rebuild already running is left as it is. Returns the
+/// schema being built.
+pub async fn request<P: Projection>(connection: &mut PgConnection, projection: &P) -> Result<Color, ProjectionError> {
+    if !P::BLUE_GREEN {
+        return Err(ProjectionError::Inconsistent(format!("{} is never rebuilt", P::NAME)));
+    }
+    let mut transaction = connection.begin().await?;
+    let pointer = pointer(&mut transaction, P::NAME, "FOR UPDATE").await?;
+    if let Some(building) = pointer.building {
+        return Ok(building);
+    }
+    let color = pointer.active.other();
+    use_schema::<P>(&mut transaction, color).await?;
+    projection.reset(&mut transaction).await?;
+    let name = checkpoint_name::<P>(Side::Rebuild);
+    checkpoint::load(&mut transaction, &name, P::VERSION).await?;
+    checkpoint::restart(&mut transaction, &name, P::VERSION).await?;
+    sqlx::query("UPDATE read_model_colors SET building = $2 WHERE name = $1")
+        .bind(P::NAME)
+        .bind(color.as_str())
+        .execute(&mut *transaction)
+        .await?;
+    transaction.commit().await?;
+    tracing::info!(projection = P::NAME, %color, version = P::VERSION, "rebuilding blue/green from the first event");
+    Ok(color)
+}
+
+/// What a switch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Switched {
+    pub to: Color,
+    pub version: i32,
+    pub position: i64,
+    pub events_applied: i64,
+}
+
+/// Makes the rebuilt schema the one queries read, in one transaction: the pointer, and the live
+/// checkpoint moved to where the rebuild stands (the live worker then applies anything newer to it).
+/// `None` when no rebuild runs, or when the live side is further on in the log than the rebuild (it
+/// catches up and tries again). The rebuilt schema is analysed first.
+pub async fn switch<P: Projection>(connection: &mut PgConnection) -> Result<Option<Switched>, ProjectionError> {
+    let Some(to) = pointer(&mut *connection, P::NAME, "").await?.building else { return Ok(None) };
+    sqlx::query("SELECT analyse_read_model($1, $2)").bind(P::NAME).bind(to.as_str()).execute(&mut *connection).await?;
+    let mut transaction = connection.begin().await?;
+    if pointer(&mut transaction, P::NAME, "FOR UPDATE").await?.building != Some(to) {
+        return Ok(None);
+    }
+    let rebuilt = checkpoint::read(&mut *transaction, &checkpoint_name::<P>(Side::Rebuild))
+        .await?
+        .ok_or_else(|| ProjectionError::Inconsistent(format!("the rebuild of {} has no checkpoint", P::NAME)))?;
+    // The live side cannot move while the pointer is locked. If it is ahead, queries would see older
+    // figures after the switch than before: the rebuild catches up first.
+    let live = checkpoint::read(&mut *transaction, P::NAME).await?;
+    if live.is_some_and(|live| live.log_position() > rebuilt.log_position()) {
+        return Ok(None);
+    }
+    sqlx::query(
+        "UPDATE projection_checkpoints
+         SET version = $2, transaction_id = $3, position = $4, events_applied = $5, failed_position = NULL,
+             error = NULL, updated_at = now()
+         WHERE name = $1",
+    )
+    .bind(P::NAME)
+    .bind(rebuilt.version)
+    .bind(rebuilt.transaction_id)
+    .bind(rebuilt.position)
+    .bind(rebuilt.events_applied)
+    .execute(&mut *transaction)
+    .await?;
+    sqlx::query("UPDATE read_model_colors SET active = building, building = NULL, switched_at = now() WHERE name = $1")
+        .bind(P::NAME)
+        .execute(&mut *transaction)
+        .await?;
+    committed::announce(&mut transaction, P::NAME, rebuilt.position, None).await?;
+    transaction.commit().await?;
+    let switched =
+        Switched { to, version: rebuilt.version, position: rebuilt.position, events_applied: rebuilt.events_applied };
+    tracing::info!(projection = P::NAME, %to, version = rebuilt.version, position = rebuilt.position, "switched to the rebuilt read model");
+    Ok(Some(switched))
+}
+
+/// Stops a running rebuild and empties what it built; queries never read it. False when none ran.
+pub async fn cancel<P: Projection>(connection: &mut PgConnection, projection: &P) -> Result<bool, ProjectionError> {
+    let mut transaction = connection.begin().await?;
+    let Some(building) = pointer(&mut transaction, P::NAME, "FOR UPDATE").await?.building else { return Ok(false) };
+    use_schema::<P>(&mut transaction, building).await?;
+    projection.reset(&mut transaction).await?;
+    sqlx::query("UPDATE read_model_colors SET building = NULL WHERE name = $1")
+        .bind(P::NAME)
+        .execute(&mut *transaction)
+        .await?;
+    transaction.commit().await?;
+    Ok(true)
+}
+
+/// Empties the schema queries no longer read (the version before the last switch), on request. Refused
+/// while a rebuild runs into it. Returns the schema emptied.
+pub async fn drop_old<P: Projection>(connection: &mut PgConnection, projection: &P) -> Result<Color, ProjectionError> {
+    let mut transaction = connection.begin().await?;
+    let pointer = pointer(&mut transaction, P::NAME, "FOR UPDATE").await?;
+    if pointer.building.is_some() {
+        return Err(ProjectionError::Inconsistent(format!("a rebuild of {} is running", P::NAME)));
+    }
+    let old = pointer.active.other();
+    use_schema::<P>(&mut transaction, old).await?;
+    projection.reset(&mut transaction).await?;
+    transaction.commit().await?;
+    Ok(old)
+}
