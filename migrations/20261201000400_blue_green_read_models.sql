@@ -10,7 +10,13 @@ CREATE TABLE read_model_colors (
     active        text NOT NULL DEFAULT 'blue' CHECK (active IN ('blue', 'green')),
     -- The schema being rebuilt, while a rebuild runs.
     building      text CHECK (building IN ('blue', 'green') AND building <> active),
-    switched_at   timestamptz
+    -- The last switch: when, to which version, and where in the log the rebuilt version then stood
+    -- (recorded as an event of the read model after the switch; see `projections::rebuilds`).
+    switched_at              timestamptz,
+    switched_version         integer,
+    switched_transaction_id  bigint,
+    switched_position        bigint,
+    switched_events_applied  bigint
 );
 GRANT SELECT, UPDATE ON read_model_colors TO ms5_app;
 

@@ -212,3 +212,17 @@ impl<E: std::error::Error + domain::Rule> From<commands::lookups::LookupError<E>
         }
     }
 }
+
+impl From<projections::rebuilds::RebuildError> for ApiError {
+    fn from(error: projections::rebuilds::RebuildError) -> Self {
+        use projections::rebuilds::RebuildError;
+        match error {
+            RebuildError::Running(_) => Self::conflict("rebuild_running", error.to_string()),
+            RebuildError::Record(error) => error.into(),
+            RebuildError::Database(error) | RebuildError::Projection(projections::ProjectionError::Database(error)) => {
+                error.into()
+            }
+            RebuildError::Projection(other) => internal(&other),
+        }
+    }
+}

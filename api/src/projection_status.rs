@@ -3,6 +3,7 @@
 //! Served to administrators and rendered into `/metrics`.
 
 use projections::engine::checkpoint::{self, Status};
+use projections::engine::colors;
 use projections::engine::horizon::{HorizonHolder, horizon};
 use projections::engine::worker::{Owner, owners};
 use serde::Serialize;
@@ -11,7 +12,11 @@ use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProjectionStatus {
+    /// A projection's name; `<read model>~rebuild` for a read model's running or last rebuild.
     pub name: String,
+    /// For a blue/green read model: the schema this row's worker writes (`blue` or `green`); the live
+    /// row's is the one queries read. `null` for the ledger, and for a rebuild row with no rebuild running.
+    pub schema: Option<domain::read_model::Color>,
     pub version: i32,
     /// `running`, or `stopped` at `failed_position` with `error`.
     pub state: &'static str,
@@ -84,6 +89,11 @@ pub async fn statuses(pool: &PgPool) -> Result<Vec<ProjectionStatus>, sqlx::Erro
     let names: Vec<&str> = all.iter().map(|status| status.name.as_str()).collect();
     let mut owners = owners(pool, &names).await?;
     let horizon = horizon(pool).await?;
+    let mut schemas = std::collections::HashMap::new();
+    for (name, active, building) in colors::all(pool).await? {
+        schemas.insert(colors::rebuild_checkpoint(&name), building);
+        schemas.insert(name, Some(active));
+    }
     let mut statuses = Vec::new();
     for status in all {
         let lag = checkpoint::lag(pool, &status).await?;
@@ -93,6 +103,7 @@ pub async fn statuses(pool: &PgPool) -> Result<Vec<ProjectionStatus>, sqlx::Erro
         let state = if failed_position.is_some() { "stopped" } else { "running" };
         let held_back_by = horizon.held_by.clone().filter(|_| lag.events > 0).map(HorizonSession::from);
         statuses.push(ProjectionStatus {
+            schema: schemas.get(&name).copied().flatten(),
             name,
             version,
             state,

@@ -56,7 +56,7 @@ impl QueryCall {
         let (app, principal) = (&self.app, &self.principal);
         let not_found = || ApiError::not_found("record", id);
         let line: Option<LineId> = match record_type {
-            RecordType::User | RecordType::Device => {
+            RecordType::User | RecordType::Device | RecordType::ReadModel => {
                 authorize(principal, READ_ACCOUNTS, Target::Anywhere)?;
                 return Ok((record_type.stream_type(), None));
             }

@@ -15,6 +15,8 @@ pub enum RecordType {
     Checklist,
     User,
     Device,
+    /// A read model's rebuilds (who asked, why, when queries switched).
+    ReadModel,
 }
 
 impl RecordType {
@@ -30,6 +32,7 @@ impl RecordType {
             Self::Checklist => domain::checklist::Checklist::TYPE,
             Self::User => domain::user::User::TYPE,
             Self::Device => domain::device::Device::TYPE,
+            Self::ReadModel => domain::read_model::ReadModel::TYPE,
         }
     }
 }

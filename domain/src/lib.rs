@@ -20,6 +20,7 @@ pub mod line_id;
 pub mod oee;
 #[cfg(feature = "openapi")]
 mod openapi;
+pub mod read_model;
 pub mod scope;
 pub mod signature;
 #[cfg(test)]

@@ -16,6 +16,8 @@
 //!   each process builds its own.
 //! - [`processes`]: work that issues commands from the log, here the Andon [`processes::escalation`]
 //!   scheduler. A rebuild must never run them: their effects are new events.
+//! - [`rebuilds`]: rebuilding the read models blue/green on request, each request and switch an
+//!   audited event ([`engine::colors`] holds the mechanics).
 //! - [`sealing`]: the ledger's writers, which seal every event into the Merkle tree and sign its
 //!   checkpoints. Neither a read model nor a process: permanent, never rebuilt.
 
@@ -23,6 +25,7 @@ pub mod engine;
 pub mod live;
 pub mod processes;
 pub mod read_models;
+pub mod rebuilds;
 pub mod sealing;
 
 pub use engine::projection::{Projection, ProjectionError};

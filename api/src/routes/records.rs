@@ -181,6 +181,12 @@ async fn state_as_of(call: QueryCall, query: web::Query<StateQuery>) -> Result<H
         RecordType::Checklist => as_of(&app.checklists, &id, up_to).await?,
         RecordType::User => as_of(&app.users, &id, up_to).await?,
         RecordType::Device => as_of(&app.devices, &id, up_to).await?,
+        // Few events: read from the log, not kept in a store of the service's.
+        RecordType::ReadModel => {
+            let events = event_log::read_stream(&app.pool, stream_type, &id, StreamBound::UpToSequence(up_to)).await?;
+            let version = events.last().map_or(0, |event| u64::try_from(event.sequence).unwrap_or_default());
+            (event_log::fold::<domain::read_model::ReadModel>(&events)?.into(), version)
+        }
     };
     if version == 0 || up_to == 0 {
         return Err(ApiError::not_found("record as of that point", &id));

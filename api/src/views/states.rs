@@ -389,7 +389,23 @@ record_state_from!(
     Checklist(domain::checklist::Checklist, ChecklistStateView),
     User(domain::user::User, UserView),
     Device(domain::device::Device, DeviceView),
+    ReadModel(domain::read_model::ReadModel, ReadModelView),
 );
+
+/// A read model's rebuilds as its events fold them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadModelView {
+    /// The schema a requested rebuild is building, until it is switched to or cancelled.
+    pub building: Option<domain::read_model::Color>,
+    /// When queries last switched to a rebuilt version.
+    pub last_switched_at: Option<DateTime<Utc>>,
+}
+
+impl From<domain::read_model::ReadModel> for ReadModelView {
+    fn from(model: domain::read_model::ReadModel) -> Self {
+        Self { building: model.building, last_switched_at: model.last_switched_at }
+    }
+}
 
 /// Any record's state, by its record type.
 #[derive(Debug, Serialize, ToSchema)]
@@ -403,6 +419,7 @@ pub enum RecordStateView {
     Checklist(ChecklistStateView),
     User(UserView),
     Device(DeviceView),
+    ReadModel(ReadModelView),
 }
 
 #[cfg(test)]

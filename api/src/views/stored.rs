@@ -50,6 +50,7 @@ impl PartialSchema for EventPayload {
             domain::user::UserEvent::schema(),
             domain::device::DeviceEvent::schema(),
             domain::export::ExportEvent::schema(),
+            domain::read_model::ReadModelEvent::schema(),
         ] {
             untag(tagged, &mut payloads);
         }
@@ -68,6 +69,7 @@ impl ToSchema for EventPayload {
         <domain::user::UserEvent as ToSchema>::schemas(schemas);
         <domain::device::DeviceEvent as ToSchema>::schemas(schemas);
         <domain::export::ExportEvent as ToSchema>::schemas(schemas);
+        <domain::read_model::ReadModelEvent as ToSchema>::schemas(schemas);
     }
 }
 

@@ -262,6 +262,9 @@ pub fn endpoints() -> Vec<Endpoint> {
         e("GET", "/api/v1/oee", Roles(PEOPLE), none),
         e("GET", "/api/v1/oee/roll-up", Roles(PEOPLE), none),
         e("GET", "/api/v1/projections", Roles(&[ADMIN]), none),
+        e("POST", "/api/v1/projections/{name}/rebuild", Roles(&[ADMIN]), |_| json!({"reason": "checking"})),
+        e("POST", "/api/v1/projections/{name}/rebuild/cancel", Roles(&[ADMIN]), |_| json!({"reason": "not now"})),
+        e("POST", "/api/v1/projections/{name}/drop-old", Roles(&[ADMIN]), |_| json!({"reason": "space"})),
         e("GET", "/api/v1/state", Roles(PEOPLE), none),
         e("GET", "/api/v1/audit-trail", Roles(TRAIL), none),
         e("GET", "/api/v1/audit-trail/export", Roles(TRAIL), none),
@@ -310,7 +313,8 @@ pub fn concrete(endpoint: &Endpoint, fixture: &Fixture) -> String {
         .replace("{job_id}", &fixture.job)
         .replace("{downtime_id}", &fixture.stop)
         .replace("{call_id}", &fixture.call)
-        .replace("{ledger_number}", "1");
+        .replace("{ledger_number}", "1")
+        .replace("{name}", "oee");
     match (endpoint.method, endpoint.path) {
         ("GET", "/api/v1/history") => format!("{path}?record_type=job&id={}", fixture.job),
         ("GET", "/api/v1/state") => format!("{path}?record_type=job&id={}&sequence=1", fixture.job),

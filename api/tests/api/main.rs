@@ -17,5 +17,6 @@ mod journey;
 mod ledger;
 mod live;
 mod oee;
+mod rebuilds;
 mod signatures;
 mod support;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use commands::event_log::LogPosition;
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct Status {
     pub name: String,
     pub version: i32,

@@ -8,50 +8,15 @@
 //! Every batch transaction takes the pointer row FOR SHARE and the switch takes it FOR UPDATE, so a
 //! batch commits wholly before or wholly after a switch, never into a schema that is no longer its own.
 
-use std::fmt;
-
+use chrono::{DateTime, Utc};
+use commands::event_log::LogPosition;
 use serde::Serialize;
 use sqlx::{Connection, PgConnection, PgPool};
 
+pub use domain::read_model::Color;
+
 use crate::engine::projection::{Projection, ProjectionError};
 use crate::engine::{checkpoint, committed};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Color {
-    Blue,
-    Green,
-}
-
-impl Color {
-    fn parse(text: &str) -> Option<Self> {
-        match text {
-            "blue" => Some(Self::Blue),
-            "green" => Some(Self::Green),
-            _ => None,
-        }
-    }
-
-    pub fn other(self) -> Self {
-        match self {
-            Self::Blue => Self::Green,
-            Self::Green => Self::Blue,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Blue => "blue",
-            Self::Green => "green",
-        }
-    }
-}
-
-impl fmt::Display for Color {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Which side of a read model a worker writes: the one queries read, or the one being rebuilt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,8 +29,13 @@ pub enum Side {
 pub fn checkpoint_name<P: Projection>(side: Side) -> String {
     match side {
         Side::Live => P::NAME.to_owned(),
-        Side::Rebuild => format!("{}~rebuild", P::NAME),
+        Side::Rebuild => rebuild_checkpoint(P::NAME),
     }
+}
+
+/// The checkpoint row of read model `name`'s rebuild (and its worker's ownership lock).
+pub fn rebuild_checkpoint(name: &str) -> String {
+    format!("{name}~rebuild")
 }
 
 /// A read model's pointer row.
@@ -74,17 +44,54 @@ pub struct Pointer {
     pub active: Color,
     /// The schema being rebuilt, while a rebuild runs.
     pub building: Option<Color>,
+    pub last_switch: Option<Switched>,
+}
+
+#[derive(sqlx::FromRow)]
+struct PointerRow {
+    active: String,
+    building: Option<String>,
+    switched_at: Option<DateTime<Utc>>,
+    switched_version: Option<i32>,
+    switched_transaction_id: Option<i64>,
+    switched_position: Option<i64>,
+    switched_events_applied: Option<i64>,
 }
 
 async fn pointer(connection: &mut PgConnection, name: &str, lock: &str) -> Result<Pointer, ProjectionError> {
-    let row: Option<(String, Option<String>)> =
-        sqlx::query_as(&format!("SELECT active, building FROM read_model_colors WHERE name = $1 {lock}"))
-            .bind(name)
-            .fetch_optional(connection)
-            .await?;
-    let (active, building) = row.ok_or_else(|| ProjectionError::Inconsistent(format!("no read model {name}")))?;
-    let active = Color::parse(&active).ok_or_else(|| ProjectionError::Inconsistent(format!("color {active}")))?;
-    Ok(Pointer { active, building: building.as_deref().and_then(Color::parse) })
+    let row: Option<PointerRow> = sqlx::query_as(&format!(
+        "SELECT active, building, switched_at, switched_version, switched_transaction_id, switched_position,
+                switched_events_applied
+         FROM read_model_colors WHERE name = $1 {lock}"
+    ))
+    .bind(name)
+    .fetch_optional(connection)
+    .await?;
+    let row = row.ok_or_else(|| ProjectionError::Inconsistent(format!("no read model {name}")))?;
+    let active =
+        Color::parse(&row.active).ok_or_else(|| ProjectionError::Inconsistent(format!("color {}", row.active)))?;
+    let last_switch = (|| {
+        Some(Switched {
+            to: active,
+            at: row.switched_at?,
+            version: row.switched_version?,
+            position: LogPosition { transaction_id: row.switched_transaction_id?, position: row.switched_position? },
+            events_applied: row.switched_events_applied?,
+        })
+    })();
+    Ok(Pointer { active, building: row.building.as_deref().and_then(Color::parse), last_switch })
+}
+
+/// Every read model's schemas by name: the one queries read, and the one being rebuilt.
+pub async fn all(pool: &PgPool) -> Result<Vec<(String, Color, Option<Color>)>, sqlx::Error> {
+    let rows: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT name, active, building FROM read_model_colors ORDER BY name").fetch_all(pool).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(name, active, building)| {
+            Some((name, Color::parse(&active)?, building.as_deref().and_then(Color::parse)))
+        })
+        .collect())
 }
 
 /// A read model's pointer as it stands.
@@ -150,8 +157,11 @@ pub async fn request<P: Projection>(connection: &mut PgConnection, projection: &
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Switched {
     pub to: Color,
+    pub at: DateTime<Utc>,
     pub version: i32,
-    pub position: i64,
+    /// Where in the log the rebuilt version stood.
+    #[serde(skip)]
+    pub position: LogPosition,
     pub events_applied: i64,
 }
 
@@ -188,14 +198,28 @@ pub async fn switch<P: Projection>(connection: &mut PgConnection) -> Result<Opti
     .bind(rebuilt.events_applied)
     .execute(&mut *transaction)
     .await?;
-    sqlx::query("UPDATE read_model_colors SET active = building, building = NULL, switched_at = now() WHERE name = $1")
-        .bind(P::NAME)
-        .execute(&mut *transaction)
-        .await?;
+    let at: DateTime<Utc> = sqlx::query_scalar(
+        "UPDATE read_model_colors
+         SET active = building, building = NULL, switched_at = now(), switched_version = $2,
+             switched_transaction_id = $3, switched_position = $4, switched_events_applied = $5
+         WHERE name = $1 RETURNING switched_at",
+    )
+    .bind(P::NAME)
+    .bind(rebuilt.version)
+    .bind(rebuilt.transaction_id)
+    .bind(rebuilt.position)
+    .bind(rebuilt.events_applied)
+    .fetch_one(&mut *transaction)
+    .await?;
     committed::announce(&mut transaction, P::NAME, rebuilt.position, None).await?;
     transaction.commit().await?;
-    let switched =
-        Switched { to, version: rebuilt.version, position: rebuilt.position, events_applied: rebuilt.events_applied };
+    let switched = Switched {
+        to,
+        at,
+        version: rebuilt.version,
+        position: rebuilt.log_position(),
+        events_applied: rebuilt.events_applied,
+    };
     tracing::info!(projection = P::NAME, %to, version = rebuilt.version, position = rebuilt.position, "switched to the rebuilt read model");
     Ok(Some(switched))
 }

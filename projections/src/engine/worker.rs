@@ -279,8 +279,12 @@ async fn run_owned<P: Projection>(
         if side == Side::Rebuild {
             match colors::read(pool, P::NAME).await {
                 Ok(pointer) if pointer.building.is_some() => {}
-                // Nothing to rebuild: look again now and then, not at every append.
+                // Nothing to rebuild: look again now and then, not at every append; a switch whose
+                // record was interrupted is recorded meanwhile.
                 Ok(_) => {
+                    if let Err(error) = crate::rebuilds::record_switch::<P>(pool).await {
+                        tracing::warn!(projection = P::NAME, %error, "cannot record the last switch yet");
+                    }
                     pause(settings.ownership_retry, stop).await;
                     continue;
                 }
@@ -299,7 +303,13 @@ async fn run_owned<P: Projection>(
             }
             // Caught up with the log: the rebuilt schema is ready for queries.
             Ok(0) if side == Side::Rebuild => match colors::switch::<P>(connection).await {
-                Ok(_) => backoff.reset(),
+                Ok(Some(_)) => {
+                    backoff.reset();
+                    if let Err(error) = crate::rebuilds::record_switch::<P>(pool).await {
+                        tracing::warn!(projection = P::NAME, %error, "cannot record the switch yet; retrying while idle");
+                    }
+                }
+                Ok(None) => backoff.reset(),
                 Err(ProjectionError::Database(error)) if connection_lost(&error) => return,
                 Err(error) => {
                     tracing::warn!(projection = P::NAME, %error, "switching to the rebuilt read model failed; retrying");

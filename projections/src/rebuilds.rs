@@ -1,0 +1,198 @@
+//! Rebuilds of the read models on request, as audited acts (Part 11 AT-07; docs/event-store.md,
+//! "Rebuilding a read model"): each request, cancellation and emptying of an old version is an event of
+//! the read model's record, appended before it is carried out; each switch is recorded by the service
+//! after it happened, from the pointer row, once. The blue/green mechanics are `engine::colors`; the
+//! rebuild workers (`engine::worker::run_rebuilds`) do the work.
+
+use commands::{CommandContext, CommandError, PgEventStore, StoreSettings};
+use domain::actor::{Actor, Role, UserId};
+use domain::read_model::{ReadModel, ReadModelCommand, ReadModelError};
+use domain::values::{Name, Reason};
+use serde::Serialize;
+use sqlx::PgPool;
+
+use crate::engine::checkpoint;
+use crate::engine::colors::{self, Color, Pointer};
+use crate::engine::projection::{Projection, ProjectionError};
+use crate::read_models::{andon::Calls, audit::AuditTrail, downtime::Stops, jobs::Jobs, oee::Oee};
+
+/// The read models that are rebuilt blue/green, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rebuildable {
+    Jobs,
+    Downtime,
+    Andon,
+    Oee,
+    AuditTrail,
+}
+
+impl Rebuildable {
+    pub const ALL: [Self; 5] = [Self::Jobs, Self::Downtime, Self::Andon, Self::Oee, Self::AuditTrail];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Jobs => Jobs::NAME,
+            Self::Downtime => Stops::NAME,
+            Self::Andon => Calls::NAME,
+            Self::Oee => Oee::NAME,
+            Self::AuditTrail => AuditTrail::NAME,
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|model| model.name() == name)
+    }
+
+    fn version(self) -> i32 {
+        match self {
+            Self::Jobs => Jobs::VERSION,
+            Self::Downtime => Stops::VERSION,
+            Self::Andon => Calls::VERSION,
+            Self::Oee => Oee::VERSION,
+            Self::AuditTrail => AuditTrail::VERSION,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RebuildError {
+    #[error(transparent)]
+    Projection(#[from] ProjectionError),
+    #[error(transparent)]
+    Record(#[from] CommandError<ReadModelError>),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("a rebuild of {0} is running; cancel it or wait for its switch")]
+    Running(&'static str),
+}
+
+/// Who records the switches: the service itself.
+fn rebuilder() -> Actor {
+    Actor {
+        user_id: UserId::from_uuid(uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, b"ms5-floor:read-model-rebuilder")),
+        printed_name: Name::parse("Read model rebuilder").unwrap_or_else(|_| unreachable!("a valid name")),
+        role: Role::System,
+    }
+}
+
+async fn record(
+    pool: &PgPool,
+    model: Rebuildable,
+    command: ReadModelCommand,
+    context: &CommandContext,
+) -> Result<(), RebuildError> {
+    let store = PgEventStore::<ReadModel>::new(pool.clone(), StoreSettings::default());
+    commands::execute(&store, model.name(), command, context).await?;
+    Ok(())
+}
+
+/// Starts a rebuild of `model` (recorded first, with who and why); a rebuild already running is left
+/// as it is and not recorded again. Returns the schema being built.
+pub async fn request(
+    pool: &PgPool,
+    model: Rebuildable,
+    context: &CommandContext,
+    reason: Reason,
+) -> Result<Color, RebuildError> {
+    let pointer = colors::read(pool, model.name()).await?;
+    if let Some(building) = pointer.building {
+        return Ok(building);
+    }
+    let into = pointer.active.other();
+    record(pool, model, ReadModelCommand::RequestRebuild { into, version: model.version(), reason }, context).await?;
+    let mut connection = pool.acquire().await?;
+    Ok(match model {
+        Rebuildable::Jobs => colors::request(&mut connection, &Jobs).await?,
+        Rebuildable::Downtime => colors::request(&mut connection, &Stops).await?,
+        Rebuildable::Andon => colors::request(&mut connection, &Calls).await?,
+        Rebuildable::Oee => colors::request(&mut connection, &Oee).await?,
+        Rebuildable::AuditTrail => colors::request(&mut connection, &AuditTrail).await?,
+    })
+}
+
+/// Stops a running rebuild and empties what it built (recorded first). False when none ran.
+pub async fn cancel(
+    pool: &PgPool,
+    model: Rebuildable,
+    context: &CommandContext,
+    reason: Reason,
+) -> Result<bool, RebuildError> {
+    if colors::read(pool, model.name()).await?.building.is_none() {
+        return Ok(false);
+    }
+    record(pool, model, ReadModelCommand::CancelRebuild { reason }, context).await?;
+    let mut connection = pool.acquire().await?;
+    Ok(match model {
+        Rebuildable::Jobs => colors::cancel(&mut connection, &Jobs).await?,
+        Rebuildable::Downtime => colors::cancel(&mut connection, &Stops).await?,
+        Rebuildable::Andon => colors::cancel(&mut connection, &Calls).await?,
+        Rebuildable::Oee => colors::cancel(&mut connection, &Oee).await?,
+        Rebuildable::AuditTrail => colors::cancel(&mut connection, &AuditTrail).await?,
+    })
+}
+
+/// Empties the version queries no longer read (recorded first). Refused while a rebuild runs.
+pub async fn drop_old(
+    pool: &PgPool,
+    model: Rebuildable,
+    context: &CommandContext,
+    reason: Reason,
+) -> Result<Color, RebuildError> {
+    let pointer = colors::read(pool, model.name()).await?;
+    if pointer.building.is_some() {
+        return Err(RebuildError::Running(model.name()));
+    }
+    record(pool, model, ReadModelCommand::DropOld { color: pointer.active.other(), reason }, context).await?;
+    let mut connection = pool.acquire().await?;
+    Ok(match model {
+        Rebuildable::Jobs => colors::drop_old(&mut connection, &Jobs).await?,
+        Rebuildable::Downtime => colors::drop_old(&mut connection, &Stops).await?,
+        Rebuildable::Andon => colors::drop_old(&mut connection, &Calls).await?,
+        Rebuildable::Oee => colors::drop_old(&mut connection, &Oee).await?,
+        Rebuildable::AuditTrail => colors::drop_old(&mut connection, &AuditTrail).await?,
+    })
+}
+
+/// Records the read model's last switch, once (the record knows which switches it holds). Called after
+/// each switch, and again by the idle rebuild worker, so that a switch whose record was interrupted is
+/// recorded all the same.
+pub async fn record_switch<P: Projection>(pool: &PgPool) -> Result<(), RebuildError> {
+    let Some(model) = Rebuildable::parse(P::NAME) else { return Ok(()) };
+    let Some(switched) = colors::read(pool, P::NAME).await?.last_switch else { return Ok(()) };
+    let command = ReadModelCommand::RecordSwitch {
+        to: switched.to,
+        version: switched.version,
+        position: switched.position.position,
+        events_applied: switched.events_applied,
+        switched_at: switched.at,
+    };
+    record(pool, model, command, &CommandContext::new(rebuilder())).await
+}
+
+/// Where a read model stands: which schema queries read, the live side's checkpoint, and a running
+/// rebuild's.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub read_model: Rebuildable,
+    #[serde(flatten)]
+    pub pointer: Pointer,
+    pub live: Option<checkpoint::Status>,
+    /// While a rebuild runs: its checkpoint (events applied so far, where it failed if it did).
+    pub rebuild: Option<checkpoint::Status>,
+}
+
+/// Every blue/green read model's status.
+pub async fn status(pool: &PgPool) -> Result<Vec<Status>, RebuildError> {
+    let mut found = Vec::new();
+    for model in Rebuildable::ALL {
+        let pointer = colors::read(pool, model.name()).await?;
+        let live = checkpoint::read(pool, model.name()).await?;
+        let rebuild = match pointer.building {
+            Some(_) => checkpoint::read(pool, &colors::rebuild_checkpoint(model.name())).await?,
+            None => None,
+        };
+        found.push(Status { read_model: model, pointer, live, rebuild });
+    }
+    Ok(found)
+}
