@@ -6,6 +6,7 @@
 
 pub mod export;
 pub mod log;
+pub mod rebuild;
 pub mod record;
 pub mod verify;
 

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use commands::ledger::log_file::FileVerification;
 use std::io::Write;
 
-use replay_tools::{Database, export, log, record, verify};
+use replay_tools::{Database, export, log, rebuild, record, verify};
 
 #[derive(Debug, Parser)]
 #[command(version, about = "MS5 Floor tools for auditors and admins")]
@@ -61,6 +61,24 @@ enum Command {
         /// Only events of this stored record type (job, downtime, ...).
         #[arg(long)]
         record_type: Option<String>,
+    },
+    /// Rebuild a read model blue/green (jobs, downtime, andon, oee, audit_trail), with the service
+    /// running or not: queries read the old version until the rebuilt one replaces it in one switch.
+    Rebuild {
+        read_model: String,
+        #[command(flatten)]
+        database: Database,
+        /// Why: mandatory, kept with the read model's record.
+        #[arg(long)]
+        reason: String,
+        /// Only ask for the rebuild; the service's rebuild worker carries it out.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// The read models: which schema queries read, and a running rebuild's progress.
+    Status {
+        #[command(flatten)]
+        database: Database,
     },
     /// Check one event's proof file offline: its checkpoint's signature and its inclusion proof.
     VerifyProof {
@@ -185,6 +203,44 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
                 )?;
             }
             out.flush()?;
+            Ok(true)
+        }
+        Command::Rebuild { read_model, database, reason, no_wait } => {
+            let rebuilt = rebuild::rebuild(database, read_model, reason, !no_wait, cli.json).await?;
+            match (cli.json, rebuilt) {
+                (true, rebuilt) => println!("{}", serde_json::to_string_pretty(&rebuilt)?),
+                (false, Some(rebuilt)) => println!(
+                    "{} rebuilt from {} events; queries read {}",
+                    read_model, rebuilt.events_applied, rebuilt.schema
+                ),
+                (false, None) => println!("{read_model}: rebuild requested"),
+            }
+            Ok(true)
+        }
+        Command::Status { database } => {
+            let status = rebuild::status(database).await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                for model in &status {
+                    let live = model.live.as_ref();
+                    let rebuilding = match (&model.pointer.building, &model.rebuild) {
+                        (Some(color), Some(rebuild)) => {
+                            format!("; rebuilding into {color}: {} events", rebuild.events_applied)
+                        }
+                        _ => String::new(),
+                    };
+                    println!(
+                        "{}: queries read {}, version {}, {} events applied{}{rebuilding}",
+                        model.read_model.name(),
+                        model.pointer.active,
+                        live.map_or(0, |live| live.version),
+                        live.map_or(0, |live| live.events_applied),
+                        live.and_then(|live| live.error.as_ref())
+                            .map_or(String::new(), |error| format!(", STOPPED: {error}"))
+                    );
+                }
+            }
             Ok(true)
         }
         Command::VerifyProof { file, verifier_key } => {

@@ -311,3 +311,34 @@ async fn the_log_replays_in_commit_order_by_selection_and_a_log_missing_an_event
     let reason = String::from_utf8_lossy(&output.stderr);
     assert!(reason.contains("ledger number 2 is no longer in the log"), "{reason}");
 }
+
+#[tokio::test]
+async fn at_07_at_14_a_read_model_is_rebuilt_from_the_command_line_and_the_rebuild_is_on_record() {
+    let sealed = sealed().await;
+    let url = &sealed.database.url;
+    let (status, out) = replay(&["rebuild", "andon", "--database-url", url, "--reason", "checking after an upgrade"]);
+    assert_eq!(status, 0, "{out}");
+    // Every event of the log is read, the rebuild's own request among them.
+    assert!(out.contains("andon rebuilt from 4 events; queries read green"), "{out}");
+    let (status, out) = replay(&["status", "--database-url", url]);
+    assert_eq!(status, 0, "{out}");
+    assert!(out.contains("andon: queries read green, version 1, 4 events applied"), "{out}");
+    let app = commands::database::application_pool(url, 1).await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM read_andon").fetch_one(&app).await.unwrap();
+    assert_eq!(rows, 3, "the rebuilt version holds the three calls");
+    let recorded: Vec<(String, String)> = sqlx::query_as(
+        "SELECT event_type, metadata->>'actor_name' FROM events WHERE aggregate_type = 'read_model' AND aggregate_id = 'andon'
+         ORDER BY sequence",
+    )
+    .fetch_all(&app)
+    .await
+    .unwrap();
+    assert_eq!(
+        recorded.iter().map(|(kind, _)| kind.as_str()).collect::<Vec<_>>(),
+        ["RebuildRequested", "ReadModelSwitched"]
+    );
+    assert!(recorded[0].1.starts_with("ms5-replay run by "), "{recorded:?}");
+
+    let (status, _) = replay(&["rebuild", "ledger", "--database-url", url, "--reason", "x"]);
+    assert_eq!(status, 2, "the ledger is never rebuilt");
+}

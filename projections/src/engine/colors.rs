@@ -185,11 +185,13 @@ pub async fn switch<P: Projection>(connection: &mut PgConnection) -> Result<Opti
     if live.is_some_and(|live| live.log_position() > rebuilt.log_position()) {
         return Ok(None);
     }
+    // Upserted: a live side that never ran has no row yet, and must not start from the first event.
     sqlx::query(
-        "UPDATE projection_checkpoints
+        "INSERT INTO projection_checkpoints (name, version, transaction_id, position, events_applied)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (name) DO UPDATE
          SET version = $2, transaction_id = $3, position = $4, events_applied = $5, failed_position = NULL,
-             error = NULL, updated_at = now()
-         WHERE name = $1",
+             error = NULL, updated_at = now()",
     )
     .bind(P::NAME)
     .bind(rebuilt.version)

@@ -1,0 +1,119 @@
+//! Rebuilding a read model blue/green from the command line (docs/event-store.md, "Rebuilding a read
+//! model"), with the service running or not: the request is recorded and carried out as the admin API's
+//! is, and this process runs a rebuild worker too, so the rebuild proceeds whether or not a service
+//! instance takes it (one of them owns it at a time). Progress shows events rebuilt against the log,
+//! with rate and time left; it ends when queries read the rebuilt version.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use commands::CommandContext;
+use domain::actor::{Actor, Role, UserId};
+use domain::values::{Name, Reason};
+use indicatif::{ProgressBar, ProgressStyle};
+use projections::engine::colors::Color;
+use projections::engine::worker::{self, Settings};
+use projections::read_models::{andon::Calls, audit::AuditTrail, downtime::Stops, jobs::Jobs, oee::Oee};
+use projections::rebuilds::{self, Rebuildable};
+use serde::Serialize;
+use sqlx::PgPool;
+
+/// Who the command line acts as: the operating system's user, for the record (its database role is what
+/// let it in).
+fn operator() -> anyhow::Result<Actor> {
+    let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".into());
+    let printed_name = Name::parse(&format!("ms5-replay run by {user}")).context("the operating system user's name")?;
+    let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("ms5-replay:os-user:{user}").as_bytes());
+    Ok(Actor { user_id: UserId::from_uuid(id), printed_name, role: Role::System })
+}
+
+fn model(name: &str) -> anyhow::Result<Rebuildable> {
+    Rebuildable::parse(name).with_context(|| {
+        let known: Vec<&str> = Rebuildable::ALL.iter().map(|model| model.name()).collect();
+        format!("no read model {name}; the read models are {}", known.join(", "))
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct Rebuilt {
+    pub read_model: Rebuildable,
+    /// The schema queries read now.
+    pub schema: Color,
+    pub events_applied: i64,
+}
+
+/// Requests a rebuild of `name` with `reason`, runs a rebuild worker, and waits until queries read the
+/// rebuilt version (`wait`), showing progress unless `quiet`.
+pub async fn rebuild(
+    database: &crate::Database,
+    name: &str,
+    reason: &str,
+    wait: bool,
+    quiet: bool,
+) -> anyhow::Result<Option<Rebuilt>> {
+    let model = model(name)?;
+    let reason = Reason::parse(reason).context("the reason")?;
+    let pool = database.connect().await?;
+    let into = rebuilds::request(&pool, model, &CommandContext::new(operator()?), reason).await?;
+    if !wait {
+        pool.close().await;
+        return Ok(None);
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let settings = Settings::default();
+    let running = match model {
+        Rebuildable::Jobs => tokio::spawn(worker::run_rebuilds(pool.clone(), Jobs, settings, stopped)),
+        Rebuildable::Downtime => tokio::spawn(worker::run_rebuilds(pool.clone(), Stops, settings, stopped)),
+        Rebuildable::Andon => tokio::spawn(worker::run_rebuilds(pool.clone(), Calls, settings, stopped)),
+        Rebuildable::Oee => tokio::spawn(worker::run_rebuilds(pool.clone(), Oee, settings, stopped)),
+        Rebuildable::AuditTrail => tokio::spawn(worker::run_rebuilds(pool.clone(), AuditTrail, settings, stopped)),
+    };
+    let done = follow(&pool, model, into, quiet).await;
+    // The worker records the switch as it leaves its rebuild; stop it once that is done.
+    let _ = stop.send(true);
+    running.await.context("the rebuild worker")?;
+    pool.close().await;
+    done.map(Some)
+}
+
+/// Shows the rebuild's progress until the pointer has switched to `into`.
+async fn follow(pool: &PgPool, model: Rebuildable, into: Color, quiet: bool) -> anyhow::Result<Rebuilt> {
+    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} events, {per_sec}, {eta} left")
+            .context("the progress bar")?
+            .progress_chars("=> "),
+    );
+    bar.set_message(format!("rebuilding {} into {into}", model.name()));
+    loop {
+        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await?;
+        bar.set_length(u64::try_from(total).unwrap_or_default());
+        let status = rebuilds::status(pool).await?.into_iter().find(|status| status.read_model == model);
+        let Some(status) = status else { anyhow::bail!("no read model {}", model.name()) };
+        if let Some(rebuild) = &status.rebuild {
+            bar.set_position(u64::try_from(rebuild.events_applied).unwrap_or_default());
+            if let (Some(position), Some(error)) = (rebuild.failed_position, &rebuild.error) {
+                bar.abandon();
+                anyhow::bail!("the rebuild stopped at the event at position {position}: {error}");
+            }
+        }
+        if status.pointer.active == into && status.pointer.building.is_none() {
+            let events_applied = status.pointer.last_switch.map_or(0, |switch| switch.events_applied);
+            bar.finish_with_message(format!("{} rebuilt; queries read {into}", model.name()));
+            return Ok(Rebuilt { read_model: model, schema: into, events_applied });
+        }
+        if status.pointer.building.is_none() {
+            bar.abandon();
+            anyhow::bail!("the rebuild of {} was cancelled", model.name());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Every blue/green read model's status: the schema queries read, a running rebuild's progress.
+pub async fn status(database: &crate::Database) -> anyhow::Result<Vec<rebuilds::Status>> {
+    let pool = database.connect().await?;
+    let status = rebuilds::status(&pool).await;
+    pool.close().await;
+    Ok(status?)
+}
