@@ -10,6 +10,7 @@ mod ours;
 mod pgbench;
 mod plant;
 mod reads;
+mod replay;
 mod runner;
 mod workload;
 
@@ -88,6 +89,9 @@ enum Scenario {
     /// The ledger over --ledger-events events: sealing from cold, verification, and seal lag while 32
     /// writers run flat out.
     Ledger,
+    /// The replay tools over --ledger-events events: replay with digest, export, offline verification,
+    /// import, and a blue/green rebuild of the OEE read model.
+    Replay,
     /// The plant simulator (`ms5-simulate`, built beside this binary) as the load: lag to the OEE read
     /// model and dashboard queries at 64 clients while it plays.
     Plant,
@@ -272,6 +276,25 @@ async fn main() -> anyhow::Result<()> {
         None
     };
 
+    let replayed = if wanted(Scenario::Replay) {
+        let url = fresh_database(&cluster, "bench_replay").await?;
+        let empty = fresh_database(&cluster, "bench_restore").await?;
+        commands::database::migrate(&url).await?;
+        commands::database::migrate(&empty).await?;
+        let pool = commands::database::application_pool(&url, POOL_SIZE).await?;
+        grow_log(&pool, args.ledger_events).await?;
+        checkpoint(server).await?;
+        let figures = replay::measure(&pool, &url, &empty).await?;
+        pool.close().await;
+        let mut admin = PgConnection::connect(server).await?;
+        admin.execute("DROP DATABASE bench_replay WITH (FORCE)").await?;
+        admin.execute("DROP DATABASE bench_restore WITH (FORCE)").await?;
+        admin.close().await?;
+        Some(figures)
+    } else {
+        None
+    };
+
     let plant = if wanted(Scenario::Plant) {
         let simulator = match args.simulator.clone() {
             Some(path) => path,
@@ -337,6 +360,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Some(figures) = &ledger {
         ledger::print(figures);
+    }
+    if let Some(figures) = &replayed {
+        replay::print(figures);
     }
     for (figures, load) in plant.into_iter().flatten() {
         print_plant(&figures, &load);
