@@ -43,7 +43,8 @@ pub async fn measure(pool: &PgPool, url: &str, empty_url: &str) -> anyhow::Resul
     let rss_before_kib = crate::http::rss_kib();
     let database = replay_tools::Database { database_url: url.to_owned(), connect_timeout_seconds: 10 };
     let mut steps = Vec::new();
-    let mut step = |name, started: Instant| steps.push(Step { name, events, elapsed: started.elapsed(), peak_kib: peak_kib() });
+    let mut step =
+        |name, started: Instant| steps.push(Step { name, events, elapsed: started.elapsed(), peak_kib: peak_kib() });
 
     eprintln!("replay: the whole log in commit order, with its digest");
     let started = Instant::now();

@@ -111,6 +111,21 @@ pub async fn request(
     })
 }
 
+/// Asks for a rebuild of `P` when its read model was built by another version of its code than this
+/// one (recorded, as the rebuilder's, with both versions); the old version answers until the switch.
+/// Returns the schema being built, if it asked.
+pub async fn request_if_outdated<P: Projection>(pool: &PgPool) -> Result<Option<Color>, RebuildError> {
+    let Some(model) = Rebuildable::parse(P::NAME) else { return Ok(None) };
+    let Some(live) = checkpoint::read(pool, P::NAME).await? else { return Ok(None) };
+    if live.version == P::VERSION || colors::read(pool, P::NAME).await?.building.is_some() {
+        return Ok(None);
+    }
+    let reason =
+        format!("the code builds version {} of {}; the read model is at version {}", P::VERSION, P::NAME, live.version);
+    let reason = Reason::parse(&reason).map_err(|error| ProjectionError::Inconsistent(error.to_string()))?;
+    request(pool, model, &CommandContext::new(rebuilder()), reason).await.map(Some)
+}
+
 /// Stops a running rebuild and empties what it built (recorded first). False when none ran.
 pub async fn cancel(
     pool: &PgPool,

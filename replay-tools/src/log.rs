@@ -29,18 +29,19 @@ pub struct Summary {
     pub up_to: u64,
 }
 
-#[derive(sqlx::FromRow, Serialize)]
-struct Replayed {
-    ledger_number: i64,
-    event_id: uuid::Uuid,
-    aggregate_type: String,
-    aggregate_id: String,
-    sequence: i64,
-    event_type: String,
-    event_version: i32,
-    recorded_at: DateTime<Utc>,
-    metadata: Value,
-    payload: Value,
+/// One replayed event, with its ledger number and everything its stream hash covers.
+#[derive(Debug, sqlx::FromRow, Serialize)]
+pub struct Replayed {
+    pub ledger_number: i64,
+    pub event_id: uuid::Uuid,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub sequence: i64,
+    pub event_type: String,
+    pub event_version: i32,
+    pub recorded_at: DateTime<Utc>,
+    pub metadata: Value,
+    pub payload: Value,
 }
 
 const BATCH: i64 = 5_000;
@@ -50,7 +51,7 @@ const BATCH: i64 = 5_000;
 pub async fn replay(
     database: &crate::Database,
     selection: &Selection,
-    mut each: impl FnMut(&Value) -> anyhow::Result<()>,
+    mut each: impl FnMut(&Replayed) -> anyhow::Result<()>,
 ) -> anyhow::Result<Summary> {
     let pool = database.connect().await?;
     let size = i64::try_from(commands::ledger::rows::size(&pool).await?).unwrap_or(i64::MAX);
@@ -99,7 +100,7 @@ pub async fn replay(
             }));
             hasher.update(b"\n");
             count += 1;
-            each(&serde_json::to_value(&event)?)?;
+            each(&event)?;
         }
     }
     pool.close().await;

@@ -133,6 +133,14 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // The service's own configuration file, when there is one (`NAME=value` lines, as `ms5-floor`
+    // reads them): `DATABASE_URL` and the rest then need not be repeated. The environment wins over it.
+    if let Some(file) = std::env::var_os("MS5_CONFIG_FILE")
+        && let Err(error) = dotenvy::from_path(&file)
+    {
+        eprintln!("ms5-replay: reading MS5_CONFIG_FILE {}: {error}", file.to_string_lossy());
+        return ExitCode::from(2);
+    }
     let cli = Cli::parse();
     match run(&cli).await {
         Ok(true) => ExitCode::SUCCESS,
@@ -176,17 +184,16 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
                     serde_json::to_writer(&mut out, event)?;
                     writeln!(out)?;
                 } else {
-                    let text = |key: &str| event[key].as_str().unwrap_or("-").to_owned();
                     writeln!(
                         out,
                         "{} {}/{} #{} {} {} by {}",
-                        event["ledger_number"],
-                        text("aggregate_type"),
-                        text("aggregate_id"),
-                        event["sequence"],
-                        text("event_type"),
-                        text("recorded_at"),
-                        event["metadata"]["actor_name"].as_str().unwrap_or("-")
+                        event.ledger_number,
+                        event.aggregate_type,
+                        event.aggregate_id,
+                        event.sequence,
+                        event.event_type,
+                        event.recorded_at.to_rfc3339(),
+                        event.metadata["actor_name"].as_str().unwrap_or("-")
                     )?;
                 }
                 Ok(())

@@ -66,10 +66,9 @@ pub async fn catch_up_side<P: Projection>(
     let status = checkpoint::load(&mut *connection, &name, P::VERSION).await?;
     if status.version != P::VERSION {
         match (side, P::BLUE_GREEN) {
-            // A new version is built beside the one queries read, which goes on answering until the switch.
-            (Side::Live, true) => {
-                colors::request(connection, projection).await?;
-            }
+            // A new version is built beside the one queries read, which goes on answering until the
+            // switch: the rebuild worker asks for it, on the record (`rebuilds::request_if_outdated`).
+            (Side::Live, true) => {}
             (Side::Rebuild, _) => {
                 // Started by an older version of this code: started over by this one.
                 colors::cancel(connection, projection).await?;
@@ -284,6 +283,13 @@ async fn run_owned<P: Projection>(
                 Ok(_) => {
                     if let Err(error) = crate::rebuilds::record_switch::<P>(pool).await {
                         tracing::warn!(projection = P::NAME, %error, "cannot record the last switch yet");
+                    }
+                    match crate::rebuilds::request_if_outdated::<P>(pool).await {
+                        Ok(Some(_)) => continue,
+                        Ok(None) => {}
+                        Err(error) => {
+                            tracing::warn!(projection = P::NAME, %error, "cannot ask for a rebuild of a new version")
+                        }
                     }
                     pause(settings.ownership_retry, stop).await;
                     continue;

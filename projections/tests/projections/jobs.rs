@@ -53,13 +53,22 @@ async fn at_14_the_jobs_read_model_is_the_fold_of_each_stream_and_a_rebuild_give
             .unwrap();
     assert_eq!(page.iter().map(|row| row.job_id.clone()).collect::<Vec<_>>(), vec![ids[2].clone(), ids[3].clone()]);
 
-    // A version the code does not have: the next catch-up asks for a rebuild beside the live rows, which
-    // queries read until the rebuilt ones replace them.
+    // A version the code does not have: the rebuild worker asks for a rebuild, on the record, beside the
+    // live rows, which queries read until the rebuilt ones replace them.
     sqlx::query("UPDATE projection_checkpoints SET version = 0 WHERE name = 'jobs'")
         .execute(&fixture.owner)
         .await
         .unwrap();
     fixture.caught_up(&Jobs).await;
+    let asked = projections::rebuilds::request_if_outdated::<Jobs>(&fixture.app).await.unwrap();
+    assert_eq!(asked, Some(projections::engine::colors::Color::Green));
+    let reason: String = sqlx::query_scalar(
+        "SELECT metadata->>'reason' FROM events WHERE aggregate_type = 'read_model' AND event_type = 'RebuildRequested'",
+    )
+    .fetch_one(&fixture.owner)
+    .await
+    .unwrap();
+    assert_eq!(reason, "the code builds version 2 of jobs; the read model is at version 0");
     let pointer = projections::engine::colors::read(&fixture.app, "jobs").await.unwrap();
     assert_eq!(pointer.building, Some(projections::engine::colors::Color::Green));
     fixture.rebuilt(&Jobs).await;
