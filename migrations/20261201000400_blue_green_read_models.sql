@@ -10,6 +10,8 @@ CREATE TABLE read_model_colors (
     active        text NOT NULL DEFAULT 'blue' CHECK (active IN ('blue', 'green')),
     -- The schema being rebuilt, while a rebuild runs.
     building      text CHECK (building IN ('blue', 'green') AND building <> active),
+    -- A recomputation to compare with, never switched to (`ms5-replay compare`).
+    compare_only  boolean NOT NULL DEFAULT false,
     -- The last switch: when, to which version, and where in the log the rebuilt version then stood
     -- (recorded as an event of the read model after the switch; see `projections::rebuilds`).
     switched_at              timestamptz,

@@ -11,9 +11,9 @@ use domain::values::{Name, Reason};
 use serde::Serialize;
 use sqlx::PgPool;
 
-use crate::engine::checkpoint;
 use crate::engine::colors::{self, Color, Pointer};
 use crate::engine::projection::{Projection, ProjectionError};
+use crate::engine::{checkpoint, worker};
 use crate::read_models::{andon::Calls, audit::AuditTrail, downtime::Stops, jobs::Jobs, oee::Oee};
 
 /// The read models that are rebuilt blue/green, by name.
@@ -109,6 +109,89 @@ pub async fn request(
         Rebuildable::Oee => colors::request(&mut connection, &Oee).await?,
         Rebuildable::AuditTrail => colors::request(&mut connection, &AuditTrail).await?,
     })
+}
+
+/// Starts a recomputation of `model` beside the live read model, to compare the two (`compare`); it is
+/// never switched to. It empties the version before the last switch, which is recorded first.
+pub async fn start_comparison(
+    pool: &PgPool,
+    model: Rebuildable,
+    context: &CommandContext,
+    reason: Reason,
+) -> Result<Color, RebuildError> {
+    let pointer = colors::read(pool, model.name()).await?;
+    if pointer.building.is_some() {
+        return Err(RebuildError::Running(model.name()));
+    }
+    let why = format!("emptied to recompute {} and compare: {reason}", model.name());
+    let reason = Reason::parse(&why).unwrap_or(reason);
+    record(pool, model, ReadModelCommand::DropOld { color: pointer.active.other(), reason }, context).await?;
+    let mut connection = pool.acquire().await?;
+    Ok(match model {
+        Rebuildable::Jobs => colors::recompute(&mut connection, &Jobs).await?,
+        Rebuildable::Downtime => colors::recompute(&mut connection, &Stops).await?,
+        Rebuildable::Andon => colors::recompute(&mut connection, &Calls).await?,
+        Rebuildable::Oee => colors::recompute(&mut connection, &Oee).await?,
+        Rebuildable::AuditTrail => colors::recompute(&mut connection, &AuditTrail).await?,
+    })
+}
+
+/// The differences between `model`'s live read model and its recomputation, once both stand at one
+/// position of the log (`None` until then).
+pub async fn compare(pool: &PgPool, model: Rebuildable) -> Result<Option<Vec<colors::Difference>>, RebuildError> {
+    let mut connection = pool.acquire().await?;
+    Ok(match model {
+        Rebuildable::Jobs => colors::compare::<Jobs>(&mut connection).await?,
+        Rebuildable::Downtime => colors::compare::<Stops>(&mut connection).await?,
+        Rebuildable::Andon => colors::compare::<Calls>(&mut connection).await?,
+        Rebuildable::Oee => colors::compare::<Oee>(&mut connection).await?,
+        Rebuildable::AuditTrail => colors::compare::<AuditTrail>(&mut connection).await?,
+    })
+}
+
+/// Ends a comparison: what was recomputed is emptied (it was never read).
+pub async fn end_comparison(pool: &PgPool, model: Rebuildable) -> Result<(), RebuildError> {
+    let mut connection = pool.acquire().await?;
+    match model {
+        Rebuildable::Jobs => colors::cancel(&mut connection, &Jobs).await?,
+        Rebuildable::Downtime => colors::cancel(&mut connection, &Stops).await?,
+        Rebuildable::Andon => colors::cancel(&mut connection, &Calls).await?,
+        Rebuildable::Oee => colors::cancel(&mut connection, &Oee).await?,
+        Rebuildable::AuditTrail => colors::cancel(&mut connection, &AuditTrail).await?,
+    };
+    Ok(())
+}
+
+/// Runs `model`'s rebuild worker (and with `live`, its live worker) in this process until `stop`: for
+/// tools that must not depend on a service instance to do the work. Where a service runs, it owns the
+/// work and these wait.
+pub fn spawn_workers(
+    pool: &PgPool,
+    model: Rebuildable,
+    settings: worker::Settings,
+    stop: &tokio::sync::watch::Receiver<bool>,
+    live: bool,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    fn both<P: Projection + Copy>(
+        pool: &PgPool,
+        projection: P,
+        settings: worker::Settings,
+        stop: &tokio::sync::watch::Receiver<bool>,
+        live: bool,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut workers = vec![tokio::spawn(worker::run_rebuilds(pool.clone(), projection, settings, stop.clone()))];
+        if live {
+            workers.push(tokio::spawn(worker::run(pool.clone(), projection, settings, stop.clone())));
+        }
+        workers
+    }
+    match model {
+        Rebuildable::Jobs => both(pool, Jobs, settings, stop, live),
+        Rebuildable::Downtime => both(pool, Stops, settings, stop, live),
+        Rebuildable::Andon => both(pool, Calls, settings, stop, live),
+        Rebuildable::Oee => both(pool, Oee, settings, stop, live),
+        Rebuildable::AuditTrail => both(pool, AuditTrail, settings, stop, live),
+    }
 }
 
 /// Asks for a rebuild of `P` when its read model was built by another version of its code than this

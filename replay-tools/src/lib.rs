@@ -26,8 +26,10 @@ pub struct Database {
 
 impl Database {
     pub async fn connect(&self) -> anyhow::Result<sqlx::PgPool> {
+        // Room for the read model workers `rebuild` and `compare` run (each listens on a connection of
+        // its own) beside the tool's own queries.
         sqlx::postgres::PgPoolOptions::new()
-            .max_connections(2)
+            .max_connections(8)
             .acquire_timeout(Duration::from_secs(self.connect_timeout_seconds))
             .connect(&self.database_url)
             .await

@@ -75,6 +75,16 @@ enum Command {
         #[arg(long)]
         no_wait: bool,
     },
+    /// Recompute a read model from the events beside the live one and report the rows that differ
+    /// (exit 0 when none, 1 otherwise); the recomputation is emptied afterwards and never read.
+    Compare {
+        read_model: String,
+        #[command(flatten)]
+        database: Database,
+        /// Why: kept with the read model's record (the recomputation replaces its previous version).
+        #[arg(long)]
+        reason: String,
+    },
     /// The read models: which schema queries read, and a running rebuild's progress.
     Status {
         #[command(flatten)]
@@ -223,6 +233,25 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
                 (false, None) => println!("{read_model}: rebuild requested"),
             }
             Ok(true)
+        }
+        Command::Compare { read_model, database, reason } => {
+            let compared = rebuild::compare(database, read_model, reason).await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&compared)?);
+            } else if compared.differences.is_empty() {
+                println!("{read_model}: the read model is what the events make of it");
+            } else {
+                for difference in &compared.differences {
+                    println!(
+                        "{read_model}.{}: {} rows only in the read model, {} only in the recomputation",
+                        difference.table, difference.only_live, difference.only_recomputed
+                    );
+                    for example in &difference.examples {
+                        println!("    {example}");
+                    }
+                }
+            }
+            Ok(compared.differences.is_empty())
         }
         Command::Status { database } => {
             let status = rebuild::status(database).await?;

@@ -12,8 +12,7 @@ use domain::actor::{Actor, Role, UserId};
 use domain::values::{Name, Reason};
 use indicatif::{ProgressBar, ProgressStyle};
 use projections::engine::colors::Color;
-use projections::engine::worker::{self, Settings};
-use projections::read_models::{andon::Calls, audit::AuditTrail, downtime::Stops, jobs::Jobs, oee::Oee};
+use projections::engine::worker::Settings;
 use projections::rebuilds::{self, Rebuildable};
 use serde::Serialize;
 use sqlx::PgPool;
@@ -60,20 +59,47 @@ pub async fn rebuild(
         return Ok(None);
     }
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let settings = Settings::default();
-    let running = match model {
-        Rebuildable::Jobs => tokio::spawn(worker::run_rebuilds(pool.clone(), Jobs, settings, stopped)),
-        Rebuildable::Downtime => tokio::spawn(worker::run_rebuilds(pool.clone(), Stops, settings, stopped)),
-        Rebuildable::Andon => tokio::spawn(worker::run_rebuilds(pool.clone(), Calls, settings, stopped)),
-        Rebuildable::Oee => tokio::spawn(worker::run_rebuilds(pool.clone(), Oee, settings, stopped)),
-        Rebuildable::AuditTrail => tokio::spawn(worker::run_rebuilds(pool.clone(), AuditTrail, settings, stopped)),
-    };
+    let workers = rebuilds::spawn_workers(&pool, model, Settings::default(), &stopped, false);
     let done = follow(&pool, model, into, quiet).await;
     // The worker records the switch as it leaves its rebuild; stop it once that is done.
     let _ = stop.send(true);
-    running.await.context("the rebuild worker")?;
+    for worker in workers {
+        worker.await.context("the rebuild worker")?;
+    }
     pool.close().await;
     done.map(Some)
+}
+
+#[derive(Debug, Serialize)]
+pub struct Compared {
+    pub read_model: Rebuildable,
+    pub differences: Vec<projections::engine::colors::Difference>,
+}
+
+/// Recomputes `name` from the events beside the live read model, compares the two at one position of
+/// the log, and empties the recomputation. Runs the read model's workers in this process too, so that
+/// both sides reach one position with or without a service.
+pub async fn compare(database: &crate::Database, name: &str, reason: &str) -> anyhow::Result<Compared> {
+    let model = model(name)?;
+    let reason = Reason::parse(reason).context("the reason")?;
+    let pool = database.connect().await?;
+    rebuilds::start_comparison(&pool, model, &CommandContext::new(operator()?), reason).await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers = rebuilds::spawn_workers(&pool, model, Settings::default(), &stopped, true);
+    let compared = loop {
+        match rebuilds::compare(&pool, model).await {
+            Ok(Some(differences)) => break Ok(Compared { read_model: model, differences }),
+            Ok(None) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(error) => break Err(anyhow::Error::from(error)),
+        }
+    };
+    let _ = stop.send(true);
+    for worker in workers {
+        worker.await.context("a read model worker")?;
+    }
+    rebuilds::end_comparison(&pool, model).await?;
+    pool.close().await;
+    compared
 }
 
 /// Shows the rebuild's progress until the pointer has switched to `into`.

@@ -64,9 +64,14 @@ async fn seal_all(connection: &mut sqlx::PgConnection, count: u64) {
     }
 }
 
+/// Runs `ms5-replay`: its exit status and what it printed (and, when it could not work, why).
 fn replay(args: &[&str]) -> (i32, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_ms5-replay")).args(args).output().unwrap();
-    (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stdout).into_owned())
+    let mut printed = String::from_utf8_lossy(&output.stdout).into_owned();
+    if output.status.code() == Some(2) {
+        printed.push_str(&String::from_utf8_lossy(&output.stderr));
+    }
+    (output.status.code().unwrap_or(-1), printed)
 }
 
 #[tokio::test]
@@ -350,4 +355,31 @@ async fn at_07_at_14_a_read_model_is_rebuilt_from_the_command_line_and_the_rebui
 
     let (status, _) = replay(&["rebuild", "ledger", "--database-url", url, "--reason", "x"]);
     assert_eq!(status, 2, "the ledger is never rebuilt");
+}
+
+#[tokio::test]
+async fn a_read_model_compared_with_its_recomputation_shows_a_row_changed_behind_its_back() {
+    let sealed = sealed().await;
+    let url = &sealed.database.url;
+    let compare = |reason: &str| replay(&["--json", "compare", "andon", "--database-url", url, "--reason", reason]);
+    let (status, out) = compare("routine check");
+    assert_eq!(status, 0, "{out}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap()["differences"], serde_json::json!([]));
+
+    let owner = sealed.database.owner_pool().await;
+    sqlx::query("UPDATE rm_andon_blue.read_andon SET priority = 'critical' WHERE call_id = 'c-2'")
+        .execute(&owner)
+        .await
+        .unwrap();
+    let (status, out) = compare("after an incident");
+    assert_eq!(status, 1, "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let difference = &report["differences"][0];
+    assert_eq!(
+        (difference["table"].as_str(), difference["only_live"].as_i64(), difference["only_recomputed"].as_i64()),
+        (Some("read_andon"), Some(1), Some(1))
+    );
+    assert!(difference["examples"].to_string().contains("critical"), "{difference}");
+    let pointer = projections::engine::colors::read(&owner, "andon").await.unwrap();
+    assert_eq!((pointer.active.as_str(), pointer.building), ("blue", None), "a comparison never switches");
 }

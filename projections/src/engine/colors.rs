@@ -44,6 +44,8 @@ pub struct Pointer {
     pub active: Color,
     /// The schema being rebuilt, while a rebuild runs.
     pub building: Option<Color>,
+    /// The rebuild is a recomputation to compare with, never switched to.
+    pub compare_only: bool,
     pub last_switch: Option<Switched>,
 }
 
@@ -51,6 +53,7 @@ pub struct Pointer {
 struct PointerRow {
     active: String,
     building: Option<String>,
+    compare_only: bool,
     switched_at: Option<DateTime<Utc>>,
     switched_version: Option<i32>,
     switched_transaction_id: Option<i64>,
@@ -60,7 +63,7 @@ struct PointerRow {
 
 async fn pointer(connection: &mut PgConnection, name: &str, lock: &str) -> Result<Pointer, ProjectionError> {
     let row: Option<PointerRow> = sqlx::query_as(&format!(
-        "SELECT active, building, switched_at, switched_version, switched_transaction_id, switched_position,
+        "SELECT active, building, compare_only, switched_at, switched_version, switched_transaction_id, switched_position,
                 switched_events_applied
          FROM read_model_colors WHERE name = $1 {lock}"
     ))
@@ -79,7 +82,12 @@ async fn pointer(connection: &mut PgConnection, name: &str, lock: &str) -> Resul
             events_applied: row.switched_events_applied?,
         })
     })();
-    Ok(Pointer { active, building: row.building.as_deref().and_then(Color::parse), last_switch })
+    Ok(Pointer {
+        active,
+        building: row.building.as_deref().and_then(Color::parse),
+        compare_only: row.compare_only,
+        last_switch,
+    })
 }
 
 /// Every read model's schemas by name: the one queries read, and the one being rebuilt.
@@ -129,6 +137,23 @@ async fn use_schema<P: Projection>(transaction: &mut PgConnection, color: Color)
 /// event; the rebuild worker does the rest. A rebuild already running is left as it is. Returns the
 /// schema being built.
 pub async fn request<P: Projection>(connection: &mut PgConnection, projection: &P) -> Result<Color, ProjectionError> {
+    start::<P>(connection, projection, false).await
+}
+
+/// Starts a recomputation of `projection` into the schema queries do not read, to compare with the live
+/// one and never switched to (cancel it when done). Refused while a rebuild runs.
+pub async fn recompute<P: Projection>(connection: &mut PgConnection, projection: &P) -> Result<Color, ProjectionError> {
+    if pointer(&mut *connection, P::NAME, "").await?.building.is_some() {
+        return Err(ProjectionError::Inconsistent(format!("a rebuild of {} is running", P::NAME)));
+    }
+    start::<P>(connection, projection, true).await
+}
+
+async fn start<P: Projection>(
+    connection: &mut PgConnection,
+    projection: &P,
+    compare_only: bool,
+) -> Result<Color, ProjectionError> {
     if !P::BLUE_GREEN {
         return Err(ProjectionError::Inconsistent(format!("{} is never rebuilt", P::NAME)));
     }
@@ -143,9 +168,10 @@ pub async fn request<P: Projection>(connection: &mut PgConnection, projection: &
     let name = checkpoint_name::<P>(Side::Rebuild);
     checkpoint::load(&mut transaction, &name, P::VERSION).await?;
     checkpoint::restart(&mut transaction, &name, P::VERSION).await?;
-    sqlx::query("UPDATE read_model_colors SET building = $2 WHERE name = $1")
+    sqlx::query("UPDATE read_model_colors SET building = $2, compare_only = $3 WHERE name = $1")
         .bind(P::NAME)
         .bind(color.as_str())
+        .bind(compare_only)
         .execute(&mut *transaction)
         .await?;
     transaction.commit().await?;
@@ -173,7 +199,8 @@ pub async fn switch<P: Projection>(connection: &mut PgConnection) -> Result<Opti
     let Some(to) = pointer(&mut *connection, P::NAME, "").await?.building else { return Ok(None) };
     sqlx::query("SELECT analyse_read_model($1, $2)").bind(P::NAME).bind(to.as_str()).execute(&mut *connection).await?;
     let mut transaction = connection.begin().await?;
-    if pointer(&mut transaction, P::NAME, "FOR UPDATE").await?.building != Some(to) {
+    let locked = pointer(&mut transaction, P::NAME, "FOR UPDATE").await?;
+    if locked.building != Some(to) || locked.compare_only {
         return Ok(None);
     }
     let rebuilt = checkpoint::read(&mut *transaction, &checkpoint_name::<P>(Side::Rebuild))
@@ -232,7 +259,7 @@ pub async fn cancel<P: Projection>(connection: &mut PgConnection, projection: &P
     let Some(building) = pointer(&mut transaction, P::NAME, "FOR UPDATE").await?.building else { return Ok(false) };
     use_schema::<P>(&mut transaction, building).await?;
     projection.reset(&mut transaction).await?;
-    sqlx::query("UPDATE read_model_colors SET building = NULL WHERE name = $1")
+    sqlx::query("UPDATE read_model_colors SET building = NULL, compare_only = false WHERE name = $1")
         .bind(P::NAME)
         .execute(&mut *transaction)
         .await?;
@@ -253,4 +280,59 @@ pub async fn drop_old<P: Projection>(connection: &mut PgConnection, projection: 
     projection.reset(&mut transaction).await?;
     transaction.commit().await?;
     Ok(old)
+}
+
+/// What a recomputation found against the live read model, table by table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    pub table: String,
+    /// Rows the live read model has and the recomputation does not, and the other way round.
+    pub only_live: i64,
+    pub only_recomputed: i64,
+    /// Up to five of each, as JSON.
+    pub examples: Vec<serde_json::Value>,
+}
+
+/// Compares the live read model with the finished recomputation (`recompute`), at one position of the
+/// log: `None` while the two stand at different positions (the caller waits and asks again), else
+/// the tables that differ (none: the read model is what the events make of it).
+pub async fn compare<P: Projection>(connection: &mut PgConnection) -> Result<Option<Vec<Difference>>, ProjectionError> {
+    let mut transaction = connection.begin().await?;
+    // Locked, the live side cannot move while the tables are compared.
+    let locked = pointer(&mut transaction, P::NAME, "FOR UPDATE").await?;
+    let Some(recomputed) = locked.building.filter(|_| locked.compare_only) else {
+        return Err(ProjectionError::Inconsistent(format!("no recomputation of {} runs", P::NAME)));
+    };
+    let live = checkpoint::read(&mut *transaction, P::NAME).await?.map(|status| status.log_position());
+    let rebuilt = checkpoint::read(&mut *transaction, &checkpoint_name::<P>(Side::Rebuild)).await?;
+    if live != rebuilt.map(|status| status.log_position()) {
+        return Ok(None);
+    }
+    let (live_schema, recomputed_schema) =
+        (format!("rm_{}_{}", P::NAME, locked.active), format!("rm_{}_{recomputed}", P::NAME));
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = $1 ORDER BY tablename")
+            .bind(&live_schema)
+            .fetch_all(&mut *transaction)
+            .await?;
+    let mut found = Vec::new();
+    for table in tables {
+        let (left, right) = (format!("{live_schema}.{table}"), format!("{recomputed_schema}.{table}"));
+        let count = |a: &str, b: &str| format!("SELECT count(*) FROM (TABLE {a} EXCEPT ALL TABLE {b}) d");
+        let only_live: i64 = sqlx::query_scalar(&count(&left, &right)).fetch_one(&mut *transaction).await?;
+        let only_recomputed: i64 = sqlx::query_scalar(&count(&right, &left)).fetch_one(&mut *transaction).await?;
+        if only_live + only_recomputed == 0 {
+            continue;
+        }
+        let examples = sqlx::query_scalar(&format!(
+            "(SELECT jsonb_build_object('only_live', row_to_json(d)) FROM (TABLE {left} EXCEPT ALL TABLE {right}) d LIMIT 5)
+             UNION ALL
+             (SELECT jsonb_build_object('only_recomputed', row_to_json(d)) FROM (TABLE {right} EXCEPT ALL TABLE {left}) d LIMIT 5)"
+        ))
+        .fetch_all(&mut *transaction)
+        .await?;
+        found.push(Difference { table, only_live, only_recomputed, examples });
+    }
+    transaction.commit().await?;
+    Ok(Some(found))
 }
