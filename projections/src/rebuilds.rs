@@ -27,17 +27,43 @@ pub enum Rebuildable {
     AuditTrail,
 }
 
+/// Evaluates `$body` with `$projection` bound to `$model`'s projection: each read model is a type of
+/// its own, so each arm is its own instance of the generic code in `$body`.
+macro_rules! with_projection {
+    ($model:expr, $projection:ident => $body:expr) => {
+        match $model {
+            Rebuildable::Jobs => {
+                let $projection = Jobs;
+                $body
+            }
+            Rebuildable::Downtime => {
+                let $projection = Stops;
+                $body
+            }
+            Rebuildable::Andon => {
+                let $projection = Calls;
+                $body
+            }
+            Rebuildable::Oee => {
+                let $projection = Oee;
+                $body
+            }
+            Rebuildable::AuditTrail => {
+                let $projection = AuditTrail;
+                $body
+            }
+        }
+    };
+}
+
 impl Rebuildable {
     pub const ALL: [Self; 5] = [Self::Jobs, Self::Downtime, Self::Andon, Self::Oee, Self::AuditTrail];
 
     pub fn name(self) -> &'static str {
-        match self {
-            Self::Jobs => Jobs::NAME,
-            Self::Downtime => Stops::NAME,
-            Self::Andon => Calls::NAME,
-            Self::Oee => Oee::NAME,
-            Self::AuditTrail => AuditTrail::NAME,
+        fn of<P: Projection>(_: &P) -> &'static str {
+            P::NAME
         }
+        with_projection!(self, projection => of(&projection))
     }
 
     pub fn parse(name: &str) -> Option<Self> {
@@ -45,13 +71,10 @@ impl Rebuildable {
     }
 
     fn version(self) -> i32 {
-        match self {
-            Self::Jobs => Jobs::VERSION,
-            Self::Downtime => Stops::VERSION,
-            Self::Andon => Calls::VERSION,
-            Self::Oee => Oee::VERSION,
-            Self::AuditTrail => AuditTrail::VERSION,
+        fn of<P: Projection>(_: &P) -> i32 {
+            P::VERSION
         }
+        with_projection!(self, projection => of(&projection))
     }
 }
 
@@ -96,19 +119,16 @@ pub async fn request(
     reason: Reason,
 ) -> Result<Color, RebuildError> {
     let pointer = colors::read(pool, model.name()).await?;
-    if let Some(building) = pointer.building {
-        return Ok(building);
+    match pointer.building {
+        // A comparison is never switched to: a rebuild waits for it to end.
+        Some(_) if pointer.compare_only => return Err(RebuildError::Running(model.name())),
+        Some(building) => return Ok(building),
+        None => {}
     }
     let into = pointer.active.other();
     record(pool, model, ReadModelCommand::RequestRebuild { into, version: model.version(), reason }, context).await?;
     let mut connection = pool.acquire().await?;
-    Ok(match model {
-        Rebuildable::Jobs => colors::request(&mut connection, &Jobs).await?,
-        Rebuildable::Downtime => colors::request(&mut connection, &Stops).await?,
-        Rebuildable::Andon => colors::request(&mut connection, &Calls).await?,
-        Rebuildable::Oee => colors::request(&mut connection, &Oee).await?,
-        Rebuildable::AuditTrail => colors::request(&mut connection, &AuditTrail).await?,
-    })
+    Ok(with_projection!(model, projection => colors::request(&mut connection, &projection).await?))
 }
 
 /// Starts a recomputation of `model` beside the live read model, to compare the two (`compare`); it is
@@ -127,38 +147,27 @@ pub async fn start_comparison(
     let reason = Reason::parse(&why).unwrap_or(reason);
     record(pool, model, ReadModelCommand::DropOld { color: pointer.active.other(), reason }, context).await?;
     let mut connection = pool.acquire().await?;
-    Ok(match model {
-        Rebuildable::Jobs => colors::recompute(&mut connection, &Jobs).await?,
-        Rebuildable::Downtime => colors::recompute(&mut connection, &Stops).await?,
-        Rebuildable::Andon => colors::recompute(&mut connection, &Calls).await?,
-        Rebuildable::Oee => colors::recompute(&mut connection, &Oee).await?,
-        Rebuildable::AuditTrail => colors::recompute(&mut connection, &AuditTrail).await?,
-    })
+    Ok(with_projection!(model, projection => colors::recompute(&mut connection, &projection).await?))
 }
 
 /// The differences between `model`'s live read model and its recomputation, once both stand at one
 /// position of the log (`None` until then).
 pub async fn compare(pool: &PgPool, model: Rebuildable) -> Result<Option<Vec<colors::Difference>>, RebuildError> {
     let mut connection = pool.acquire().await?;
-    Ok(match model {
-        Rebuildable::Jobs => colors::compare::<Jobs>(&mut connection).await?,
-        Rebuildable::Downtime => colors::compare::<Stops>(&mut connection).await?,
-        Rebuildable::Andon => colors::compare::<Calls>(&mut connection).await?,
-        Rebuildable::Oee => colors::compare::<Oee>(&mut connection).await?,
-        Rebuildable::AuditTrail => colors::compare::<AuditTrail>(&mut connection).await?,
-    })
+    Ok(with_projection!(model, projection => compare_of(&projection, &mut connection).await?))
+}
+
+async fn compare_of<P: Projection>(
+    _: &P,
+    connection: &mut sqlx::PgConnection,
+) -> Result<Option<Vec<colors::Difference>>, ProjectionError> {
+    colors::compare::<P>(connection).await
 }
 
 /// Ends a comparison: what was recomputed is emptied (it was never read).
 pub async fn end_comparison(pool: &PgPool, model: Rebuildable) -> Result<(), RebuildError> {
     let mut connection = pool.acquire().await?;
-    match model {
-        Rebuildable::Jobs => colors::cancel(&mut connection, &Jobs).await?,
-        Rebuildable::Downtime => colors::cancel(&mut connection, &Stops).await?,
-        Rebuildable::Andon => colors::cancel(&mut connection, &Calls).await?,
-        Rebuildable::Oee => colors::cancel(&mut connection, &Oee).await?,
-        Rebuildable::AuditTrail => colors::cancel(&mut connection, &AuditTrail).await?,
-    };
+    with_projection!(model, projection => colors::cancel(&mut connection, &projection).await?);
     Ok(())
 }
 
@@ -185,13 +194,7 @@ pub fn spawn_workers(
         }
         workers
     }
-    match model {
-        Rebuildable::Jobs => both(pool, Jobs, settings, stop, live),
-        Rebuildable::Downtime => both(pool, Stops, settings, stop, live),
-        Rebuildable::Andon => both(pool, Calls, settings, stop, live),
-        Rebuildable::Oee => both(pool, Oee, settings, stop, live),
-        Rebuildable::AuditTrail => both(pool, AuditTrail, settings, stop, live),
-    }
+    with_projection!(model, projection => both(pool, projection, settings, stop, live))
 }
 
 /// Asks for a rebuild of `P` when its read model was built by another version of its code than this
@@ -221,13 +224,7 @@ pub async fn cancel(
     }
     record(pool, model, ReadModelCommand::CancelRebuild { reason }, context).await?;
     let mut connection = pool.acquire().await?;
-    Ok(match model {
-        Rebuildable::Jobs => colors::cancel(&mut connection, &Jobs).await?,
-        Rebuildable::Downtime => colors::cancel(&mut connection, &Stops).await?,
-        Rebuildable::Andon => colors::cancel(&mut connection, &Calls).await?,
-        Rebuildable::Oee => colors::cancel(&mut connection, &Oee).await?,
-        Rebuildable::AuditTrail => colors::cancel(&mut connection, &AuditTrail).await?,
-    })
+    Ok(with_projection!(model, projection => colors::cancel(&mut connection, &projection).await?))
 }
 
 /// Empties the version queries no longer read (recorded first). Refused while a rebuild runs.
@@ -243,13 +240,7 @@ pub async fn drop_old(
     }
     record(pool, model, ReadModelCommand::DropOld { color: pointer.active.other(), reason }, context).await?;
     let mut connection = pool.acquire().await?;
-    Ok(match model {
-        Rebuildable::Jobs => colors::drop_old(&mut connection, &Jobs).await?,
-        Rebuildable::Downtime => colors::drop_old(&mut connection, &Stops).await?,
-        Rebuildable::Andon => colors::drop_old(&mut connection, &Calls).await?,
-        Rebuildable::Oee => colors::drop_old(&mut connection, &Oee).await?,
-        Rebuildable::AuditTrail => colors::drop_old(&mut connection, &AuditTrail).await?,
-    })
+    Ok(with_projection!(model, projection => colors::drop_old(&mut connection, &projection).await?))
 }
 
 /// Records the read model's last switch, once (the record knows which switches it holds). Called after
