@@ -1,14 +1,14 @@
-//! `ms5-replay`: tools for auditors and admins. Exit status 0 only when what was checked is clean; 1
-//! when it is not; 2 when the check could not be made (bad arguments, no database).
+//! `ms5-replay`: tools for auditors and admins. Exit status 0 only when what was checked is clean (or
+//! the work is done); 1 when it is not; 2 when the check could not be made (bad arguments, no database,
+//! an unknown read model). Each subcommand is a function of the library; this file parses and prints.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use commands::ledger::log_file::FileVerification;
-use std::io::Write;
-
 use replay_tools::{Database, export, log, rebuild, record, verify};
 
 #[derive(Debug, Parser)]
