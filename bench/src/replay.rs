@@ -55,20 +55,20 @@ pub async fn measure(pool: &PgPool, url: &str, empty_url: &str) -> anyhow::Resul
     let file = std::env::temp_dir().join(format!("ms5-bench-{}.ndjson", uuid::Uuid::now_v7()));
     eprintln!("replay: export to {}", file.display());
     let started = Instant::now();
-    replay_tools::export::to_file(&database, &file, None).await?;
+    replay_tools::export::to_file(&database, &file, None, true).await?;
     step("export to a file", started);
     let file_bytes = std::fs::metadata(&file)?.len();
 
     eprintln!("replay: verify the file offline");
     let started = Instant::now();
-    let verified = replay_tools::export::verify_file(&file, key.verifier()).await?;
+    let verified = replay_tools::export::verify_file(&file, key.verifier(), true).await?;
     anyhow::ensure!(verified.is_clean(), "the export does not verify: {:?}", verified.fault);
     step("verify the file offline", started);
 
     eprintln!("replay: import into an empty database");
     let empty = replay_tools::Database { database_url: empty_url.to_owned(), connect_timeout_seconds: 10 };
     let started = Instant::now();
-    let imported = replay_tools::export::import(&empty, &file, key.verifier()).await?;
+    let imported = replay_tools::export::import(&empty, &file, key.verifier(), true).await?;
     anyhow::ensure!(imported.is_clean(), "the import failed: {:?}", imported.fault);
     step("import into an empty database", started);
     std::fs::remove_file(&file).ok();

@@ -36,3 +36,16 @@ impl Database {
             .context("connecting to the database")
     }
 }
+
+/// A progress bar for long work: done of total with rate and time left, on the terminal's stderr;
+/// hidden when `quiet` (machine-readable output).
+pub fn progress_bar(quiet: bool, message: String) -> anyhow::Result<indicatif::ProgressBar> {
+    let bar = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(0) };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} events, {per_sec}, {eta} left")
+            .context("the progress bar")?
+            .progress_chars("=> "),
+    );
+    bar.set_message(message);
+    Ok(bar)
+}

@@ -316,7 +316,7 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
             Ok(verification.is_clean())
         }
         Command::Export { database, output, up_to } => {
-            let exported = export::to_file(database, output, *up_to).await?;
+            let exported = export::to_file(database, output, *up_to, cli.json).await?;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&exported)?);
             } else {
@@ -331,12 +331,12 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
             Ok(true)
         }
         Command::Import { file, database, verifier_key } => {
-            let report = export::import(database, file, &verify::verifier_key(verifier_key)?).await?;
+            let report = export::import(database, file, &verify::verifier_key(verifier_key)?, cli.json).await?;
             print_file_report(cli.json, &report, "imported")?;
             Ok(report.is_clean())
         }
         Command::VerifyExport { file, verifier_key } => {
-            let report = export::verify_file(file, &verify::verifier_key(verifier_key)?).await?;
+            let report = export::verify_file(file, &verify::verifier_key(verifier_key)?, cli.json).await?;
             print_file_report(cli.json, &report, "clean")?;
             Ok(report.is_clean())
         }

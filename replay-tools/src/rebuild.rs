@@ -10,7 +10,6 @@ use anyhow::Context;
 use commands::CommandContext;
 use domain::actor::{Actor, Role, UserId};
 use domain::values::{Name, Reason};
-use indicatif::{ProgressBar, ProgressStyle};
 use projections::engine::colors::Color;
 use projections::engine::worker::Settings;
 use projections::rebuilds::{self, Rebuildable};
@@ -104,13 +103,7 @@ pub async fn compare(database: &crate::Database, name: &str, reason: &str) -> an
 
 /// Shows the rebuild's progress until the pointer has switched to `into`.
 async fn follow(pool: &PgPool, model: Rebuildable, into: Color, quiet: bool) -> anyhow::Result<Rebuilt> {
-    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} events, {per_sec}, {eta} left")
-            .context("the progress bar")?
-            .progress_chars("=> "),
-    );
-    bar.set_message(format!("rebuilding {} into {into}", model.name()));
+    let bar = crate::progress_bar(quiet, format!("rebuilding {} into {into}", model.name()))?;
     loop {
         let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await?;
         bar.set_length(u64::try_from(total).unwrap_or_default());

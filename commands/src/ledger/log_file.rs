@@ -121,9 +121,17 @@ impl<W: Write> Lines<'_, W> {
     }
 }
 
+/// Told after each batch how many entries of how many are done, for a progress bar.
+pub type Progress<'a> = &'a mut (dyn FnMut(u64, u64) + Send);
+
 /// Writes the log's ledger entries 1..=`up_to` (default: every entry sealed when it starts) and the
 /// checkpoints among them to `out`. The file is written as it is read; `out` should be buffered.
-pub async fn export(pool: &PgPool, up_to: Option<u64>, out: &mut impl Write) -> Result<Exported, ExportError> {
+pub async fn export(
+    pool: &PgPool,
+    up_to: Option<u64>,
+    out: &mut impl Write,
+    progress: Progress<'_>,
+) -> Result<Exported, ExportError> {
     let sealed = rows::size(pool).await?;
     let up_to = up_to.map_or(sealed, |wanted| wanted.min(sealed));
     let last = i64::try_from(up_to).unwrap_or(i64::MAX);
@@ -175,6 +183,7 @@ pub async fn export(pool: &PgPool, up_to: Option<u64>, out: &mut impl Write) -> 
                 checkpoints += 1;
             }
         }
+        progress(entries, up_to);
     }
     let sha256 = hex::encode(lines.hasher.finalize());
     let trailer = Trailer { kind: "trailer".into(), entries, checkpoints, sha256: sha256.clone() };
@@ -246,14 +255,19 @@ impl Sink for Nowhere {
 
 /// Verifies an export file read from `input` with `key` alone: every line in order, every chain, the
 /// whole tree, every checkpoint where it stands, and the trailer's counts and digest.
-pub async fn verify_file(input: impl BufRead, key: &VerifierKey) -> Result<FileVerification, LedgerError> {
-    verify_into(input, key, &mut Nowhere).await
+pub async fn verify_file(
+    input: impl BufRead,
+    key: &VerifierKey,
+    progress: Progress<'_>,
+) -> Result<FileVerification, LedgerError> {
+    verify_into(input, key, &mut Nowhere, progress).await
 }
 
 async fn verify_into(
     input: impl BufRead,
     key: &VerifierKey,
     sink: &mut impl Sink,
+    progress: Progress<'_>,
 ) -> Result<FileVerification, LedgerError> {
     let mut report = FileVerification {
         lines: 0,
@@ -264,7 +278,7 @@ async fn verify_into(
         fault: None,
     };
     let mut chains = Chains::default();
-    let fault = scan(input, key, &mut chains, &mut report, sink).await?;
+    let fault = scan(input, key, &mut chains, &mut report, sink, progress).await?;
     report.entries_checked = chains.frontier.size();
     report.streams = chains.streams();
     report.fault = fault;
@@ -286,14 +300,19 @@ pub enum ImportError {
 /// events and the checkpoints are stored in one transaction, committed only when the whole file
 /// verified. The events get new positions and transaction ids, in ledger order; the sealer then seals
 /// them in that order, to the same ledger numbers and tree, which the imported checkpoints sign.
-pub async fn import(pool: &PgPool, input: impl BufRead, key: &VerifierKey) -> Result<FileVerification, ImportError> {
+pub async fn import(
+    pool: &PgPool,
+    input: impl BufRead,
+    key: &VerifierKey,
+    progress: Progress<'_>,
+) -> Result<FileVerification, ImportError> {
     let mut transaction = pool.begin().await?;
     let held: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&mut *transaction).await?;
     if held > 0 {
         return Err(ImportError::NotEmpty(held));
     }
     let mut sink = Store { transaction };
-    let report = verify_into(input, key, &mut sink).await?;
+    let report = verify_into(input, key, &mut sink, progress).await?;
     if report.is_clean() {
         sink.transaction.commit().await?;
     }
@@ -380,8 +399,10 @@ async fn scan(
     chains: &mut Chains,
     report: &mut FileVerification,
     sink: &mut impl Sink,
+    progress: Progress<'_>,
 ) -> Result<Option<FileFault>, LedgerError> {
     let mut hasher = Sha256::new();
+    let mut total = 0;
     let mut pending = Pending::default();
     let mut trailer_seen = false;
     for (number, text) in (1u64..).zip(input.lines()) {
@@ -393,7 +414,7 @@ async fn scan(
         let kind = serde_json::from_str::<Kind<'_>>(&text).map(|kind| kind.kind.to_owned());
         match (number, kind.as_deref()) {
             (1, Ok("header")) => match serde_json::from_str::<Header>(&text) {
-                Ok(header) if header.format == FORMAT && header.version == FORMAT_VERSION => {}
+                Ok(header) if header.format == FORMAT && header.version == FORMAT_VERSION => total = header.up_to,
                 Ok(header) => {
                     let detail =
                         format!("format {} version {}, not {FORMAT} {FORMAT_VERSION}", header.format, header.version);
@@ -409,10 +430,11 @@ async fn scan(
                 };
                 pending.rows.push(row);
                 pending.lines.push(number);
-                if pending.rows.len() >= BATCH
-                    && let Some(fault) = flush(chains, &mut pending, sink).await?
-                {
-                    return Ok(Some(fault));
+                if pending.rows.len() >= BATCH {
+                    if let Some(fault) = flush(chains, &mut pending, sink).await? {
+                        return Ok(Some(fault));
+                    }
+                    progress(chains.frontier.size(), total);
                 }
             }
             (_, Ok("checkpoint")) => {
