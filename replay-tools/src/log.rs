@@ -47,7 +47,8 @@ pub struct Replayed {
 const BATCH: i64 = 5_000;
 
 /// Hands each selected event to `each` as it is read, and returns the count and digest. The upper bound
-/// is the ledger's size when the replay starts.
+/// is the ledger's size when the replay starts. The next batch is read while this one is hashed, and
+/// the hashing runs on every core; the digest takes the events in ledger order.
 pub async fn replay(
     database: &crate::Database,
     selection: &Selection,
@@ -58,46 +59,27 @@ pub async fn replay(
     let last = selection.to_ledger.map_or(size, |to| i64::try_from(to).unwrap_or(i64::MAX).min(size));
     let mut after = selection.from_ledger.map_or(0, |from| i64::try_from(from).unwrap_or(i64::MAX) - 1).max(0);
     let (mut hasher, mut count) = (Sha256::new(), 0);
-    while after < last {
-        let batch: Vec<Replayed> = sqlx::query_as(
-            "SELECT l.ledger_number, e.event_id, e.aggregate_type, e.aggregate_id, e.sequence, e.event_type,
-                    e.event_version, e.recorded_at, e.metadata, e.payload
-             FROM ledger l JOIN events e ON e.position = l.position
-             WHERE l.ledger_number > $1 AND l.ledger_number <= $2 ORDER BY l.ledger_number LIMIT $3",
-        )
-        .bind(after)
-        .bind(last)
-        .bind(BATCH)
-        .fetch_all(&pool)
-        .await?;
-        if batch.is_empty() {
+    let mut next = (after < last).then(|| tokio::spawn(batch(pool.clone(), after, last)));
+    while let Some(reading) = next.take() {
+        let events = reading.await??;
+        let Some(batch_last) = events.last().map(|event| event.ledger_number) else {
             anyhow::bail!(
                 "the event sealed as ledger number {} is no longer in the log; run `ms5-replay verify`",
                 after + 1
             );
+        };
+        if let Some(gap) = events.iter().zip(after + 1..).find(|(event, expected)| event.ledger_number != *expected) {
+            anyhow::bail!(
+                "the event sealed as ledger number {} is no longer in the log; run `ms5-replay verify`",
+                gap.1
+            );
         }
-        for event in batch {
-            if event.ledger_number != after + 1 {
-                anyhow::bail!(
-                    "the event sealed as ledger number {} is no longer in the log; run `ms5-replay verify`",
-                    after + 1
-                );
-            }
-            after = event.ledger_number;
-            if !selected(selection, &event) {
-                continue;
-            }
-            hasher.update(hashed_bytes(&HashedEvent {
-                event_id: event.event_id,
-                aggregate_type: &event.aggregate_type,
-                aggregate_id: &event.aggregate_id,
-                sequence: u64::try_from(event.sequence).unwrap_or_default(),
-                event_type: &event.event_type,
-                event_version: u32::try_from(event.event_version).unwrap_or_default(),
-                payload: &event.payload,
-                metadata: &event.metadata,
-                recorded_at: event.recorded_at,
-            }));
+        after = batch_last;
+        next = (after < last).then(|| tokio::spawn(batch(pool.clone(), after, last)));
+        let chosen: Vec<Replayed> = events.into_iter().filter(|event| selected(selection, event)).collect();
+        let hashed = tokio::task::spawn_blocking(move || canonical_all(chosen)).await??;
+        for (event, canonical) in hashed {
+            hasher.update(canonical);
             hasher.update(b"\n");
             count += 1;
             each(&event)?;
@@ -105,6 +87,54 @@ pub async fn replay(
     }
     pool.close().await;
     Ok(Summary { count, digest: hex::encode(hasher.finalize()), up_to: u64::try_from(after).unwrap_or_default() })
+}
+
+/// The sealed events after ledger number `after`, up to `last`, one batch.
+async fn batch(pool: sqlx::PgPool, after: i64, last: i64) -> Result<Vec<Replayed>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT l.ledger_number, e.event_id, e.aggregate_type, e.aggregate_id, e.sequence, e.event_type,
+                e.event_version, e.recorded_at, e.metadata, e.payload
+         FROM ledger l JOIN events e ON e.position = l.position
+         WHERE l.ledger_number > $1 AND l.ledger_number <= $2 ORDER BY l.ledger_number LIMIT $3",
+    )
+    .bind(after)
+    .bind(last)
+    .bind(BATCH)
+    .fetch_all(&pool)
+    .await
+}
+
+/// Each event with its canonical bytes, computed on every core, in the order given. A part that did
+/// not finish is an error: a missing event would change the digest silently.
+fn canonical_all(events: Vec<Replayed>) -> anyhow::Result<Vec<(Replayed, Vec<u8>)>> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let size = events.len().div_ceil(cores).max(1);
+    let bytes = std::thread::scope(|scope| {
+        let parts: Vec<_> = events
+            .chunks(size)
+            .map(|part| scope.spawn(move || part.iter().map(canonical).collect::<Vec<_>>()))
+            .collect();
+        let mut bytes = Vec::with_capacity(events.len());
+        for part in parts {
+            bytes.extend(part.join().map_err(|_| anyhow::anyhow!("a hashing thread panicked"))?);
+        }
+        anyhow::Ok(bytes)
+    })?;
+    Ok(events.into_iter().zip(bytes).collect())
+}
+
+fn canonical(event: &Replayed) -> Vec<u8> {
+    hashed_bytes(&HashedEvent {
+        event_id: event.event_id,
+        aggregate_type: &event.aggregate_type,
+        aggregate_id: &event.aggregate_id,
+        sequence: u64::try_from(event.sequence).unwrap_or_default(),
+        event_type: &event.event_type,
+        event_version: u32::try_from(event.event_version).unwrap_or_default(),
+        payload: &event.payload,
+        metadata: &event.metadata,
+        recorded_at: event.recorded_at,
+    })
 }
 
 fn selected(selection: &Selection, event: &Replayed) -> bool {
