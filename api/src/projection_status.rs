@@ -2,10 +2,8 @@
 //! whether it stopped at an event it cannot apply, and which session holds the commit-order horizon back.
 //! Served to administrators and rendered into `/metrics`.
 
-use projections::engine::checkpoint::{self, Status};
-use projections::engine::colors;
 use projections::engine::horizon::{HorizonHolder, horizon};
-use projections::engine::worker::{Owner, owners};
+use projections::engine::worker::Owner;
 use serde::Serialize;
 use sqlx::PgPool;
 use utoipa::ToSchema;
@@ -84,40 +82,28 @@ impl From<HorizonHolder> for HorizonSession {
 
 /// Every projection's status, with its lag, speed and owner.
 pub async fn statuses(pool: &PgPool) -> Result<Vec<ProjectionStatus>, sqlx::Error> {
-    let all = checkpoint::all(pool).await?;
-    let speeds = checkpoint::events_per_second(pool).await?;
-    let names: Vec<&str> = all.iter().map(|status| status.name.as_str()).collect();
-    let mut owners = owners(pool, &names).await?;
     let horizon = horizon(pool).await?;
-    let mut schemas = std::collections::HashMap::new();
-    for (name, active, building) in colors::all(pool).await? {
-        schemas.insert(colors::rebuild_checkpoint(&name), building);
-        schemas.insert(name, Some(active));
-    }
-    let mut statuses = Vec::new();
-    for status in all {
-        let lag = checkpoint::lag(pool, &status).await?;
-        let (events_per_second, owner) =
-            (speeds.get(&status.name).copied().unwrap_or_default(), owners.remove(&status.name));
-        let Status { name, version, transaction_id, position, events_applied, failed_position, error } = status;
-        let state = if failed_position.is_some() { "stopped" } else { "running" };
-        let held_back_by = horizon.held_by.clone().filter(|_| lag.events > 0).map(HorizonSession::from);
-        statuses.push(ProjectionStatus {
-            schema: schemas.get(&name).copied().flatten(),
-            name,
-            version,
-            state,
-            transaction_id,
-            position,
-            events_applied,
-            lag_events: lag.events,
-            lag_seconds: lag.seconds,
-            events_per_second,
-            owner: owner.map(Instance::from),
-            failed_position,
-            error,
-            held_back_by,
-        });
-    }
-    Ok(statuses)
+    Ok(projections::status::all(pool)
+        .await?
+        .into_iter()
+        .map(|status| {
+            let held_back_by = horizon.held_by.clone().filter(|_| status.lag_events > 0).map(HorizonSession::from);
+            ProjectionStatus {
+                name: status.name,
+                schema: status.schema,
+                version: status.version,
+                state: if status.stopped { "stopped" } else { "running" },
+                transaction_id: status.transaction_id,
+                position: status.position,
+                events_applied: status.events_applied,
+                lag_events: status.lag_events,
+                lag_seconds: status.lag_seconds,
+                events_per_second: status.events_per_second,
+                owner: status.owner.map(Instance::from),
+                failed_position: status.failed_position,
+                error: status.error,
+                held_back_by,
+            }
+        })
+        .collect())
 }

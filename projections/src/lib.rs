@@ -27,6 +27,7 @@ pub mod processes;
 pub mod read_models;
 pub mod rebuilds;
 pub mod sealing;
+pub mod status;
 
 pub use engine::projection::{Projection, ProjectionError};
 

@@ -258,22 +258,21 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&status)?);
             } else {
-                for model in &status {
-                    let live = model.live.as_ref();
-                    let rebuilding = match (&model.pointer.building, &model.rebuild) {
-                        (Some(color), Some(rebuild)) => {
-                            format!("; rebuilding into {color}: {} events", rebuild.events_applied)
-                        }
-                        _ => String::new(),
+                for worker in &status {
+                    let schema = worker.schema.map_or_else(String::new, |schema| format!(" in {schema}"));
+                    let owner = worker.owner.as_ref().map_or("no instance", |owner| owner.application_name.as_str());
+                    let state = match &worker.error {
+                        Some(error) => format!("STOPPED at {}: {error}", worker.failed_position.unwrap_or_default()),
+                        None => "running".to_owned(),
                     };
                     println!(
-                        "{}: queries read {}, version {}, {} events applied{}{rebuilding}",
-                        model.read_model.name(),
-                        model.pointer.active,
-                        live.map_or(0, |live| live.version),
-                        live.map_or(0, |live| live.events_applied),
-                        live.and_then(|live| live.error.as_ref())
-                            .map_or(String::new(), |error| format!(", STOPPED: {error}"))
+                        "{}{schema}: version {}, {} events applied, {} behind ({:.1} s), {:.0} events/s, run by {owner}; {state}",
+                        worker.name,
+                        worker.version,
+                        worker.events_applied,
+                        worker.lag_events,
+                        worker.lag_seconds,
+                        worker.events_per_second,
                     );
                 }
             }

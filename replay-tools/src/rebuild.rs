@@ -129,10 +129,11 @@ async fn follow(pool: &PgPool, model: Rebuildable, into: Color, quiet: bool) -> 
     }
 }
 
-/// Every blue/green read model's status: the schema queries read, a running rebuild's progress.
-pub async fn status(database: &crate::Database) -> anyhow::Result<Vec<rebuilds::Status>> {
+/// Every worker's status (the read models, their rebuilds, the sealer): schema, version, position,
+/// lag, speed, owner, state.
+pub async fn status(database: &crate::Database) -> anyhow::Result<Vec<projections::status::WorkerStatus>> {
     let pool = database.connect().await?;
-    let status = rebuilds::status(&pool).await;
+    let status = projections::status::all(&pool).await;
     pool.close().await;
     Ok(status?)
 }
