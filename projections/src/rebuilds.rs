@@ -11,7 +11,7 @@ use domain::values::{Name, Reason};
 use serde::Serialize;
 use sqlx::PgPool;
 
-use crate::engine::colors::{self, Color, Pointer};
+use crate::engine::colors::{self, Color, Pointer, Switched};
 use crate::engine::projection::{Projection, ProjectionError};
 use crate::engine::{checkpoint, worker};
 use crate::read_models::{andon::Calls, audit::AuditTrail, downtime::Stops, jobs::Jobs, oee::Oee};
@@ -200,10 +200,16 @@ pub fn spawn_workers(
 /// Asks for a rebuild of `P` when its read model was built by another version of its code than this
 /// one (recorded, as the rebuilder's, with both versions); the old version answers until the switch.
 /// Returns the schema being built, if it asked.
-pub async fn request_if_outdated<P: Projection>(pool: &PgPool) -> Result<Option<Color>, RebuildError> {
+pub async fn request_if_outdated<P: Projection>(
+    pool: &PgPool,
+    pointer: &Pointer,
+) -> Result<Option<Color>, RebuildError> {
     let Some(model) = Rebuildable::parse(P::NAME) else { return Ok(None) };
+    if pointer.building.is_some() {
+        return Ok(None);
+    }
     let Some(live) = checkpoint::read(pool, P::NAME).await? else { return Ok(None) };
-    if live.version == P::VERSION || colors::read(pool, P::NAME).await?.building.is_some() {
+    if live.version == P::VERSION {
         return Ok(None);
     }
     let reason =
@@ -243,12 +249,11 @@ pub async fn drop_old(
     Ok(with_projection!(model, projection => colors::drop_old(&mut connection, &projection).await?))
 }
 
-/// Records the read model's last switch, once (the record knows which switches it holds). Called after
-/// each switch, and again by the idle rebuild worker, so that a switch whose record was interrupted is
-/// recorded all the same.
-pub async fn record_switch<P: Projection>(pool: &PgPool) -> Result<(), RebuildError> {
+/// Records a switch of `P`'s read model, once (the record knows which switches it holds). Called after
+/// each switch, and by the idle rebuild worker for a switch it has not seen recorded, so that a switch
+/// whose record was interrupted is recorded all the same.
+pub async fn record_switch<P: Projection>(pool: &PgPool, switched: &Switched) -> Result<(), RebuildError> {
     let Some(model) = Rebuildable::parse(P::NAME) else { return Ok(()) };
-    let Some(switched) = colors::read(pool, P::NAME).await?.last_switch else { return Ok(()) };
     let command = ReadModelCommand::RecordSwitch {
         to: switched.to,
         version: switched.version,
@@ -257,31 +262,4 @@ pub async fn record_switch<P: Projection>(pool: &PgPool) -> Result<(), RebuildEr
         switched_at: switched.at,
     };
     record(pool, model, command, &CommandContext::new(rebuilder())).await
-}
-
-/// Where a read model stands: which schema queries read, the live side's checkpoint, and a running
-/// rebuild's.
-#[derive(Debug, Clone, Serialize)]
-pub struct Status {
-    pub read_model: Rebuildable,
-    #[serde(flatten)]
-    pub pointer: Pointer,
-    pub live: Option<checkpoint::Status>,
-    /// While a rebuild runs: its checkpoint (events applied so far, where it failed if it did).
-    pub rebuild: Option<checkpoint::Status>,
-}
-
-/// Every blue/green read model's status.
-pub async fn status(pool: &PgPool) -> Result<Vec<Status>, RebuildError> {
-    let mut found = Vec::new();
-    for model in Rebuildable::ALL {
-        let pointer = colors::read(pool, model.name()).await?;
-        let live = checkpoint::read(pool, model.name()).await?;
-        let rebuild = match pointer.building {
-            Some(_) => checkpoint::read(pool, &colors::rebuild_checkpoint(model.name())).await?,
-            None => None,
-        };
-        found.push(Status { read_model: model, pointer, live, rebuild });
-    }
-    Ok(found)
 }

@@ -10,7 +10,8 @@ use anyhow::Context;
 use commands::CommandContext;
 use domain::actor::{Actor, Role, UserId};
 use domain::values::{Name, Reason};
-use projections::engine::colors::Color;
+use projections::engine::checkpoint;
+use projections::engine::colors::{self, Color};
 use projections::engine::worker::Settings;
 use projections::rebuilds::{self, Rebuildable};
 use serde::Serialize;
@@ -101,29 +102,32 @@ pub async fn compare(database: &crate::Database, name: &str, reason: &str) -> an
     compared
 }
 
-/// Shows the rebuild's progress until the pointer has switched to `into`.
+/// Shows the rebuild's progress until the pointer has switched to `into`, against the log's length when
+/// it began (counted once: a count of a long log on every refresh would cost more than the rebuild).
 async fn follow(pool: &PgPool, model: Rebuildable, into: Color, quiet: bool) -> anyhow::Result<Rebuilt> {
     let bar = crate::progress_bar(quiet, format!("rebuilding {} into {into}", model.name()))?;
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await?;
+    bar.set_length(u64::try_from(total).unwrap_or_default());
+    let rebuild_checkpoint = colors::rebuild_checkpoint(model.name());
     loop {
-        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await?;
-        bar.set_length(u64::try_from(total).unwrap_or_default());
-        let status = rebuilds::status(pool).await?.into_iter().find(|status| status.read_model == model);
-        let Some(status) = status else { anyhow::bail!("no read model {}", model.name()) };
-        if let Some(rebuild) = &status.rebuild {
-            bar.set_position(u64::try_from(rebuild.events_applied).unwrap_or_default());
+        let pointer = colors::read(pool, model.name()).await?;
+        if pointer.active == into && pointer.building.is_none() {
+            let events_applied = pointer.last_switch.map_or(0, |switch| switch.events_applied);
+            bar.finish_with_message(format!("{} rebuilt; queries read {into}", model.name()));
+            return Ok(Rebuilt { read_model: model, schema: into, events_applied });
+        }
+        if pointer.building.is_none() {
+            bar.abandon();
+            anyhow::bail!("the rebuild of {} was cancelled", model.name());
+        }
+        if let Some(rebuild) = checkpoint::read(pool, &rebuild_checkpoint).await? {
+            let applied = u64::try_from(rebuild.events_applied).unwrap_or_default();
+            bar.set_length(bar.length().unwrap_or_default().max(applied));
+            bar.set_position(applied);
             if let (Some(position), Some(error)) = (rebuild.failed_position, &rebuild.error) {
                 bar.abandon();
                 anyhow::bail!("the rebuild stopped at the event at position {position}: {error}");
             }
-        }
-        if status.pointer.active == into && status.pointer.building.is_none() {
-            let events_applied = status.pointer.last_switch.map_or(0, |switch| switch.events_applied);
-            bar.finish_with_message(format!("{} rebuilt; queries read {into}", model.name()));
-            return Ok(Rebuilt { read_model: model, schema: into, events_applied });
-        }
-        if status.pointer.building.is_none() {
-            bar.abandon();
-            anyhow::bail!("the rebuild of {} was cancelled", model.name());
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

@@ -108,21 +108,26 @@ pub async fn read(pool: &PgPool, name: &str) -> Result<Pointer, ProjectionError>
 }
 
 /// Points the transaction's unqualified table names at the schema `side` writes; false when that side
-/// has no schema now (no rebuild runs, or it was switched or cancelled since the batch was read).
+/// has no schema now (no rebuild runs, or it was switched or cancelled since the batch was read). One
+/// statement: it runs before every batch.
 pub async fn enter<P: Projection>(transaction: &mut PgConnection, side: Side) -> Result<bool, ProjectionError> {
     if !P::BLUE_GREEN {
         return Ok(side == Side::Live);
     }
-    let pointer = pointer(&mut *transaction, P::NAME, "FOR SHARE").await?;
-    let color = match side {
-        Side::Live => pointer.active,
-        Side::Rebuild => match pointer.building {
-            Some(color) => color,
-            None => return Ok(false),
-        },
-    };
-    use_schema::<P>(transaction, color).await?;
-    Ok(true)
+    let schema: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT CASE WHEN color IS NOT NULL
+                     THEN set_config('search_path', format('rm_%s_%s, public', name, color), true) END
+         FROM (SELECT name, CASE WHEN $2 THEN building ELSE active END AS color
+               FROM read_model_colors WHERE name = $1 FOR SHARE) pointer",
+    )
+    .bind(P::NAME)
+    .bind(side == Side::Rebuild)
+    .fetch_optional(transaction)
+    .await?;
+    match schema {
+        None => Err(ProjectionError::Inconsistent(format!("no read model {}", P::NAME))),
+        Some(schema) => Ok(schema.is_some()),
+    }
 }
 
 async fn use_schema<P: Projection>(transaction: &mut PgConnection, color: Color) -> Result<(), sqlx::Error> {

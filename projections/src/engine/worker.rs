@@ -274,17 +274,24 @@ async fn run_owned<P: Projection>(
         }
     };
     let mut backoff = Backoff::default();
+    // The last switch this worker saw recorded: the record is asked again only for a newer one.
+    let mut recorded: Option<chrono::DateTime<chrono::Utc>> = None;
     while !stopping(stop) {
         if side == Side::Rebuild {
             match colors::read(pool, P::NAME).await {
                 Ok(pointer) if pointer.building.is_some() => {}
                 // Nothing to rebuild: look again now and then, not at every append; a switch whose
                 // record was interrupted is recorded meanwhile.
-                Ok(_) => {
-                    if let Err(error) = crate::rebuilds::record_switch::<P>(pool).await {
-                        tracing::warn!(projection = P::NAME, %error, "cannot record the last switch yet");
+                Ok(pointer) => {
+                    if let Some(switched) = pointer.last_switch.filter(|switched| Some(switched.at) != recorded) {
+                        match crate::rebuilds::record_switch::<P>(pool, &switched).await {
+                            Ok(()) => recorded = Some(switched.at),
+                            Err(error) => {
+                                tracing::warn!(projection = P::NAME, %error, "cannot record the last switch yet")
+                            }
+                        }
                     }
-                    match crate::rebuilds::request_if_outdated::<P>(pool).await {
+                    match crate::rebuilds::request_if_outdated::<P>(pool, &pointer).await {
                         Ok(Some(_)) => continue,
                         Ok(None) => {}
                         Err(error) => {
@@ -309,10 +316,13 @@ async fn run_owned<P: Projection>(
             }
             // Caught up with the log: the rebuilt schema is ready for queries.
             Ok(0) if side == Side::Rebuild => match colors::switch::<P>(connection).await {
-                Ok(Some(_)) => {
+                Ok(Some(switched)) => {
                     backoff.reset();
-                    if let Err(error) = crate::rebuilds::record_switch::<P>(pool).await {
-                        tracing::warn!(projection = P::NAME, %error, "cannot record the switch yet; retrying while idle");
+                    match crate::rebuilds::record_switch::<P>(pool, &switched).await {
+                        Ok(()) => recorded = Some(switched.at),
+                        Err(error) => {
+                            tracing::warn!(projection = P::NAME, %error, "cannot record the switch yet; retrying while idle")
+                        }
                     }
                 }
                 Ok(None) => backoff.reset(),

@@ -60,7 +60,8 @@ async fn at_14_the_jobs_read_model_is_the_fold_of_each_stream_and_a_rebuild_give
         .await
         .unwrap();
     fixture.caught_up(&Jobs).await;
-    let asked = projections::rebuilds::request_if_outdated::<Jobs>(&fixture.app).await.unwrap();
+    let pointer = projections::engine::colors::read(&fixture.app, "jobs").await.unwrap();
+    let asked = projections::rebuilds::request_if_outdated::<Jobs>(&fixture.app, &pointer).await.unwrap();
     assert_eq!(asked, Some(projections::engine::colors::Color::Green));
     let reason: String = sqlx::query_scalar(
         "SELECT metadata->>'reason' FROM events WHERE aggregate_type = 'read_model' AND event_type = 'RebuildRequested'",
