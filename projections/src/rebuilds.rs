@@ -110,6 +110,21 @@ async fn record(
     Ok(())
 }
 
+/// Records an act on `model` that `pointer` shows it may take, after the last switch if the rebuild
+/// worker has not recorded that yet: the record keeps the order in which things happened.
+async fn record_act(
+    pool: &PgPool,
+    model: Rebuildable,
+    pointer: &Pointer,
+    command: ReadModelCommand,
+    context: &CommandContext,
+) -> Result<(), RebuildError> {
+    if let Some(switched) = &pointer.last_switch {
+        record_switched(pool, model, switched).await?;
+    }
+    record(pool, model, command, context).await
+}
+
 /// Starts a rebuild of `model` (recorded first, with who and why); a rebuild already running is left
 /// as it is and not recorded again. Returns the schema being built.
 pub async fn request(
@@ -126,7 +141,8 @@ pub async fn request(
         None => {}
     }
     let into = pointer.active.other();
-    record(pool, model, ReadModelCommand::RequestRebuild { into, version: model.version(), reason }, context).await?;
+    let command = ReadModelCommand::RequestRebuild { into, version: model.version(), reason };
+    record_act(pool, model, &pointer, command, context).await?;
     let mut connection = pool.acquire().await?;
     Ok(with_projection!(model, projection => colors::request(&mut connection, &projection).await?))
 }
@@ -145,7 +161,8 @@ pub async fn start_comparison(
     }
     let why = format!("emptied to recompute {} and compare: {reason}", model.name());
     let reason = Reason::parse(&why).unwrap_or(reason);
-    record(pool, model, ReadModelCommand::DropOld { color: pointer.active.other(), reason }, context).await?;
+    record_act(pool, model, &pointer, ReadModelCommand::DropOld { color: pointer.active.other(), reason }, context)
+        .await?;
     let mut connection = pool.acquire().await?;
     Ok(with_projection!(model, projection => colors::recompute(&mut connection, &projection).await?))
 }
@@ -225,10 +242,11 @@ pub async fn cancel(
     context: &CommandContext,
     reason: Reason,
 ) -> Result<bool, RebuildError> {
-    if colors::read(pool, model.name()).await?.building.is_none() {
+    let pointer = colors::read(pool, model.name()).await?;
+    if pointer.building.is_none() {
         return Ok(false);
     }
-    record(pool, model, ReadModelCommand::CancelRebuild { reason }, context).await?;
+    record_act(pool, model, &pointer, ReadModelCommand::CancelRebuild { reason }, context).await?;
     let mut connection = pool.acquire().await?;
     Ok(with_projection!(model, projection => colors::cancel(&mut connection, &projection).await?))
 }
@@ -244,7 +262,8 @@ pub async fn drop_old(
     if pointer.building.is_some() {
         return Err(RebuildError::Running(model.name()));
     }
-    record(pool, model, ReadModelCommand::DropOld { color: pointer.active.other(), reason }, context).await?;
+    record_act(pool, model, &pointer, ReadModelCommand::DropOld { color: pointer.active.other(), reason }, context)
+        .await?;
     let mut connection = pool.acquire().await?;
     Ok(with_projection!(model, projection => colors::drop_old(&mut connection, &projection).await?))
 }
@@ -253,7 +272,14 @@ pub async fn drop_old(
 /// each switch, and by the idle rebuild worker for a switch it has not seen recorded, so that a switch
 /// whose record was interrupted is recorded all the same.
 pub async fn record_switch<P: Projection>(pool: &PgPool, switched: &Switched) -> Result<(), RebuildError> {
-    let Some(model) = Rebuildable::parse(P::NAME) else { return Ok(()) };
+    match Rebuildable::parse(P::NAME) {
+        Some(model) => record_switched(pool, model, switched).await,
+        None => Ok(()),
+    }
+}
+
+/// Records `switched` on `model`'s record unless it holds it already.
+async fn record_switched(pool: &PgPool, model: Rebuildable, switched: &Switched) -> Result<(), RebuildError> {
     let command = ReadModelCommand::RecordSwitch {
         to: switched.to,
         version: switched.version,
