@@ -55,6 +55,7 @@ pub async fn measure(pool: &PgPool, ids: &[String], duration: Duration) -> anyho
         interval: Duration::from_secs(30),
         directory: None,
         keeper: None,
+        witness: None,
     };
     let workers =
         projections::spawn_all(pool, projections::engine::worker::Settings::default(), Some(checkpoints), &stopped);

@@ -9,6 +9,7 @@ pub mod log;
 pub mod rebuild;
 pub mod record;
 pub mod verify;
+pub mod witness;
 
 use std::time::Duration;
 

@@ -6,10 +6,12 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use commands::ledger::log_file::FileVerification;
-use replay_tools::{Database, export, log, rebuild, record, verify};
+use commands::ledger::witness::WitnessKey;
+use replay_tools::{Database, export, log, rebuild, record, verify, witness};
 
 #[derive(Debug, Parser)]
 #[command(version, about = "MS5 Floor tools for auditors and admins")]
@@ -130,6 +132,30 @@ enum Command {
         /// The verifier key (`name+id+key`), or a file holding it.
         #[arg(long, env = "MS5_VERIFIER_KEY")]
         verifier_key: String,
+    },
+    /// Run a witness: cosign the log's checkpoints over HTTP (C2SP tlog-witness, `POST /add-checkpoint`)
+    /// when, and only when, each extends the last one it accepted, kept in its state file.
+    Witness {
+        /// The witness's private key (`ms5-replay witness-key`).
+        #[arg(long)]
+        key_file: PathBuf,
+        /// The verifier key of the log followed (`name+id+key`), or a file holding it.
+        #[arg(long, env = "MS5_VERIFIER_KEY")]
+        log_key: String,
+        /// Where the witness keeps the last checkpoint it accepted.
+        #[arg(long)]
+        state: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:7380")]
+        listen: std::net::SocketAddr,
+    },
+    /// Make a witness key: the private key is written to a new file (mode 0600), the verifier key, which
+    /// the service and auditors are given, is printed.
+    WitnessKey {
+        /// The witness's name (no spaces, no `+`), e.g. `witness.example.org/plant-1`.
+        name: String,
+        /// The file for the private key; it must not exist yet.
+        #[arg(long)]
+        output: PathBuf,
     },
     /// Verify an export file offline, with the verifier key alone: every chain, the tree, every
     /// checkpoint where it stands, the trailer; the first bad line is named.
@@ -333,6 +359,26 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
             let report = export::import(database, file, &verify::verifier_key(verifier_key)?, cli.json).await?;
             print_file_report(cli.json, &report, "imported")?;
             Ok(report.is_clean())
+        }
+        Command::Witness { key_file, log_key, state, listen } => {
+            let key = std::fs::read_to_string(key_file).with_context(|| format!("reading {}", key_file.display()))?;
+            witness::serve(witness::Settings {
+                key: WitnessKey::parse(&key).context("the witness key")?,
+                log: verify::verifier_key(log_key)?,
+                state: state.clone(),
+                listen: *listen,
+            })
+            .await?;
+            Ok(true)
+        }
+        Command::WitnessKey { name, output } => {
+            let verifier = witness::new_key(name, output)?;
+            if cli.json {
+                println!("{}", serde_json::json!({ "verifier_key": verifier, "private_key_file": output }));
+            } else {
+                println!("{verifier}");
+            }
+            Ok(true)
         }
         Command::VerifyExport { file, verifier_key } => {
             let report = export::verify_file(file, &verify::verifier_key(verifier_key)?, cli.json).await?;

@@ -80,6 +80,7 @@ impl TestApp {
             interval: Duration::from_millis(200),
             directory: None,
             keeper: None,
+            witness: None,
         };
         projections::spawn_all(
             &self.pool,

@@ -12,6 +12,7 @@ pub mod rows;
 pub mod seal;
 pub mod tree;
 pub mod verify;
+pub mod witness;
 
 pub use checkpoint::{CheckpointError, SealKey, SignedCheckpoint, VerifierKey};
 pub use tree::{Digest, TreeError, TreeHead};

@@ -146,3 +146,50 @@ pub async fn sealed_at(
             .await?;
     Ok(rows.into_iter().map(|(position, number, leaf)| (position, (number, leaf))).collect())
 }
+
+/// A witness's cosignature of a stored checkpoint (migration `ledger_cosignatures`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredCosignature {
+    pub tree_size: i64,
+    pub witness: String,
+    pub cosigned_at: DateTime<Utc>,
+    /// The signature line; appended to the checkpoint's note it gives the cosigned checkpoint.
+    pub signature: String,
+}
+
+/// Stores a cosignature once; the same witness cosigning the same checkpoint again changes nothing.
+pub async fn insert_cosignature(
+    executor: impl PgExecutor<'_>,
+    cosignature: &StoredCosignature,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO ledger_cosignatures (tree_size, witness, cosigned_at, signature) VALUES ($1, $2, $3, $4)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(cosignature.tree_size)
+    .bind(&cosignature.witness)
+    .bind(cosignature.cosigned_at)
+    .bind(&cosignature.signature)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// The cosignatures of the checkpoints of sizes `sizes`, by size and witness.
+pub async fn cosignatures(executor: impl PgExecutor<'_>, sizes: &[i64]) -> Result<Vec<StoredCosignature>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT tree_size, witness, cosigned_at, signature FROM ledger_cosignatures WHERE tree_size = ANY($1)
+         ORDER BY tree_size, witness",
+    )
+    .bind(sizes)
+    .fetch_all(executor)
+    .await
+}
+
+/// The largest checkpoint `witness` cosigned.
+pub async fn last_cosigned(executor: impl PgExecutor<'_>, witness: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT max(tree_size) FROM ledger_cosignatures WHERE witness = $1")
+        .bind(witness)
+        .fetch_one(executor)
+        .await
+}

@@ -1,6 +1,7 @@
 //! Signed checkpoints of the ledger's tree: at most `interval` apart while the ledger grows, and at every
-//! shift end, written by one instance at a time with the seal key, which the database never holds. Each new checkpoint can
-//! also be written to a directory and pushed to a URL (`keeper`), for a keeper outside the database.
+//! shift end, written by one instance at a time with the seal key, which the database never holds. Each
+//! new checkpoint can also be written to a directory and pushed to a URL (`keeper`), for a keeper outside
+//! the database, and sent to a witness to cosign (`witness`).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -26,7 +27,9 @@ pub struct Settings {
     /// Where each new checkpoint is also written, as `<tree size>.checkpoint`.
     pub directory: Option<PathBuf>,
     /// Where each new checkpoint is also sent (`keeper`).
-    pub keeper: Option<super::keeper::KeeperUrl>,
+    pub keeper: Option<super::HttpUrl>,
+    /// The witness asked to cosign each new checkpoint (`witness`).
+    pub witness: Option<super::witness::Witness>,
 }
 
 /// Runs until `stop`: whenever the ledger has grown past the newest checkpoint and either `interval`
@@ -37,7 +40,10 @@ pub async fn run(pool: PgPool, settings: Settings, mut stop: watch::Receiver<boo
     let mut shifts = ShiftEnds::default();
     let (newest, pushed) = watch::channel(None);
     if let Some(url) = settings.keeper.clone() {
-        tokio::spawn(super::keeper::run(url, pushed, stop.clone()));
+        tokio::spawn(super::keeper::run(url, pushed.clone(), stop.clone()));
+    }
+    if let Some(witness) = settings.witness.clone() {
+        tokio::spawn(super::witness::run(pool.clone(), witness, pushed, stop.clone()));
     }
     while let Some(mut connection) = ownership::owned(&pool, NAME, tick, &mut stop).await {
         let mut last_signed: Option<Instant> = None;
@@ -60,7 +66,7 @@ pub async fn run(pool: PgPool, settings: Settings, mut stop: watch::Receiver<boo
                     Ok(Some(checkpoint)) => {
                         tracing::debug!(size = checkpoint.head.size, shift_ended, "ledger checkpoint signed");
                         last_signed = Some(Instant::now());
-                        newest.send_replace(Some(checkpoint.text));
+                        newest.send_replace(Some(checkpoint));
                     }
                     Ok(None) => {}
                     Err(error) if error_lost_connection(&error) => {

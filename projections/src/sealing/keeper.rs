@@ -11,35 +11,19 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use commands::ledger::SignedCheckpoint;
+
+use super::HttpUrl;
+
 /// A keeper that does not answer within this long is retried.
 const TIMEOUT: Duration = Duration::from_secs(10);
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 const LAST_RETRY: Duration = Duration::from_secs(60);
 
-/// Where a keeper takes checkpoints: an `http://` URL (this build speaks no TLS itself).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeeperUrl(reqwest::Url);
-
-impl KeeperUrl {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let url = reqwest::Url::parse(text).map_err(|error| format!("not a URL: {error}"))?;
-        if url.scheme() != "http" {
-            return Err("the keeper's URL must be http:// (the checkpoint is signed; a proxy may add TLS)".into());
-        }
-        Ok(Self(url))
-    }
-}
-
-impl std::fmt::Display for KeeperUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
 /// Sends every checkpoint `newest` is given to `url` (a POST with the checkpoint's text), until `stop`.
 pub async fn run(
-    KeeperUrl(url): KeeperUrl,
-    mut newest: watch::Receiver<Option<String>>,
+    HttpUrl(url): HttpUrl,
+    mut newest: watch::Receiver<Option<SignedCheckpoint>>,
     mut stop: watch::Receiver<bool>,
 ) {
     let client = match reqwest::Client::builder().timeout(TIMEOUT).build() {
@@ -50,7 +34,7 @@ pub async fn run(
         }
     };
     'newest: loop {
-        let text = newest.borrow_and_update().clone();
+        let text = newest.borrow_and_update().as_ref().map(|checkpoint| checkpoint.text.clone());
         if let Some(text) = text {
             let mut retry = FIRST_RETRY;
             while let Err(error) = push(&client, &url, &text).await {

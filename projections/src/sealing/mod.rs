@@ -6,12 +6,34 @@
 
 pub mod checkpoints;
 pub mod keeper;
+pub mod witness;
 
 use commands::event_log::RecordedEvent;
 use commands::ledger::LedgerError;
 use sqlx::PgConnection;
 
 use crate::engine::projection::{ChangedLines, Projection, ProjectionError};
+
+/// Where checkpoints are sent: an `http://` URL (this build speaks no TLS itself; what is sent is
+/// signed, and a proxy may add TLS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpUrl(reqwest::Url);
+
+impl HttpUrl {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let url = reqwest::Url::parse(text).map_err(|error| format!("not a URL: {error}"))?;
+        if url.scheme() != "http" {
+            return Err("the URL must be http:// (what is sent is signed; a proxy may add TLS)".into());
+        }
+        Ok(Self(url))
+    }
+}
+
+impl std::fmt::Display for HttpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// Seals the log, as a projection: the worker gives it batches in commit order, exactly once, and
 /// commits its ledger rows with its checkpoint.

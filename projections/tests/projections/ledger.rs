@@ -178,7 +178,8 @@ async fn at_15_each_new_checkpoint_reaches_a_keeper_by_http_even_after_the_keepe
         key: key.clone(),
         interval: Duration::from_millis(100),
         directory: None,
-        keeper: Some(projections::sealing::keeper::KeeperUrl::parse(&url).unwrap()),
+        keeper: Some(projections::sealing::HttpUrl::parse(&url).unwrap()),
+        witness: None,
     };
     let writer = tokio::spawn(projections::sealing::checkpoints::run(fixture.app.clone(), settings, stopped));
     let store = fixture.jobs();
@@ -201,7 +202,7 @@ async fn at_15_each_new_checkpoint_reaches_a_keeper_by_http_even_after_the_keepe
     let stored = rows::latest_checkpoint(&fixture.app).await.unwrap().unwrap();
     assert_eq!(stored.tree_size, 8, "checkpointing went on while the keeper refused");
     assert!(newest.starts_with("ms5-floor/test\n8\n"), "the checkpoint's own text: {newest}");
-    assert!(projections::sealing::keeper::KeeperUrl::parse("https://keeper.example/").is_err(), "no TLS here");
+    assert!(projections::sealing::HttpUrl::parse("https://keeper.example/").is_err(), "no TLS here");
 }
 
 #[tokio::test]
@@ -215,6 +216,7 @@ async fn at_15_checkpoints_are_signed_while_events_arrive_each_consistent_with_t
         interval: Duration::from_millis(100),
         directory: Some(directory.clone()),
         keeper: None,
+        witness: None,
     };
     let writer = tokio::spawn(projections::sealing::checkpoints::run(fixture.app.clone(), settings, stopped));
     let store = fixture.jobs();
@@ -442,6 +444,7 @@ async fn at_15_a_checkpoint_is_signed_when_a_shift_ends_long_before_the_interval
         interval: Duration::from_secs(3600),
         directory: None,
         keeper: None,
+        witness: None,
     };
     let writer = tokio::spawn(projections::sealing::checkpoints::run(fixture.app.clone(), settings, stopped));
     signed(&fixture, 2).await;

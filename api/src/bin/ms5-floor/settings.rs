@@ -75,8 +75,16 @@ pub struct Settings {
     pub checkpoint_dir: Option<PathBuf>,
     /// An http:// URL to which every new checkpoint is also sent (POST, the checkpoint's text), for a
     /// keeper outside the database; retried until taken or replaced by a newer one.
-    #[arg(long, env = "MS5_CHECKPOINT_URL", value_parser = projections::sealing::keeper::KeeperUrl::parse)]
-    pub checkpoint_url: Option<projections::sealing::keeper::KeeperUrl>,
+    #[arg(long, env = "MS5_CHECKPOINT_URL", value_parser = projections::sealing::HttpUrl::parse)]
+    pub checkpoint_url: Option<projections::sealing::HttpUrl>,
+    /// A witness's http:// base URL: every new checkpoint is sent to `<url>/add-checkpoint` to be
+    /// cosigned (C2SP tlog-witness), and its cosignature is stored with the checkpoint. Needs
+    /// `MS5_WITNESS_KEY`.
+    #[arg(long, env = "MS5_WITNESS_URL", value_parser = projections::sealing::HttpUrl::parse, requires = "witness_key")]
+    pub witness_url: Option<projections::sealing::HttpUrl>,
+    /// The witness's verifier key (`name+id+key`, cosignature/v1), which every cosignature must check with.
+    #[arg(long, env = "MS5_WITNESS_KEY", value_parser = parse_witness_key, requires = "witness_url")]
+    pub witness_key: Option<commands::ledger::witness::WitnessVerifierKey>,
     /// How far ahead of this server's clock a source timestamp may be before it is refused.
     #[arg(long, env = "MS5_SOURCE_TIME_TOLERANCE_SECONDS", default_value_t = 300)]
     pub source_time_tolerance_seconds: u64,
@@ -117,4 +125,8 @@ impl Settings {
             ..api::ServiceSettings::default()
         }
     }
+}
+
+fn parse_witness_key(text: &str) -> Result<commands::ledger::witness::WitnessVerifierKey, String> {
+    commands::ledger::witness::WitnessVerifierKey::parse(text).map_err(|error| error.to_string())
 }

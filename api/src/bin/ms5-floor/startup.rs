@@ -68,6 +68,11 @@ async fn serve(
                 interval: std::time::Duration::from_secs(settings.checkpoint_interval_seconds),
                 directory: settings.checkpoint_dir.clone(),
                 keeper: settings.checkpoint_url.clone(),
+                witness: settings
+                    .witness_url
+                    .clone()
+                    .zip(settings.witness_key.clone())
+                    .map(|(url, key)| projections::sealing::witness::Witness { url, key }),
             });
             projections::spawn_all(&pool, projections::engine::worker::Settings::default(), checkpoints, &stopped)
         }
