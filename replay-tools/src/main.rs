@@ -110,6 +110,10 @@ enum Command {
         /// A signed checkpoint kept outside the database: the log must still extend it.
         #[arg(long)]
         external_checkpoint: Option<PathBuf>,
+        /// A witness's verifier key (or a file holding it): its stored cosignatures must check.
+        /// Repeatable.
+        #[arg(long)]
+        witness_key: Vec<String>,
     },
     /// Export the event log to a portable file (NDJSON in ledger order, with the signed checkpoints).
     Export {
@@ -320,25 +324,43 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
             }
             Ok(report.valid)
         }
-        Command::Verify { database, verifier_key, external_checkpoint } => {
+        Command::Verify { database, verifier_key, external_checkpoint, witness_key } => {
             let key = verify::verifier_key(verifier_key)?;
-            let verification = verify::database(database, &key, external_checkpoint.as_deref()).await?;
+            let witnesses =
+                witness_key.iter().map(|given| verify::witness_key(given)).collect::<Result<Vec<_>, _>>()?;
+            let verified = verify::database(database, &key, external_checkpoint.as_deref(), &witnesses).await?;
             if cli.json {
-                println!("{}", serde_json::to_string_pretty(&verification)?);
-            } else if let Some(fault) = &verification.fault {
+                println!("{}", serde_json::to_string_pretty(&verified)?);
+                return Ok(verified.is_clean());
+            }
+            let log = &verified.log;
+            if let Some(fault) = &log.fault {
                 let at = fault.ledger_number.map_or_else(String::new, |number| format!(" at ledger number {number}"));
                 println!("FAILED{at}: {:?}: {}", fault.kind, fault.detail);
             } else {
                 println!(
                     "clean: {} entries in {} streams, {} checkpoints; {} entries after the newest checkpoint, {} events not sealed yet",
-                    verification.entries_checked,
-                    verification.streams,
-                    verification.checkpoints_checked,
-                    verification.entries_after_newest_checkpoint,
-                    verification.unsealed_events
+                    log.entries_checked,
+                    log.streams,
+                    log.checkpoints_checked,
+                    log.entries_after_newest_checkpoint,
+                    log.unsealed_events
                 );
             }
-            Ok(verification.is_clean())
+            for witness in &verified.witnesses {
+                match &witness.bad {
+                    Some((size, why)) => {
+                        println!("witness {}: BAD cosignature of checkpoint {size}: {why}", witness.witness)
+                    }
+                    None => println!(
+                        "witness {}: {} cosignatures check; the newest covers {}",
+                        witness.witness,
+                        witness.cosignatures_checked,
+                        witness.newest_cosigned.map_or_else(|| "nothing".to_owned(), |size| format!("{size} entries"))
+                    ),
+                }
+            }
+            Ok(verified.is_clean())
         }
         Command::Export { database, output, up_to } => {
             let exported = export::to_file(database, output, *up_to, cli.json).await?;

@@ -6,7 +6,8 @@ use std::path::Path;
 use anyhow::Context;
 use commands::ledger::VerifierKey;
 use commands::ledger::proof::EventProof;
-use commands::ledger::verify::Verification;
+use commands::ledger::verify::{Verification, Witnessed};
+use commands::ledger::witness::WitnessVerifierKey;
 use serde::Serialize;
 
 /// A verifier key given as its text or as a file holding it.
@@ -45,17 +46,44 @@ pub fn proof_file(file: &Path, key: &VerifierKey) -> anyhow::Result<ProofReport>
     })
 }
 
-/// Verifies the log in the database at `url`, optionally against a checkpoint kept outside it.
+/// A witness verifier key given as its text or as a file holding it.
+pub fn witness_key(given: &str) -> anyhow::Result<WitnessVerifierKey> {
+    let text = if Path::new(given).is_file() {
+        std::fs::read_to_string(given).with_context(|| format!("reading {given}"))?
+    } else {
+        given.to_owned()
+    };
+    WitnessVerifierKey::parse(&text).context("the witness key")
+}
+
+/// The log's verification and, for each witness given, its cosignatures'.
+#[derive(Debug, Serialize)]
+pub struct Verified {
+    #[serde(flatten)]
+    pub log: Verification,
+    pub witnesses: Vec<Witnessed>,
+}
+
+impl Verified {
+    pub fn is_clean(&self) -> bool {
+        self.log.is_clean() && self.witnesses.iter().all(|witness| witness.bad.is_none())
+    }
+}
+
+/// Verifies the log in the database, optionally against a checkpoint kept outside it, and the stored
+/// cosignatures of `witnesses`.
 pub async fn database(
     database: &crate::Database,
     key: &VerifierKey,
     external: Option<&Path>,
-) -> anyhow::Result<Verification> {
+    witnesses: &[WitnessVerifierKey],
+) -> anyhow::Result<Verified> {
     let external = external
         .map(|file| std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display())))
         .transpose()?;
     let pool = database.connect().await?;
-    let verification = commands::ledger::verify::verify(&pool, key, external.as_deref()).await?;
+    let log = commands::ledger::verify::verify(&pool, key, external.as_deref()).await?;
+    let witnesses = commands::ledger::verify::cosignatures(&pool, witnesses).await?;
     pool.close().await;
-    Ok(verification)
+    Ok(Verified { log, witnesses })
 }

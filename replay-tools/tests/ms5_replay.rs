@@ -21,15 +21,31 @@ struct Sealed {
 
 /// Three Andon calls raised, sealed and checkpointed.
 async fn sealed() -> Sealed {
+    sealed_by(SealKey::parse(&SealKey::generate("ms5-floor/test").unwrap()).unwrap()).await
+}
+
+/// Three Andon calls raised, sealed and checkpointed with `key`.
+async fn sealed_by(key: SealKey) -> Sealed {
     let database = testkit::fresh_database().await;
     let app = commands::database::application_pool(&database.url, 4).await.unwrap();
+    raise(&app, &["c-1", "c-2", "c-3"]).await;
+    let mut connection = app.acquire().await.unwrap();
+    seal_all(&mut connection, 3).await;
+    seal::write_checkpoint(&mut connection, &key, chrono::Utc::now()).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("ms5-replay-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    Sealed { database, key, dir }
+}
+
+/// Raises an Andon call of each id.
+async fn raise(app: &sqlx::PgPool, calls: &[&str]) {
     let store = PgEventStore::<AndonCall>::new(app.clone(), StoreSettings::default());
     let context = CommandContext::new(Actor {
         user_id: UserId::from_uuid(uuid::Uuid::from_u128(7)),
         printed_name: Name::parse("Olga Operator").unwrap(),
         role: Role::Operator,
     });
-    for call in ["c-1", "c-2", "c-3"] {
+    for call in calls {
         let raise = AndonCommand::Raise {
             line: LineId::parse("plant-1/packing/L3").unwrap(),
             station: StationId::parse("st-1").unwrap(),
@@ -39,16 +55,9 @@ async fn sealed() -> Sealed {
         };
         execute(&store, call, raise, &context).await.unwrap();
     }
-    let key = SealKey::parse(&SealKey::generate("ms5-floor/test").unwrap()).unwrap();
-    let mut connection = app.acquire().await.unwrap();
-    seal_all(&mut connection, 3).await;
-    seal::write_checkpoint(&mut connection, &key, chrono::Utc::now()).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("ms5-replay-{}", uuid::Uuid::now_v7()));
-    std::fs::create_dir_all(&dir).unwrap();
-    Sealed { database, key, dir }
 }
 
-/// Seals the log's first `count` events (as the service's sealer would).
+/// Seals the log up to its first `count` events (as the service's sealer would), past those sealed.
 async fn seal_all(connection: &mut sqlx::PgConnection, count: u64) {
     // The horizon is cluster-wide: other tests' open transactions can hold the reader back a while.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -59,7 +68,14 @@ async fn seal_all(connection: &mut sqlx::PgConnection, count: u64) {
         let events = commands::event_log::read_committed_batch(&mut *connection, after, 100).await.unwrap();
         if let Some(last) = events.last() {
             after = last.log_position();
-            sealed = seal::seal(connection, &events).await.unwrap();
+            let positions: Vec<i64> = events.iter().map(|event| event.position).collect();
+            let known = commands::ledger::rows::sealed_at(&mut *connection, &positions).await.unwrap();
+            let fresh: Vec<_> = events.into_iter().filter(|event| !known.contains_key(&event.position)).collect();
+            sealed = if fresh.is_empty() {
+                commands::ledger::rows::size(&mut *connection).await.unwrap()
+            } else {
+                seal::seal(connection, &fresh).await.unwrap()
+            };
         }
     }
 }
@@ -384,4 +400,164 @@ async fn a_read_model_compared_with_its_recomputation_shows_a_row_changed_behind
     assert!(difference["examples"].to_string().contains("critical"), "{difference}");
     let pointer = projections::engine::colors::read(&owner, "andon").await.unwrap();
     assert_eq!((pointer.active.as_str(), pointer.building), ("blue", None), "a comparison never switches");
+}
+
+/// A witness run as `ms5-replay witness`, and the address it listens on.
+struct RunningWitness {
+    process: std::process::Child,
+    url: String,
+}
+
+impl Drop for RunningWitness {
+    fn drop(&mut self) {
+        self.process.kill().ok();
+        self.process.wait().ok();
+    }
+}
+
+fn start_witness(key_file: &std::path::Path, log_key: &str, state: &std::path::Path) -> RunningWitness {
+    use std::io::BufRead as _;
+    let mut process = Command::new(env!("CARGO_BIN_EXE_ms5-replay"))
+        .args(["witness", "--key-file", key_file.to_str().unwrap(), "--log-key", log_key])
+        .args(["--state", state.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(process.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let address = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("the witness said {line:?}"));
+    RunningWitness { process, url: format!("http://{address}") }
+}
+
+/// An add-checkpoint request to the witness at `url`: its status and body.
+async fn add_checkpoint(url: &str, request: &commands::ledger::witness::AddCheckpoint) -> (u16, String) {
+    let response =
+        reqwest::Client::new().post(format!("{url}/add-checkpoint")).body(request.to_text()).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// The cosignatures stored in the database at `url`: size and witness.
+async fn stored_cosignatures(url: &str) -> Vec<(i64, String)> {
+    let pool = commands::database::application_pool(url, 1).await.unwrap();
+    sqlx::query_as("SELECT tree_size, witness FROM ledger_cosignatures ORDER BY tree_size")
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn at_14_a_witness_cosigns_a_log_that_grew_refuses_a_rewritten_one_and_remembers_across_a_kill() {
+    use commands::ledger::witness::AddCheckpoint;
+    use commands::ledger::{rows, tree};
+    let sealed = sealed().await;
+    let verifier = sealed.key.verifier().as_str().to_owned();
+    let key_file = sealed.dir.join("witness.key");
+    let (status, witness_key) = replay(&["witness-key", "witness.test/w1", "--output", key_file.to_str().unwrap()]);
+    assert_eq!(status, 0, "{witness_key}");
+    let witness_key = witness_key.trim().to_owned();
+    assert!(witness_key.starts_with("witness.test/w1+"), "{witness_key}");
+    let (status, _) = replay(&["witness-key", "witness.test/w1", "--output", key_file.to_str().unwrap()]);
+    assert_eq!(status, 2, "an existing key file is never overwritten");
+    let state = sealed.dir.join("witness-state.json");
+    let mut witness = start_witness(&key_file, &verifier, &state);
+
+    // The service's side: each checkpoint handed over is cosigned, the second from a consistency proof.
+    let app = commands::database::application_pool(&sealed.database.url, 4).await.unwrap();
+    let settings = projections::sealing::witness::Witness {
+        url: projections::sealing::HttpUrl::parse(&witness.url).unwrap(),
+        key: commands::ledger::witness::WitnessVerifierKey::parse(&witness_key).unwrap(),
+    };
+    let (newest, checkpoints) = tokio::sync::watch::channel(None);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let asking = tokio::spawn(projections::sealing::witness::run(app.clone(), settings, checkpoints, stopped));
+    let checkpoint_of = |size: i64| {
+        let app = app.clone();
+        async move {
+            let stored = rows::checkpoint_covering(&app, size).await.unwrap().unwrap();
+            commands::ledger::SignedCheckpoint { head: stored.head().unwrap(), text: stored.note }
+        }
+    };
+    let cosigned = |size: i64| {
+        let url = sealed.database.url.clone();
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while stored_cosignatures(&url).await.last().is_none_or(|(last, _)| *last < size) {
+                assert!(std::time::Instant::now() < deadline, "no cosignature of checkpoint {size}");
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    };
+    newest.send_replace(Some(checkpoint_of(3).await));
+    cosigned(3).await;
+    raise(&app, &["c-4", "c-5"]).await;
+    let mut connection = app.acquire().await.unwrap();
+    seal_all(&mut connection, 5).await;
+    seal::write_checkpoint(&mut connection, &sealed.key, chrono::Utc::now()).await.unwrap();
+    newest.send_replace(Some(checkpoint_of(5).await));
+    cosigned(5).await;
+    stop.send_replace(true);
+    asking.await.unwrap();
+    let witness_name = "witness.test/w1".to_owned();
+    assert_eq!(stored_cosignatures(&sealed.database.url).await, vec![(3, witness_name.clone()), (5, witness_name)]);
+    let (status, out) = replay(&[
+        "verify",
+        "--database-url",
+        &sealed.database.url,
+        "--verifier-key",
+        &verifier,
+        "--witness-key",
+        &witness_key,
+    ]);
+    assert_eq!(status, 0, "{out}");
+    assert!(out.contains("witness witness.test/w1: 2 cosignatures check; the newest covers 5 entries"), "{out}");
+
+    // A cosignature edited by a superuser no longer checks.
+    let owner = sealed.database.owner_pool().await;
+    let mut transaction = owner.begin().await.unwrap();
+    sqlx::query("SET LOCAL session_replication_role = replica").execute(&mut *transaction).await.unwrap();
+    sqlx::query("UPDATE ledger_cosignatures SET signature = replace(signature, 'A', 'B') WHERE tree_size = 3")
+        .execute(&mut *transaction)
+        .await
+        .unwrap();
+    transaction.commit().await.unwrap();
+    let (status, out) = replay(&[
+        "--json",
+        "verify",
+        "--database-url",
+        &sealed.database.url,
+        "--verifier-key",
+        &verifier,
+        "--witness-key",
+        &witness_key,
+    ]);
+    assert_eq!(status, 1, "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["witnesses"][0]["bad"][0], 3, "{out}");
+
+    // The witness killed and started again still holds the checkpoint of 5 entries.
+    witness.process.kill().unwrap();
+    witness.process.wait().unwrap();
+    let witness = start_witness(&key_file, &verifier, &state);
+
+    // The same log rewritten: another history under the same seal key, longer than what the witness
+    // holds. The witness names what it holds, and no proof from there leads to the rewritten tree.
+    let rewritten = sealed_by(sealed.key.clone()).await;
+    let other = commands::database::application_pool(&rewritten.database.url, 2).await.unwrap();
+    raise(&other, &["r-4", "r-5", "r-6"]).await;
+    let mut connection = other.acquire().await.unwrap();
+    seal_all(&mut connection, 6).await;
+    let forged = seal::write_checkpoint(&mut connection, &sealed.key, chrono::Utc::now()).await.unwrap().unwrap();
+    assert_eq!(forged.head.size, 6);
+    let from_nothing = AddCheckpoint { old_size: 0, proof: Vec::new(), checkpoint: forged.text.clone() };
+    assert_eq!(add_checkpoint(&witness.url, &from_nothing).await, (409, "5\n".to_owned()));
+    let wanted = tree::needed(|hashes| tree::consistency_proof(6, 5, hashes));
+    let proof = tree::consistency_proof(6, 5, &rows::hashes(&other, &wanted).await.unwrap()).unwrap();
+    let (status, body) =
+        add_checkpoint(&witness.url, &AddCheckpoint { old_size: 5, proof, checkpoint: forged.text.clone() }).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("does not show that the log only grew from 5 entries to 6"), "{body}");
+    let kept: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let held = sealed.key.verifier().open(kept["checkpoint"].as_str().unwrap()).unwrap();
+    assert_eq!(held.head, checkpoint_of(5).await.head, "the witness still holds the true log's checkpoint");
+    assert!(stored_cosignatures(&rewritten.database.url).await.is_empty());
 }

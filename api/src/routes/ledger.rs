@@ -81,17 +81,46 @@ pub struct CheckpointView {
     pub signed_at: DateTime<Utc>,
     /// The C2SP signed note: origin, size, root (base64), a blank line, the signatures.
     pub note: String,
+    /// Witnesses' cosignatures, each checked with its witness's key when it was stored.
+    pub cosignatures: Vec<CosignatureView>,
 }
 
-impl From<rows::StoredCheckpoint> for CheckpointView {
-    fn from(stored: rows::StoredCheckpoint) -> Self {
-        Self {
-            tree_size: stored.tree_size,
-            root_hash: hex::encode(stored.root_hash),
-            signed_at: stored.signed_at,
-            note: stored.note,
-        }
-    }
+/// A witness's cosignature (C2SP cosignature/v1) of a checkpoint.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CosignatureView {
+    /// The witness key's name.
+    pub witness: String,
+    /// The time the witness states in its cosignature.
+    pub cosigned_at: DateTime<Utc>,
+    /// The signature line; appended to `note` it gives the cosigned checkpoint.
+    pub signature: String,
+}
+
+/// The checkpoints with their cosignatures.
+async fn with_cosignatures(
+    pool: &sqlx::PgPool,
+    stored: Vec<rows::StoredCheckpoint>,
+) -> Result<Vec<CheckpointView>, sqlx::Error> {
+    let sizes: Vec<i64> = stored.iter().map(|checkpoint| checkpoint.tree_size).collect();
+    let mut cosignatures = rows::cosignatures(pool, &sizes).await?.into_iter().peekable();
+    Ok(stored
+        .into_iter()
+        .map(|checkpoint| {
+            let mut view = CheckpointView {
+                tree_size: checkpoint.tree_size,
+                root_hash: hex::encode(checkpoint.root_hash),
+                signed_at: checkpoint.signed_at,
+                note: checkpoint.note,
+                cosignatures: Vec::new(),
+            };
+            // Both are in size order.
+            while let Some(cosignature) = cosignatures.next_if(|cosignature| cosignature.tree_size == view.tree_size) {
+                let rows::StoredCosignature { witness, cosigned_at, signature, .. } = cosignature;
+                view.cosignatures.push(CosignatureView { witness, cosigned_at, signature });
+            }
+            view
+        })
+        .collect())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -106,17 +135,22 @@ async fn checkpoints(call: QueryCall, query: web::Query<CheckpointPage>) -> Resu
     authorize(&call.principal, AUDIT_LEDGER, Target::Anywhere)?;
     let after = i64::try_from(query.after_size.unwrap_or(0)).unwrap_or(i64::MAX);
     let page = rows::checkpoints(&call.app.pool, after, page_limit(query.limit)).await?;
-    Ok(HttpResponse::Ok().json(Checkpoints { checkpoints: page.into_iter().map(CheckpointView::from).collect() }))
+    Ok(HttpResponse::Ok().json(Checkpoints { checkpoints: with_cosignatures(&call.app.pool, page).await? }))
 }
 
-/// The newest signed checkpoint, as the C2SP signed note alone.
+/// The newest signed checkpoint, as the C2SP signed note alone, with the witnesses' cosignatures after
+/// the log's signature.
 #[utoipa::path(tag = "ledger", responses(
     (status = 200, content_type = "text/plain", body = String), QueryErrors, RecordNotFound))]
 #[get("/api/v1/ledger/checkpoints/latest")]
 async fn latest_checkpoint(call: QueryCall) -> Result<HttpResponse, ApiError> {
     authorize(&call.principal, AUDIT_LEDGER, Target::Anywhere)?;
     match rows::latest_checkpoint(&call.app.pool).await? {
-        Some(latest) => Ok(HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(latest.note)),
+        Some(latest) => {
+            let cosignatures = rows::cosignatures(&call.app.pool, &[latest.tree_size]).await?;
+            let note = cosignatures.into_iter().fold(latest.note, |note, cosignature| note + &cosignature.signature);
+            Ok(HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(note))
+        }
         None => Err(ApiError::not_found("checkpoint", "(none signed yet)")),
     }
 }

@@ -17,6 +17,7 @@ use super::LedgerError;
 use super::checkpoint::{SignedCheckpoint, VerifierKey};
 use super::rows::{self, StoredCheckpoint};
 use super::tree::{self, Digest, Frontier};
+use super::witness::WitnessVerifierKey;
 use crate::canonical::{self, HashedEvent, StreamHash};
 
 const BATCH: i64 = 5_000;
@@ -507,4 +508,51 @@ fn hash_one(work: &Work) -> Hashed {
         None
     };
     Hashed { leaf, fault }
+}
+
+/// What one witness's stored cosignatures show. Clean when `bad` is `None`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Witnessed {
+    pub witness: String,
+    pub cosignatures_checked: u64,
+    /// The largest checkpoint the witness cosigned.
+    pub newest_cosigned: Option<u64>,
+    /// The first cosignature that does not check with the witness's key: its checkpoint's size and why.
+    pub bad: Option<(u64, String)>,
+}
+
+/// Checks every stored cosignature of each of `witnesses` against the checkpoint it is stored with,
+/// with that witness's key. A cosignature by a witness not given is not checked.
+pub async fn cosignatures(pool: &PgPool, witnesses: &[WitnessVerifierKey]) -> Result<Vec<Witnessed>, LedgerError> {
+    let mut reports = Vec::new();
+    for key in witnesses {
+        let mut report =
+            Witnessed { witness: key.name().to_owned(), cosignatures_checked: 0, newest_cosigned: None, bad: None };
+        let mut after = 0_i64;
+        'pages: loop {
+            let page: Vec<(i64, String, String)> = sqlx::query_as(
+                "SELECT c.tree_size, c.note, s.signature FROM ledger_cosignatures s
+                 JOIN ledger_checkpoints c USING (tree_size)
+                 WHERE s.witness = $1 AND s.tree_size > $2 ORDER BY s.tree_size LIMIT $3",
+            )
+            .bind(key.name())
+            .bind(after)
+            .bind(BATCH)
+            .fetch_all(pool)
+            .await?;
+            let Some(last) = page.last().map(|(size, _, _)| *size) else { break };
+            for (size, note, signature) in page {
+                let size_u64 = u64::try_from(size).unwrap_or_default();
+                if let Err(error) = key.check(&format!("{note}{signature}")) {
+                    report.bad = Some((size_u64, error.to_string()));
+                    break 'pages;
+                }
+                report.cosignatures_checked += 1;
+                report.newest_cosigned = Some(size_u64);
+            }
+            after = last;
+        }
+        reports.push(report);
+    }
+    Ok(reports)
 }
