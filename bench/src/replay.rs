@@ -55,7 +55,7 @@ pub async fn measure(pool: &PgPool, url: &str, empty_url: &str) -> anyhow::Resul
     let file = std::env::temp_dir().join(format!("ms5-bench-{}.ndjson", uuid::Uuid::now_v7()));
     eprintln!("replay: export to {}", file.display());
     let started = Instant::now();
-    replay_tools::export::to_file(&database, &file, None, true).await?;
+    replay_tools::export::to_file(&database, &file, (None, None), true).await?;
     step("export to a file", started);
     let file_bytes = std::fs::metadata(&file)?.len();
 

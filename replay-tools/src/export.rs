@@ -21,14 +21,14 @@ fn follow(bar: &indicatif::ProgressBar) -> impl FnMut(u64, u64) + Send + '_ {
 pub async fn to_file(
     database: &crate::Database,
     output: &Path,
-    up_to: Option<u64>,
+    range: (Option<u64>, Option<u64>),
     quiet: bool,
 ) -> anyhow::Result<Exported> {
     let file = std::fs::File::create_new(output).with_context(|| format!("creating {}", output.display()))?;
     let pool = database.connect().await?;
     let mut out = BufWriter::new(file);
     let bar = crate::progress_bar(quiet, format!("exporting to {}", output.display()))?;
-    let exported = commands::ledger::log_file::export(&pool, up_to, &mut out, &mut follow(&bar)).await;
+    let exported = commands::ledger::log_file::export(&pool, range.0, range.1, &mut out, &mut follow(&bar)).await;
     bar.finish_and_clear();
     pool.close().await;
     exported.with_context(|| format!("exporting to {}", output.display()))

@@ -122,13 +122,18 @@ enum Command {
         /// The file to write; it must not exist yet.
         #[arg(long)]
         output: PathBuf,
+        /// The first ledger number to export (default 1). A file that starts later holds the edge of
+        /// the tree before it: it verifies alone, and imports into a database whose log it continues.
+        #[arg(long)]
+        from: Option<u64>,
         /// The last ledger number to export (default: every entry sealed when the export starts).
         #[arg(long)]
         up_to: Option<u64>,
     },
-    /// Restore an export file into an empty database, verifying it as `verify-export` does; nothing is
-    /// stored unless the whole file verifies. Start the service on the database afterwards: it seals the
-    /// events again to the same ledger numbers and rebuilds every read model.
+    /// Restore an export file into an empty database, or into one whose log the file continues (an
+    /// export `--from` its next ledger number), verifying it as `verify-export` does; nothing is stored
+    /// unless the whole file verifies. The service seals the events again to the same ledger numbers and
+    /// rebuilds every read model.
     Import {
         file: PathBuf,
         #[command(flatten)]
@@ -362,8 +367,8 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
             }
             Ok(verified.is_clean())
         }
-        Command::Export { database, output, up_to } => {
-            let exported = export::to_file(database, output, *up_to, cli.json).await?;
+        Command::Export { database, output, from, up_to } => {
+            let exported = export::to_file(database, output, (*from, *up_to), cli.json).await?;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&exported)?);
             } else {
@@ -448,8 +453,9 @@ fn print_file_report(json: bool, report: &FileVerification, clean: &str) -> anyh
         let at = fault.fault.ledger_number.map_or_else(String::new, |number| format!(", ledger number {number}"));
         println!("FAILED at line {}{at}: {:?}: {}", fault.line, fault.fault.kind, fault.fault.detail);
     } else {
+        let from = if report.from > 1 { format!(" from ledger number {}", report.from) } else { String::new() };
         println!(
-            "{clean}: {} lines, {} entries in {} streams, {} checkpoints; the last signed one covers {} entries",
+            "{clean}: {} lines, {} entries{from} in {} streams, {} checkpoints; the last signed one covers {} entries",
             report.lines,
             report.entries_checked,
             report.streams,

@@ -561,3 +561,103 @@ async fn at_14_a_witness_cosigns_a_log_that_grew_refuses_a_rewritten_one_and_rem
     assert_eq!(held.head, checkpoint_of(5).await.head, "the witness still holds the true log's checkpoint");
     assert!(stored_cosignatures(&rewritten.database.url).await.is_empty());
 }
+
+/// Acknowledges the Andon call `call`: its stream's next event.
+async fn acknowledge(app: &sqlx::PgPool, call: &str) {
+    let store = PgEventStore::<AndonCall>::new(app.clone(), StoreSettings::default());
+    let context = CommandContext::new(Actor {
+        user_id: UserId::from_uuid(uuid::Uuid::from_u128(8)),
+        printed_name: Name::parse("Tom Teamleader").unwrap(),
+        role: Role::TeamLeader,
+    });
+    execute(&store, call, AndonCommand::Acknowledge, &context).await.unwrap();
+}
+
+/// The log of `sealed` grown by two entries (c-2 acknowledged, c-4 raised), sealed and checkpointed.
+async fn grown(sealed: &Sealed) {
+    let app = commands::database::application_pool(&sealed.database.url, 2).await.unwrap();
+    acknowledge(&app, "c-2").await;
+    raise(&app, &["c-4"]).await;
+    let mut connection = app.acquire().await.unwrap();
+    seal_all(&mut connection, 5).await;
+    seal::write_checkpoint(&mut connection, &sealed.key, chrono::Utc::now()).await.unwrap();
+}
+
+#[tokio::test]
+async fn rc_02_a_range_export_verifies_alone_and_imports_only_into_the_log_it_continues() {
+    let sealed = sealed().await;
+    grown(&sealed).await;
+    let verifier = sealed.key.verifier().as_str().to_owned();
+    let export = |name: &str, url: &str, range: &[&str]| {
+        let file = sealed.dir.join(name);
+        let mut args = vec!["export", "--database-url", url, "--output", file.to_str().unwrap()];
+        args.extend_from_slice(range);
+        let (status, out) = replay(&args);
+        assert_eq!(status, 0, "{out}");
+        file
+    };
+    let base = export("base.ndjson", &sealed.database.url, &["--up-to", "3"]);
+    let range = export("range.ndjson", &sealed.database.url, &["--from", "4"]);
+    let (status, out) = replay(&["export", "--database-url", &sealed.database.url, "--output", "/dev/null", "--from", "9"]);
+    assert_eq!(status, 2, "beyond the log: {out}");
+
+    // The range alone verifies: its first checkpoint vouches for the tree's edge before it.
+    let verify_export = |file: &std::path::Path| replay(&["verify-export", file.to_str().unwrap(), "--verifier-key", &verifier]);
+    let (status, out) = verify_export(&range);
+    assert_eq!(status, 0, "{out}");
+    assert!(
+        out.starts_with("clean: 5 lines, 2 entries from ledger number 4 in 2 streams, 1 checkpoints; the last signed one covers 5 entries"),
+        "{out}"
+    );
+    let text = std::fs::read_to_string(&range).unwrap();
+    let mut header: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let edge = header["edge"][0].as_str().unwrap().to_owned();
+    header["edge"][0] = serde_json::json!(format!("{}{}", if edge.starts_with('0') { "1" } else { "0" }, &edge[1..]));
+    let forged = sealed.dir.join("forged-edge.ndjson");
+    std::fs::write(&forged, text.replacen(text.lines().next().unwrap(), &header.to_string(), 1)).unwrap();
+    let (status, out) = verify_export(&forged);
+    assert_eq!(status, 1, "{out}");
+    assert!(out.starts_with("FAILED at line 4: CheckpointMismatch"), "{out}");
+
+    let import = |file: &std::path::Path, url: &str| {
+        replay(&["import", file.to_str().unwrap(), "--database-url", url, "--verifier-key", &verifier])
+    };
+    let scratch = testkit::fresh_database().await;
+    let (status, out) = import(&range, &scratch.url);
+    assert_eq!(status, 2, "a range is no restore of an empty database: {out}");
+    assert!(out.contains("the database is empty and the file starts at ledger number 4"), "{out}");
+
+    // The base, then the range that continues it: the whole log, the same as the original.
+    let (status, out) = import(&base, &scratch.url);
+    assert_eq!(status, 0, "{out}");
+    let app = commands::database::application_pool(&scratch.url, 2).await.unwrap();
+    seal_all(&mut app.acquire().await.unwrap(), 3).await;
+    let (status, out) = import(&range, &scratch.url);
+    assert_eq!(status, 0, "{out}");
+    assert!(out.starts_with("imported: 5 lines, 2 entries from ledger number 4 in 4 streams"), "{out}");
+    seal_all(&mut app.acquire().await.unwrap(), 5).await;
+    let (status, out) = replay(&["verify", "--database-url", &scratch.url, "--verifier-key", &verifier]);
+    assert_eq!(status, 0, "{out}");
+    assert!(out.starts_with("clean: 5 entries in 4 streams, 2 checkpoints"), "{out}");
+    let (_, restored) = replay(&["--json", "log", "--database-url", &scratch.url]);
+    let (_, original) = replay(&["--json", "log", "--database-url", &sealed.database.url]);
+    let summary = |out: &str| out.lines().last().unwrap().to_owned();
+    assert_eq!(summary(&restored), summary(&original), "the same log, digest and all");
+    let (status, out) = import(&range, &scratch.url);
+    assert_eq!(status, 2, "imported twice: {out}");
+    assert!(out.contains("the database holds 5 entries and the file starts at ledger number 4"), "{out}");
+
+    // A range of another log (the same key, another history) does not continue this one.
+    let other = sealed_by(sealed.key.clone()).await;
+    grown(&other).await;
+    let other_range = export("other-range.ndjson", &other.database.url, &["--from", "4"]);
+    let second = testkit::fresh_database().await;
+    assert_eq!(import(&base, &second.url).0, 0);
+    let second_app = commands::database::application_pool(&second.url, 2).await.unwrap();
+    seal_all(&mut second_app.acquire().await.unwrap(), 3).await;
+    let (status, out) = import(&other_range, &second.url);
+    assert_eq!(status, 2, "{out}");
+    assert!(out.contains("the file continues another log"), "{out}");
+    let held: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&second_app).await.unwrap();
+    assert_eq!(held, 3, "nothing imported");
+}

@@ -1,7 +1,9 @@
 //! The event log as a portable file, and its verification with nothing but the file and the verifier
 //! key (docs/event-store.md, "Export files"). NDJSON, one object per line, with a `kind`:
 //!
-//! - `header`: the format, its version, when and up to which ledger number it was exported;
+//! - `header`: the format, its version, when it was exported, the first and last ledger number in it
+//!   and, for a file that starts after ledger number 1, the edge of the tree before it (the stored hashes
+//!   `tree::Frontier` keeps), which the file's first signed checkpoint then vouches for;
 //! - `event`: one per ledger entry, in ledger order: the ledger number and leaf hash, every field the
 //!   stream hash covers (payload and metadata as stored) and the stream hash;
 //! - `checkpoint`: each signed checkpoint, right after the event whose ledger number is its size;
@@ -9,8 +11,12 @@
 //!
 //! Written and read batch by batch: memory does not grow with the log. Verification recomputes every
 //! chain and the whole tree as the database's verification does (`verify::Chains`), checks each
-//! checkpoint where it stands, and names the first bad line. Import is that verification, storing
-//! each verified part into an empty database in one transaction: a file with a fault imports nothing.
+//! checkpoint where it stands, and names the first bad line. A file of a range verified alone takes each
+//! stream's first event in it as it comes (its predecessor is not in the file); its leaf is checked, and
+//! the tree a checkpoint signs commits to it. Import is that verification, storing each verified part in
+//! one transaction: a file with a fault imports nothing. It imports into an empty database, or into one
+//! whose log the file continues: the same tree up to the file's first entry, each stream continuing from
+//! its last event there.
 
 use std::io::{BufRead, Write};
 
@@ -18,13 +24,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest as _, Sha256};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::LedgerError;
 use super::checkpoint::{SignedCheckpoint, VerifierKey};
 use super::rows;
-use super::verify::{Chains, Fault, FaultKind, Row, batch, check_checkpoint};
+use super::tree::{Digest, Frontier, Known};
+use super::verify::{Chains, Fault, FaultKind, Row, StreamHead, batch, check_checkpoint};
 
 pub const FORMAT: &str = "ms5-floor-log";
 pub const FORMAT_VERSION: u32 = 1;
@@ -42,6 +49,8 @@ pub enum ExportError {
     Write(#[from] std::io::Error),
     #[error("serialising a line: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("no ledger entries from {from} to {up_to} to export")]
+    Range { from: u64, up_to: u64 },
     /// The log is not whole: an export would not verify. Verify the database to find out more.
     #[error("the event sealed as ledger number {0} is not in the log")]
     EventMissing(i64),
@@ -53,8 +62,46 @@ struct Header {
     format: String,
     version: u32,
     exported_at: DateTime<Utc>,
+    /// The first ledger number in the file.
+    #[serde(default = "first_ledger_number")]
+    from: u64,
     /// The last ledger number in the file, fixed when the export started.
     up_to: u64,
+    /// The tree before `from`: the stored hashes of `tree::Frontier::indexes(from - 1)`, hex, in that
+    /// order.
+    #[serde(default)]
+    edge: Vec<String>,
+}
+
+fn first_ledger_number() -> u64 {
+    1
+}
+
+impl Header {
+    /// The tree before the file's first entry, as the header states it.
+    fn frontier(&self) -> Result<Frontier, String> {
+        let before = self.from.checked_sub(1).ok_or("the first ledger number is 1 or more")?;
+        let indexes = Frontier::indexes(before);
+        if indexes.len() != self.edge.len() {
+            return Err(format!("the tree before ledger number {} has {} edge hashes, not {}", self.from, indexes.len(), self.edge.len()));
+        }
+        let hashes = self
+            .edge
+            .iter()
+            .map(|text| hex::decode(text).ok().and_then(|bytes| Digest::try_from(bytes).ok()))
+            .collect::<Option<Vec<_>>>()
+            .ok_or("an edge hash is not 64 hex digits")?;
+        Ok(Frontier::new(before, Known::new(indexes.into_iter().zip(hashes))))
+    }
+}
+
+/// Parses a header line.
+fn header(text: &str) -> Result<Header, String> {
+    match serde_json::from_str::<Header>(text) {
+        Ok(header) if header.format == FORMAT && header.version == FORMAT_VERSION => Ok(header),
+        Ok(header) => Err(format!("format {} version {}, not {FORMAT} {FORMAT_VERSION}", header.format, header.version)),
+        Err(error) => Err(format!("the header: {error}")),
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -124,17 +171,26 @@ impl<W: Write> Lines<'_, W> {
 /// Told after each batch how many entries of how many are done, for a progress bar.
 pub type Progress<'a> = &'a mut (dyn FnMut(u64, u64) + Send);
 
-/// Writes the log's ledger entries 1..=`up_to` (default: every entry sealed when it starts) and the
-/// checkpoints among them to `out`. The file is written as it is read; `out` should be buffered.
+/// Writes the log's ledger entries `from`..=`up_to` (default: from 1 to every entry sealed when it
+/// starts) and the checkpoints among them to `out`. The file is written as it is read; `out` should be
+/// buffered.
 pub async fn export(
     pool: &PgPool,
+    from: Option<u64>,
     up_to: Option<u64>,
     out: &mut impl Write,
     progress: Progress<'_>,
 ) -> Result<Exported, ExportError> {
     let sealed = rows::size(pool).await?;
     let up_to = up_to.map_or(sealed, |wanted| wanted.min(sealed));
+    let from = from.unwrap_or(1);
+    if from == 0 || from > up_to.max(1) {
+        return Err(ExportError::Range { from, up_to });
+    }
     let last = i64::try_from(up_to).unwrap_or(i64::MAX);
+    let indexes = Frontier::indexes(from - 1);
+    let known = rows::hashes(pool, &indexes).await?;
+    let edge = known.all(&indexes).ok_or(ExportError::Range { from, up_to })?;
     let mut lines = Lines { out, hasher: Sha256::new() };
     let exported_at = Utc::now();
     lines.line(&Header {
@@ -142,9 +198,12 @@ pub async fn export(
         format: FORMAT.into(),
         version: FORMAT_VERSION,
         exported_at,
+        from,
         up_to,
+        edge: edge.iter().map(hex::encode).collect(),
     })?;
-    let (mut entries, mut checkpoints, mut after) = (0, 0, 0);
+    let (mut entries, mut checkpoints) = (0, 0);
+    let mut after = i64::try_from(from - 1).unwrap_or(i64::MAX);
     while after < last {
         let rows: Vec<Row> =
             batch(pool.clone(), after).await?.into_iter().take_while(|row| row.ledger_number <= last).collect();
@@ -198,6 +257,8 @@ pub async fn export(
 #[derive(Debug, Clone, Serialize)]
 pub struct FileVerification {
     pub lines: u64,
+    /// The file's first ledger number (1 unless it holds a range).
+    pub from: u64,
     pub entries_checked: u64,
     pub streams: u64,
     pub checkpoints_checked: u64,
@@ -210,6 +271,11 @@ pub struct FileVerification {
 impl FileVerification {
     pub fn is_clean(&self) -> bool {
         self.fault.is_none()
+    }
+
+    /// The ledger's size before the file's first entry.
+    fn before(&self) -> u64 {
+        self.from.saturating_sub(1)
     }
 }
 
@@ -260,17 +326,20 @@ pub async fn verify_file(
     key: &VerifierKey,
     progress: Progress<'_>,
 ) -> Result<FileVerification, LedgerError> {
-    verify_into(input, key, &mut Nowhere, progress).await
+    verify_into(input, key, &mut Nowhere, None, progress).await
 }
 
+/// Verifies the file into `sink`, continuing from the streams' last events `heads` when they are known.
 async fn verify_into(
     input: impl BufRead,
     key: &VerifierKey,
     sink: &mut impl Sink,
+    heads: Option<Vec<StreamHead>>,
     progress: Progress<'_>,
 ) -> Result<FileVerification, LedgerError> {
     let mut report = FileVerification {
         lines: 0,
+        from: 1,
         entries_checked: 0,
         streams: 0,
         checkpoints_checked: 0,
@@ -278,8 +347,8 @@ async fn verify_into(
         fault: None,
     };
     let mut chains = Chains::default();
-    let fault = scan(input, key, &mut chains, &mut report, sink, progress).await?;
-    report.entries_checked = chains.frontier.size();
+    let fault = scan(input, key, &mut chains, heads, &mut report, sink, progress).await?;
+    report.entries_checked = chains.frontier.size() - report.before();
     report.streams = chains.streams();
     report.fault = fault;
     Ok(report)
@@ -291,32 +360,91 @@ pub enum ImportError {
     Ledger(#[from] LedgerError),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
-    /// Continuing a log from a file is not supported: a restore starts from an empty database.
-    #[error("the database already holds {0} events; import into an empty one")]
-    NotEmpty(i64),
+    #[error("reading the file: {0}")]
+    Read(#[from] std::io::Error),
+    /// The database holds events the file does not continue from.
+    #[error("the file is not a continuation of this database's log: {0}")]
+    NotAContinuation(String),
+    /// Events not sealed yet: what the file continues is not settled.
+    #[error("the database holds {held} events of which {sealed} are sealed; let the service seal them first")]
+    Unsealed { held: i64, sealed: u64 },
 }
 
-/// Imports an export file into the empty database of `pool`, verifying it as [`verify_file`] does; the
-/// events and the checkpoints are stored in one transaction, committed only when the whole file
-/// verified. The events get new positions and transaction ids, in ledger order; the sealer then seals
-/// them in that order, to the same ledger numbers and tree, which the imported checkpoints sign.
+/// Imports an export file into the database of `pool`, verifying it as [`verify_file`] does; the events
+/// and the checkpoints are stored in one transaction, committed only when the whole file verified, while
+/// no other event can be appended. The database must be empty and the file start at ledger number 1, or
+/// the file must continue the database's log: start right after its last entry, with the same tree
+/// before it, each stream's chain continuing from its last event there. The events get new positions and
+/// transaction ids, in ledger order; the sealer then seals them in that order, to the same ledger
+/// numbers and tree, which the imported checkpoints sign.
 pub async fn import(
     pool: &PgPool,
-    input: impl BufRead,
+    mut input: impl BufRead,
     key: &VerifierKey,
     progress: Progress<'_>,
 ) -> Result<FileVerification, ImportError> {
     let mut transaction = pool.begin().await?;
-    let held: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&mut *transaction).await?;
-    if held > 0 {
-        return Err(ImportError::NotEmpty(held));
-    }
+    sqlx::query("SELECT lock_events_for_import()").execute(&mut *transaction).await?;
+    let mut first = String::new();
+    input.read_line(&mut first)?;
+    // A header that does not parse is the verification's to report, at line 1.
+    let heads = match header(first.trim_end_matches('\n')) {
+        Ok(header) => continued(&mut transaction, &header).await?,
+        Err(_) => None,
+    };
     let mut sink = Store { transaction };
-    let report = verify_into(input, key, &mut sink, progress).await?;
+    let input = std::io::Read::chain(std::io::Cursor::new(first.into_bytes()), input);
+    let report = verify_into(input, key, &mut sink, heads, progress).await?;
     if report.is_clean() {
         sink.transaction.commit().await?;
     }
     Ok(report)
+}
+
+/// What the file continues in the database: nothing (an empty database and a file from ledger number 1),
+/// or the log up to the file's first entry, whose streams' last events are returned.
+async fn continued(connection: &mut PgConnection, header: &Header) -> Result<Option<Vec<StreamHead>>, ImportError> {
+    let held: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&mut *connection).await?;
+    let before = header.from.saturating_sub(1);
+    if held == 0 {
+        return match before {
+            0 => Ok(None),
+            _ => Err(ImportError::NotAContinuation(format!(
+                "the database is empty and the file starts at ledger number {}",
+                header.from
+            ))),
+        };
+    }
+    let sealed = rows::size(&mut *connection).await?;
+    if i64::try_from(sealed).ok() != Some(held) {
+        return Err(ImportError::Unsealed { held, sealed });
+    }
+    if before != sealed {
+        return Err(ImportError::NotAContinuation(format!(
+            "the database holds {sealed} entries and the file starts at ledger number {}",
+            header.from
+        )));
+    }
+    let theirs = header.frontier().map_err(ImportError::NotAContinuation)?;
+    let ours = rows::frontier(&mut *connection).await?;
+    if theirs.root().map_err(LedgerError::from)? != ours.root().map_err(LedgerError::from)? {
+        return Err(ImportError::NotAContinuation(format!(
+            "the tree before ledger number {} is not this database's: the file continues another log",
+            header.from
+        )));
+    }
+    let heads: Vec<(String, String, i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT DISTINCT ON (aggregate_type, aggregate_id) aggregate_type, aggregate_id, sequence, stream_hash
+         FROM events ORDER BY aggregate_type, aggregate_id, sequence DESC",
+    )
+    .fetch_all(&mut *connection)
+    .await?;
+    Ok(Some(
+        heads
+            .into_iter()
+            .map(|(kind, id, sequence, hash)| ((kind, id), (sequence, hash.try_into().unwrap_or([0; 32]))))
+            .collect(),
+    ))
 }
 
 /// Storing into the database, in one transaction.
@@ -393,10 +521,13 @@ impl Columns {
     }
 }
 
+/// Checks the file line by line with `chains`, set up from its header and `heads` (the streams' last
+/// events before the file, when they are known).
 async fn scan(
     input: impl BufRead,
     key: &VerifierKey,
     chains: &mut Chains,
+    mut heads: Option<Vec<StreamHead>>,
     report: &mut FileVerification,
     sink: &mut impl Sink,
     progress: Progress<'_>,
@@ -413,14 +544,13 @@ async fn scan(
         }
         let kind = serde_json::from_str::<Kind<'_>>(&text).map(|kind| kind.kind.to_owned());
         match (number, kind.as_deref()) {
-            (1, Ok("header")) => match serde_json::from_str::<Header>(&text) {
-                Ok(header) if header.format == FORMAT && header.version == FORMAT_VERSION => total = header.up_to,
-                Ok(header) => {
-                    let detail =
-                        format!("format {} version {}, not {FORMAT} {FORMAT_VERSION}", header.format, header.version);
-                    return Ok(Some(malformed(1, detail)));
+            (1, Ok("header")) => match header(&text).and_then(|header| Ok((header.frontier()?, header))) {
+                Ok((frontier, header)) => {
+                    report.from = header.from;
+                    total = header.up_to.saturating_sub(report.before());
+                    *chains = Chains::continuing(frontier, heads.take());
                 }
-                Err(error) => return Ok(Some(malformed(1, format!("the header: {error}")))),
+                Err(detail) => return Ok(Some(malformed(1, detail))),
             },
             (1, _) => return Ok(Some(malformed(1, "the file does not start with its header".into()))),
             (_, Ok("event")) => {
@@ -434,7 +564,7 @@ async fn scan(
                     if let Some(fault) = flush(chains, &mut pending, sink).await? {
                         return Ok(Some(fault));
                     }
-                    progress(chains.frontier.size(), total);
+                    progress(chains.frontier.size() - report.before(), total);
                 }
             }
             (_, Ok("checkpoint")) => {
@@ -461,13 +591,13 @@ async fn scan(
                 match serde_json::from_str::<Trailer>(&text) {
                     Ok(trailer)
                         if (trailer.entries, trailer.checkpoints)
-                            != (chains.frontier.size(), report.checkpoints_checked) =>
+                            != (chains.frontier.size() - report.before(), report.checkpoints_checked) =>
                     {
                         let detail = format!(
                             "the trailer counts {} entries and {} checkpoints, the file holds {} and {}: lines are missing",
                             trailer.entries,
                             trailer.checkpoints,
-                            chains.frontier.size(),
+                            chains.frontier.size() - report.before(),
                             report.checkpoints_checked
                         );
                         return Ok(Some(FileFault {

@@ -57,6 +57,11 @@ impl Known {
     pub fn new(hashes: impl IntoIterator<Item = (u64, Digest)>) -> Self {
         Self(hashes.into_iter().collect())
     }
+
+    /// The hashes at `indexes`, in that order, when every one is known.
+    pub fn all(&self, indexes: &[u64]) -> Option<Vec<Digest>> {
+        indexes.iter().map(|index| self.0.get(index).copied()).collect()
+    }
 }
 
 impl HashReader for Known {

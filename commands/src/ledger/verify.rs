@@ -164,9 +164,23 @@ pub(crate) struct Chains {
     pub(crate) frontier: Frontier,
     /// Per stream: the last sequence seen and its stored hash.
     streams: HashMap<(String, String), (i64, StreamHash)>,
+    /// Where the log is read from a ledger number after 1 and the streams' earlier events are not at
+    /// hand (a range file verified alone): a stream's first event here is taken at its sequence and its
+    /// link is left unchecked. Its leaf still is, and the tree a signed checkpoint covers commits to it.
+    earlier_events_unknown: bool,
 }
 
+/// The last event of a stream: its type and id, sequence and stored hash.
+pub(crate) type StreamHead = ((String, String), (i64, StreamHash));
+
 impl Chains {
+    /// Checks that continue a log at `frontier`'s size: with the streams' last events (`heads`) when
+    /// they are known, else taking each stream's first event as it comes.
+    pub(crate) fn continuing(frontier: Frontier, heads: Option<Vec<StreamHead>>) -> Self {
+        let earlier_events_unknown = heads.is_none() && frontier.size() > 0;
+        Self { frontier, streams: heads.unwrap_or_default().into_iter().collect(), earlier_events_unknown }
+    }
+
     pub(crate) fn streams(&self) -> u64 {
         u64::try_from(self.streams.len()).unwrap_or(u64::MAX)
     }
@@ -214,7 +228,17 @@ impl Chains {
             };
             let stream = (event.aggregate_type.clone(), event.aggregate_id.clone());
             let previous = self.streams.get(&stream);
-            if event.sequence != previous.map_or(1, |(last, _)| last + 1) {
+            let link = match previous {
+                Some((_, hash)) => Link::After(*hash),
+                None if self.earlier_events_unknown && event.sequence > 1 => Link::Unchecked,
+                None => Link::First,
+            };
+            let expected_sequence = match (previous, &link) {
+                (Some((last, _)), _) => last + 1,
+                (None, Link::Unchecked) => event.sequence,
+                (None, _) => 1,
+            };
+            if event.sequence != expected_sequence {
                 let detail = format!(
                     "sequence {} follows {} in its stream",
                     event.sequence,
@@ -223,10 +247,9 @@ impl Chains {
                 let fault = Fault::at(Some(number), Some(event.record()), FaultKind::SequenceOutOfOrder, detail);
                 return (work, Some(fault));
             }
-            let previous_hash = previous.map(|(_, hash)| *hash);
             let stored: StreamHash = event.stream_hash.clone().try_into().unwrap_or([0; 32]);
             self.streams.insert(stream, (event.sequence, stored));
-            work.push(Work { number, event, leaf_hash, previous_hash });
+            work.push(Work { number, event, leaf_hash, link });
         }
         (work, None)
     }
@@ -432,12 +455,22 @@ impl Event {
     }
 }
 
+/// What an event's stream hash chains from.
+enum Link {
+    /// The stream's first event.
+    First,
+    /// The stored hash of the stream's previous event.
+    After(StreamHash),
+    /// The previous event is not at hand (`Chains::earlier_events_unknown`).
+    Unchecked,
+}
+
 /// An entry whose hashes are to be recomputed.
 struct Work {
     number: u64,
     event: Event,
     leaf_hash: Vec<u8>,
-    previous_hash: Option<StreamHash>,
+    link: Link,
 }
 
 /// An entry with its hashes recomputed: its leaf, or the fault found.
@@ -498,7 +531,12 @@ fn hash_one(work: &Work) -> Hashed {
         recorded_at: event.recorded_at,
     });
     let leaf = tree::leaf_hash(&canonical, &event.stream_hash);
-    let fault = if event.stream_hash != canonical::chain(work.previous_hash.as_ref(), &canonical) {
+    let chained = match &work.link {
+        Link::First => event.stream_hash == canonical::chain(None, &canonical),
+        Link::After(previous) => event.stream_hash == canonical::chain(Some(previous), &canonical),
+        Link::Unchecked => true,
+    };
+    let fault = if !chained {
         let detail = "the stored stream hash is not the hash of the event and its predecessor".to_owned();
         Some(Fault::at(Some(work.number), Some(event.record()), FaultKind::ChainBroken, detail))
     } else if work.leaf_hash != leaf {
