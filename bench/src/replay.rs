@@ -48,7 +48,9 @@ pub async fn measure(pool: &PgPool, url: &str, empty_url: &str) -> anyhow::Resul
 
     eprintln!("replay: the whole log in commit order, with its digest");
     let started = Instant::now();
-    let summary = replay_tools::log::replay(&database, &replay_tools::log::Selection::default(), |_| Ok(())).await?;
+    let summary =
+        replay_tools::log::replay(&database, &replay_tools::log::Selection::default(), |_| Ok(()), &mut |_, _| {})
+            .await?;
     anyhow::ensure!(summary.count == u64::try_from(events)?, "the replay saw {} events", summary.count);
     step("replay the log (digest)", started);
 

@@ -1,8 +1,10 @@
 //! Replaying the log (or part of it) in commit order for an auditor: the sealed events in ledger order
-//! (which is the order they committed), filtered by ledger numbers, time and record type, streamed as
+//! (which is the order they committed), filtered by ledger numbers, time, record type and line, streamed as
 //! they are read, ending with a count and a digest. The digest covers each replayed event's canonical
 //! bytes (the bytes its stream hash covers), so the same selection of the same log gives the same digest
 //! byte for byte, whatever database it was restored into.
+
+use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use commands::canonical::{HashedEvent, hashed_bytes};
@@ -18,6 +20,9 @@ pub struct Selection {
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     pub record_type: Option<String>,
+    /// Only the records of this line: the line itself, and the jobs, stops, Andon calls, checklist
+    /// templates and checklists on it (accounts and devices belong to no line).
+    pub line: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -48,16 +53,25 @@ const BATCH: i64 = 5_000;
 
 /// Hands each selected event to `each` as it is read, and returns the count and digest. The upper bound
 /// is the ledger's size when the replay starts. The next batch is read while this one is hashed, and
-/// the hashing runs on every core; the digest takes the events in ledger order.
+/// the hashing runs on every core; the digest takes the events in ledger order. `progress` is told the
+/// ledger numbers read of those to read after each batch.
 pub async fn replay(
     database: &crate::Database,
     selection: &Selection,
     mut each: impl FnMut(&Replayed) -> anyhow::Result<()>,
+    progress: &mut dyn FnMut(u64, u64),
 ) -> anyhow::Result<Summary> {
     let pool = database.connect().await?;
     let size = i64::try_from(commands::ledger::rows::size(&pool).await?).unwrap_or(i64::MAX);
     let last = selection.to_ledger.map_or(size, |to| i64::try_from(to).unwrap_or(i64::MAX).min(size));
     let mut after = selection.from_ledger.map_or(0, |from| i64::try_from(from).unwrap_or(i64::MAX) - 1).max(0);
+    // Read after the size: every record created up to `last` is among them.
+    let records = match &selection.line {
+        Some(line) => Some(records_of(&pool, line).await?),
+        None => None,
+    };
+    let first = after;
+    let to_read = u64::try_from(last - first).unwrap_or_default();
     let (mut hasher, mut count) = (Sha256::new(), 0);
     let mut next = (after < last).then(|| tokio::spawn(batch(pool.clone(), after, last)));
     while let Some(reading) = next.take() {
@@ -76,7 +90,8 @@ pub async fn replay(
         }
         after = batch_last;
         next = (after < last).then(|| tokio::spawn(batch(pool.clone(), after, last)));
-        let chosen: Vec<Replayed> = events.into_iter().filter(|event| selected(selection, event)).collect();
+        let chosen: Vec<Replayed> =
+            events.into_iter().filter(|event| selected(selection, records.as_ref(), event)).collect();
         let hashed = tokio::task::spawn_blocking(move || canonical_all(chosen)).await??;
         for (event, canonical) in hashed {
             hasher.update(canonical);
@@ -84,6 +99,7 @@ pub async fn replay(
             count += 1;
             each(&event)?;
         }
+        progress(u64::try_from(after - first).unwrap_or_default(), to_read);
     }
     pool.close().await;
     Ok(Summary { count, digest: hex::encode(hasher.finalize()), up_to: u64::try_from(after).unwrap_or_default() })
@@ -137,8 +153,28 @@ fn canonical(event: &Replayed) -> Vec<u8> {
     })
 }
 
-fn selected(selection: &Selection, event: &Replayed) -> bool {
+/// A record: its stored type and id.
+type Record = (String, String);
+
+fn selected(selection: &Selection, records: Option<&HashSet<Record>>, event: &Replayed) -> bool {
     selection.since.is_none_or(|since| event.recorded_at >= since)
         && selection.until.is_none_or(|until| event.recorded_at <= until)
         && selection.record_type.as_ref().is_none_or(|wanted| *wanted == event.aggregate_type)
+        && records.is_none_or(|records| records.contains(&(event.aggregate_type.clone(), event.aggregate_id.clone())))
+}
+
+/// The records of `line`, from the events that created them: each names its line (`line` in its first
+/// event's payload), except a checklist, which names its template.
+async fn records_of(pool: &sqlx::PgPool, line: &str) -> Result<HashSet<Record>, sqlx::Error> {
+    let records: Vec<Record> = sqlx::query_as(
+        "WITH created AS (SELECT aggregate_type, aggregate_id, payload FROM events WHERE sequence = 1)
+         SELECT aggregate_type, aggregate_id FROM created
+         WHERE payload->>'line' = $1
+            OR (aggregate_type = 'checklist' AND payload->'template'->>'template_id' IN
+                (SELECT aggregate_id FROM created WHERE aggregate_type = 'checklist_template' AND payload->>'line' = $1))",
+    )
+    .bind(line)
+    .fetch_all(pool)
+    .await?;
+    Ok(records.into_iter().collect())
 }

@@ -2,7 +2,7 @@
 //! the work is done); 1 when it is not; 2 when the check could not be made (bad arguments, no database,
 //! an unknown read model). Each subcommand is a function of the library; this file parses and prints.
 
-use std::io::Write;
+use std::io::{IsTerminal as _, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -63,6 +63,10 @@ enum Command {
         /// Only events of this stored record type (job, downtime, ...).
         #[arg(long)]
         record_type: Option<String>,
+        /// Only the records of this line (e.g. plant-1/packing/L3): the line, its jobs, stops, Andon
+        /// calls, checklist templates and checklists.
+        #[arg(long)]
+        line: Option<String>,
     },
     /// Rebuild a read model blue/green (jobs, downtime, andon, oee, audit_trail), with the service
     /// running or not: queries read the old version until the rebuilt one replaces it in one switch.
@@ -214,36 +218,49 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
             }
             Ok(replayed.chain_verified)
         }
-        Command::Log { database, from, to, since, until, record_type } => {
+        Command::Log { database, from, to, since, until, record_type, line } => {
             let selection = log::Selection {
                 from_ledger: *from,
                 to_ledger: *to,
                 since: *since,
                 until: *until,
                 record_type: record_type.clone(),
+                line: line.clone(),
             };
+            // Progress on the terminal only while what is replayed goes elsewhere (a file, a pipe).
+            let bar = replay_tools::progress_bar(cli.json || std::io::stdout().is_terminal(), "replaying".into())?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let json = cli.json;
-            let summary = log::replay(database, &selection, |event| {
-                if json {
-                    serde_json::to_writer(&mut out, event)?;
-                    writeln!(out)?;
-                } else {
-                    writeln!(
-                        out,
-                        "{} {}/{} #{} {} {} by {}",
-                        event.ledger_number,
-                        event.aggregate_type,
-                        event.aggregate_id,
-                        event.sequence,
-                        event.event_type,
-                        event.recorded_at.to_rfc3339(),
-                        event.metadata["actor_name"].as_str().unwrap_or("-")
-                    )?;
-                }
-                Ok(())
-            })
-            .await?;
+            let summary = log::replay(
+                database,
+                &selection,
+                |event| {
+                    if json {
+                        serde_json::to_writer(&mut out, event)?;
+                        writeln!(out)?;
+                    } else {
+                        writeln!(
+                            out,
+                            "{} {}/{} #{} {} {} by {}",
+                            event.ledger_number,
+                            event.aggregate_type,
+                            event.aggregate_id,
+                            event.sequence,
+                            event.event_type,
+                            event.recorded_at.to_rfc3339(),
+                            event.metadata["actor_name"].as_str().unwrap_or("-")
+                        )?;
+                    }
+                    Ok(())
+                },
+                &mut |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                },
+            )
+            .await;
+            bar.finish_and_clear();
+            let summary = summary?;
             if json {
                 serde_json::to_writer(&mut out, &summary)?;
                 writeln!(out)?;

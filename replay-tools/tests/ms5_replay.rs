@@ -37,8 +37,12 @@ async fn sealed_by(key: SealKey) -> Sealed {
     Sealed { database, key, dir }
 }
 
-/// Raises an Andon call of each id.
+/// Raises an Andon call of each id on line plant-1/packing/L3.
 async fn raise(app: &sqlx::PgPool, calls: &[&str]) {
+    raise_on(app, "plant-1/packing/L3", calls).await;
+}
+
+async fn raise_on(app: &sqlx::PgPool, line: &str, calls: &[&str]) {
     let store = PgEventStore::<AndonCall>::new(app.clone(), StoreSettings::default());
     let context = CommandContext::new(Actor {
         user_id: UserId::from_uuid(uuid::Uuid::from_u128(7)),
@@ -47,7 +51,7 @@ async fn raise(app: &sqlx::PgPool, calls: &[&str]) {
     });
     for call in calls {
         let raise = AndonCommand::Raise {
-            line: LineId::parse("plant-1/packing/L3").unwrap(),
+            line: LineId::parse(line).unwrap(),
             station: StationId::parse("st-1").unwrap(),
             call_type: CallType::Material,
             priority: Priority::Normal,
@@ -321,6 +325,23 @@ async fn the_log_replays_in_commit_order_by_selection_and_a_log_missing_an_event
     assert_eq!(events[2]["count"], 2);
     let (_, none) = replay(&["--json", "log", "--database-url", url, "--record-type", "job"]);
     assert!(none.starts_with("{\"count\":0"), "{none}");
+
+    // By line: a call on another line, acknowledged, is not among L3's events, and is L4's.
+    let app = commands::database::application_pool(url, 2).await.unwrap();
+    raise_on(&app, "plant-1/packing/L4", &["d-1"]).await;
+    acknowledge(&app, "d-1").await;
+    acknowledge(&app, "c-1").await;
+    seal_all(&mut app.acquire().await.unwrap(), 6).await;
+    let on_line = |line: &str| {
+        let (status, out) = replay(&["--json", "log", "--database-url", url, "--line", line]);
+        assert_eq!(status, 0, "{out}");
+        out.lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["ledger_number"].as_u64())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(on_line("plant-1/packing/L3"), [1, 2, 3, 6]);
+    assert_eq!(on_line("plant-1/packing/L4"), [4, 5]);
+    assert_eq!(on_line("plant-1/packing/L9"), Vec::<u64>::new());
 
     let owner = sealed.database.owner_pool().await;
     let mut transaction = owner.begin().await.unwrap();
@@ -598,11 +619,13 @@ async fn rc_02_a_range_export_verifies_alone_and_imports_only_into_the_log_it_co
     };
     let base = export("base.ndjson", &sealed.database.url, &["--up-to", "3"]);
     let range = export("range.ndjson", &sealed.database.url, &["--from", "4"]);
-    let (status, out) = replay(&["export", "--database-url", &sealed.database.url, "--output", "/dev/null", "--from", "9"]);
+    let (status, out) =
+        replay(&["export", "--database-url", &sealed.database.url, "--output", "/dev/null", "--from", "9"]);
     assert_eq!(status, 2, "beyond the log: {out}");
 
     // The range alone verifies: its first checkpoint vouches for the tree's edge before it.
-    let verify_export = |file: &std::path::Path| replay(&["verify-export", file.to_str().unwrap(), "--verifier-key", &verifier]);
+    let verify_export =
+        |file: &std::path::Path| replay(&["verify-export", file.to_str().unwrap(), "--verifier-key", &verifier]);
     let (status, out) = verify_export(&range);
     assert_eq!(status, 0, "{out}");
     assert!(

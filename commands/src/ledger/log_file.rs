@@ -83,7 +83,12 @@ impl Header {
         let before = self.from.checked_sub(1).ok_or("the first ledger number is 1 or more")?;
         let indexes = Frontier::indexes(before);
         if indexes.len() != self.edge.len() {
-            return Err(format!("the tree before ledger number {} has {} edge hashes, not {}", self.from, indexes.len(), self.edge.len()));
+            return Err(format!(
+                "the tree before ledger number {} has {} edge hashes, not {}",
+                self.from,
+                indexes.len(),
+                self.edge.len()
+            ));
         }
         let hashes = self
             .edge
@@ -99,7 +104,9 @@ impl Header {
 fn header(text: &str) -> Result<Header, String> {
     match serde_json::from_str::<Header>(text) {
         Ok(header) if header.format == FORMAT && header.version == FORMAT_VERSION => Ok(header),
-        Ok(header) => Err(format!("format {} version {}, not {FORMAT} {FORMAT_VERSION}", header.format, header.version)),
+        Ok(header) => {
+            Err(format!("format {} version {}, not {FORMAT} {FORMAT_VERSION}", header.format, header.version))
+        }
         Err(error) => Err(format!("the header: {error}")),
     }
 }
