@@ -25,6 +25,9 @@ pub async fn migrations_applied(pool: &PgPool) -> Result<bool, sqlx::Error> {
     Ok(usize::try_from(applied).unwrap_or_default() >= MIGRATOR.iter().count())
 }
 
+/// How often the server checks that a session's client is still there while a statement runs.
+const CLIENT_CHECK_INTERVAL: &str = "2s";
+
 /// A pool whose every connection acts as `ms5_app`. `url` may name the owner (the embedded default)
 /// or a login role that is a member of `ms5_app`.
 pub async fn application_pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
@@ -33,6 +36,10 @@ pub async fn application_pool(url: &str, max_connections: u32) -> Result<PgPool,
     if options.get_application_name().is_none() {
         options = options.application_name(&format!("ms5-floor pid {}", std::process::id()));
     }
+    // A session whose process died (kill -9, a lost machine) is noticed by the server while a statement
+    // of it runs or waits on a lock, not only once it ends: its transaction is rolled back and the locks
+    // it holds (a worker's ownership among them) go, so another instance takes its work over.
+    options = options.options([("client_connection_check_interval", CLIENT_CHECK_INTERVAL)]);
     PgPoolOptions::new()
         .max_connections(max_connections)
         // A ping before every checkout doubles the round trips of a warm command. A connection that died

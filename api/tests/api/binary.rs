@@ -376,25 +376,141 @@ async fn locks_held_until(pool: &sqlx::PgPool, expected: i64) -> i64 {
     }
 }
 
-#[tokio::test]
-async fn after_a_database_restart_under_load_every_projection_has_one_owner_none_stopped_and_each_event_counts_once() {
-    // A cluster of this test's own: restarting the shared test cluster would fail every other test.
-    let dir = std::env::temp_dir().join(format!("ms5-restart-test-{}", unique_suffix()));
-    let _cluster_guard = RemoveClusterOnDrop(dir.clone());
+/// A cluster of a test's own, with a migrated database: restarting the shared test cluster would fail
+/// every other test. Its guard (which stops and removes it), how it was started, and the database's URL.
+async fn own_cluster(
+    name: &str,
+) -> (RemoveClusterOnDrop, local_postgres::ClusterOptions, local_postgres::Cluster, String) {
+    let dir = std::env::temp_dir().join(format!("ms5-{name}-test-{}", unique_suffix()));
+    let guard = RemoveClusterOnDrop(dir.clone());
     let options =
         local_postgres::ClusterOptions { data_dir: dir.join("postgres"), throwaway: true, max_connections: 100 };
-    let start = |options: local_postgres::ClusterOptions| async move {
-        tokio::task::spawn_blocking(move || local_postgres::start(&options))
-            .await
-            .unwrap()
-            .expect("starting the cluster")
-    };
-    let cluster = start(options.clone()).await;
+    let cluster = start_cluster(options.clone()).await;
     let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&cluster.url("postgres")).await.unwrap();
     sqlx::query("CREATE DATABASE faults").execute(&mut admin).await.unwrap();
     drop(admin);
     let url = cluster.url("faults");
     commands::database::migrate(&url).await.unwrap();
+    (guard, options, cluster, url)
+}
+
+async fn start_cluster(options: local_postgres::ClusterOptions) -> local_postgres::Cluster {
+    tokio::task::spawn_blocking(move || local_postgres::start(&options)).await.unwrap().expect("starting the cluster")
+}
+
+/// Stops the cluster (every session ends) and starts it again; the test's guard stops it at the end.
+async fn restart_cluster(cluster: &local_postgres::Cluster, options: local_postgres::ClusterOptions) {
+    let stopping = cluster.clone();
+    tokio::task::spawn_blocking(move || stopping.stop()).await.unwrap().unwrap();
+    start_cluster(options).await;
+}
+
+/// The first row of `sql` once it is `expected`, or as it is at the deadline.
+async fn row_until<T>(pool: &sqlx::PgPool, sql: &str, expected: T) -> T
+where
+    T: PartialEq + Send + Unpin + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        let row = sqlx::query_as::<_, T>(sql).fetch_optional(pool).await.ok().flatten();
+        match row {
+            Some(row) if row == expected || std::time::Instant::now() > deadline => return row,
+            None if std::time::Instant::now() > deadline => panic!("no row of {sql}"),
+            _ => tokio::task::yield_now().await,
+        }
+    }
+}
+
+/// Sessions of the instance `name` waiting to write into the Andon read model's green tables.
+const WAITING_FOR_GREEN: &str = "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+     WHERE NOT l.granted AND a.application_name = $1
+       AND l.relation IN (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                          WHERE n.nspname = 'rm_andon_green')";
+
+/// Waits until a session of the instance `name` waits to write into the green tables.
+async fn rebuilding_blocked(pool: &sqlx::PgPool, name: &str) {
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        let waiting: i64 = sqlx::query_scalar(WAITING_FOR_GREEN).bind(name).fetch_one(pool).await.unwrap();
+        if waiting > 0 {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{name} never began rebuilding");
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test]
+async fn a_rebuild_whose_instance_is_killed_and_whose_database_restarts_finishes_once_in_the_survivor() {
+    let (_cluster_guard, options, cluster, url) = own_cluster("rebuild").await;
+    let owner = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(&url).await.unwrap();
+    let app = commands::database::application_pool(&url, 4).await.unwrap();
+    let (first, mut first_guard) = start_instance(&url, "ms5-a");
+    raise_calls(&app, 20).await;
+    let twenty = [("calls", 20)];
+    assert_eq!(rows_until(&owner, ANDON_ROWS, &twenty).await, owned(&twenty));
+    assert!(kill(first, &mut first_guard, "-INT").success());
+
+    // The rebuild is asked for while no instance runs, and its writes are held back (a SHARE lock on the
+    // tables it writes, which reads pass) until the database restarts: whichever instance takes it up is
+    // caught in the middle of a batch.
+    let admin = domain::actor::Actor {
+        user_id: domain::actor::UserId::from_uuid(uuid::Uuid::from_u128(9)),
+        printed_name: domain::values::Name::parse("Ada Admin").unwrap(),
+        role: domain::actor::Role::Admin,
+    };
+    let andon = projections::rebuilds::Rebuildable::parse("andon").unwrap();
+    let reason = domain::values::Reason::parse("fault drill").unwrap();
+    projections::rebuilds::request(&app, andon, &commands::CommandContext::new(admin), reason).await.unwrap();
+    let mut holding = owner.begin().await.unwrap();
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'rm_andon_green'")
+            .fetch_all(&mut *holding)
+            .await
+            .unwrap();
+    for table in &tables {
+        sqlx::query(&format!("LOCK TABLE rm_andon_green.{table} IN SHARE MODE")).execute(&mut *holding).await.unwrap();
+    }
+    let (a, mut a_guard) = start_instance(&url, "ms5-a");
+    rebuilding_blocked(&owner, "ms5-a").await;
+    let (b, mut b_guard) = start_instance(&url, "ms5-b");
+    assert_eq!(rows(&owner, ANDON_ROWS).await, owned(&twenty), "the old version answers while the rebuild runs");
+
+    // The instance in the middle of the rebuild dies; the other takes the rebuild over.
+    assert!(!kill(a, &mut a_guard, "-KILL").success());
+    rebuilding_blocked(&owner, "ms5-b").await;
+    let pointer = "SELECT active, building FROM read_model_colors WHERE name = 'andon'";
+    let building: (String, Option<String>) = sqlx::query_as(pointer).fetch_one(&owner).await.unwrap();
+    assert_eq!(building, ("blue".to_owned(), Some("green".to_owned())), "never half-switched");
+
+    // The database restarts under it (the held lock goes with it); the survivor finishes, once.
+    drop(holding);
+    restart_cluster(&cluster, options).await;
+    // The pool's connections died with the server: a statement on one fails, and the next connects anew.
+    let deadline = std::time::Instant::now() + DEADLINE;
+    let mut raised = 0;
+    while raised < 5 {
+        assert!(std::time::Instant::now() < deadline, "calls could not be raised after the restart");
+        raised += usize::from(raise_call(&app).await.is_ok());
+    }
+    let switched = ("green".to_owned(), None::<String>);
+    assert_eq!(row_until(&owner, pointer, switched.clone()).await, switched);
+    let all_calls = [("calls", 25)];
+    assert_eq!(rows_until(&owner, ANDON_ROWS, &all_calls).await, owned(&all_calls), "the rebuilt version, caught up");
+    let switches =
+        "SELECT event_type, count(*) FROM events WHERE aggregate_type = 'read_model' AND aggregate_id = 'andon'
+                    GROUP BY 1 ORDER BY 1";
+    let on_record = [("RebuildRequested", 1), ("ReadModelSwitched", 1)];
+    let mut expected = on_record.to_vec();
+    expected.sort_unstable();
+    assert_eq!(rows_until(&owner, switches, &expected).await, owned(&expected), "one switch, on record");
+    assert!(kill(b, &mut b_guard, "-INT").success());
+    drop((owner, app));
+}
+
+#[tokio::test]
+async fn after_a_database_restart_under_load_every_projection_has_one_owner_none_stopped_and_each_event_counts_once() {
+    let (_cluster_guard, options, cluster, url) = own_cluster("restart").await;
     let owner = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(&url).await.unwrap();
     let app = commands::database::application_pool(&url, 4).await.unwrap();
 
@@ -413,10 +529,7 @@ async fn after_a_database_restart_under_load_every_projection_has_one_owner_none
     let some = tokio::time::timeout(DEADLINE, raised_so_far.wait_for(|count| *count >= 50)).await.is_ok();
     assert!(some, "calls were raised before the restart");
 
-    let stopping = cluster.clone();
-    tokio::task::spawn_blocking(move || stopping.stop()).await.unwrap().unwrap();
-    // Restarted; the guard stops it when the test ends.
-    start(options).await;
+    restart_cluster(&cluster, options).await;
     let before = *raised_so_far.borrow_and_update();
     let more = tokio::time::timeout(DEADLINE, raised_so_far.wait_for(|count| *count >= before + 50)).await.is_ok();
     assert!(more, "the writer carried on after the restart");
