@@ -35,7 +35,7 @@ pub struct Summary {
 }
 
 /// One replayed event, with its ledger number and everything its stream hash covers.
-#[derive(Debug, sqlx::FromRow, Serialize)]
+#[derive(Debug, Serialize)]
 pub struct Replayed {
     pub ledger_number: i64,
     pub event_id: uuid::Uuid,
@@ -47,6 +47,22 @@ pub struct Replayed {
     pub recorded_at: DateTime<Utc>,
     pub metadata: Value,
     pub payload: Value,
+}
+
+/// An event as read: payload and metadata as JSON text, parsed where it is hashed, on every core (the
+/// database's `jsonb` decoded on the reading thread was the replay's bottleneck).
+#[derive(sqlx::FromRow)]
+struct Read {
+    ledger_number: i64,
+    event_id: uuid::Uuid,
+    aggregate_type: String,
+    aggregate_id: String,
+    sequence: i64,
+    event_type: String,
+    event_version: i32,
+    recorded_at: DateTime<Utc>,
+    metadata: String,
+    payload: String,
 }
 
 const BATCH: i64 = 5_000;
@@ -90,7 +106,7 @@ pub async fn replay(
         }
         after = batch_last;
         next = (after < last).then(|| tokio::spawn(batch(pool.clone(), after, last)));
-        let chosen: Vec<Replayed> =
+        let chosen: Vec<Read> =
             events.into_iter().filter(|event| selected(selection, records.as_ref(), event)).collect();
         let hashed = tokio::task::spawn_blocking(move || canonical_all(chosen)).await??;
         for (event, canonical) in hashed {
@@ -106,10 +122,10 @@ pub async fn replay(
 }
 
 /// The sealed events after ledger number `after`, up to `last`, one batch.
-async fn batch(pool: sqlx::PgPool, after: i64, last: i64) -> Result<Vec<Replayed>, sqlx::Error> {
+async fn batch(pool: sqlx::PgPool, after: i64, last: i64) -> Result<Vec<Read>, sqlx::Error> {
     sqlx::query_as(
         "SELECT l.ledger_number, e.event_id, e.aggregate_type, e.aggregate_id, e.sequence, e.event_type,
-                e.event_version, e.recorded_at, e.metadata, e.payload
+                e.event_version, e.recorded_at, e.metadata::text AS metadata, e.payload::text AS payload
          FROM ledger l JOIN events e ON e.position = l.position
          WHERE l.ledger_number > $1 AND l.ledger_number <= $2 ORDER BY l.ledger_number LIMIT $3",
     )
@@ -120,23 +136,51 @@ async fn batch(pool: sqlx::PgPool, after: i64, last: i64) -> Result<Vec<Replayed
     .await
 }
 
-/// Each event with its canonical bytes, computed on every core, in the order given. A part that did
-/// not finish is an error: a missing event would change the digest silently.
-fn canonical_all(events: Vec<Replayed>) -> anyhow::Result<Vec<(Replayed, Vec<u8>)>> {
+/// Each event parsed, with its canonical bytes, computed on every core, in the order given. A part that
+/// did not finish is an error: a missing event would change the digest silently.
+fn canonical_all(mut events: Vec<Read>) -> anyhow::Result<Vec<(Replayed, Vec<u8>)>> {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let size = events.len().div_ceil(cores).max(1);
-    let bytes = std::thread::scope(|scope| {
-        let parts: Vec<_> = events
-            .chunks(size)
-            .map(|part| scope.spawn(move || part.iter().map(canonical).collect::<Vec<_>>()))
+    let mut parts = Vec::new();
+    while events.len() > size {
+        let rest = events.split_off(size);
+        parts.push(std::mem::replace(&mut events, rest));
+    }
+    parts.push(events);
+    std::thread::scope(|scope| {
+        let running: Vec<_> = parts
+            .into_iter()
+            .map(|part| scope.spawn(move || part.into_iter().map(parsed).collect::<anyhow::Result<Vec<_>>>()))
             .collect();
-        let mut bytes = Vec::with_capacity(events.len());
-        for part in parts {
-            bytes.extend(part.join().map_err(|_| anyhow::anyhow!("a hashing thread panicked"))?);
+        let mut done = Vec::new();
+        for part in running {
+            done.extend(part.join().map_err(|_| anyhow::anyhow!("a hashing thread panicked"))??);
         }
-        anyhow::Ok(bytes)
-    })?;
-    Ok(events.into_iter().zip(bytes).collect())
+        Ok(done)
+    })
+}
+
+/// The event with its payload and metadata parsed, and its canonical bytes.
+fn parsed(read: Read) -> anyhow::Result<(Replayed, Vec<u8>)> {
+    let number = read.ledger_number;
+    let json = |text: &str| {
+        serde_json::from_str::<Value>(text)
+            .map_err(|error| anyhow::anyhow!("the event sealed as ledger number {number} holds no JSON: {error}"))
+    };
+    let event = Replayed {
+        payload: json(&read.payload)?,
+        metadata: json(&read.metadata)?,
+        ledger_number: read.ledger_number,
+        event_id: read.event_id,
+        aggregate_type: read.aggregate_type,
+        aggregate_id: read.aggregate_id,
+        sequence: read.sequence,
+        event_type: read.event_type,
+        event_version: read.event_version,
+        recorded_at: read.recorded_at,
+    };
+    let bytes = canonical(&event);
+    Ok((event, bytes))
 }
 
 fn canonical(event: &Replayed) -> Vec<u8> {
@@ -156,7 +200,7 @@ fn canonical(event: &Replayed) -> Vec<u8> {
 /// A record: its stored type and id.
 type Record = (String, String);
 
-fn selected(selection: &Selection, records: Option<&HashSet<Record>>, event: &Replayed) -> bool {
+fn selected(selection: &Selection, records: Option<&HashSet<Record>>, event: &Read) -> bool {
     selection.since.is_none_or(|since| event.recorded_at >= since)
         && selection.until.is_none_or(|until| event.recorded_at <= until)
         && selection.record_type.as_ref().is_none_or(|wanted| *wanted == event.aggregate_type)
