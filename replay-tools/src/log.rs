@@ -121,13 +121,15 @@ pub async fn replay(
     Ok(Summary { count, digest: hex::encode(hasher.finalize()), up_to: u64::try_from(after).unwrap_or_default() })
 }
 
-/// The sealed events after ledger number `after`, up to `last`, one batch.
+/// The sealed events after ledger number `after`, up to `last`, one batch. The range itself is bounded
+/// (not a LIMIT over all that follow): with a LIMIT, the planner can read and sort everything up to
+/// `last` for every batch, which made the replay quadratic.
 async fn batch(pool: sqlx::PgPool, after: i64, last: i64) -> Result<Vec<Read>, sqlx::Error> {
     sqlx::query_as(
         "SELECT l.ledger_number, e.event_id, e.aggregate_type, e.aggregate_id, e.sequence, e.event_type,
                 e.event_version, e.recorded_at, e.metadata::text AS metadata, e.payload::text AS payload
          FROM ledger l JOIN events e ON e.position = l.position
-         WHERE l.ledger_number > $1 AND l.ledger_number <= $2 ORDER BY l.ledger_number LIMIT $3",
+         WHERE l.ledger_number > $1 AND l.ledger_number <= least($1 + $3, $2) ORDER BY l.ledger_number",
     )
     .bind(after)
     .bind(last)

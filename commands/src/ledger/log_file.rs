@@ -211,10 +211,13 @@ pub async fn export(
     })?;
     let (mut entries, mut checkpoints) = (0, 0);
     let mut after = i64::try_from(from - 1).unwrap_or(i64::MAX);
-    while after < last {
-        let rows: Vec<Row> =
-            batch(pool.clone(), after).await?.into_iter().take_while(|row| row.ledger_number <= last).collect();
+    // The next batch is read while this one is written.
+    let mut next = (after < last).then(|| tokio::spawn(batch(pool.clone(), after)));
+    while let Some(reading) = next.take() {
+        let read = reading.await.map_err(|error| LedgerError::Interrupted(error.to_string()))??;
+        let rows: Vec<Row> = read.into_iter().take_while(|row| row.ledger_number <= last).collect();
         let Some(batch_last) = rows.last().map(|row| row.ledger_number) else { break };
+        next = (batch_last < last).then(|| tokio::spawn(batch(pool.clone(), batch_last)));
         // Sizes are distinct, so no more checkpoints fall in the batch than it has entries.
         let limit = i64::try_from(rows.len()).unwrap_or(i64::MAX);
         let mut due =
