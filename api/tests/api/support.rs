@@ -91,14 +91,16 @@ impl TestApp {
         stop
     }
 
-    /// Polls `path` until `done` holds for its body, or the deadline passes; returns the last response.
+    /// Polls `path` until `done` holds for its body, and returns that response; fails the test when it
+    /// does not hold within the deadline.
     pub async fn get_until(&self, token: &str, path: &str, done: impl Fn(&Value) -> bool) -> Response {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
             let response = self.get(Some(token), path).await;
-            if done(&response.body) || std::time::Instant::now() > deadline {
+            if done(&response.body) {
                 return response;
             }
+            assert!(std::time::Instant::now() < deadline, "GET {path} never answered as awaited: {response:?}");
             tokio::task::yield_now().await;
         }
     }
