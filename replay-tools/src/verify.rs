@@ -10,14 +10,18 @@ use commands::ledger::verify::{Verification, Witnessed};
 use commands::ledger::witness::WitnessVerifierKey;
 use serde::Serialize;
 
+/// A key given as its text or as a file holding it: the text.
+fn key_text(given: &str) -> anyhow::Result<String> {
+    if Path::new(given).is_file() {
+        std::fs::read_to_string(given).with_context(|| format!("reading {given}"))
+    } else {
+        Ok(given.to_owned())
+    }
+}
+
 /// A verifier key given as its text or as a file holding it.
 pub fn verifier_key(given: &str) -> anyhow::Result<VerifierKey> {
-    let text = if Path::new(given).is_file() {
-        std::fs::read_to_string(given).with_context(|| format!("reading {given}"))?
-    } else {
-        given.to_owned()
-    };
-    VerifierKey::parse(&text).context("the verifier key")
+    VerifierKey::parse(&key_text(given)?).context("the verifier key")
 }
 
 /// What checking a proof file found.
@@ -48,12 +52,7 @@ pub fn proof_file(file: &Path, key: &VerifierKey) -> anyhow::Result<ProofReport>
 
 /// A witness verifier key given as its text or as a file holding it.
 pub fn witness_key(given: &str) -> anyhow::Result<WitnessVerifierKey> {
-    let text = if Path::new(given).is_file() {
-        std::fs::read_to_string(given).with_context(|| format!("reading {given}"))?
-    } else {
-        given.to_owned()
-    };
-    WitnessVerifierKey::parse(&text).context("the witness key")
+    WitnessVerifierKey::parse(&key_text(given)?).context("the witness key")
 }
 
 /// The log's verification and, for each witness given, its cosignatures'.

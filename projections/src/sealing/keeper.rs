@@ -7,51 +7,26 @@
 //! checkpoint over, and this task sends it, retrying with backoff until it is taken or a newer one
 //! replaces it (the newer one extends it, so the keeper misses nothing it needs).
 
-use std::time::Duration;
-
 use tokio::sync::watch;
 
 use commands::ledger::SignedCheckpoint;
 
 use super::HttpUrl;
 
-/// A keeper that does not answer within this long is retried.
-const TIMEOUT: Duration = Duration::from_secs(10);
-const FIRST_RETRY: Duration = Duration::from_secs(1);
-const LAST_RETRY: Duration = Duration::from_secs(60);
-
 /// Sends every checkpoint `newest` is given to `url` (a POST with the checkpoint's text), until `stop`.
 pub async fn run(
     HttpUrl(url): HttpUrl,
-    mut newest: watch::Receiver<Option<SignedCheckpoint>>,
-    mut stop: watch::Receiver<bool>,
+    newest: watch::Receiver<Option<SignedCheckpoint>>,
+    stop: watch::Receiver<bool>,
 ) {
-    let client = match reqwest::Client::builder().timeout(TIMEOUT).build() {
-        Ok(client) => client,
-        Err(error) => {
-            tracing::error!(%error, "cannot build the HTTP client for the checkpoint keeper; checkpoints stay in the database");
-            return;
-        }
+    let Some(client) = super::http_client("the checkpoint keeper") else { return };
+    let failed = |error: &reqwest::Error, _: &SignedCheckpoint| {
+        metrics::counter!("checkpoint_pushes_total", "outcome" => "failed").increment(1);
+        tracing::warn!(%error, %url, "the checkpoint keeper did not take the newest checkpoint; retrying");
     };
-    'newest: loop {
-        let text = newest.borrow_and_update().as_ref().map(|checkpoint| checkpoint.text.clone());
-        if let Some(text) = text {
-            let mut retry = FIRST_RETRY;
-            while let Err(error) = push(&client, &url, &text).await {
-                metrics::counter!("checkpoint_pushes_total", "outcome" => "failed").increment(1);
-                tracing::warn!(%error, %url, "the checkpoint keeper did not take the newest checkpoint; retrying");
-                tokio::select! {
-                    () = tokio::time::sleep(retry) => retry = (retry * 2).min(LAST_RETRY),
-                    changed = newest.changed() => if changed.is_err() { return } else { continue 'newest },
-                    _ = stop.changed() => return,
-                }
-            }
-        }
-        tokio::select! {
-            changed = newest.changed() => if changed.is_err() { return },
-            _ = stop.changed() => return,
-        }
-    }
+    let (client, to) = (&client, &url);
+    let deliver = |checkpoint: SignedCheckpoint| async move { push(client, to, &checkpoint.text).await };
+    super::deliver_newest(newest, stop, deliver, failed).await;
 }
 
 async fn push(client: &reqwest::Client, url: &reqwest::Url, text: &str) -> Result<(), reqwest::Error> {

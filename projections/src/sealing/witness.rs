@@ -7,8 +7,6 @@
 //! replaces it. A refusal because the log does not extend what the witness holds is logged as an error:
 //! it is what a rewritten log looks like.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use commands::ledger::witness::{AddCheckpoint, WitnessVerifierKey};
 use commands::ledger::{SignedCheckpoint, rows, tree};
@@ -17,9 +15,6 @@ use tokio::sync::watch;
 
 use super::HttpUrl;
 
-const TIMEOUT: Duration = Duration::from_secs(10);
-const FIRST_RETRY: Duration = Duration::from_secs(1);
-const LAST_RETRY: Duration = Duration::from_secs(60);
 /// A witness that holds a size we did not know is asked again from it, a few times at most.
 const CONFLICTS: usize = 3;
 
@@ -50,41 +45,23 @@ enum Failure {
 pub async fn run(
     pool: PgPool,
     witness: Witness,
-    mut newest: watch::Receiver<Option<SignedCheckpoint>>,
-    mut stop: watch::Receiver<bool>,
+    newest: watch::Receiver<Option<SignedCheckpoint>>,
+    stop: watch::Receiver<bool>,
 ) {
-    let client = match reqwest::Client::builder().timeout(TIMEOUT).build() {
-        Ok(client) => client,
-        Err(error) => {
-            tracing::error!(%error, "cannot build the HTTP client for the witness; checkpoints stay without cosignatures");
-            return;
+    let Some(client) = super::http_client("the witness") else { return };
+    let failed = |failure: &Failure, checkpoint: &SignedCheckpoint| {
+        metrics::counter!("checkpoint_cosignatures_total", "outcome" => "failed").increment(1);
+        match failure {
+            Failure::Refused { status: 403 | 422, .. } | Failure::BadCosignature(_) => tracing::error!(
+                %failure, size = checkpoint.head.size, witness = witness.key.name(),
+                "the witness refuses to cosign the log's checkpoint: the log may have been rewritten"
+            ),
+            _ => tracing::warn!(%failure, witness = witness.key.name(), "no cosignature yet; retrying"),
         }
     };
-    'newest: loop {
-        let checkpoint = newest.borrow_and_update().clone();
-        if let Some(checkpoint) = checkpoint {
-            let mut retry = FIRST_RETRY;
-            while let Err(failure) = cosign(&pool, &client, &witness, &checkpoint).await {
-                metrics::counter!("checkpoint_cosignatures_total", "outcome" => "failed").increment(1);
-                match &failure {
-                    Failure::Refused { status: 403 | 422, .. } | Failure::BadCosignature(_) => tracing::error!(
-                        %failure, size = checkpoint.head.size, witness = witness.key.name(),
-                        "the witness refuses to cosign the log's checkpoint: the log may have been rewritten"
-                    ),
-                    _ => tracing::warn!(%failure, witness = witness.key.name(), "no cosignature yet; retrying"),
-                }
-                tokio::select! {
-                    () = tokio::time::sleep(retry) => retry = (retry * 2).min(LAST_RETRY),
-                    changed = newest.changed() => if changed.is_err() { return } else { continue 'newest },
-                    _ = stop.changed() => return,
-                }
-            }
-        }
-        tokio::select! {
-            changed = newest.changed() => if changed.is_err() { return },
-            _ = stop.changed() => return,
-        }
-    }
+    let (pool, client, to) = (&pool, &client, &witness);
+    let deliver = |checkpoint: SignedCheckpoint| async move { cosign(pool, client, to, &checkpoint).await };
+    super::deliver_newest(newest, stop, deliver, failed).await;
 }
 
 /// One checkpoint to the witness, from the size it last cosigned (as stored, else nothing), following
