@@ -1,6 +1,6 @@
 //! `ms5-replay`: tools for auditors and admins. Exit status 0 only when what was checked is clean (or
 //! the work is done); 1 when it is not; 2 when the check could not be made (bad arguments, no database,
-//! an unknown read model). Each subcommand is a function of the library; this file parses and prints.
+//! an unknown read model); 141, silently, when whoever read the output closed it first (`| head`). Each subcommand is a function of the library; this file parses and prints.
 
 use std::io::{IsTerminal as _, Write};
 use std::path::PathBuf;
@@ -194,11 +194,19 @@ async fn main() -> ExitCode {
     match run(&cli).await {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
+        // Whoever read the output stopped reading (`| head`): end quietly, as a tool killed by SIGPIPE.
+        Err(error) if closed_output(&error) => ExitCode::from(141),
         Err(error) => {
             eprintln!("ms5-replay: {error:#}");
             ExitCode::from(2)
         }
     }
+}
+
+fn closed_output(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Whether what was checked is clean.

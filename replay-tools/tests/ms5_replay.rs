@@ -343,6 +343,18 @@ async fn the_log_replays_in_commit_order_by_selection_and_a_log_missing_an_event
     assert_eq!(on_line("plant-1/packing/L4"), [4, 5]);
     assert_eq!(on_line("plant-1/packing/L9"), Vec::<u64>::new());
 
+    // A reader that stopped reading (`| head`) ends the replay quietly.
+    let (closed, writer) = std::io::pipe().unwrap();
+    drop(closed);
+    let output = Command::new(env!("CARGO_BIN_EXE_ms5-replay"))
+        .args(["log", "--database-url", url])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(141));
+    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+
     let owner = sealed.database.owner_pool().await;
     let mut transaction = owner.begin().await.unwrap();
     sqlx::query("SET LOCAL session_replication_role = replica").execute(&mut *transaction).await.unwrap();
