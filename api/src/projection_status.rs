@@ -10,10 +10,11 @@ use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProjectionStatus {
-    /// A projection's name; `<read model>~rebuild` for a read model's running or last rebuild.
+    /// A projection's name; `<read model>~rebuild` for a read model's rebuild (or comparison) while one
+    /// runs.
     pub name: String,
     /// For a blue/green read model: the schema this row's worker writes (`blue` or `green`); the live
-    /// row's is the one queries read. `null` for the ledger, and for a rebuild row with no rebuild running.
+    /// row's is the one queries read. `null` for the ledger.
     pub schema: Option<domain::read_model::Color>,
     pub version: i32,
     /// `running`, or `stopped` at `failed_position` with `error`.

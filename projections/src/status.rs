@@ -13,10 +13,11 @@ use crate::engine::worker::{Owner, owners};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkerStatus {
-    /// A projection's name (`ledger` is the sealer); `<read model>~rebuild` for a read model's rebuild.
+    /// A projection's name (`ledger` is the sealer); `<read model>~rebuild` for a read model's rebuild
+    /// (or comparison) while one runs.
     pub name: String,
     /// For a blue/green read model: the schema this row's worker writes; the live row's is the one
-    /// queries read. `None` for the ledger, and for a rebuild row while no rebuild runs.
+    /// queries read. `None` for the ledger.
     pub schema: Option<Color>,
     pub version: i32,
     pub stopped: bool,
@@ -33,7 +34,8 @@ pub struct WorkerStatus {
     pub error: Option<String>,
 }
 
-/// Every checkpoint row's status, by name.
+/// Every checkpoint row's status, by name. A rebuild's row is left out while no rebuild runs: it keeps
+/// the position its last rebuild ended at, and would read as a worker falling ever further behind.
 pub async fn all(pool: &PgPool) -> Result<Vec<WorkerStatus>, sqlx::Error> {
     let rows = checkpoint::all(pool).await?;
     let speeds = checkpoint::events_per_second(pool).await?;
@@ -46,6 +48,10 @@ pub async fn all(pool: &PgPool) -> Result<Vec<WorkerStatus>, sqlx::Error> {
     }
     let mut found = Vec::new();
     for row in rows {
+        let idle_rebuild = matches!(schemas.get(&row.name), Some(None));
+        if idle_rebuild {
+            continue;
+        }
         let lag = checkpoint::lag(pool, &row).await?;
         let (events_per_second, owner) = (speeds.get(&row.name).copied().unwrap_or_default(), owners.remove(&row.name));
         let Checkpoint { name, version, transaction_id, position, events_applied, failed_position, error } = row;

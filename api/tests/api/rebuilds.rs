@@ -30,14 +30,13 @@ async fn at_07_at_14_an_administrator_rebuilds_a_read_model_with_progress_and_ev
 
     let started = app.post(Some(&admin), "/api/v1/projections/jobs/rebuild", &json!({"reason": "fixed a fold"})).await;
     assert_eq!(started.expect(202).body["schema"], "green");
-    // Progress is the rebuild's row; done when queries read green and no rebuild runs.
+    // Progress is the rebuild's row while it runs; done when queries read green and the row is gone (an
+    // idle rebuild's row would read as a worker ever further behind).
     let switched = |status: &Value| {
-        row(status, "jobs").is_some_and(|jobs| jobs["schema"] == "green")
-            && row(status, "jobs~rebuild").is_some_and(|rebuild| rebuild["schema"].is_null())
+        row(status, "jobs").is_some_and(|jobs| jobs["schema"] == "green") && row(status, "jobs~rebuild").is_none()
     };
     let status = app.get_until(&admin, "/api/v1/projections", switched).await.expect(200).body;
     assert_eq!(row(&status, "jobs").unwrap()["state"], "running");
-    assert!(row(&status, "jobs~rebuild").unwrap()["events_applied"].as_i64().unwrap() > 0);
     // The rebuilt model answers as the old one did: it was switched to only once no further behind.
     assert!(seven(&app.get(Some(&olga), &detail).await.expect(200).body));
 
