@@ -31,6 +31,8 @@ impl From<Ratio> for RatioView {
 /// What a period contributes; periods add up component by component.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InputsView {
+    /// All time of the period (up to now while it runs), in ms: what utilization and TEEP divide by.
+    pub calendar_ms: u64,
     /// Scheduled time minus planned stops, in ms.
     pub planned_production_ms: u64,
     /// Planned production time minus downtime (small stops stay in), in ms.
@@ -45,19 +47,30 @@ pub struct InputsView {
 
 impl From<OeeInputs> for InputsView {
     fn from(inputs: OeeInputs) -> Self {
-        let OeeInputs { planned_production_ms, run_ms, ideal_total_ms, ideal_good_ms, total_count, good_count } =
-            inputs;
-        Self { planned_production_ms, run_ms, ideal_total_ms, ideal_good_ms, total_count, good_count }
+        let OeeInputs {
+            calendar_ms,
+            planned_production_ms,
+            run_ms,
+            ideal_total_ms,
+            ideal_good_ms,
+            total_count,
+            good_count,
+        } = inputs;
+        Self { calendar_ms, planned_production_ms, run_ms, ideal_total_ms, ideal_good_ms, total_count, good_count }
     }
 }
 
-/// The four figures, each `null` where undefined (docs/oee.md).
+/// The figures, each `null` where undefined (docs/oee.md).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FiguresView {
     pub availability: Option<RatioView>,
     pub performance: Option<RatioView>,
     pub quality: Option<RatioView>,
     pub oee: Option<RatioView>,
+    /// Planned production time / all time of the period (`calendar_ms`).
+    pub utilization: Option<RatioView>,
+    /// OEE x utilization; `null` where OEE is.
+    pub teep: Option<RatioView>,
     /// Performance above 100 % is kept uncapped and flagged: the ideal cycle time is probably wrong.
     pub performance_above_ideal: bool,
 }
@@ -69,6 +82,8 @@ impl From<OeeFigures> for FiguresView {
             performance: figures.performance.map(RatioView::from),
             quality: figures.quality.map(RatioView::from),
             oee: figures.oee.map(RatioView::from),
+            utilization: figures.utilization.map(RatioView::from),
+            teep: figures.teep.map(RatioView::from),
             performance_above_ideal: figures.performance_above_ideal,
         }
     }

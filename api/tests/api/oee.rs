@@ -123,6 +123,10 @@ async fn a_scripted_shift_through_the_api_gives_the_published_figures_and_the_ar
         [Some(88.81), Some(86.11), Some(97.8), Some(74.79)]
     );
     assert_eq!(oee["downtime_ms"], json!({"unplanned": 47 * 60_000}));
+    // The shift's own time is its calendar time: 420 of 480 minutes planned, utilization 87.50 %;
+    // TEEP = 74.79 % x 87.50 % = 18,848 s / 28,800 s = 65.44 %.
+    assert_eq!(oee["inputs"]["calendar_ms"], 480 * 60_000);
+    assert_eq!((percent("utilization"), percent("teep")), (Some(87.5), Some(65.44)));
     assert_eq!(
         (oee["provisional"].as_bool(), oee["figures"]["performance_above_ideal"].as_bool()),
         (Some(false), Some(false))
@@ -140,6 +144,11 @@ async fn a_scripted_shift_through_the_api_gives_the_published_figures_and_the_ar
     assert_eq!(total["inputs"]["planned_production_ms"], 900 * 60_000);
     // (18,848 + 14,400) s / 900 min = 61.57 %; averaging the lines' 74.79 % and 50 % would say 62.40 %.
     assert_eq!(total["figures"]["oee"]["percent"].as_f64(), Some(61.57));
+    // The day of both lines: 2 x 1,440 minutes of calendar time (2 March is no DST day in Berlin), 900
+    // planned: utilization 31.25 %, TEEP 33,248 s / 172,800 s = 19.24 %.
+    assert_eq!(total["inputs"]["calendar_ms"], 2 * 1_440 * 60_000);
+    let day = |factor: &str| total["figures"][factor]["percent"].as_f64();
+    assert_eq!((day("utilization"), day("teep")), (Some(31.25), Some(19.24)));
 
     let (_, outsider) = app.person(&team.admin, "lena", on_line("team_leader", L3)).await;
     let refused = app.get(Some(&outsider), &roll_up).await.expect(403);

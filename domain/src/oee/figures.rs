@@ -49,6 +49,9 @@ impl Serialize for Ratio {
 /// component, never by averaging their percentages.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OeeInputs {
+    /// All time of the period (its calendar time; up to now while it runs), in ms: what utilization and
+    /// TEEP divide by.
+    pub calendar_ms: u64,
     /// Scheduled time minus planned stops, in ms.
     pub planned_production_ms: u64,
     /// Planned production time minus downtime (small stops stay in), in ms.
@@ -72,18 +75,28 @@ impl OeeInputs {
     }
 
     pub fn figures(&self) -> OeeFigures {
+        let (planned, calendar) = (u128::from(self.planned_production_ms), u128::from(self.calendar_ms));
+        // Utilization has a meaning without planned time (none of the period was planned: 0), TEEP
+        // does not: it is OEE x utilization, and OEE is undefined then.
+        let utilization = Ratio::new(planned, calendar);
         if self.planned_production_ms == 0 {
-            return OeeFigures::default();
+            return OeeFigures { utilization, ..OeeFigures::default() };
         }
-        let planned = u128::from(self.planned_production_ms);
         let run = u128::from(self.run_ms);
         let performance = Ratio::new(self.ideal_total_ms, run);
         let oee = if run == 0 { Some(Ratio::ZERO) } else { Ratio::new(self.ideal_good_ms, planned) };
+        // OEE x utilization: (ideal good / planned) x (planned / calendar), exactly.
+        let teep =
+            oee.and_then(
+                |oee| if oee == Ratio::ZERO { Some(Ratio::ZERO) } else { Ratio::new(self.ideal_good_ms, calendar) },
+            );
         OeeFigures {
             availability: Ratio::new(run, planned),
             performance,
             quality: Ratio::new(u128::from(self.good_count), u128::from(self.total_count)),
             oee,
+            utilization,
+            teep,
             performance_above_ideal: performance.is_some_and(Ratio::exceeds_one),
         }
     }
@@ -93,6 +106,7 @@ impl Add for OeeInputs {
     type Output = OeeInputs;
     fn add(self, other: OeeInputs) -> OeeInputs {
         OeeInputs {
+            calendar_ms: self.calendar_ms + other.calendar_ms,
             planned_production_ms: self.planned_production_ms + other.planned_production_ms,
             run_ms: self.run_ms + other.run_ms,
             ideal_total_ms: self.ideal_total_ms + other.ideal_total_ms,
@@ -104,9 +118,16 @@ impl Add for OeeInputs {
 }
 
 /// Sums periods for a line, shift, day, area or site. A period without planned production time is
-/// left out (docs/oee.md): its figures are undefined, not zero.
+/// left out of every input but its calendar time (docs/oee.md): its OEE is undefined, not zero, and the
+/// time that was not planned is exactly what utilization and TEEP account for.
 pub fn roll_up<'a>(parts: impl IntoIterator<Item = &'a OeeInputs>) -> OeeInputs {
-    parts.into_iter().filter(|part| part.planned_production_ms > 0).fold(OeeInputs::default(), |sum, part| sum + *part)
+    parts.into_iter().fold(OeeInputs::default(), |sum, part| {
+        if part.planned_production_ms > 0 {
+            sum + *part
+        } else {
+            OeeInputs { calendar_ms: sum.calendar_ms + part.calendar_ms, ..sum }
+        }
+    })
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +136,10 @@ pub struct OeeFigures {
     pub performance: Option<Ratio>,
     pub quality: Option<Ratio>,
     pub oee: Option<Ratio>,
+    /// Planned production time / all time of the period.
+    pub utilization: Option<Ratio>,
+    /// OEE x utilization: effectively productive time (ideal time of the good units) / all time.
+    pub teep: Option<Ratio>,
     /// Performance above 100 % is kept uncapped and flagged: the ideal cycle time is probably wrong.
     pub performance_above_ideal: bool,
 }
@@ -149,6 +174,40 @@ mod tests {
         let mut idle = OeeInputs::default();
         idle.count(Millis::new(1000).unwrap(), 5, 5);
         assert_eq!(idle.figures(), OeeFigures::default());
+        // A holiday: a whole day, nothing planned. Utilization is 0; OEE and so TEEP are undefined.
+        let holiday = OeeInputs { calendar_ms: 1_440 * MINUTE, ..OeeInputs::default() };
+        let figures = holiday.figures();
+        assert_eq!((bp(figures.utilization), figures.oee, figures.teep), (Some(0), None, None));
+    }
+
+    /// Our worked example for utilization and TEEP: one day (1,440 min) with one shift of 480 min, of
+    /// which 30 min break and 30 min planned maintenance: planned production time 420 min. 47 min
+    /// unplanned downtime, ideal cycle time 1.0 s, 20,000 units made, 400 rejected.
+    /// Utilization = 420 / 1,440 = 29.17 %. OEE = 19,600 s / 25,200 s = 77.78 %.
+    /// TEEP = OEE x utilization = 19,600 s / 86,400 s = 22.69 %.
+    #[test]
+    fn utilization_and_teep_of_a_day_with_one_shift() {
+        let mut day = OeeInputs {
+            calendar_ms: 1_440 * MINUTE,
+            planned_production_ms: 420 * MINUTE,
+            run_ms: 373 * MINUTE,
+            ..OeeInputs::default()
+        };
+        day.count(Millis::new(1000).unwrap(), 20_000, 19_600);
+        let figures = day.figures();
+        assert_eq!(bp(figures.utilization), Some(2_917));
+        assert_eq!(bp(figures.oee), Some(7_778));
+        assert_eq!(bp(figures.teep), Some(2_269));
+        let (oee, utilization, teep) = (figures.oee.unwrap(), figures.utilization.unwrap(), figures.teep.unwrap());
+        assert_eq!(
+            teep.numerator * oee.denominator * utilization.denominator,
+            oee.numerator * utilization.numerator * teep.denominator,
+            "TEEP is OEE x utilization exactly"
+        );
+        // With no run time at all, OEE and so TEEP are 0, utilization what was planned.
+        let stopped =
+            OeeInputs { calendar_ms: 1_440 * MINUTE, planned_production_ms: 420 * MINUTE, ..OeeInputs::default() };
+        assert_eq!((bp(stopped.figures().teep), bp(stopped.figures().utilization)), (Some(0), Some(2_917)));
     }
 
     #[test]
@@ -190,11 +249,15 @@ mod tests {
         busy.count(Millis::new(1000).unwrap(), 24_000, 24_000);
         let mut short = OeeInputs { planned_production_ms: 100 * MINUTE, run_ms: 50 * MINUTE, ..OeeInputs::default() };
         short.count(Millis::new(1000).unwrap(), 1_500, 1_500);
-        let mut unplanned = OeeInputs::default();
+        let mut unplanned = OeeInputs { calendar_ms: 500 * MINUTE, ..OeeInputs::default() };
         unplanned.count(Millis::new(1000).unwrap(), 99, 99);
+        busy.calendar_ms = 400 * MINUTE;
+        short.calendar_ms = 100 * MINUTE;
         let total = roll_up([&busy, &short, &unplanned]);
         assert_eq!(total.total_count, 25_500, "the unplanned period is left out");
         // Averaging the two availabilities (100 % and 50 %) would say 75 %; the sum says 450 / 500.
         assert_eq!(bp(total.figures().availability), Some(9_000));
+        // Its calendar time stays in: 500 of 1,000 minutes were planned.
+        assert_eq!(bp(total.figures().utilization), Some(5_000));
     }
 }

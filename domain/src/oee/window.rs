@@ -143,6 +143,7 @@ pub fn window_oee(
     let (total, good, below_zero) =
         (non_negative(counts.total), non_negative(counts.good), counts.total < 0 || counts.good < 0);
     let inputs = OeeInputs {
+        calendar_ms: measured.map_or(0, |measured| measured.duration_ms()),
         planned_production_ms: planned_ms,
         run_ms: planned_ms.saturating_sub(total_ms(&covered)),
         ideal_total_ms: u128::try_from(counts.ideal_total_ms).unwrap_or(0),
@@ -183,6 +184,18 @@ fn category_name(loss: Option<LossCategory>) -> String {
         Some(LossCategory::Excluded) => "excluded",
     };
     name.to_owned()
+}
+
+impl WindowOee {
+    /// The same figures over `calendar` as the period's whole time, cut at `now` (a day of which only
+    /// the shifts were measured, a range that holds periods with no shift): what utilization and TEEP
+    /// divide by.
+    pub fn over(mut self, calendar: Interval, now: DateTime<Utc>) -> WindowOee {
+        let measured = Interval::new(calendar.start(), calendar.end().min(now));
+        self.inputs.calendar_ms = measured.map_or(0, |measured| measured.duration_ms());
+        self.figures = self.inputs.figures();
+        self
+    }
 }
 
 /// Sums periods (the hours or shifts of a day, the lines of an area) component by component. Periods
@@ -344,7 +357,13 @@ mod tests {
     #[test]
     fn unscheduled_time_is_undefined_and_a_stopped_shift_is_zero() {
         let outside = window_oee(between("03:00", "04:00"), &[], &[], &units(10, 10, 1000), at(END_OF_DAY));
-        assert_eq!(outside.figures, OeeFigures::default(), "no planned production time: every factor undefined");
+        let unplanned = OeeFigures { utilization: outside.figures.utilization, ..OeeFigures::default() };
+        assert_eq!(outside.figures, unplanned, "no planned production time: every factor undefined");
+        assert_eq!(
+            outside.figures.utilization.map(super::super::Ratio::basis_points),
+            Some(0),
+            "but none of the hour planned"
+        );
         let early = shift("06:00", "14:00", &[]);
         let down = [ended("06:00", "14:00", DOWNTIME, UNPLANNED)];
         let stopped = in_shift(&early, &down, &CountSums::default(), at(END_OF_DAY));

@@ -133,11 +133,14 @@ async fn the_published_example_scripted_as_a_shift_gives_the_published_figures()
 
     let days = read(&fixture, Granularity::Day).await;
     assert_eq!(days.periods.len(), 1);
-    assert_eq!(days.periods[0].oee.inputs, early.inputs, "a day is the sum of its shifts");
+    // The shift's own calendar time is its 480 minutes; the day's is its 1,440.
+    assert_eq!(early.inputs.calendar_ms, 480 * MINUTE);
+    let whole_day = domain::oee::OeeInputs { calendar_ms: 1_440 * MINUTE, ..early.inputs };
+    assert_eq!(days.periods[0].oee.inputs, whole_day, "a day is the sum of its shifts, over its whole time");
 
     let hours = read(&fixture, Granularity::Hour).await;
     assert_eq!(hours.periods.len(), 24);
-    assert_eq!(hours.total.inputs, early.inputs, "hours outside the shift have no planned time and stay out");
+    assert_eq!(hours.total.inputs, whole_day, "hours outside the shift have no planned time; their time stays in");
     let eight = &hours.periods[8].oee;
     assert_eq!(
         (eight.inputs.planned_production_ms, eight.scheduled_ms),
@@ -220,4 +223,35 @@ async fn the_largest_accepted_counts_at_the_longest_ideal_cycle_time_pass_every_
         .await
         .unwrap();
     assert_eq!(u128::try_from(good_in_jobs).ok(), Some(good - units), "less the correction");
+}
+
+#[tokio::test]
+async fn a_day_is_measured_over_its_local_length_across_daylight_saving_for_utilization_and_teep() {
+    let fixture = fixture().await;
+    configured_line(&fixture).await;
+    fixture.caught_up(&Oee).await;
+    // Berlin's clocks go forward on 29 March 2026 and back on 25 October: days of 23 and 25 hours,
+    // each holding one early shift of 420 planned minutes.
+    for (midnight, next, hours) in [
+        ("2026-03-29T00:00:00+01:00", "2026-03-30T00:00:00+02:00", 23),
+        ("2026-10-25T00:00:00+02:00", "2026-10-26T00:00:00+01:00", 25),
+        ("2026-03-02T00:00:00+01:00", "2026-03-03T00:00:00+01:00", 24),
+    ] {
+        let day = Interval::new(at(midnight), at(next)).unwrap();
+        let oee =
+            line_oee(&fixture.app, &line().to_string(), day, Granularity::Day, Utc::now()).await.unwrap().unwrap();
+        let inputs = oee.periods[0].oee.inputs;
+        assert_eq!(
+            (inputs.calendar_ms, inputs.planned_production_ms),
+            (hours * 60 * MINUTE, 420 * MINUTE),
+            "{midnight}"
+        );
+        let utilization = oee.periods[0].oee.figures.utilization.unwrap();
+        assert_eq!(
+            (utilization.numerator, utilization.denominator),
+            (u128::from(420 * MINUTE), u128::from(hours * 60 * MINUTE))
+        );
+        let teep = oee.periods[0].oee.figures.teep.map(domain::oee::Ratio::basis_points);
+        assert_eq!(teep, Some(0), "nothing made: 0, as OEE");
+    }
 }

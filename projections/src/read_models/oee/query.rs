@@ -1,13 +1,15 @@
 //! OEE figures per hour, shift occurrence or day of a line, and their roll-ups, from the OEE read model's
 //! facts as of a query's "now". Hours are the line's local clock hours; a day is the sum of the shift
-//! occurrences that start on that local date (a night shift belongs to the date it starts).
+//! occurrences that start on that local date (a night shift belongs to the date it starts), over the
+//! local day's whole time for utilization and TEEP, as a line's total is over the whole range asked.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use domain::downtime::Downtime;
 use domain::line::Line;
 use domain::oee::{
-    CountSums, Interval, ShiftOccurrence, StopFact, WindowOee, local_hours, roll_up_windows, scheduled, window_oee,
+    CountSums, Interval, ShiftOccurrence, StopFact, WindowOee, local_hours, local_instant, roll_up_windows, scheduled,
+    window_oee,
 };
 use serde::Serialize;
 use sqlx::PgPool;
@@ -59,8 +61,8 @@ pub async fn line_oee(
         Granularity::Shift | Granularity::Day => shifts.iter().map(|shift| (shift.interval, Some(shift))).collect(),
     };
     let periods = periods(pool, line, (&config, zone), &windows, now).await?;
-    let periods = if granularity == Granularity::Day { days(periods) } else { periods };
-    let total = roll_up_windows(periods.iter().map(|period| &period.oee));
+    let periods = if granularity == Granularity::Day { days(periods, zone, now) } else { periods };
+    let total = roll_up_windows(periods.iter().map(|period| &period.oee)).over(range, now);
     Ok(Some(LineOee { line: line.to_owned(), time_zone: zone.name().to_owned(), periods, total }))
 }
 
@@ -264,8 +266,8 @@ async fn stops_and_counts(
     Ok((stops, counts))
 }
 
-/// Shift occurrences summed per local date.
-fn days(shifts: Vec<Period>) -> Vec<Period> {
+/// Shift occurrences summed per local date, over the whole local day (23, 24 or 25 hours).
+fn days(shifts: Vec<Period>, zone: Tz, now: DateTime<Utc>) -> Vec<Period> {
     let mut days: Vec<(NaiveDate, Vec<Period>)> = Vec::new();
     for shift in shifts {
         let date = shift.date.unwrap_or_default();
@@ -277,7 +279,9 @@ fn days(shifts: Vec<Period>) -> Vec<Period> {
     days.into_iter()
         .filter_map(|(date, parts)| {
             let (start, end) = (parts.first()?.start, parts.iter().map(|part| part.end).max()?);
-            let oee = roll_up_windows(parts.iter().map(|part| &part.oee));
+            let midnight = |date: NaiveDate| local_instant(zone, date.and_time(chrono::NaiveTime::MIN));
+            let day = Interval::new(midnight(date), midnight(date.succ_opt()?))?;
+            let oee = roll_up_windows(parts.iter().map(|part| &part.oee)).over(day, now);
             Some(Period { start, end, shift: None, date: Some(date), oee })
         })
         .collect()
