@@ -27,6 +27,8 @@ pub enum Periods {
     Hour,
     Shift,
     Day,
+    Week,
+    Month,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -35,8 +37,9 @@ pub enum Periods {
 pub struct LineOeeQuery {
     #[param(value_type = String, example = "plant-1/packing/L3")]
     pub line: LineId,
-    /// `hour` (the line's local clock hours), `shift` (shift occurrences) or `day` (the shifts that start
-    /// on a local date, summed).
+    /// `hour` (the line's local clock hours), `shift` (shift occurrences), `day`, `week` (Monday to
+    /// Sunday) or `month` (the shifts that start on its local dates, summed, over its whole local time
+    /// within the range).
     #[param(value_type = String, example = "shift")]
     pub granularity: Periods,
     /// Periods that start at or after this time; default: 24 hours before `to`.
@@ -72,6 +75,8 @@ async fn of_line(call: QueryCall, query: web::Query<LineOeeQuery>) -> Result<Htt
         Periods::Hour => Granularity::Hour,
         Periods::Shift => Granularity::Shift,
         Periods::Day => Granularity::Day,
+        Periods::Week => Granularity::Week,
+        Periods::Month => Granularity::Month,
     };
     call.registered(&query.line).await?;
     let oee = line_oee(&call.app.pool, &query.line.to_string(), range, granularity, as_of).await?;

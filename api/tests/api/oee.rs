@@ -127,6 +127,14 @@ async fn a_scripted_shift_through_the_api_gives_the_published_figures_and_the_ar
     // TEEP = 74.79 % x 87.50 % = 18,848 s / 28,800 s = 65.44 %.
     assert_eq!(oee["inputs"]["calendar_ms"], 480 * 60_000);
     assert_eq!((percent("utilization"), percent("teep")), (Some(87.5), Some(65.44)));
+    // The same day as a week's part: the range asked for, 1,440 minutes of it.
+    let week = format!("/api/v1/oee?line={L3}&granularity=week&{DAY}");
+    let week = app.get(Some(&team.leader), &week).await.expect(200).body;
+    let part = &week["oee"]["periods"][0];
+    assert_eq!(
+        (part["date"].as_str(), &part["oee"]["inputs"]["calendar_ms"]),
+        (Some("2026-03-02"), &json!(1_440 * 60_000))
+    );
     assert_eq!(
         (oee["provisional"].as_bool(), oee["figures"]["performance_above_ideal"].as_bool()),
         (Some(false), Some(false))

@@ -255,3 +255,33 @@ async fn a_day_is_measured_over_its_local_length_across_daylight_saving_for_util
         assert_eq!(teep, Some(0), "nothing made: 0, as OEE");
     }
 }
+
+#[tokio::test]
+async fn weeks_and_months_sum_their_shifts_over_their_whole_local_time() {
+    let fixture = fixture().await;
+    configured_line(&fixture).await;
+    fixture.caught_up(&Oee).await;
+    let read = |from: &str, to: &str, granularity| {
+        let range = Interval::new(at(from), at(to)).unwrap();
+        let app = fixture.app.clone();
+        async move { line_oee(&app, &line().to_string(), range, granularity, Utc::now()).await.unwrap().unwrap() }
+    };
+    // Two weeks, Monday 2 to Sunday 15 March: seven early shifts of 420 planned minutes in each.
+    let weeks = read("2026-03-02T00:00:00+01:00", "2026-03-16T00:00:00+01:00", Granularity::Week).await;
+    let dates: Vec<_> = weeks.periods.iter().map(|week| week.date.unwrap().to_string()).collect();
+    assert_eq!(dates, ["2026-03-02", "2026-03-09"]);
+    for week in &weeks.periods {
+        let inputs = week.oee.inputs;
+        assert_eq!((inputs.planned_production_ms, inputs.calendar_ms), (7 * 420 * MINUTE, 7 * 1_440 * MINUTE));
+    }
+    // March: 31 shifts; 743 hours, the clocks having gone forward on the 29th.
+    let months = read("2026-03-01T00:00:00+01:00", "2026-04-01T00:00:00+02:00", Granularity::Month).await;
+    assert_eq!(months.periods.len(), 1);
+    let march = months.periods[0].oee.inputs;
+    assert_eq!((march.planned_production_ms, march.calendar_ms), (31 * 420 * MINUTE, 743 * 60 * MINUTE));
+    assert_eq!(months.total.inputs.calendar_ms, march.calendar_ms, "the range is the month");
+    // A range that starts mid-week measures the week's part inside it.
+    let part = read("2026-03-04T00:00:00+01:00", "2026-03-09T00:00:00+01:00", Granularity::Week).await;
+    assert_eq!(part.periods[0].oee.inputs.calendar_ms, 5 * 1_440 * MINUTE);
+    assert_eq!(part.periods[0].oee.inputs.planned_production_ms, 5 * 420 * MINUTE);
+}

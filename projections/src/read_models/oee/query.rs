@@ -1,9 +1,10 @@
 //! OEE figures per hour, shift occurrence or day of a line, and their roll-ups, from the OEE read model's
 //! facts as of a query's "now". Hours are the line's local clock hours; a day is the sum of the shift
-//! occurrences that start on that local date (a night shift belongs to the date it starts), over the
-//! local day's whole time for utilization and TEEP, as a line's total is over the whole range asked.
+//! occurrences that start on that local date (a night shift belongs to the date it starts), a week
+//! (Monday to Sunday) or a month those of its dates, each over its whole local time for utilization and
+//! TEEP, as a line's total is over the whole range asked.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike as _, Duration, Months, NaiveDate, Utc};
 use chrono_tz::Tz;
 use domain::downtime::Downtime;
 use domain::line::Line;
@@ -20,10 +21,13 @@ pub enum Granularity {
     Hour,
     Shift,
     Day,
+    /// Monday to Sunday, local.
+    Week,
+    Month,
 }
 
 /// One period's OEE. `shift` names the shift of a shift occurrence; `date` is the local date of a shift
-/// occurrence or a day.
+/// occurrence or a day, or the first local date of a week or month.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Period {
     pub start: DateTime<Utc>,
@@ -54,14 +58,17 @@ pub async fn line_oee(
     let Some((config, zone)) = line_config(pool, line).await? else { return Ok(None) };
     let shifts = match granularity {
         Granularity::Hour => Vec::new(),
-        Granularity::Shift | Granularity::Day => scheduled(&config.calendars, zone, range),
+        _ => scheduled(&config.calendars, zone, range),
     };
     let windows: Vec<(Interval, Option<&ShiftOccurrence>)> = match granularity {
         Granularity::Hour => local_hours(zone, range).into_iter().map(|hour| (hour, None)).collect(),
-        Granularity::Shift | Granularity::Day => shifts.iter().map(|shift| (shift.interval, Some(shift))).collect(),
+        _ => shifts.iter().map(|shift| (shift.interval, Some(shift))).collect(),
     };
     let periods = periods(pool, line, (&config, zone), &windows, now).await?;
-    let periods = if granularity == Granularity::Day { days(periods, zone, now) } else { periods };
+    let periods = match granularity {
+        Granularity::Hour | Granularity::Shift => periods,
+        grouping => grouped(periods, grouping, zone, range, now),
+    };
     let total = roll_up_windows(periods.iter().map(|period| &period.oee)).over(range, now);
     Ok(Some(LineOee { line: line.to_owned(), time_zone: zone.name().to_owned(), periods, total }))
 }
@@ -266,23 +273,40 @@ async fn stops_and_counts(
     Ok((stops, counts))
 }
 
-/// Shift occurrences summed per local date, over the whole local day (23, 24 or 25 hours).
-fn days(shifts: Vec<Period>, zone: Tz, now: DateTime<Utc>) -> Vec<Period> {
-    let mut days: Vec<(NaiveDate, Vec<Period>)> = Vec::new();
+/// The local date that starts the day, week or month `date` lies in, and the one that starts the next.
+fn bounds(grouping: Granularity, date: NaiveDate) -> Option<(NaiveDate, NaiveDate)> {
+    match grouping {
+        Granularity::Week => {
+            let monday = date - Duration::days(i64::from(date.weekday().num_days_from_monday()));
+            Some((monday, monday + Duration::days(7)))
+        }
+        Granularity::Month => {
+            let first = date.with_day(1)?;
+            Some((first, first.checked_add_months(Months::new(1))?))
+        }
+        _ => Some((date, date.succ_opt()?)),
+    }
+}
+
+/// Shift occurrences summed per local day, week or month (by the date each starts on), each over its
+/// whole local time within `range` (a day of 23, 24 or 25 hours): what utilization and TEEP divide by.
+fn grouped(shifts: Vec<Period>, grouping: Granularity, zone: Tz, range: Interval, now: DateTime<Utc>) -> Vec<Period> {
+    let mut groups: Vec<(NaiveDate, NaiveDate, Vec<Period>)> = Vec::new();
     for shift in shifts {
-        let date = shift.date.unwrap_or_default();
-        match days.last_mut() {
-            Some((day, parts)) if *day == date => parts.push(shift),
-            _ => days.push((date, vec![shift])),
+        let Some((first, next)) = bounds(grouping, shift.date.unwrap_or_default()) else { continue };
+        match groups.last_mut() {
+            Some((start, _, parts)) if *start == first => parts.push(shift),
+            _ => groups.push((first, next, vec![shift])),
         }
     }
-    days.into_iter()
-        .filter_map(|(date, parts)| {
+    let midnight = |date: NaiveDate| local_instant(zone, date.and_time(chrono::NaiveTime::MIN));
+    groups
+        .into_iter()
+        .filter_map(|(first, next, parts)| {
             let (start, end) = (parts.first()?.start, parts.iter().map(|part| part.end).max()?);
-            let midnight = |date: NaiveDate| local_instant(zone, date.and_time(chrono::NaiveTime::MIN));
-            let day = Interval::new(midnight(date), midnight(date.succ_opt()?))?;
-            let oee = roll_up_windows(parts.iter().map(|part| &part.oee)).over(day, now);
-            Some(Period { start, end, shift: None, date: Some(date), oee })
+            let calendar = Interval::new(midnight(first), midnight(next))?.clip(&range)?;
+            let oee = roll_up_windows(parts.iter().map(|part| &part.oee)).over(calendar, now);
+            Some(Period { start, end, shift: None, date: Some(first), oee })
         })
         .collect()
 }
