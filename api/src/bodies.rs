@@ -57,6 +57,18 @@ pub mod shapes {
         #[schema(example = "14:00:00")]
         pub end: String,
         pub breaks: Vec<Break>,
+        /// The days it starts on; every day when left out.
+        #[schema(example = json!(["mon", "tue", "wed", "thu", "fri"]))]
+        pub days: Option<Vec<domain::line::Day>>,
+    }
+
+    /// A day the line does not produce.
+    #[derive(Debug, Deserialize, ToSchema)]
+    pub struct NonProductionDay {
+        #[schema(example = "2026-12-25")]
+        pub date: String,
+        #[schema(example = "Christmas Day")]
+        pub name: String,
     }
 
     /// A planned break inside a shift.

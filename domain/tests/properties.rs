@@ -73,6 +73,7 @@ fn shift(index: usize, (start, length): (u32, u32)) -> ShiftDefinition {
         start: at(start),
         end: at(start + length),
         breaks: vec![],
+        days: domain::line::Weekdays::default(),
     }
 }
 

@@ -68,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
     let played = Interval::new(plant_start - Duration::days(1), plant_end).context("an empty span")?;
     let shifts = scheduled(
         &[domain::line::Versioned { version: 1, effective_from: since, value: calendar }],
+        &[],
         args.time_zone,
         played,
     );

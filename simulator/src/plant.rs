@@ -33,6 +33,7 @@ pub fn calendar() -> anyhow::Result<Vec<ShiftDefinition>> {
                 start: time(start)?,
                 end: time(end)?,
                 breaks: vec![PlannedBreak { start: time(pause)?, duration: Millis::new(30 * 60_000)? }],
+                days: domain::line::Weekdays::default(),
             })
         })
         .collect()

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use domain::andon::{CallType, EscalationLadder};
-use domain::line::{LineCommand, ShiftDefinition};
+use domain::line::{LineCommand, NonProductionDay, ShiftDefinition};
 use domain::line_id::LineId;
 use domain::values::{EquipmentId, LossCategory, Millis, Name, ProductId, Reason, ReasonCode};
 use projections::live::line_status::Staleness;
@@ -33,6 +33,7 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .service(add_equipment)
             .service(set_ideal_cycle_time)
             .service(set_shift_calendar)
+            .service(set_non_production_days)
             .service(set_small_stop_threshold)
             .service(set_escalation_ladder)
             .service(define_downtime_reason),
@@ -149,7 +150,7 @@ async fn set_ideal_cycle_time(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetShiftCalendar {
-    /// `[{"name": "early", "start": "06:00:00", "end": "14:00:00", "breaks": [{"start": "10:00:00", "duration": 1800000}]}]` (break lengths in ms)
+    /// `[{"name": "early", "start": "06:00:00", "end": "14:00:00", "breaks": [{"start": "10:00:00", "duration": 1800000}], "days": ["mon", "tue", "wed", "thu", "fri"]}]` (break lengths in ms; `days` every day when left out)
     #[schema(value_type = Vec<crate::bodies::shapes::Shift>)]
     pub shifts: Vec<ShiftDefinition>,
     pub effective_from: DateTime<Utc>,
@@ -167,6 +168,34 @@ async fn set_shift_calendar(
     let Json { value, digest } = body;
     let command = LineCommand::SetShiftCalendar {
         shifts: value.shifts,
+        effective_from: value.effective_from,
+        reason: value.reason,
+    };
+    call.respond(digest, configure_line(&call, &path, command)).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetNonProductionDays {
+    /// The whole list (holidays, planned shutdowns): it replaces the one before from `effective_from`
+    /// on. No shift starts on these dates (the line's local dates).
+    #[schema(value_type = Vec<crate::bodies::shapes::NonProductionDay>)]
+    pub days: Vec<NonProductionDay>,
+    pub effective_from: DateTime<Utc>,
+    #[schema(value_type = Option<String>)]
+    pub reason: Option<Reason>,
+}
+
+#[utoipa::path(tag = "lines", params(LinePath), request_body = SetNonProductionDays, responses(CommandResponses))]
+#[post("/{site}/{area}/{line}/non-production-days")]
+async fn set_non_production_days(
+    call: CommandCall,
+    path: web::Path<LinePath>,
+    body: Json<SetNonProductionDays>,
+) -> Result<HttpResponse, ApiError> {
+    let Json { value, digest } = body;
+    let command = LineCommand::SetNonProductionDays {
+        days: value.days,
         effective_from: value.effective_from,
         reason: value.reason,
     };

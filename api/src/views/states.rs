@@ -151,6 +151,8 @@ pub struct LineView {
     /// By product id, every version in the order set.
     pub ideal_cycle_times: BTreeMap<String, Vec<VersionedMillis>>,
     pub calendars: Vec<VersionedCalendar>,
+    /// The non-production days, every version in the order set.
+    pub non_production_days: Vec<VersionedNonProductionDays>,
     pub small_stop_thresholds: Vec<VersionedMillis>,
     /// By call type.
     pub escalation_ladders: BTreeMap<String, Vec<VersionedLadder>>,
@@ -172,6 +174,14 @@ pub struct VersionedCalendar {
     pub version: u32,
     pub effective_from: DateTime<Utc>,
     pub value: Vec<domain::line::ShiftDefinition>,
+}
+
+/// A list of non-production days as configured from a time on.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionedNonProductionDays {
+    pub version: u32,
+    pub effective_from: DateTime<Utc>,
+    pub value: Vec<domain::line::NonProductionDay>,
 }
 
 /// An escalation ladder as configured from a time on.
@@ -214,6 +224,15 @@ impl From<domain::line::Line> for LineView {
                 .calendars
                 .into_iter()
                 .map(|v| VersionedCalendar { version: v.version, effective_from: v.effective_from, value: v.value })
+                .collect(),
+            non_production_days: line
+                .non_production_days
+                .into_iter()
+                .map(|v| VersionedNonProductionDays {
+                    version: v.version,
+                    effective_from: v.effective_from,
+                    value: v.value,
+                })
                 .collect(),
             small_stop_thresholds: versioned_millis(line.small_stop_thresholds),
             escalation_ladders: line

@@ -111,7 +111,8 @@ async fn at_07_sign_ins_failures_role_changes_and_configuration_are_in_the_trail
     app.post(Some(&admin), &format!("/api/v1/users/{olga_id}/roles/grant"), &grant).await.expect(200);
 
     let path = format!("/api/v1/audit-trail?record_type=user&record_id={olga_id}");
-    let entries = trail(&app, &auditor, &path, 4).await;
+    // Created, her own password set, signed in, a failed sign-in, the role granted: five events.
+    let entries = trail(&app, &auditor, &path, 5).await;
     let actions: Vec<&str> = entries.iter().filter_map(|entry| entry["action"].as_str()).collect();
     for expected in ["UserCreated", "LoginSucceeded", "LoginFailed", "RoleGranted"] {
         assert!(actions.contains(&expected), "{expected} in {actions:?}");

@@ -142,6 +142,12 @@ pub fn endpoints() -> Vec<Endpoint> {
         }),
         e(
             "POST",
+            "/api/v1/lines/{site}/{area}/{line}/non-production-days",
+            Roles(&[ENGINEER]),
+            |_| json!({"days": [{"date": "2026-12-25", "name": "Christmas Day"}], "effective_from": "2026-02-01T00:00:00Z"}),
+        ),
+        e(
+            "POST",
             "/api/v1/lines/{site}/{area}/{line}/small-stop-threshold",
             Roles(&[ENGINEER]),
             |_| json!({"threshold_ms": 120000, "effective_from": "2026-02-01T00:00:00Z"}),

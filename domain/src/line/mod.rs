@@ -11,7 +11,10 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-pub use self::calendar::{CalendarError, PlannedBreak, ShiftDefinition, check_calendar};
+pub use self::calendar::{
+    CalendarError, Day, NonProductionDay, PlannedBreak, ShiftDefinition, Weekdays, check_calendar,
+    check_non_production_days,
+};
 use crate::aggregate::{self, event_enum};
 use crate::andon::{CallType, EscalationLadder};
 use crate::line_id::LineId;
@@ -45,6 +48,13 @@ pub enum LineCommand {
         effective_from: DateTime<Utc>,
         reason: Option<Reason>,
     },
+    /// The days the line does not produce, as a whole list that replaces the one before from
+    /// `effective_from` on.
+    SetNonProductionDays {
+        days: Vec<NonProductionDay>,
+        effective_from: DateTime<Utc>,
+        reason: Option<Reason>,
+    },
     SetSmallStopThreshold {
         threshold: Millis,
         effective_from: DateTime<Utc>,
@@ -75,6 +85,7 @@ impl aggregate::Command for LineCommand {
         match self {
             Self::SetIdealCycleTime { reason, .. }
             | Self::SetShiftCalendar { reason, .. }
+            | Self::SetNonProductionDays { reason, .. }
             | Self::SetSmallStopThreshold { reason, .. }
             | Self::SetEscalationLadder { reason, .. }
             | Self::DefineDowntimeReason { reason, .. } => reason.as_ref(),
@@ -91,6 +102,7 @@ event_enum! {
         EquipmentAdded { equipment: EquipmentId, name: Name },
         IdealCycleTimeSet { product: ProductId, version: u32, ideal_cycle_time: Millis, effective_from: DateTime<Utc>, reason: Option<Reason> },
         ShiftCalendarSet { version: u32, shifts: Vec<ShiftDefinition>, effective_from: DateTime<Utc>, reason: Option<Reason> },
+        NonProductionDaysSet { version: u32, days: Vec<NonProductionDay>, effective_from: DateTime<Utc>, reason: Option<Reason> },
         SmallStopThresholdSet { version: u32, threshold: Millis, effective_from: DateTime<Utc>, reason: Option<Reason> },
         EscalationLadderSet { call_type: CallType, version: u32, ladder: EscalationLadder, effective_from: DateTime<Utc>, reason: Option<Reason> },
         DowntimeReasonDefined { code: ReasonCode, label: Name, parent: Option<ReasonCode>, loss_category: LossCategory, reason: Option<Reason> },
@@ -168,6 +180,9 @@ pub struct Line {
     pub equipment: BTreeMap<EquipmentId, Name>,
     pub ideal_cycle_times: BTreeMap<ProductId, Vec<Versioned<Millis>>>,
     pub calendars: Vec<Versioned<Vec<ShiftDefinition>>>,
+    /// Lines registered before non-production days existed have none.
+    #[serde(default)]
+    pub non_production_days: Vec<Versioned<Vec<NonProductionDay>>>,
     pub small_stop_thresholds: Vec<Versioned<Millis>>,
     #[serde(default)]
     pub escalation_ladders: BTreeMap<CallType, Vec<Versioned<EscalationLadder>>>,
@@ -213,16 +228,31 @@ impl Line {
     /// Whether the shift that `at` falls in had ended by `now`: its figures have been seen, so changing
     /// what they count needs a signature. False when `at` lies in no shift (no figure counts it).
     pub fn shift_ended(&self, at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
-        let Some((_, _, zone)) = &self.identity else { return false };
         // A shift lasts at most a day and a night, so one containing `at` starts in the two days before.
         let Some(range) =
             crate::oee::Interval::new(at - chrono::Duration::days(2), at + chrono::Duration::milliseconds(1))
         else {
             return false;
         };
-        crate::oee::scheduled(&self.calendars, *zone, range)
+        self.scheduled(range)
             .iter()
             .any(|shift| shift.interval.start() <= at && at < shift.interval.end() && shift.interval.end() <= now)
+    }
+
+    /// The line's shift occurrences that start in `range` (none before it is registered): each follows
+    /// the calendar in force at its start and is left out on a non-production day of the list in force
+    /// then.
+    pub fn scheduled(&self, range: crate::oee::Interval) -> Vec<crate::oee::ShiftOccurrence> {
+        let Some(zone) = self.time_zone() else { return Vec::new() };
+        crate::oee::scheduled(&self.calendars, &self.non_production_days, zone, range)
+    }
+
+    /// Whether a shift of the line ends in (`after`, `until`]: a moment its figures are final and worth
+    /// sealing under a checkpoint.
+    pub fn a_shift_ends(&self, after: DateTime<Utc>, until: DateTime<Utc>) -> bool {
+        // A shift ends at most a day and a night after it starts.
+        let Some(range) = crate::oee::Interval::new(after - chrono::Duration::days(2), until) else { return false };
+        self.scheduled(range).iter().any(|shift| shift.interval.end() > after && shift.interval.end() <= until)
     }
 
     /// The escalation ladder of a call of `call_type` raised at `raised_at`: the version in force then, or
@@ -319,6 +349,11 @@ impl aggregate::Aggregate for Line {
                 let version = next_version(&self.calendars, effective_from, reason.as_ref())?;
                 Ok(vec![LineEvent::ShiftCalendarSet { version, shifts, effective_from, reason }])
             }
+            LineCommand::SetNonProductionDays { days, effective_from, reason } => {
+                check_non_production_days(&days)?;
+                let version = next_version(&self.non_production_days, effective_from, reason.as_ref())?;
+                Ok(vec![LineEvent::NonProductionDaysSet { version, days, effective_from, reason }])
+            }
             LineCommand::SetSmallStopThreshold { threshold, effective_from, reason } => {
                 let version = next_version(&self.small_stop_thresholds, effective_from, reason.as_ref())?;
                 Ok(vec![LineEvent::SmallStopThresholdSet { version, threshold, effective_from, reason }])
@@ -354,6 +389,9 @@ impl aggregate::Aggregate for Line {
             }
             LineEvent::ShiftCalendarSet { version, shifts, effective_from, .. } => {
                 self.calendars.push(Versioned { version, effective_from, value: shifts });
+            }
+            LineEvent::NonProductionDaysSet { version, days, effective_from, .. } => {
+                self.non_production_days.push(Versioned { version, effective_from, value: days });
             }
             LineEvent::SmallStopThresholdSet { version, threshold, effective_from, .. } => {
                 self.small_stop_thresholds.push(Versioned { version, effective_from, value: threshold });

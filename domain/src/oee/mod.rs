@@ -9,5 +9,5 @@ pub mod window;
 
 pub use figures::{OeeFigures, OeeInputs, Ratio, roll_up};
 pub use interval::{Interval, merge, subtract, total_ms};
-pub use occurrences::{ShiftOccurrence, a_shift_ends, local_hours, local_instant, occurrences, scheduled};
+pub use occurrences::{ShiftOccurrence, local_hours, local_instant, occurrences, scheduled};
 pub use window::{CountSums, StopFact, WindowOee, roll_up_windows, window_oee};

@@ -3,12 +3,14 @@
 //! start ends the next day. On DST days the wall clock skips or repeats an hour, so occurrences are
 //! 7 or 9 hours long where the definition says 8, and a day's shifts add up to 23 or 25 hours.
 
-use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike, Utc};
+use chrono::{
+    DateTime, Datelike as _, Duration, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike, Utc,
+};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::interval::Interval;
-use crate::line::{ShiftDefinition, Versioned};
+use crate::line::{Day, NonProductionDay, ShiftDefinition, Versioned};
 use crate::values::ShiftName;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,8 +48,10 @@ pub fn local_instant(zone: Tz, local: NaiveDateTime) -> DateTime<Utc> {
 /// Every shift of the calendar that starts on `date`, in the calendar's order.
 pub fn occurrences(shifts: &[ShiftDefinition], zone: Tz, date: NaiveDate) -> Vec<ShiftOccurrence> {
     let next_day = date.succ_opt().unwrap_or(date);
+    let day = Day::of(date.weekday());
     shifts
         .iter()
+        .filter(|shift| shift.days.contains(day))
         .filter_map(|shift| {
             let end_date = if shift.end <= shift.start { next_day } else { date };
             let interval = Interval::new(
@@ -70,8 +74,14 @@ pub fn occurrences(shifts: &[ShiftDefinition], zone: Tz, date: NaiveDate) -> Vec
 }
 
 /// The shift occurrences that start in `range` under a versioned calendar: each occurrence follows the
-/// calendar version in force at its start, so a change of calendar never rewrites earlier shifts.
-pub fn scheduled(calendars: &[Versioned<Vec<ShiftDefinition>>], zone: Tz, range: Interval) -> Vec<ShiftOccurrence> {
+/// calendar version in force at its start, so a change of calendar never rewrites earlier shifts, and
+/// none starts on a date of the non-production days (`closed`) in force at its start.
+pub fn scheduled(
+    calendars: &[Versioned<Vec<ShiftDefinition>>],
+    closed: &[Versioned<Vec<NonProductionDay>>],
+    zone: Tz,
+    range: Interval,
+) -> Vec<ShiftOccurrence> {
     let first = range.start().with_timezone(&zone).date_naive().pred_opt().unwrap_or(NaiveDate::MIN);
     let last = range.end().with_timezone(&zone).date_naive();
     let mut found = Vec::new();
@@ -84,6 +94,7 @@ pub fn scheduled(calendars: &[Versioned<Vec<ShiftDefinition>>], zone: Tz, range:
                     && until.is_none_or(|until| start < until)
                     && start >= range.start()
                     && start < range.end()
+                    && !closed_on(closed, occurrence.date, start)
             }));
         }
     }
@@ -91,17 +102,13 @@ pub fn scheduled(calendars: &[Versioned<Vec<ShiftDefinition>>], zone: Tz, range:
     found
 }
 
-/// Whether a shift of the versioned calendar ends in (`after`, `until`]: a moment its figures are final
-/// and worth sealing under a checkpoint.
-pub fn a_shift_ends(
-    calendars: &[Versioned<Vec<ShiftDefinition>>],
-    zone: Tz,
-    after: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> bool {
-    // A shift ends at most a day and a night after it starts.
-    let Some(range) = Interval::new(after - Duration::days(2), until) else { return false };
-    scheduled(calendars, zone, range).iter().any(|shift| shift.interval.end() > after && shift.interval.end() <= until)
+/// Whether `date` is a non-production day in the list in force at `at`.
+fn closed_on(closed: &[Versioned<Vec<NonProductionDay>>], date: NaiveDate, at: DateTime<Utc>) -> bool {
+    closed
+        .iter()
+        .rev()
+        .find(|version| version.effective_from <= at)
+        .is_some_and(|version| version.value.iter().any(|day| day.date == date))
 }
 
 /// The local clock hours that start in `range`, as UTC intervals. Hours follow the zone's offset, so a
@@ -137,7 +144,13 @@ mod tests {
         NaiveTime::parse_from_str(hhmm, "%H:%M").unwrap_or_default()
     }
     fn shift(name: &str, start: &str, end: &str) -> ShiftDefinition {
-        ShiftDefinition { name: ShiftName::parse(name).unwrap(), start: time(start), end: time(end), breaks: vec![] }
+        ShiftDefinition {
+            name: ShiftName::parse(name).unwrap(),
+            start: time(start),
+            end: time(end),
+            breaks: vec![],
+            days: crate::line::Weekdays::default(),
+        }
     }
     fn three_shifts() -> Vec<ShiftDefinition> {
         vec![shift("early", "06:00", "14:00"), shift("late", "14:00", "22:00"), shift("night", "22:00", "06:00")]
@@ -221,7 +234,7 @@ mod tests {
         let two_shifts = vec![shift("early", "06:00", "14:00"), shift("late", "14:00", "22:00")];
         let versions = calendar(vec![("2026-01-01T00:00:00Z", two_shifts), ("2026-03-03T12:00:00Z", three_shifts())]);
         let found =
-            scheduled(&versions, chrono_tz::Europe::Berlin, range("2026-03-03T00:00:00Z", "2026-03-04T00:00:00Z"));
+            scheduled(&versions, &[], chrono_tz::Europe::Berlin, range("2026-03-03T00:00:00Z", "2026-03-04T00:00:00Z"));
         let names: Vec<_> = found.iter().map(|o| (o.shift.to_string(), o.date.to_string())).collect();
         assert_eq!(
             names,
@@ -230,7 +243,7 @@ mod tests {
             "the early shift started under version 1; late and night under version 2"
         );
         let before =
-            scheduled(&versions, chrono_tz::Europe::Berlin, range("2026-03-02T00:00:00Z", "2026-03-03T00:00:00Z"));
+            scheduled(&versions, &[], chrono_tz::Europe::Berlin, range("2026-03-02T00:00:00Z", "2026-03-03T00:00:00Z"));
         assert_eq!(before.len(), 2, "version 2 does not reach back: no night shift on 2 March");
     }
 
@@ -254,21 +267,37 @@ mod shift_end_tests {
     use chrono::NaiveTime;
 
     use super::*;
+    use crate::aggregate::Aggregate as _;
+    use crate::line::{Line, LineEvent};
+    use crate::values::Name;
 
     #[test]
-    fn a_shift_end_is_found_only_in_the_window_that_holds_it() {
+    fn a_shift_end_is_found_only_in_the_window_that_holds_it_and_never_on_a_non_production_day() {
         let shift = ShiftDefinition {
             name: ShiftName::parse("early").unwrap_or_else(|_| unreachable!()),
             start: NaiveTime::from_hms_opt(6, 0, 0).unwrap_or_default(),
             end: NaiveTime::from_hms_opt(14, 0, 0).unwrap_or_default(),
             breaks: Vec::new(),
+            days: crate::line::Weekdays::default(),
         };
         let at = |h, m| Utc.with_ymd_and_hms(2026, 3, 2, h, m, 0).single().unwrap_or_default();
-        let calendar = [Versioned { version: 1, effective_from: at(0, 0), value: vec![shift] }];
+        let mut line = Line::default();
+        let name = Name::parse("L3").unwrap_or_else(|_| unreachable!());
+        let id = crate::line_id::LineId::parse("plant-1/packing/L3").unwrap_or_else(|_| unreachable!());
         // Berlin is UTC+1 in March: the shift ends at 13:00 UTC.
-        let zone = chrono_tz::Europe::Berlin;
-        assert!(a_shift_ends(&calendar, zone, at(12, 59), at(13, 0)));
-        assert!(!a_shift_ends(&calendar, zone, at(13, 0), at(13, 30)), "already past");
-        assert!(!a_shift_ends(&calendar, zone, at(12, 0), at(12, 59)), "not yet");
+        line.apply(&LineEvent::LineRegistered { line: id, name: name.clone(), time_zone: chrono_tz::Europe::Berlin });
+        let shifts = vec![shift];
+        line.apply(&LineEvent::ShiftCalendarSet { version: 1, shifts, effective_from: at(0, 0), reason: None });
+        assert!(line.a_shift_ends(at(12, 59), at(13, 0)));
+        assert!(!line.a_shift_ends(at(13, 0), at(13, 30)), "already past");
+        assert!(!line.a_shift_ends(at(12, 0), at(12, 59)), "not yet");
+        let holiday = vec![NonProductionDay { date: at(0, 0).date_naive(), name }];
+        line.apply(&LineEvent::NonProductionDaysSet {
+            version: 1,
+            days: holiday,
+            effective_from: at(0, 0),
+            reason: None,
+        });
+        assert!(!line.a_shift_ends(at(12, 59), at(13, 0)), "no shift on a non-production day");
     }
 }

@@ -8,7 +8,7 @@ use commands::StoreError;
 use commands::event_log::current_state;
 use domain::andon::AndonCall;
 use domain::line::Line;
-use domain::oee::{Interval, scheduled};
+use domain::oee::Interval;
 use sqlx::{PgConnection, PgPool};
 
 use crate::engine::projection::ProjectionError;
@@ -190,10 +190,8 @@ pub async fn response_times(pool: &PgPool, line: &str, range: Interval) -> Resul
     .await?;
     let config = current_state::<Line>(pool, line).await?;
     // A call early in the range can belong to a shift that started up to two days before it.
-    let shifts = match (&config.identity, Interval::new(range.start() - Duration::days(2), range.end())) {
-        (Some((_, _, zone)), Some(span)) => scheduled(&config.calendars, *zone, span),
-        _ => Vec::new(),
-    };
+    let shifts = Interval::new(range.start() - Duration::days(2), range.end())
+        .map_or_else(Vec::new, |span| config.scheduled(span));
     let shift_of = |call: &Answered| {
         shifts
             .iter()

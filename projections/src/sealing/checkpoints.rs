@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use commands::event_log;
 use commands::ledger::{SealKey, SignedCheckpoint};
 use domain::Aggregate as _;
-use domain::line::{Line, ShiftDefinition, Versioned};
+use domain::line::Line;
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::watch;
 
@@ -81,11 +81,11 @@ pub async fn run(pool: PgPool, settings: Settings, mut stop: watch::Receiver<boo
     }
 }
 
-/// Every line's shift calendar, read again once a minute, to find the moments shifts end. A shift's
+/// Every line's configuration, read again once a minute, to find the moments shifts end. A shift's
 /// end counts once `SETTLE` has passed after it, so that the sealer has sealed what the shift recorded.
 #[derive(Default)]
 struct ShiftEnds {
-    calendars: Vec<(chrono_tz::Tz, Vec<Versioned<Vec<ShiftDefinition>>>)>,
+    lines: Vec<Line>,
     read_at: Option<Instant>,
 }
 
@@ -96,28 +96,25 @@ impl ShiftEnds {
     /// Whether a shift of some line ended (and settled) in (`after`, `until`].
     async fn between(&mut self, pool: &PgPool, after: DateTime<Utc>, until: DateTime<Utc>) -> bool {
         if self.read_at.is_none_or(|at| at.elapsed() >= REREAD) {
-            match calendars(pool).await {
-                Ok(calendars) => self.calendars = calendars,
+            match lines(pool).await {
+                Ok(lines) => self.lines = lines,
                 Err(error) => {
                     tracing::warn!(%error, "cannot read the lines' shift calendars; using the last ones read")
                 }
             }
             self.read_at = Some(Instant::now());
         }
-        self.calendars
-            .iter()
-            .any(|(zone, calendar)| domain::oee::a_shift_ends(calendar, *zone, after - SETTLE, until - SETTLE))
+        self.lines.iter().any(|line| line.a_shift_ends(after - SETTLE, until - SETTLE))
     }
 }
 
-async fn calendars(
-    pool: &PgPool,
-) -> Result<Vec<(chrono_tz::Tz, Vec<Versioned<Vec<ShiftDefinition>>>)>, commands::StoreError> {
+/// Every registered line's configuration.
+async fn lines(pool: &PgPool) -> Result<Vec<Line>, commands::StoreError> {
     let mut found = Vec::new();
     for id in event_log::aggregate_ids(pool, Line::TYPE).await? {
         let line = event_log::current_state::<Line>(pool, &id).await?;
-        if let Some((_, _, zone)) = line.identity {
-            found.push((zone, line.calendars));
+        if line.is_registered() {
+            found.push(line);
         }
     }
     Ok(found)

@@ -125,6 +125,7 @@ async fn a_kept_board_shows_the_shift_from_its_start_to_its_end_with_no_commit_i
         start: time("06:00"),
         end: time("14:00"),
         breaks: Vec::new(),
+        days: domain::line::Weekdays::default(),
     };
     let setup = [
         LineCommand::Register {

@@ -420,6 +420,7 @@ async fn at_15_a_checkpoint_is_signed_when_a_shift_ends_long_before_the_interval
         start: time(now - chrono::Duration::hours(1)),
         end: time(now + chrono::Duration::seconds(3)),
         breaks: Vec::new(),
+        days: domain::line::Weekdays::default(),
     };
     let line = "plant-1/packing/L3";
     let setup = [

@@ -1,7 +1,7 @@
 //! The OEE read model: docs/oee.md's worked example scripted as a real shift through commands, then read
 //! per shift, day and hour; and an ideal cycle time version that takes effect in the past.
 
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::{DateTime, NaiveTime, Timelike as _, Utc};
 use commands::execute;
 use commands::lookups::{StopStart, give_downtime_reason, start_downtime};
 use domain::downtime::{DowntimeCommand, StopSource};
@@ -49,6 +49,7 @@ async fn configured_line(fixture: &Fixture) -> commands::PgEventStore<domain::li
         breaks: [("08:00", 15), ("10:00", 30), ("12:00", 15)]
             .map(|(start, length)| PlannedBreak { start: time(start), duration: minutes(length) })
             .to_vec(),
+        days: domain::line::Weekdays::default(),
     };
     let since = at("2026-01-01T00:00:00Z");
     let setup = [
@@ -284,4 +285,74 @@ async fn weeks_and_months_sum_their_shifts_over_their_whole_local_time() {
     let part = read("2026-03-04T00:00:00+01:00", "2026-03-09T00:00:00+01:00", Granularity::Week).await;
     assert_eq!(part.periods[0].oee.inputs.calendar_ms, 5 * 1_440 * MINUTE);
     assert_eq!(part.periods[0].oee.inputs.planned_production_ms, 5 * 420 * MINUTE);
+}
+
+#[tokio::test]
+async fn a_monday_to_friday_three_shift_pattern_with_a_holiday_plans_only_working_days() {
+    use domain::line::{Day, NonProductionDay, Weekdays};
+    let fixture = fixture().await;
+    let lines: commands::PgEventStore<domain::line::Line> =
+        commands::PgEventStore::new(fixture.app.clone(), commands::StoreSettings::default());
+    let weekdays = Weekdays::try_from(vec![Day::Mon, Day::Tue, Day::Wed, Day::Thu, Day::Fri]).unwrap();
+    let shift = |name: &str, start: &str, end: &str| ShiftDefinition {
+        name: ShiftName::parse(name).unwrap(),
+        start: time(start),
+        end: time(end),
+        breaks: vec![PlannedBreak {
+            // Four hours into the shift.
+            start: time(&format!("{:02}:00", (time(start).hour() + 4) % 24)),
+            duration: minutes(30),
+        }],
+        days: weekdays.clone(),
+    };
+    let since = at("2026-01-01T00:00:00Z");
+    let holiday = NonProductionDay { date: "2026-03-04".parse().unwrap(), name: Name::parse("Plant holiday").unwrap() };
+    let setup = [
+        LineCommand::Register {
+            line: line(),
+            name: Name::parse("Line 3").unwrap(),
+            time_zone: chrono_tz::Europe::Berlin,
+        },
+        LineCommand::SetShiftCalendar {
+            shifts: vec![
+                shift("early", "06:00", "14:00"),
+                shift("late", "14:00", "22:00"),
+                shift("night", "22:00", "06:00"),
+            ],
+            effective_from: since,
+            reason: None,
+        },
+        LineCommand::SetNonProductionDays { days: vec![holiday], effective_from: since, reason: None },
+    ];
+    for command in setup {
+        execute(&lines, &line().to_string(), command, &context()).await.unwrap();
+    }
+    fixture.caught_up(&Oee).await;
+    let week = Interval::new(at("2026-03-02T00:00:00+01:00"), at("2026-03-09T00:00:00+01:00")).unwrap();
+    let days = line_oee(&fixture.app, &line().to_string(), week, Granularity::Day, Utc::now()).await.unwrap().unwrap();
+    // Every day of the week is a period: four working days of three shifts (the Friday night runs into
+    // Saturday but belongs to Friday), the holiday and the weekend with nothing planned.
+    let planned: Vec<u64> = days.periods.iter().map(|day| day.oee.inputs.planned_production_ms / MINUTE).collect();
+    assert_eq!(planned, [1_350, 1_350, 0, 1_350, 1_350, 0, 0]);
+    let holiday = &days.periods[2].oee;
+    assert_eq!((bp(holiday.figures.utilization), holiday.figures.oee, holiday.figures.teep), (Some(0), None, None));
+    assert_eq!(holiday.inputs.calendar_ms, 1_440 * MINUTE);
+    // The week: 4 x 1,350 planned minutes of 10,080: utilization 53.57 %.
+    let total = days.total.inputs;
+    assert_eq!((total.planned_production_ms, total.calendar_ms), (5_400 * MINUTE, 10_080 * MINUTE));
+    assert_eq!(bp(days.total.figures.utilization), Some(5_357));
+    let shifts =
+        line_oee(&fixture.app, &line().to_string(), week, Granularity::Shift, Utc::now()).await.unwrap().unwrap();
+    assert_eq!(shifts.periods.len(), 12, "no shift on the holiday or the weekend");
+    // A list that takes effect later leaves the figures before it as they were (RC-03).
+    let reopened = LineCommand::SetNonProductionDays {
+        days: vec![],
+        effective_from: at("2026-03-10T00:00:00Z"),
+        reason: Some(Reason::parse("holiday list for the rest of the year").unwrap()),
+    };
+    execute(&lines, &line().to_string(), reopened, &context()).await.unwrap();
+    fixture.caught_up(&Oee).await;
+    let again =
+        line_oee(&fixture.app, &line().to_string(), week, Granularity::Shift, Utc::now()).await.unwrap().unwrap();
+    assert_eq!(again.periods.len(), 12);
 }

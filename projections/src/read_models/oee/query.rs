@@ -9,8 +9,7 @@ use chrono_tz::Tz;
 use domain::downtime::Downtime;
 use domain::line::Line;
 use domain::oee::{
-    CountSums, Interval, ShiftOccurrence, StopFact, WindowOee, local_hours, local_instant, roll_up_windows, scheduled,
-    window_oee,
+    CountSums, Interval, ShiftOccurrence, StopFact, WindowOee, local_hours, local_instant, roll_up_windows, window_oee,
 };
 use serde::Serialize;
 use sqlx::PgPool;
@@ -58,13 +57,13 @@ pub async fn line_oee(
     let Some((config, zone)) = line_config(pool, line).await? else { return Ok(None) };
     let shifts = match granularity {
         Granularity::Hour => Vec::new(),
-        _ => scheduled(&config.calendars, zone, range),
+        _ => config.scheduled(range),
     };
     let windows: Vec<(Interval, Option<&ShiftOccurrence>)> = match granularity {
         Granularity::Hour => local_hours(zone, range).into_iter().map(|hour| (hour, None)).collect(),
         _ => shifts.iter().map(|shift| (shift.interval, Some(shift))).collect(),
     };
-    let periods = periods(pool, line, (&config, zone), &windows, now).await?;
+    let periods = periods(pool, line, &config, &windows, now).await?;
     let periods = match granularity {
         Granularity::Hour | Granularity::Shift => periods,
         grouping => grouped(periods, grouping, zone, range, now),
@@ -108,10 +107,10 @@ pub async fn current_shift(
     now: DateTime<Utc>,
 ) -> Result<CurrentShift, sqlx::Error> {
     let (mut since, mut until) = (now - SHIFT_HORIZON, now + SHIFT_HORIZON);
-    let (Some((config, zone)), Some(around)) = (config.and_then(with_zone), Interval::new(since, until)) else {
+    let (Some((config, _)), Some(around)) = (config.and_then(with_zone), Interval::new(since, until)) else {
         return Ok(CurrentShift { since, until, running: None });
     };
-    let shifts = scheduled(&config.calendars, zone, around);
+    let shifts = config.scheduled(around);
     for boundary in shifts.iter().flat_map(|shift| [shift.interval.start(), shift.interval.end()]) {
         if boundary <= now {
             since = since.max(boundary);
@@ -122,7 +121,7 @@ pub async fn current_shift(
     let running = shifts.into_iter().find(|shift| shift.interval.start() <= now && now < shift.interval.end());
     let running = match running {
         Some(shift) => {
-            let facts = window_facts(pool, line, (&config, zone), &[shift.interval]).await?;
+            let facts = window_facts(pool, line, &config, &[shift.interval]).await?;
             Some((shift, facts))
         }
         None => None,
@@ -159,7 +158,7 @@ fn with_zone(config: Line) -> Option<(Line, Tz)> {
 async fn periods(
     pool: &PgPool,
     line: &str,
-    config: (&Line, Tz),
+    config: &Line,
     windows: &[(Interval, Option<&ShiftOccurrence>)],
     now: DateTime<Utc>,
 ) -> Result<Vec<Period>, sqlx::Error> {
@@ -180,7 +179,7 @@ struct WindowFacts {
 async fn window_facts(
     pool: &PgPool,
     line: &str,
-    (config, zone): (&Line, Tz),
+    config: &Line,
     windows: &[Interval],
 ) -> Result<WindowFacts, sqlx::Error> {
     let (Some(first), Some(last)) =
@@ -189,9 +188,7 @@ async fn window_facts(
         return Ok(WindowFacts { schedule: Vec::new(), stops: Vec::new(), counts: Vec::new() });
     };
     // Occurrences that started up to two days earlier can still reach into the first window.
-    let schedule = Interval::new(first - SHIFT_HORIZON, last)
-        .map(|span| scheduled(&config.calendars, zone, span))
-        .unwrap_or_default();
+    let schedule = Interval::new(first - SHIFT_HORIZON, last).map(|span| config.scheduled(span)).unwrap_or_default();
     let (stops, counts) = stops_and_counts(pool, line, (first, last), windows).await?;
     Ok(WindowFacts { schedule, stops, counts })
 }
@@ -290,23 +287,26 @@ fn bounds(grouping: Granularity, date: NaiveDate) -> Option<(NaiveDate, NaiveDat
 
 /// Shift occurrences summed per local day, week or month (by the date each starts on), each over its
 /// whole local time within `range` (a day of 23, 24 or 25 hours): what utilization and TEEP divide by.
+/// Every day, week or month the range touches is a period, with or without shifts: a holiday is there,
+/// with utilization 0 and no OEE. A period with shifts runs from its first shift's start to its last
+/// one's end; one without, over its local time.
 fn grouped(shifts: Vec<Period>, grouping: Granularity, zone: Tz, range: Interval, now: DateTime<Utc>) -> Vec<Period> {
-    let mut groups: Vec<(NaiveDate, NaiveDate, Vec<Period>)> = Vec::new();
-    for shift in shifts {
-        let Some((first, next)) = bounds(grouping, shift.date.unwrap_or_default()) else { continue };
-        match groups.last_mut() {
-            Some((start, _, parts)) if *start == first => parts.push(shift),
-            _ => groups.push((first, next, vec![shift])),
-        }
-    }
     let midnight = |date: NaiveDate| local_instant(zone, date.and_time(chrono::NaiveTime::MIN));
-    groups
-        .into_iter()
-        .filter_map(|(first, next, parts)| {
-            let (start, end) = (parts.first()?.start, parts.iter().map(|part| part.end).max()?);
-            let calendar = Interval::new(midnight(first), midnight(next))?.clip(&range)?;
-            let oee = roll_up_windows(parts.iter().map(|part| &part.oee)).over(calendar, now);
-            Some(Period { start, end, shift: None, date: Some(first), oee })
-        })
-        .collect()
+    let last = range.end().with_timezone(&zone).date_naive();
+    let mut date = range.start().with_timezone(&zone).date_naive();
+    let mut shifts = shifts.into_iter().peekable();
+    let mut periods = Vec::new();
+    while let Some((first, next)) = bounds(grouping, date).filter(|_| date <= last) {
+        date = next;
+        let parts: Vec<Period> =
+            std::iter::from_fn(|| shifts.next_if(|shift| shift.date.is_some_and(|day| day < next))).collect();
+        let Some(calendar) = Interval::new(midnight(first), midnight(next)).and_then(|whole| whole.clip(&range)) else {
+            continue;
+        };
+        let oee = roll_up_windows(parts.iter().map(|part| &part.oee)).over(calendar, now);
+        let start = parts.first().map_or(calendar.start(), |part| part.start);
+        let end = parts.iter().map(|part| part.end).max().unwrap_or(calendar.end());
+        periods.push(Period { start, end, shift: None, date: Some(first), oee });
+    }
+    periods
 }
