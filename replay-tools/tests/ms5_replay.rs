@@ -598,6 +598,12 @@ async fn at_14_a_witness_cosigns_a_log_that_grew_refuses_a_rewritten_one_and_rem
         add_checkpoint(&witness.url, &AddCheckpoint { old_size: 5, proof, checkpoint: forged.text.clone() }).await;
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("does not show that the log only grew from 5 entries to 6"), "{body}");
+    // The largest requests: a proof longer than any tree needs is malformed; a body past 64 KiB is not
+    // read. Neither changes what the witness holds.
+    let long = AddCheckpoint { old_size: 5, proof: vec![[7; 32]; 127], checkpoint: forged.text.clone() };
+    assert_eq!(add_checkpoint(&witness.url, &long).await.0, 400);
+    let huge = AddCheckpoint { old_size: 5, proof: Vec::new(), checkpoint: "x".repeat(65 * 1024) };
+    assert_eq!(add_checkpoint(&witness.url, &huge).await.0, 413);
     let kept: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
     let held = sealed.key.verifier().open(kept["checkpoint"].as_str().unwrap()).unwrap();
     assert_eq!(held.head, checkpoint_of(5).await.head, "the witness still holds the true log's checkpoint");
