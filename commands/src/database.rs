@@ -28,18 +28,23 @@ pub async fn migrations_applied(pool: &PgPool) -> Result<bool, sqlx::Error> {
 /// How often the server checks that a session's client is still there while a statement runs.
 const CLIENT_CHECK_INTERVAL: &str = "2s";
 
+/// The connection options of `url` for a process of ours: a session whose process died (kill -9, a lost
+/// machine) is noticed by the server while a statement of it runs or waits on a lock, not only once it
+/// ends, so its transaction is rolled back and the locks it holds (a worker's ownership, an import's
+/// hold on appends) go.
+pub fn connect_options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
+    let options: PgConnectOptions = url.parse()?;
+    Ok(options.options([("client_connection_check_interval", CLIENT_CHECK_INTERVAL)]))
+}
+
 /// A pool whose every connection acts as `ms5_app`. `url` may name the owner (the embedded default)
 /// or a login role that is a member of `ms5_app`.
 pub async fn application_pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    let mut options: PgConnectOptions = url.parse()?;
+    let mut options = connect_options(url)?;
     // Names this process's sessions for operators (who owns a projection), unless the URL names them.
     if options.get_application_name().is_none() {
         options = options.application_name(&format!("ms5-floor pid {}", std::process::id()));
     }
-    // A session whose process died (kill -9, a lost machine) is noticed by the server while a statement
-    // of it runs or waits on a lock, not only once it ends: its transaction is rolled back and the locks
-    // it holds (a worker's ownership among them) go, so another instance takes its work over.
-    options = options.options([("client_connection_check_interval", CLIENT_CHECK_INTERVAL)]);
     PgPoolOptions::new()
         .max_connections(max_connections)
         // A ping before every checkout doubles the round trips of a warm command. A connection that died

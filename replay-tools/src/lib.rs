@@ -29,10 +29,11 @@ impl Database {
     pub async fn connect(&self) -> anyhow::Result<sqlx::PgPool> {
         // Room for the read model workers `rebuild` and `compare` run (each listens on a connection of
         // its own) beside the tool's own queries.
+        let options = commands::database::connect_options(&self.database_url).context("the database URL")?;
         sqlx::postgres::PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(self.connect_timeout_seconds))
-            .connect(&self.database_url)
+            .connect_with(options)
             .await
             .context("connecting to the database")
     }

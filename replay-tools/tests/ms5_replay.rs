@@ -711,3 +711,55 @@ async fn rc_02_a_range_export_verifies_alone_and_imports_only_into_the_log_it_co
     let held: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&second_app).await.unwrap();
     assert_eq!(held, 3, "nothing imported");
 }
+
+#[tokio::test]
+async fn rc_02_an_import_killed_midway_stores_nothing_and_stops_holding_appends_back() {
+    let sealed = sealed().await;
+    let file = sealed.dir.join("backup.ndjson");
+    let (status, out) = replay(&["export", "--database-url", &sealed.database.url, "--output", file.to_str().unwrap()]);
+    assert_eq!(status, 0, "{out}");
+    let scratch = testkit::fresh_database().await;
+    let owner = scratch.owner_pool().await;
+    // The import stores the file's events, then waits to store its checkpoint: caught in the middle.
+    let mut holding = owner.begin().await.unwrap();
+    sqlx::query("LOCK TABLE ledger_checkpoints IN SHARE MODE").execute(&mut *holding).await.unwrap();
+    let separator = if scratch.url.contains('?') { '&' } else { '?' };
+    let url = format!("{}{separator}application_name=ms5-import-killed", scratch.url);
+    let verifier = sealed.key.verifier().as_str().to_owned();
+    let mut import = Command::new(env!("CARGO_BIN_EXE_ms5-replay"))
+        .args(["import", file.to_str().unwrap(), "--database-url", &url, "--verifier-key", &verifier])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let sessions = |waiting: bool| {
+        let owner = owner.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM pg_stat_activity a WHERE a.application_name = 'ms5-import-killed'
+                 AND (NOT $1 OR EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted))",
+            )
+            .bind(waiting)
+            .fetch_one(&owner)
+            .await
+            .unwrap()
+        }
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while sessions(true).await == 0 {
+        assert!(std::time::Instant::now() < deadline, "the import never reached its checkpoint");
+        tokio::task::yield_now().await;
+    }
+    import.kill().unwrap();
+    import.wait().unwrap();
+    // The server notices the dead client while the statement still waits, so the import's hold on
+    // appends goes with it, before the lock it waits on is released.
+    while sessions(false).await > 0 {
+        assert!(std::time::Instant::now() < deadline, "the killed import's session lived on");
+        tokio::task::yield_now().await;
+    }
+    holding.commit().await.unwrap();
+    let app = commands::database::application_pool(&scratch.url, 2).await.unwrap();
+    let held: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&app).await.unwrap();
+    assert_eq!(held, 0, "a file cut short by a kill imports nothing");
+    raise(&app, &["after-the-kill"]).await;
+}
