@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::oee::{OeeFigures, OeeInputs, Ratio, WindowOee};
+use domain::oee::{LossPart, LossTree, OeeFigures, OeeInputs, Ratio, WindowOee};
 use projections::read_models::oee::query::{LineOee, Period};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -109,6 +109,8 @@ pub struct WindowView {
     pub planned_stop_ms: u64,
     /// Downtime inside planned production time by loss category; `unassigned` while no reason is given.
     pub downtime_ms: BTreeMap<String, u64>,
+    /// The same by reason code.
+    pub downtime_by_reason_ms: BTreeMap<String, u64>,
     pub small_stops: u64,
     pub small_stop_ms: u64,
     /// An open stop counts in this window: its figures change until it ends.
@@ -118,6 +120,49 @@ pub struct WindowView {
     pub units_without_ideal_cycle_time: u64,
     /// Corrections took a count of this window below zero; the count is shown as zero.
     pub counts_below_zero: bool,
+    pub loss_tree: LossTreeView,
+}
+
+/// Planned production time broken into the six big losses (docs/oee.md, "The loss tree"): the parts'
+/// `ms` add up exactly to `planned_production_ms`, in waterfall order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LossTreeView {
+    pub planned_production_ms: u64,
+    /// `unplanned_stops`, `setups`, `small_stops`, `slow_cycles`, `startup_rejects`,
+    /// `production_rejects`, `fully_productive`.
+    pub parts: Vec<LossPartView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LossPartView {
+    pub part: LossPart,
+    /// Exact; negative only for slow cycles faster than ideal or rejects corrected away.
+    pub ms: i128,
+    /// `ms` in minutes, rounded to hundredths, for display.
+    pub minutes: f64,
+    /// Rejects and fully productive time: the units counted. Time losses: the units the period's
+    /// average ideal cycle time would have made in that time, rounded to hundredths; `null` while
+    /// nothing was made.
+    pub units: Option<f64>,
+}
+
+impl From<LossTree> for LossTreeView {
+    fn from(tree: LossTree) -> Self {
+        let hundredths = |value: f64| (value * 100.0).round() / 100.0;
+        let at_average_rate = |ms: i128| {
+            (tree.ideal_total_ms > 0)
+                .then(|| hundredths(ms as f64 * tree.total_count as f64 / tree.ideal_total_ms as f64))
+        };
+        let parts = tree
+            .parts_ms()
+            .into_iter()
+            .map(|(part, ms)| {
+                let units = tree.units_counted(part).map_or_else(|| at_average_rate(ms), |units| Some(units as f64));
+                LossPartView { part, ms, minutes: hundredths(ms as f64 / 60_000.0), units }
+            })
+            .collect();
+        Self { planned_production_ms: tree.planned_production_ms, parts }
+    }
 }
 
 impl From<WindowOee> for WindowView {
@@ -129,12 +174,14 @@ impl From<WindowOee> for WindowView {
             scheduled_ms: oee.scheduled_ms,
             planned_stop_ms: oee.planned_stop_ms,
             downtime_ms: oee.downtime_ms,
+            downtime_by_reason_ms: oee.downtime_by_reason_ms,
             small_stops: oee.small_stops,
             small_stop_ms: oee.small_stop_ms,
             provisional: oee.provisional,
             in_progress: oee.in_progress,
             units_without_ideal_cycle_time: oee.units_without_ideal_cycle_time,
             counts_below_zero: oee.counts_below_zero,
+            loss_tree: oee.loss_tree.into(),
         }
     }
 }

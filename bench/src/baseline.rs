@@ -79,6 +79,7 @@ pub async fn grow_stream(pool: &PgPool, id: &str, events: u64) -> anyhow::Result
                 good: 1,
                 reject: 0,
                 reject_reason: None,
+                reject_category: None,
                 at: chrono::Utc::now(),
             });
             serialized.push(SerializedEvent::new(

@@ -35,7 +35,13 @@ pub async fn grow_stream(store: &PgEventStore<Job>, id: &str, events: u64) -> an
         let batch = (events - written).min(1000);
         let mut loaded = store.load(id).await?;
         let produced: Vec<JobEvent> = (0..batch)
-            .map(|_| JobEvent::ProductionRecorded { good: 1, reject: 0, reject_reason: None, at: chrono::Utc::now() })
+            .map(|_| JobEvent::ProductionRecorded {
+                good: 1,
+                reject: 0,
+                reject_reason: None,
+                reject_category: None,
+                at: chrono::Utc::now(),
+            })
             .collect();
         for event in &produced {
             loaded.aggregate().apply(AdaptedEvent(event.clone()));

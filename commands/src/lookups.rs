@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use domain::checklist::{Checklist, ChecklistCommand, ChecklistTemplate, TemplateVersion};
 use domain::downtime::{Downtime, DowntimeCommand, StopSource};
+use domain::job::{Job, JobCommand, JobError};
 use domain::line::{Line, LineCommand, LineError};
 use domain::line_id::LineId;
 use domain::signature::SignatureRequest;
@@ -107,6 +108,33 @@ pub async fn give_downtime_reason(
         },
     };
     execute(stops, downtime_id, command, context).await.map_err(LookupError::Command)
+}
+
+/// Books units a running job made; rejects need a leaf of the job's line's reject reason tree, which
+/// is locked against redefinition first and read after, as a stop's reason is (`give_downtime_reason`).
+pub async fn record_production(
+    lines: &PgEventStore<Line>,
+    jobs: &PgEventStore<Job>,
+    job_id: &str,
+    (good, reject): (u64, u64),
+    reject_code: Option<ReasonCode>,
+    context: &CommandContext,
+) -> Result<CommandOutcome, LookupError<JobError>> {
+    let reject_reason = match reject_code {
+        Some(code) => {
+            let Some(line_id) = jobs.state(job_id).await?.line else {
+                return Err(LookupError::Command(CommandError::Rejected(JobError::NotCreated)));
+            };
+            let line_id = line_id.to_string();
+            let mark = LineCommand::MarkRejectReasonUsed { code: code.clone() };
+            execute(lines, &line_id, mark, &line_context(context)).await.map_err(LookupError::Line)?;
+            let line = lines.state(&line_id).await?;
+            Some(line.reject_reason(&code).map_err(|error| LookupError::Line(CommandError::Rejected(error)))?)
+        }
+        None => None,
+    };
+    let command = JobCommand::RecordProduction { good, reject, reject_reason };
+    execute(jobs, job_id, command, context).await.map_err(LookupError::Command)
 }
 
 /// The same attribution for a follow-on command on another aggregate: caused by the same command, but

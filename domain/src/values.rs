@@ -249,6 +249,16 @@ pub enum LossCategory {
     Excluded,
 }
 
+/// Where a rejected unit's loss is booked in the loss tree (docs/oee.md, "The loss tree"): made while the
+/// line was starting up (after a changeover, a restart), or in stable production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum RejectCategory {
+    Startup,
+    Production,
+}
+
 impl LossCategory {
     /// Planned stops come off planned production time; everything else that stops a line is downtime.
     pub fn is_planned(self) -> bool {

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use domain::downtime::StopClass;
 use domain::line::DEFAULT_SMALL_STOP_THRESHOLD;
 use domain::oee::{CountSums, Interval, ShiftOccurrence, StopFact, WindowOee, window_oee};
-use domain::values::LossCategory;
+use domain::values::{LossCategory, ReasonCode};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -28,7 +28,7 @@ pub struct Recount {
 
 pub fn recount(steps: &[Step]) -> Recount {
     let mut started: BTreeMap<Uuid, DateTime<Utc>> = BTreeMap::new();
-    let mut reasons: BTreeMap<Uuid, LossCategory> = BTreeMap::new();
+    let mut reasons: BTreeMap<Uuid, (&'static str, LossCategory)> = BTreeMap::new();
     let mut ended = Vec::new();
     let mut last: BTreeMap<Uuid, (u64, u64)> = BTreeMap::new();
     let mut recount =
@@ -39,8 +39,8 @@ pub fn recount(steps: &[Step]) -> Recount {
                 started.insert(*stop, step.at);
             }
             Action::StopEnded { stop, .. } => ended.push((*stop, step.at)),
-            Action::Reason { stop, loss, .. } => {
-                reasons.insert(*stop, *loss);
+            Action::Reason { stop, code, loss } => {
+                reasons.insert(*stop, (*code, *loss));
             }
             Action::Counters { job, good, reject, .. } => {
                 if let Some((good_before, reject_before)) = last.insert(*job, (*good, *reject)) {
@@ -67,7 +67,8 @@ pub fn recount(steps: &[Step]) -> Recount {
             started_at: start,
             ended: Some((at, if short { StopClass::SmallStop } else { StopClass::Downtime })),
             small_stop_threshold: DEFAULT_SMALL_STOP_THRESHOLD,
-            loss: reasons.get(&stop).copied(),
+            loss: reasons.get(&stop).map(|(_, loss)| *loss),
+            reason: reasons.get(&stop).and_then(|(code, _)| ReasonCode::parse(code).ok()),
         });
     }
     recount

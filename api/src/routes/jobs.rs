@@ -4,8 +4,9 @@ use std::num::NonZeroU64;
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
+use commands::lookups;
 use domain::counter::CounterWidth;
-use domain::job::{CountKind, CounterReading, JobCommand, JobStatus};
+use domain::job::{CountKind, CounterReading, Job, JobCommand, JobStatus};
 use domain::line_id::LineId;
 use domain::values::{CounterId, Name, ProductId, Reason, ReasonCode};
 use serde::Deserialize;
@@ -147,7 +148,8 @@ async fn resume(call: CommandCall, job_id: web::Path<Uuid>, body: Json<NoFields>
 pub struct RecordProduction {
     pub good: u64,
     pub reject: u64,
-    /// Needed when `reject` is not zero.
+    /// Needed when `reject` is not zero: a leaf of the line's reject reason tree
+    /// (`POST /api/v1/lines/{site}/{area}/{line}/reject-reasons`).
     #[schema(value_type = Option<String>)]
     pub reject_reason: Option<ReasonCode>,
 }
@@ -160,9 +162,18 @@ async fn production(
     body: Json<RecordProduction>,
 ) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
-    let command =
-        JobCommand::RecordProduction { good: value.good, reject: value.reject, reject_reason: value.reject_reason };
-    call.respond(digest, on_job(&call, *job_id, RUN_JOBS, command)).await
+    call.respond(digest, async {
+        let (id, app) = (job_id.to_string(), &call.app);
+        let job = call.existing(&app.jobs, "job", &id).await?;
+        let line = job.line.as_ref().ok_or_else(|| ApiError::not_found("job", &id))?;
+        let actor = call.authorize(RUN_JOBS, Target::Line(line))?;
+        let units = (value.good, value.reject);
+        let outcome =
+            lookups::record_production(&app.lines, &app.jobs, &id, units, value.reject_reason, &call.context(actor))
+                .await?;
+        Ok(crate::command_call::accepted::<Job>(&id, outcome))
+    })
+    .await
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]

@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 use domain::andon::{CallType, EscalationLadder};
 use domain::line::{LineCommand, NonProductionDay, ShiftDefinition};
 use domain::line_id::LineId;
-use domain::values::{EquipmentId, LossCategory, Millis, Name, ProductId, Reason, ReasonCode};
+use domain::values::{EquipmentId, LossCategory, Millis, Name, ProductId, Reason, ReasonCode, RejectCategory};
 use projections::live::line_status::Staleness;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -36,7 +36,8 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .service(set_non_production_days)
             .service(set_small_stop_threshold)
             .service(set_escalation_ladder)
-            .service(define_downtime_reason),
+            .service(define_downtime_reason)
+            .service(define_reject_reason),
     );
 }
 
@@ -294,6 +295,43 @@ async fn define_downtime_reason(
         label: value.label,
         parent: value.parent,
         loss_category: value.loss_category,
+        reason: value.reason,
+    };
+    call.respond(digest, configure_line(&call, &path, command)).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DefineRejectReason {
+    #[schema(value_type = String)]
+    pub code: ReasonCode,
+    #[schema(value_type = String)]
+    pub label: Name,
+    #[schema(value_type = Option<String>)]
+    pub parent: Option<ReasonCode>,
+    /// The loss tree branch its rejects count in: `startup` or `production`.
+    #[schema(value_type = String, example = "startup")]
+    pub category: RejectCategory,
+    /// Needed when it redefines an existing code.
+    #[schema(value_type = Option<String>)]
+    pub reason: Option<Reason>,
+}
+
+/// Defines a reason rejected units may be booked with, in a tree like the downtime reasons'; a code is
+/// locked once a production record uses it.
+#[utoipa::path(tag = "lines", params(LinePath), request_body = DefineRejectReason, responses(CommandResponses))]
+#[post("/{site}/{area}/{line}/reject-reasons")]
+async fn define_reject_reason(
+    call: CommandCall,
+    path: web::Path<LinePath>,
+    body: Json<DefineRejectReason>,
+) -> Result<HttpResponse, ApiError> {
+    let Json { value, digest } = body;
+    let command = LineCommand::DefineRejectReason {
+        code: value.code,
+        label: value.label,
+        parent: value.parent,
+        category: value.category,
         reason: value.reason,
     };
     call.respond(digest, configure_line(&call, &path, command)).await

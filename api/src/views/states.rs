@@ -158,6 +158,8 @@ pub struct LineView {
     pub escalation_ladders: BTreeMap<String, Vec<VersionedLadder>>,
     /// The downtime reason tree by code.
     pub reasons: BTreeMap<String, ReasonNodeView>,
+    /// The reject reason tree by code.
+    pub reject_reasons: BTreeMap<String, RejectReasonNodeView>,
 }
 
 /// A duration in milliseconds as configured from a time on.
@@ -199,6 +201,18 @@ pub struct ReasonNodeView {
     pub parent: Option<String>,
     #[schema(example = "unplanned")]
     pub loss_category: String,
+    /// A used reason's code is never redefined.
+    pub used: bool,
+}
+
+/// One reject reason of a line's tree.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RejectReasonNodeView {
+    pub label: String,
+    pub parent: Option<String>,
+    /// `startup` or `production`: the loss tree branch its rejects count in.
+    #[schema(example = "startup")]
+    pub category: String,
     /// A used reason's code is never redefined.
     pub used: bool,
 }
@@ -258,6 +272,19 @@ impl From<domain::line::Line> for LineView {
                         label: node.label.to_string(),
                         parent: node.parent.map(|parent| parent.to_string()),
                         loss_category: name_of(&node.loss_category),
+                        used: node.used,
+                    };
+                    (code.to_string(), view)
+                })
+                .collect(),
+            reject_reasons: line
+                .reject_reasons
+                .into_iter()
+                .map(|(code, node)| {
+                    let view = RejectReasonNodeView {
+                        label: node.label.to_string(),
+                        parent: node.parent.map(|parent| parent.to_string()),
+                        category: name_of(&node.category),
                         used: node.used,
                     };
                     (code.to_string(), view)

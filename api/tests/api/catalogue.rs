@@ -160,6 +160,10 @@ pub fn endpoints() -> Vec<Endpoint> {
             json!({"code": format!("r{}", &uuid::Uuid::new_v4().simple().to_string()[..8]), "label": "Other",
                    "loss_category": "unplanned"})
         }),
+        e("POST", "/api/v1/lines/{site}/{area}/{line}/reject-reasons", Roles(&[ENGINEER]), |_| {
+            json!({"code": format!("r{}", &uuid::Uuid::new_v4().simple().to_string()[..8]), "label": "Other",
+                   "category": "production"})
+        }),
         e("POST", "/api/v1/checklist-templates/{template_id}", Roles(&[ENGINEER, QUALITY]), |_| template()),
         e(
             "POST",

@@ -37,6 +37,10 @@ async fn configure(app: &TestApp, team: &Team, line: &str, time_zone: &str, shif
     app.post(Some(&team.engineer), &at("ideal-cycle-times"), &cycle).await.expect(200);
     let jam = json!({"code": "jam", "label": "Jam", "loss_category": "unplanned"});
     app.post(Some(&team.engineer), &at("downtime-reasons"), &jam).await.expect(200);
+    for (code, category) in [("crushed", "production"), ("warm-up", "startup")] {
+        let reject = json!({"code": code, "label": code, "category": category});
+        app.post(Some(&team.engineer), &at("reject-reasons"), &reject).await.expect(200);
+    }
 }
 
 fn early_shift() -> Value {
@@ -61,10 +65,12 @@ async fn running_job(app: &TestApp, team: &Team, line: &str) -> String {
     id
 }
 
-/// Units made at `source_time`, as a tablet reports them.
+/// Units made at `source_time`, as a tablet reports them; the first hour's rejects were made while the
+/// line warmed up.
 async fn produce(app: &TestApp, team: &Team, job: &str, good: u64, reject: u64, source_time: &str) {
     let body = if reject > 0 {
-        json!({"good": good, "reject": reject, "reject_reason": "crushed"})
+        let why = if source_time.ends_with("05:30:00Z") { "warm-up" } else { "crushed" };
+        json!({"good": good, "reject": reject, "reject_reason": why})
     } else {
         json!({"good": good, "reject": 0})
     };
@@ -109,6 +115,9 @@ async fn a_scripted_shift_through_the_api_gives_the_published_figures_and_the_ar
     {
         produce(&app, &team, &job, good, reject, &format!("2026-03-02T{at}:00Z")).await;
     }
+    let unknown = json!({"good": 1, "reject": 1, "reject_reason": "dropped"});
+    let refused = app.post(Some(&team.operator), &format!("/api/v1/jobs/{job}/production"), &unknown).await;
+    assert_eq!(refused.expect(422).code(), "unknown_reason", "rejects need a reason of the line's tree");
 
     let answer =
         app.get_until(&team.leader, &path, |body| body["oee"]["total"]["inputs"]["total_count"] == 19_271).await;
@@ -123,6 +132,33 @@ async fn a_scripted_shift_through_the_api_gives_the_published_figures_and_the_ar
         [Some(88.81), Some(86.11), Some(97.8), Some(74.79)]
     );
     assert_eq!(oee["downtime_ms"], json!({"unplanned": 47 * 60_000}));
+    assert_eq!(oee["downtime_by_reason_ms"], json!({"jam": 47 * 60_000}));
+    // The loss tree as a waterfall: 47 min of stops, 373 min - 19,271 s of slow cycles, 100 start-up
+    // and 323 production rejects at 1 s each, 18,848 s fully productive; 420 minutes in all.
+    let tree = &oee["loss_tree"];
+    let parts: Vec<(&str, i64, Option<f64>)> = tree["parts"]
+        .as_array()
+        .map(|parts| {
+            parts
+                .iter()
+                .map(|p| (p["part"].as_str().unwrap_or(""), p["ms"].as_i64().unwrap_or(-1), p["units"].as_f64()))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        parts,
+        [
+            ("unplanned_stops", 47 * 60_000, Some(2_820.0)),
+            ("setups", 0, Some(0.0)),
+            ("small_stops", 0, Some(0.0)),
+            ("slow_cycles", 373 * 60_000 - 19_271_000, Some(3_109.0)),
+            ("startup_rejects", 100_000, Some(100.0)),
+            ("production_rejects", 323_000, Some(323.0)),
+            ("fully_productive", 18_848_000, Some(18_848.0)),
+        ]
+    );
+    assert_eq!(parts.iter().map(|part| part.1).sum::<i64>(), 420 * 60_000);
+    assert_eq!(tree["planned_production_ms"], 420 * 60_000);
     // The shift's own time is its calendar time: 420 of 480 minutes planned, utilization 87.50 %;
     // TEEP = 74.79 % x 87.50 % = 18,848 s / 28,800 s = 65.44 %.
     assert_eq!(oee["inputs"]["calendar_ms"], 480 * 60_000);

@@ -15,9 +15,10 @@ use uuid::Uuid;
 use crate::actor::UserId;
 use crate::aggregate::{self, event_enum};
 use crate::counter::{CounterStep, CounterWidth, counter_delta};
+use crate::line::RejectReason;
 use crate::line_id::LineId;
 use crate::signature::{Meaning, Revocation, Rules, Signature, SignatureError, SignatureRequest, Signatures};
-use crate::values::{CounterId, Name, ProductId, Reason, ReasonCode, Units, ValueError};
+use crate::values::{CounterId, Name, ProductId, Reason, ReasonCode, RejectCategory, Units, ValueError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -64,7 +65,8 @@ pub enum JobCommand {
     RecordProduction {
         good: u64,
         reject: u64,
-        reject_reason: Option<ReasonCode>,
+        /// A leaf of the line's reject reason tree, looked up by the write side.
+        reject_reason: Option<RejectReason>,
     },
     RecordCounterReading(CounterReading),
     CorrectProduction {
@@ -102,7 +104,9 @@ event_enum! {
         JobStarted { at: DateTime<Utc> },
         JobPaused { reason: Option<Reason>, at: DateTime<Utc> },
         JobResumed { at: DateTime<Utc> },
-        ProductionRecorded { good: u64, reject: u64, reject_reason: Option<ReasonCode>, at: DateTime<Utc> },
+        /// `reject_category` is absent from records made before reject reasons were a tree (their codes
+        /// were free text); the loss tree books those rejects as production rejects.
+        ProductionRecorded { good: u64, reject: u64, reject_reason: Option<ReasonCode>, #[serde(default, skip_serializing_if = "Option::is_none")] reject_category: Option<RejectCategory>, at: DateTime<Utc> },
         /// The first reading of a counter in this job: the baseline later readings are measured from.
         CounterBaselineRecorded { counter: CounterId, kind: CountKind, width: CounterWidth, sequence: u64, value: u64, source_timestamp: DateTime<Utc>, at: DateTime<Utc> },
         CounterProductionCounted { counter: CounterId, kind: CountKind, sequence: u64, value: u64, delta: u64, step: CounterStep, source_timestamp: DateTime<Utc>, at: DateTime<Utc> },
@@ -358,7 +362,9 @@ impl aggregate::Aggregate for Job {
                 Units::new(reject)?;
                 self.total_after(CountKind::Good, good)?;
                 self.total_after(CountKind::Reject, reject)?;
-                JobEvent::ProductionRecorded { good, reject, reject_reason, at }
+                let (reject_reason, reject_category) =
+                    reject_reason.map(|reason| (reason.code, reason.category)).unzip();
+                JobEvent::ProductionRecorded { good, reject, reject_reason, reject_category, at }
             }
             JobCommand::RecordCounterReading(reading) => {
                 // A machine keeps counting while a job is paused; those units belong to the job.

@@ -2,7 +2,7 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::*;
-use crate::test_support::{given, line, product, reason, test_now};
+use crate::test_support::{code, given, line, product, reason, test_now};
 
 fn now() -> DateTime<Utc> {
     test_now()
@@ -135,11 +135,17 @@ fn pauses_a_running_job_and_resumes_a_paused_one() {
 
 #[test]
 fn records_production_while_running_with_a_reason_for_rejects() {
-    let scrap = ReasonCode::parse("label-skew").ok();
-    let record = JobCommand::RecordProduction { good: 10, reject: 2, reject_reason: scrap.clone() };
+    let scrap = RejectReason { code: code("label-skew"), category: RejectCategory::Startup };
+    let record = JobCommand::RecordProduction { good: 10, reject: 2, reject_reason: Some(scrap) };
     assert_eq!(
         given::<Job>(&running(), record.clone()),
-        Ok(vec![JobEvent::ProductionRecorded { good: 10, reject: 2, reject_reason: scrap, at: now() }])
+        Ok(vec![JobEvent::ProductionRecorded {
+            good: 10,
+            reject: 2,
+            reject_reason: Some(code("label-skew")),
+            reject_category: Some(RejectCategory::Startup),
+            at: now()
+        }])
     );
     assert_eq!(given::<Job>(&paused(), record), wrong_status("record production on", JobStatus::Paused));
     assert_eq!(
@@ -222,7 +228,13 @@ fn counter_readings_are_refused_out_of_range_with_a_changed_kind_or_before_start
 #[test]
 fn corrections_carry_a_reason_and_never_make_a_count_negative() {
     let mut history = running();
-    history.push(JobEvent::ProductionRecorded { good: 10, reject: 0, reject_reason: None, at: now() });
+    history.push(JobEvent::ProductionRecorded {
+        good: 10,
+        reject: 0,
+        reject_reason: None,
+        reject_category: None,
+        at: now(),
+    });
     let correct = |good_delta, reject_delta| JobCommand::CorrectProduction {
         good_delta,
         reject_delta,
@@ -250,6 +262,7 @@ fn completes_with_the_totals_and_only_from_running_or_paused() {
         good: 10,
         reject: 1,
         reject_reason: ReasonCode::parse("x").ok(),
+        reject_category: None,
         at: now(),
     });
     history.push(JobEvent::ProductionCorrected { good_delta: -2, reject_delta: 2, reason: reason("r"), at: now() });
@@ -279,7 +292,13 @@ fn cancels_an_unfinished_job_with_a_reason() {
 #[test]
 fn refuses_counts_that_would_overflow_the_job_total() {
     let mut history = running();
-    history.push(JobEvent::ProductionRecorded { good: u64::MAX, reject: 0, reject_reason: None, at: now() });
+    history.push(JobEvent::ProductionRecorded {
+        good: u64::MAX,
+        reject: 0,
+        reject_reason: None,
+        reject_category: None,
+        at: now(),
+    });
     let more = JobCommand::RecordProduction { good: 1, reject: 0, reject_reason: None };
     assert_eq!(given::<Job>(&history, more), Err(JobError::CountOverflow { max: JOB_MAX_UNITS }));
 }
@@ -337,8 +356,8 @@ mod bounds {
         ]
     }
 
-    fn product_reject() -> Option<ReasonCode> {
-        ReasonCode::parse("scrap").ok()
+    fn product_reject() -> Option<RejectReason> {
+        Some(RejectReason { code: ReasonCode::parse("scrap").ok()?, category: RejectCategory::Production })
     }
 
     proptest! {

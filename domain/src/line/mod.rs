@@ -18,7 +18,7 @@ pub use self::calendar::{
 use crate::aggregate::{self, event_enum};
 use crate::andon::{CallType, EscalationLadder};
 use crate::line_id::LineId;
-use crate::values::{EquipmentId, LossCategory, Millis, Name, ProductId, Reason, ReasonCode};
+use crate::values::{EquipmentId, LossCategory, Millis, Name, ProductId, Reason, ReasonCode, RejectCategory};
 
 /// The small-stop threshold a line has until one is configured (docs/oee.md: 2 minutes).
 pub const DEFAULT_SMALL_STOP_THRESHOLD: Millis = match Millis::new(120_000) {
@@ -78,6 +78,19 @@ pub enum LineCommand {
     MarkDowntimeReasonUsed {
         code: ReasonCode,
     },
+    /// A reason rejected units may be booked with: a tree like the downtime reasons', each node with
+    /// the loss tree branch its rejects count in.
+    DefineRejectReason {
+        code: ReasonCode,
+        label: Name,
+        parent: Option<ReasonCode>,
+        category: RejectCategory,
+        reason: Option<Reason>,
+    },
+    /// Locks a reject reason against redefinition; sent before a production record first uses it.
+    MarkRejectReasonUsed {
+        code: ReasonCode,
+    },
 }
 
 impl aggregate::Command for LineCommand {
@@ -88,8 +101,12 @@ impl aggregate::Command for LineCommand {
             | Self::SetNonProductionDays { reason, .. }
             | Self::SetSmallStopThreshold { reason, .. }
             | Self::SetEscalationLadder { reason, .. }
-            | Self::DefineDowntimeReason { reason, .. } => reason.as_ref(),
-            Self::Register { .. } | Self::AddEquipment { .. } | Self::MarkDowntimeReasonUsed { .. } => None,
+            | Self::DefineDowntimeReason { reason, .. }
+            | Self::DefineRejectReason { reason, .. } => reason.as_ref(),
+            Self::Register { .. }
+            | Self::AddEquipment { .. }
+            | Self::MarkDowntimeReasonUsed { .. }
+            | Self::MarkRejectReasonUsed { .. } => None,
         }
     }
 }
@@ -107,6 +124,8 @@ event_enum! {
         EscalationLadderSet { call_type: CallType, version: u32, ladder: EscalationLadder, effective_from: DateTime<Utc>, reason: Option<Reason> },
         DowntimeReasonDefined { code: ReasonCode, label: Name, parent: Option<ReasonCode>, loss_category: LossCategory, reason: Option<Reason> },
         DowntimeReasonMarkedUsed { code: ReasonCode },
+        RejectReasonDefined { code: ReasonCode, label: Name, parent: Option<ReasonCode>, category: RejectCategory, reason: Option<Reason> },
+        RejectReasonMarkedUsed { code: ReasonCode },
     }
 }
 
@@ -124,13 +143,13 @@ pub enum LineError {
     ReasonRequired,
     #[error("invalid shift calendar: {0}")]
     Calendar(#[from] CalendarError),
-    #[error("downtime reason {0} is not defined on this line")]
+    #[error("reason {0} is not defined on this line")]
     UnknownReason(ReasonCode),
-    #[error("downtime reason {0} has been used and can no longer change")]
+    #[error("reason {0} has been used and can no longer change")]
     ReasonInUse(ReasonCode),
-    #[error("downtime reason {0} cannot be its own ancestor")]
+    #[error("reason {0} cannot be its own ancestor")]
     ReasonCycle(ReasonCode),
-    #[error("downtime reason {0} has sub-reasons; only leaves can be assigned")]
+    #[error("reason {0} has sub-reasons; only leaves can be assigned")]
     NotALeaf(ReasonCode),
 }
 
@@ -174,6 +193,87 @@ pub struct AssignableReason {
     pub loss_category: LossCategory,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectReasonNode {
+    pub label: Name,
+    pub parent: Option<ReasonCode>,
+    pub category: RejectCategory,
+    pub used: bool,
+}
+
+/// A reason rejected units may be booked with: a defined leaf of the line's reject reason tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectReason {
+    pub code: ReasonCode,
+    pub category: RejectCategory,
+}
+
+/// What the two reason trees share: codes in a tree, locked once used.
+trait TreeNode {
+    fn parent(&self) -> Option<&ReasonCode>;
+    fn used(&self) -> bool;
+}
+
+impl TreeNode for DowntimeReasonNode {
+    fn parent(&self) -> Option<&ReasonCode> {
+        self.parent.as_ref()
+    }
+    fn used(&self) -> bool {
+        self.used
+    }
+}
+
+impl TreeNode for RejectReasonNode {
+    fn parent(&self) -> Option<&ReasonCode> {
+        self.parent.as_ref()
+    }
+    fn used(&self) -> bool {
+        self.used
+    }
+}
+
+/// A (re)definition of `code` under `parent` in `tree`: a used code cannot change nor gain children,
+/// redefining needs a reason, and no code may become its own ancestor.
+fn check_definition<N: TreeNode>(
+    tree: &BTreeMap<ReasonCode, N>,
+    code: &ReasonCode,
+    parent: Option<&ReasonCode>,
+    reason: Option<&Reason>,
+) -> Result<(), LineError> {
+    if let Some(existing) = tree.get(code) {
+        if existing.used() {
+            return Err(LineError::ReasonInUse(code.clone()));
+        }
+        if reason.is_none() {
+            return Err(LineError::ReasonRequired);
+        }
+    }
+    if let Some(parent_code) = parent {
+        let parent_node = tree.get(parent_code).ok_or_else(|| LineError::UnknownReason(parent_code.clone()))?;
+        // A used leaf that gains a child would stop being assignable: that is a change to a used code.
+        if parent_node.used() {
+            return Err(LineError::ReasonInUse(parent_code.clone()));
+        }
+        let mut ancestor = Some(parent_code);
+        while let Some(current) = ancestor {
+            if current == code {
+                return Err(LineError::ReasonCycle(code.clone()));
+            }
+            ancestor = tree.get(current).and_then(TreeNode::parent);
+        }
+    }
+    Ok(())
+}
+
+/// `code`'s node, if it is a defined leaf of `tree`: only leaves are assigned.
+fn leaf<'a, N: TreeNode>(tree: &'a BTreeMap<ReasonCode, N>, code: &ReasonCode) -> Result<&'a N, LineError> {
+    let node = tree.get(code).ok_or_else(|| LineError::UnknownReason(code.clone()))?;
+    if tree.values().any(|node| node.parent() == Some(code)) {
+        return Err(LineError::NotALeaf(code.clone()));
+    }
+    Ok(node)
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Line {
     pub identity: Option<(LineId, Name, Tz)>,
@@ -187,6 +287,9 @@ pub struct Line {
     #[serde(default)]
     pub escalation_ladders: BTreeMap<CallType, Vec<Versioned<EscalationLadder>>>,
     pub reasons: BTreeMap<ReasonCode, DowntimeReasonNode>,
+    /// Lines configured before reject reasons were a tree have none.
+    #[serde(default)]
+    pub reject_reasons: BTreeMap<ReasonCode, RejectReasonNode>,
 }
 
 /// The next version of a versioned setting: takes effect strictly after the current one, and replacing
@@ -266,53 +369,18 @@ impl Line {
 
     /// Looks a code up for assignment to a stop: it must be defined and a leaf.
     pub fn assignable_reason(&self, code: &ReasonCode) -> Result<AssignableReason, LineError> {
-        let node = self.reasons.get(code).ok_or_else(|| LineError::UnknownReason(code.clone()))?;
-        if self.has_children(code) {
-            return Err(LineError::NotALeaf(code.clone()));
-        }
+        let node = leaf(&self.reasons, code)?;
         Ok(AssignableReason { code: code.clone(), loss_category: node.loss_category })
     }
 
-    fn has_children(&self, code: &ReasonCode) -> bool {
-        self.reasons.values().any(|node| node.parent.as_ref() == Some(code))
+    /// Looks a code up for booking rejected units: it must be a defined leaf of the reject reason tree.
+    pub fn reject_reason(&self, code: &ReasonCode) -> Result<RejectReason, LineError> {
+        let node = leaf(&self.reject_reasons, code)?;
+        Ok(RejectReason { code: code.clone(), category: node.category })
     }
 
     fn registered(&self) -> Result<(), LineError> {
         if self.is_registered() { Ok(()) } else { Err(LineError::NotRegistered) }
-    }
-
-    fn define_reason(
-        &self,
-        code: ReasonCode,
-        label: Name,
-        parent: Option<ReasonCode>,
-        loss_category: LossCategory,
-        reason: Option<Reason>,
-    ) -> Result<Vec<LineEvent>, LineError> {
-        if let Some(existing) = self.reasons.get(&code) {
-            if existing.used {
-                return Err(LineError::ReasonInUse(code));
-            }
-            if reason.is_none() {
-                return Err(LineError::ReasonRequired);
-            }
-        }
-        if let Some(parent_code) = &parent {
-            let parent_node =
-                self.reasons.get(parent_code).ok_or_else(|| LineError::UnknownReason(parent_code.clone()))?;
-            // A used leaf that gains a child would stop being assignable: that is a change to a used code.
-            if parent_node.used {
-                return Err(LineError::ReasonInUse(parent_code.clone()));
-            }
-            let mut ancestor = Some(parent_code);
-            while let Some(current) = ancestor {
-                if *current == code {
-                    return Err(LineError::ReasonCycle(code));
-                }
-                ancestor = self.reasons.get(current).and_then(|node| node.parent.as_ref());
-            }
-        }
-        Ok(vec![LineEvent::DowntimeReasonDefined { code, label, parent, loss_category, reason }])
     }
 }
 
@@ -364,12 +432,20 @@ impl aggregate::Aggregate for Line {
                 Ok(vec![LineEvent::EscalationLadderSet { call_type, version, ladder, effective_from, reason }])
             }
             LineCommand::DefineDowntimeReason { code, label, parent, loss_category, reason } => {
-                self.define_reason(code, label, parent, loss_category, reason)
+                check_definition(&self.reasons, &code, parent.as_ref(), reason.as_ref())?;
+                Ok(vec![LineEvent::DowntimeReasonDefined { code, label, parent, loss_category, reason }])
             }
             LineCommand::MarkDowntimeReasonUsed { code } => {
-                let leaf = self.assignable_reason(&code)?;
-                let already = self.reasons.get(&leaf.code).is_some_and(|node| node.used);
+                let already = leaf(&self.reasons, &code)?.used;
                 Ok(if already { vec![] } else { vec![LineEvent::DowntimeReasonMarkedUsed { code }] })
+            }
+            LineCommand::DefineRejectReason { code, label, parent, category, reason } => {
+                check_definition(&self.reject_reasons, &code, parent.as_ref(), reason.as_ref())?;
+                Ok(vec![LineEvent::RejectReasonDefined { code, label, parent, category, reason }])
+            }
+            LineCommand::MarkRejectReasonUsed { code } => {
+                let already = leaf(&self.reject_reasons, &code)?.used;
+                Ok(if already { vec![] } else { vec![LineEvent::RejectReasonMarkedUsed { code }] })
             }
         }
     }
@@ -408,6 +484,14 @@ impl aggregate::Aggregate for Line {
             }
             LineEvent::DowntimeReasonMarkedUsed { code } => {
                 if let Some(node) = self.reasons.get_mut(&code) {
+                    node.used = true;
+                }
+            }
+            LineEvent::RejectReasonDefined { code, label, parent, category, .. } => {
+                self.reject_reasons.insert(code, RejectReasonNode { label, parent, category, used: false });
+            }
+            LineEvent::RejectReasonMarkedUsed { code } => {
+                if let Some(node) = self.reject_reasons.get_mut(&code) {
                     node.used = true;
                 }
             }

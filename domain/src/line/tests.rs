@@ -251,3 +251,55 @@ fn a_new_shift_calendar_version_needs_a_reason_and_a_later_start() {
     let accepted = given::<Line>(&history, change(at(24), Some(reason("summer hours"))));
     assert!(matches!(accepted.as_deref(), Ok([LineEvent::ShiftCalendarSet { version: 2, .. }])));
 }
+
+#[test]
+fn reject_reasons_are_a_tree_of_their_own_with_a_category_per_leaf() {
+    let define = |text: &str, parent: Option<&str>, category| LineCommand::DefineRejectReason {
+        code: code(text),
+        label: name(text),
+        parent: parent.map(code),
+        category,
+        reason: None,
+    };
+    let defined = |text: &str, parent: Option<&str>, category| LineEvent::RejectReasonDefined {
+        code: code(text),
+        label: name(text),
+        parent: parent.map(code),
+        category,
+        reason: None,
+    };
+    let startup = RejectCategory::Startup;
+    assert_eq!(
+        given::<Line>(&[registered()], define("seal", None, RejectCategory::Production)),
+        Ok(vec![defined("seal", None, RejectCategory::Production)])
+    );
+    // A downtime reason's code is no reject reason: the trees are separate.
+    let history = [registered(), reason_defined("jam", None), defined("seal", None, startup)];
+    assert_eq!(
+        given::<Line>(&history, define("seal.warm-up", Some("jam"), startup)),
+        Err(LineError::UnknownReason(code("jam")))
+    );
+    let mut history = history.to_vec();
+    history.push(defined("seal.warm-up", Some("seal"), startup));
+    let mut line = Line::default();
+    history.iter().for_each(|event| line.apply(event));
+    assert_eq!(
+        line.reject_reason(&code("seal.warm-up")),
+        Ok(RejectReason { code: code("seal.warm-up"), category: startup })
+    );
+    assert_eq!(line.reject_reason(&code("seal")), Err(LineError::NotALeaf(code("seal"))));
+    assert_eq!(line.reject_reason(&code("jam")), Err(LineError::UnknownReason(code("jam"))));
+    let mark = LineCommand::MarkRejectReasonUsed { code: code("seal.warm-up") };
+    let marked = LineEvent::RejectReasonMarkedUsed { code: code("seal.warm-up") };
+    assert_eq!(given::<Line>(&history, mark.clone()), Ok(vec![marked.clone()]));
+    history.push(marked);
+    assert_eq!(given::<Line>(&history, mark), Ok(vec![]), "marking twice changes nothing");
+    let redefine = LineCommand::DefineRejectReason {
+        code: code("seal.warm-up"),
+        label: name("warm-up"),
+        parent: Some(code("seal")),
+        category: RejectCategory::Production,
+        reason: Some(reason("reclassify")),
+    };
+    assert_eq!(given::<Line>(&history, redefine), Err(LineError::ReasonInUse(code("seal.warm-up"))));
+}

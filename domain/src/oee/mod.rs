@@ -4,10 +4,12 @@
 
 pub mod figures;
 pub mod interval;
+pub mod loss_tree;
 pub mod occurrences;
 pub mod window;
 
 pub use figures::{OeeFigures, OeeInputs, Ratio, roll_up};
 pub use interval::{Interval, merge, subtract, total_ms};
+pub use loss_tree::{LossPart, LossTree};
 pub use occurrences::{ShiftOccurrence, local_hours, local_instant, occurrences, scheduled};
 pub use window::{CountSums, StopFact, WindowOee, roll_up_windows, window_oee};

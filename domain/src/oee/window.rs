@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use super::figures::{OeeFigures, OeeInputs};
 use super::interval::{Interval, subtract, total_ms};
+use super::loss_tree::LossTree;
 use super::occurrences::ShiftOccurrence;
 use crate::downtime::StopClass;
-use crate::values::{LossCategory, Millis};
+use crate::values::{LossCategory, Millis, ReasonCode};
 
 /// A stop of the whole line as the read model keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +25,9 @@ pub struct StopFact {
     pub small_stop_threshold: Millis,
     /// The category of its reason; `None` while no reason is given ("unassigned", booked as unplanned).
     pub loss: Option<LossCategory>,
+    /// Its reason's code; `None` while no reason is given.
+    #[serde(default)]
+    pub reason: Option<ReasonCode>,
 }
 
 impl StopFact {
@@ -61,6 +65,10 @@ pub struct CountSums {
     /// Units of products without an ideal cycle time at the time they were made: in the counts and in
     /// quality, but adding nothing to performance, so they are reported.
     pub units_without_ideal_cycle_time: i64,
+    /// Rejects booked with a start-up reject reason, and their ideal time; every other reject is a
+    /// production reject.
+    pub startup_rejects: i64,
+    pub ideal_startup_reject_ms: i128,
 }
 
 /// One window's OEE with the breakdown behind it.
@@ -76,6 +84,8 @@ pub struct WindowOee {
     pub planned_stop_ms: u64,
     /// Downtime inside planned production time by loss category; `unassigned` while no reason is given.
     pub downtime_ms: BTreeMap<String, u64>,
+    /// The same by reason code.
+    pub downtime_by_reason_ms: BTreeMap<String, u64>,
     pub small_stops: u64,
     pub small_stop_ms: u64,
     /// An open stop counts in this window: its figures change until it ends.
@@ -85,6 +95,8 @@ pub struct WindowOee {
     pub units_without_ideal_cycle_time: u64,
     /// Corrections took a count of this window below zero; the count is shown as zero.
     pub counts_below_zero: bool,
+    /// Planned production time broken into the six big losses; all zero without planned time.
+    pub loss_tree: LossTree,
 }
 
 /// The OEE of `window` as of `now`. `schedule` holds the shift occurrences that overlap it, `stops` the
@@ -118,9 +130,9 @@ pub fn window_oee(
     let (scheduled_ms, planned_ms) = (total_ms(&scheduled), total_ms(&planned));
 
     let mut provisional = false;
-    let mut downtime_ms = BTreeMap::new();
+    let (mut downtime_ms, mut downtime_by_reason_ms) = (BTreeMap::new(), BTreeMap::new());
     let mut covered: Vec<Interval> = Vec::new();
-    let (mut small_stops, mut small_stop_ms) = (0, 0);
+    let (mut small_stops, mut small_stop_ms, mut small_parts) = (0, 0, Vec::new());
     let mut in_order: Vec<_> = now_stops.iter().filter(|(stop, _)| !stop.is_planned()).collect();
     in_order.sort_by_key(|(_, (interval, ..))| *interval);
     for (stop, (interval, class, open)) in in_order {
@@ -132,13 +144,17 @@ pub fn window_oee(
         if *class == StopClass::SmallStop {
             small_stops += 1;
             small_stop_ms += total_ms(&parts);
+            small_parts.extend(parts);
             continue;
         }
         // Overlapping stops count once: each keeps only the time no earlier stop already took.
         let new = subtract(parts, covered.clone());
         *downtime_ms.entry(category_name(stop.loss)).or_insert(0) += total_ms(&new);
+        let reason = stop.reason.as_ref().map_or_else(|| "unassigned".to_owned(), ToString::to_string);
+        *downtime_by_reason_ms.entry(reason).or_insert(0) += total_ms(&new);
         covered.extend(new);
     }
+    let small_stops_in_run = total_ms(&subtract(small_parts, covered.clone()));
 
     let (total, good, below_zero) =
         (non_negative(counts.total), non_negative(counts.good), counts.total < 0 || counts.good < 0);
@@ -151,6 +167,11 @@ pub fn window_oee(
         total_count: total,
         good_count: good,
     };
+    let loss_tree = if planned_ms == 0 {
+        LossTree::default()
+    } else {
+        loss_tree(&inputs, counts, downtime_ms.get("setup").copied().unwrap_or(0), small_stops_in_run)
+    };
     WindowOee {
         window: measured,
         figures: inputs.figures(),
@@ -158,12 +179,42 @@ pub fn window_oee(
         scheduled_ms,
         planned_stop_ms: scheduled_ms - planned_ms,
         downtime_ms,
+        downtime_by_reason_ms,
         small_stops,
         small_stop_ms,
         provisional,
         in_progress,
         units_without_ideal_cycle_time: non_negative(counts.units_without_ideal_cycle_time),
         counts_below_zero: below_zero,
+        loss_tree,
+    }
+}
+
+/// The loss tree of a window with planned production time, from the inputs its OEE is formed from, so
+/// the two can never disagree: downtime is planned minus run time, performance loss run time minus the
+/// ideal time of all units, quality loss the ideal time of the rejects.
+fn loss_tree(inputs: &OeeInputs, counts: &CountSums, setup_ms: u64, small_stop_ms: u64) -> LossTree {
+    let signed = |ms: u128| i128::try_from(ms).unwrap_or(i128::MAX);
+    let (ideal_total, ideal_good) = (signed(inputs.ideal_total_ms), signed(inputs.ideal_good_ms));
+    let downtime_ms = inputs.planned_production_ms - inputs.run_ms;
+    let reject_ms = ideal_total - ideal_good;
+    let startup_reject_ms = counts.ideal_startup_reject_ms.clamp(0, reject_ms.max(0));
+    let rejects = i64::try_from(inputs.total_count).unwrap_or(i64::MAX) - i64::try_from(inputs.good_count).unwrap_or(0);
+    let startup_rejects = counts.startup_rejects.clamp(0, rejects.max(0));
+    LossTree {
+        planned_production_ms: inputs.planned_production_ms,
+        unplanned_stop_ms: downtime_ms - setup_ms.min(downtime_ms),
+        setup_ms: setup_ms.min(downtime_ms),
+        small_stop_ms,
+        slow_cycle_ms: i128::from(inputs.run_ms) - i128::from(small_stop_ms) - ideal_total,
+        startup_reject_ms,
+        production_reject_ms: reject_ms - startup_reject_ms,
+        fully_productive_ms: inputs.ideal_good_ms,
+        startup_rejects,
+        production_rejects: rejects - startup_rejects,
+        good_count: inputs.good_count,
+        total_count: inputs.total_count,
+        ideal_total_ms: inputs.ideal_total_ms,
     }
 }
 
@@ -209,12 +260,14 @@ pub fn roll_up_windows<'a>(parts: impl IntoIterator<Item = &'a WindowOee> + Clon
         scheduled_ms: 0,
         planned_stop_ms: 0,
         downtime_ms: BTreeMap::new(),
+        downtime_by_reason_ms: BTreeMap::new(),
         small_stops: 0,
         small_stop_ms: 0,
         provisional: false,
         in_progress: false,
         units_without_ideal_cycle_time: 0,
         counts_below_zero: false,
+        loss_tree: LossTree::default(),
     };
     for part in parts {
         sum.window = match (sum.window, part.window) {
@@ -226,6 +279,10 @@ pub fn roll_up_windows<'a>(parts: impl IntoIterator<Item = &'a WindowOee> + Clon
         for (category, ms) in &part.downtime_ms {
             *sum.downtime_ms.entry(category.clone()).or_insert(0) += ms;
         }
+        for (reason, ms) in &part.downtime_by_reason_ms {
+            *sum.downtime_by_reason_ms.entry(reason.clone()).or_insert(0) += ms;
+        }
+        sum.loss_tree = sum.loss_tree + part.loss_tree;
         sum.small_stops += part.small_stops;
         sum.small_stop_ms += part.small_stop_ms;
         sum.provisional |= part.provisional;
@@ -258,10 +315,10 @@ mod tests {
         }
     }
     fn ended(from: &str, to: &str, class: StopClass, loss: Option<LossCategory>) -> StopFact {
-        StopFact { started_at: at(from), ended: Some((at(to), class)), small_stop_threshold: ms(2), loss }
+        StopFact { started_at: at(from), ended: Some((at(to), class)), small_stop_threshold: ms(2), loss, reason: None }
     }
     fn open(from: &str) -> StopFact {
-        StopFact { started_at: at(from), ended: None, small_stop_threshold: ms(2), loss: None }
+        StopFact { started_at: at(from), ended: None, small_stop_threshold: ms(2), loss: None, reason: None }
     }
     fn units(total: i64, good: i64, ideal_ms: i128) -> CountSums {
         CountSums {
@@ -270,6 +327,8 @@ mod tests {
             ideal_total_ms: i128::from(total) * ideal_ms,
             ideal_good_ms: i128::from(good) * ideal_ms,
             units_without_ideal_cycle_time: 0,
+            startup_rejects: 0,
+            ideal_startup_reject_ms: 0,
         }
     }
     /// The OEE of a whole shift occurrence.
@@ -296,6 +355,64 @@ mod tests {
         );
         assert_eq!(oee.downtime_ms.get("unplanned"), Some(&(47 * MINUTE)));
         assert!(!oee.provisional && !oee.in_progress);
+    }
+
+    /// Our worked example for the loss tree (docs/oee.md): 06:00-14:00 with a break 10:00-10:30, seen at
+    /// 13:00. An unplanned stop 07:00-07:40 overlapped by a setup 07:30-08:00 (its own time from 07:40),
+    /// small stops 07:10-07:11 (inside the unplanned stop: counted once, as downtime), 09:00-09:01 and
+    /// 11:00-11:01, a stop open since 12:50 without reason. 18,000 units at 1.0 s, 150 start-up and 250
+    /// production rejects. Planned 390 min = unplanned 50 + setups 20 + small stops 2 + slow cycles 18
+    /// + start-up rejects 2.5 + production rejects 4.17 + fully productive 293.33.
+    #[test]
+    fn the_loss_tree_adds_up_to_planned_time_with_overlaps_small_stops_a_break_and_an_open_stop() {
+        let early = shift("06:00", "14:00", &[("10:00", "10:30")]);
+        let stops = [
+            ended("07:00", "07:40", DOWNTIME, UNPLANNED),
+            ended("07:30", "08:00", DOWNTIME, Some(LossCategory::Setup)),
+            ended("07:10", "07:11", StopClass::SmallStop, None),
+            ended("09:00", "09:01", StopClass::SmallStop, None),
+            ended("11:00", "11:01", StopClass::SmallStop, None),
+            open("12:50"),
+        ];
+        let counts =
+            CountSums { startup_rejects: 150, ideal_startup_reject_ms: 150_000, ..units(18_000, 17_600, 1000) };
+        let oee = in_shift(&early, &stops, &counts, at("13:00"));
+        let tree = oee.loss_tree;
+        let second = 1000;
+        assert_eq!(tree.planned_production_ms, 390 * MINUTE);
+        assert_eq!((tree.unplanned_stop_ms, tree.setup_ms, tree.small_stop_ms), (50 * MINUTE, 20 * MINUTE, 2 * MINUTE));
+        assert_eq!(tree.slow_cycle_ms, 18 * i128::from(MINUTE));
+        assert_eq!((tree.startup_reject_ms, tree.production_reject_ms), (150 * second, 250 * second));
+        assert_eq!(tree.fully_productive_ms, 17_600 * 1000);
+        assert_eq!((tree.startup_rejects, tree.production_rejects, tree.good_count), (150, 250, 17_600));
+        let sum: i128 = tree.parts_ms().iter().map(|(_, ms)| ms).sum();
+        assert_eq!(sum, i128::from(tree.planned_production_ms), "the parts add up exactly");
+        assert!(oee.provisional);
+        // A roll-up's tree is the sum of its parts' trees and still adds up.
+        let hour = in_shift(&shift("14:00", "15:00", &[]), &[], &units(3_000, 3_000, 1000), at("23:00"));
+        let both = roll_up_windows([&oee, &hour]).loss_tree;
+        assert_eq!(both.planned_production_ms, 450 * MINUTE);
+        assert_eq!(both.slow_cycle_ms, 18 * i128::from(MINUTE) + 10 * i128::from(MINUTE));
+        assert_eq!(both.parts_ms().iter().map(|(_, ms)| ms).sum::<i128>(), 450 * i128::from(MINUTE));
+    }
+
+    #[test]
+    fn a_window_without_planned_time_has_an_empty_loss_tree_and_faster_than_ideal_shows_negative_slow_cycles() {
+        let nothing = window_oee(between("03:00", "04:00"), &[], &[], &units(10, 10, 1000), at(END_OF_DAY));
+        assert_eq!(nothing.loss_tree, LossTree::default());
+        let fast = in_shift(&shift("06:00", "07:00", &[]), &[], &units(4_000, 4_000, 1000), at(END_OF_DAY));
+        assert_eq!(fast.loss_tree.slow_cycle_ms, -400_000, "3,600 s of run time, 4,000 s of ideal time");
+        assert_eq!(fast.loss_tree.parts_ms().iter().map(|(_, ms)| ms).sum::<i128>(), 60 * i128::from(MINUTE));
+    }
+
+    #[test]
+    fn downtime_is_also_summed_by_reason_code() {
+        let early = shift("06:00", "14:00", &[]);
+        let jam = StopFact { reason: ReasonCode::parse("jam").ok(), ..ended("07:00", "07:20", DOWNTIME, UNPLANNED) };
+        let oee =
+            in_shift(&early, &[jam, ended("08:00", "08:05", DOWNTIME, None)], &CountSums::default(), at(END_OF_DAY));
+        let expected = BTreeMap::from([("jam".to_owned(), 20 * MINUTE), ("unassigned".to_owned(), 5 * MINUTE)]);
+        assert_eq!(oee.downtime_by_reason_ms, expected);
     }
 
     #[test]

@@ -11,7 +11,7 @@ fn job_history() -> Vec<JobEvent> {
         JobEvent::JobCreated { line: line(), product: product(), target_quantity: std::num::NonZeroU64::MIN, at },
         JobEvent::JobAccepted { operator: person(1, Role::Operator).user_id, at },
         JobEvent::JobStarted { at },
-        JobEvent::ProductionRecorded { good: 10, reject: 0, reject_reason: None, at },
+        JobEvent::ProductionRecorded { good: 10, reject: 0, reject_reason: None, reject_category: None, at },
         JobEvent::JobCompleted { good: 10, reject: 0, at },
     ]
 }

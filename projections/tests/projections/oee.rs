@@ -3,13 +3,13 @@
 
 use chrono::{DateTime, NaiveTime, Timelike as _, Utc};
 use commands::execute;
-use commands::lookups::{StopStart, give_downtime_reason, start_downtime};
+use commands::lookups::{StopStart, give_downtime_reason, record_production, start_downtime};
 use domain::downtime::{DowntimeCommand, StopSource};
 use domain::job::JobCommand;
 use domain::line::{LineCommand, PlannedBreak, ShiftDefinition};
 use domain::line_id::LineId;
 use domain::oee::{Interval, Ratio};
-use domain::values::{LossCategory, Millis, Name, ProductId, Reason, ReasonCode, ShiftName};
+use domain::values::{LossCategory, Millis, Name, ProductId, Reason, ReasonCode, RejectCategory, ShiftName};
 use projections::read_models::oee::Oee;
 use projections::read_models::oee::query::{Granularity, LineOee, line_oee};
 
@@ -68,6 +68,20 @@ async fn configured_line(fixture: &Fixture) -> commands::PgEventStore<domain::li
             loss_category: LossCategory::Unplanned,
             reason: None,
         },
+        LineCommand::DefineRejectReason {
+            code: ReasonCode::parse("warm-up").unwrap(),
+            label: name("Sealer warming up"),
+            parent: None,
+            category: RejectCategory::Startup,
+            reason: None,
+        },
+        LineCommand::DefineRejectReason {
+            code: ReasonCode::parse("crushed").unwrap(),
+            label: name("Crushed"),
+            parent: None,
+            category: RejectCategory::Production,
+            reason: None,
+        },
     ];
     for command in setup {
         execute(&lines, &line().to_string(), command, &context()).await.unwrap();
@@ -75,8 +89,9 @@ async fn configured_line(fixture: &Fixture) -> commands::PgEventStore<domain::li
     lines
 }
 
-/// docs/oee.md's example: 47 minutes of jams, 19,271 units of which 423 rejects, made during the shift (each
-/// record carries the time it was made at the source), and 50 more units after the shift.
+/// docs/oee.md's example: 47 minutes of jams, 19,271 units of which 423 rejects (the first 100 while
+/// the sealer warmed up: start-up rejects), made during the shift (each record carries the time it was
+/// made at the source), and 50 more units after the shift.
 async fn scripted_shift(fixture: &Fixture, lines: &commands::PgEventStore<domain::line::Line>) {
     let stops = commands::PgEventStore::new(fixture.app.clone(), commands::StoreSettings::default());
     for (id, from, to) in [("jam-1", "07:00", "07:40"), ("jam-2", "11:00", "11:07")] {
@@ -92,11 +107,11 @@ async fn scripted_shift(fixture: &Fixture, lines: &commands::PgEventStore<domain
     let made =
         [("06:30", 5_000, 100), ("09:00", 5_000, 100), ("11:30", 5_000, 100), ("13:30", 3_848, 123), ("15:00", 50, 0)];
     for (hhmm, good, reject) in made {
-        let reject_reason = (reject > 0).then(|| ReasonCode::parse("crushed").unwrap());
+        let why = if hhmm == "06:30" { "warm-up" } else { "crushed" };
+        let reject_reason = (reject > 0).then(|| ReasonCode::parse(why).unwrap());
         let mut context = context();
         context.source_timestamp = Some(local(hhmm));
-        let command = JobCommand::RecordProduction { good, reject, reject_reason };
-        execute(&jobs, &job, command, &context).await.unwrap();
+        record_production(lines, &jobs, &job, (good, reject), reject_reason, &context).await.unwrap();
     }
 }
 
@@ -130,7 +145,16 @@ async fn the_published_example_scripted_as_a_shift_gives_the_published_figures()
         [Some(8881), Some(8611), Some(9780), Some(7479)]
     );
     assert_eq!(early.downtime_ms.get("unplanned"), Some(&(47 * MINUTE)));
+    assert_eq!(early.downtime_by_reason_ms.get("jam"), Some(&(47 * MINUTE)));
     assert_eq!(shifts.periods[0].shift.as_deref(), Some("early"));
+    // Its loss tree: 47 min of stops, 373 - 19,271 s of slow cycles, the warm-up's 100 rejects as
+    // start-up rejects and the other 323 as production rejects, 18,848 s fully productive: 420 min.
+    let tree = early.loss_tree;
+    assert_eq!((tree.unplanned_stop_ms, tree.setup_ms, tree.small_stop_ms), (47 * MINUTE, 0, 0));
+    assert_eq!(tree.slow_cycle_ms, i128::from(373 * MINUTE) - 19_271_000);
+    assert_eq!((tree.startup_rejects, tree.production_rejects), (100, 323));
+    assert_eq!((tree.startup_reject_ms, tree.production_reject_ms), (100_000, 323_000));
+    assert_eq!(tree.parts_ms().iter().map(|(_, ms)| ms).sum::<i128>(), i128::from(420 * MINUTE));
 
     let days = read(&fixture, Granularity::Day).await;
     assert_eq!(days.periods.len(), 1);
@@ -192,10 +216,9 @@ async fn the_largest_accepted_counts_at_the_longest_ideal_cycle_time_pass_every_
     for record in 0..RECORDS {
         let mut context = context();
         context.source_timestamp = Some(local("07:00") + chrono::Duration::minutes(i64::try_from(record).unwrap_or(0)));
-        let reject_reason = ReasonCode::parse("crushed").ok();
+        let reject_reason = ReasonCode::parse("warm-up").ok();
         let max = domain::values::Units::MAX;
-        let command = JobCommand::RecordProduction { good: max, reject: max, reject_reason };
-        execute(&jobs, &job, command, &context).await.unwrap();
+        record_production(&lines, &jobs, &job, (max, max), reject_reason, &context).await.unwrap();
     }
     let max = i64::try_from(domain::values::Units::MAX).unwrap_or(0);
     let correction = JobCommand::CorrectProduction {
@@ -217,6 +240,8 @@ async fn the_largest_accepted_counts_at_the_longest_ideal_cycle_time_pass_every_
         let inputs = read.total.inputs;
         assert_eq!((u128::from(inputs.total_count), u128::from(inputs.good_count)), (total, good));
         assert_eq!(inputs.ideal_total_ms, total * u128::from(Millis::MAX), "exact, past any bigint");
+        let rejects = i128::try_from(total - good).unwrap_or(0);
+        assert_eq!(read.total.loss_tree.startup_reject_ms, rejects * i128::from(Millis::MAX), "start-up rejects too");
     }
     let good_in_jobs: i64 = sqlx::query_scalar("SELECT good FROM read_jobs WHERE job_id = $1")
         .bind(&job)

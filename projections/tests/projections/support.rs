@@ -186,7 +186,10 @@ pub async fn running_job_on(store: &PgEventStore<Job>, line: &str) -> String {
 }
 
 pub async fn produce(store: &PgEventStore<Job>, id: &str, good: u64, reject: u64) {
-    let reject_reason = (reject > 0).then(|| domain::values::ReasonCode::parse("crushed").unwrap());
+    let reject_reason = (reject > 0).then(|| domain::line::RejectReason {
+        code: domain::values::ReasonCode::parse("crushed").unwrap(),
+        category: domain::values::RejectCategory::Production,
+    });
     let command = JobCommand::RecordProduction { good, reject, reject_reason };
     execute(store, id, command, &context()).await.expect("production");
 }

@@ -13,6 +13,7 @@ use domain::Aggregate as _;
 use domain::downtime::Downtime;
 use domain::job::{CountKind, Job, JobEvent};
 use domain::line::{Line, LineEvent};
+use domain::values::RejectCategory;
 use sqlx::PgConnection;
 
 use crate::engine::projection::{ChangedLines, Projection, ProjectionError};
@@ -98,6 +99,8 @@ struct Count<'a> {
     made_at: DateTime<Utc>,
     total: i64,
     good: i64,
+    /// Of the rejects, those booked with a start-up reject reason.
+    startup_reject: i64,
 }
 
 /// Books the batch's counts, each with its job's line and product, in one statement. Returns their lines.
@@ -113,13 +116,17 @@ async fn record_counts(
             let signed = |n: u64| i64::try_from(n).map_err(|_| inconsistent(format!("count {n} of job {job}")));
             Ok((signed(total)?, signed(good)?))
         };
+        let mut startup_reject = 0;
         let (made_at, (total, good)) = match event.decode()? {
             JobEvent::JobCreated { line, product, .. } => {
                 jobs.insert(job, (line.to_string(), product.to_string()));
                 continue;
             }
-            JobEvent::ProductionRecorded { good, reject, at, .. } => {
+            JobEvent::ProductionRecorded { good, reject, reject_category, at, .. } => {
                 let total = good.checked_add(reject).ok_or_else(|| inconsistent(format!("count of job {job}")))?;
+                if reject_category == Some(RejectCategory::Startup) {
+                    startup_reject = units(reject, 0)?.0;
+                }
                 (source_time(event).unwrap_or(at), units(total, good)?)
             }
             JobEvent::ProductionCorrected { good_delta, reject_delta, at, .. } => {
@@ -136,7 +143,7 @@ async fn record_counts(
             _ => continue,
         };
         if total != 0 || good != 0 {
-            counts.push(Count { position: event.position, job, made_at, total, good });
+            counts.push(Count { position: event.position, job, made_at, total, good, startup_reject });
         }
     }
     insert_jobs(transaction, &jobs).await?;
@@ -148,7 +155,7 @@ async fn record_counts(
             .await?;
     let known: HashMap<String, (String, String)> =
         known.into_iter().map(|(job, line, product)| (job, (line, product))).collect();
-    let mut columns = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut columns = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for count in &counts {
         let (line, product) = jobs
             .get(count.job)
@@ -160,13 +167,15 @@ async fn record_counts(
         columns.3.push(count.made_at);
         columns.4.push(count.total);
         columns.5.push(count.good);
+        columns.6.push(count.startup_reject);
     }
     if counts.is_empty() {
         return Ok(ChangedLines::new());
     }
     sqlx::query(
-        "INSERT INTO read_oee_counts (position, line, product, made_at, total, good)
-         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::bigint[])",
+        "INSERT INTO read_oee_counts (position, line, product, made_at, total, good, startup_reject)
+         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::bigint[],
+                              $7::bigint[])",
     )
     .bind(&columns.0)
     .bind(&columns.1)
@@ -174,6 +183,7 @@ async fn record_counts(
     .bind(&columns.3)
     .bind(&columns.4)
     .bind(&columns.5)
+    .bind(&columns.6)
     .execute(transaction)
     .await?;
     Ok(columns.1.into_iter().map(str::to_owned).collect())

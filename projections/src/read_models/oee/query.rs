@@ -222,16 +222,18 @@ async fn stops_and_counts(
     windows: &[Interval],
 ) -> Result<(Vec<StopFact>, Vec<CountSums>), sqlx::Error> {
     let (starts, ends): (Vec<_>, Vec<_>) = windows.iter().map(|window| (window.start(), window.end())).unzip();
-    type Sums = (i64, i64, i128, i128, i64);
+    type Sums = (i64, i64, i128, i128, i64, i64, i128);
     let (Json(stops), Json(sums)): (Json<Vec<Downtime>>, Json<Vec<Sums>>) = sqlx::query_as(
         "SELECT
              (SELECT COALESCE(jsonb_agg(state), '[]') FROM read_oee_stops
               WHERE line = $1 AND equipment IS NULL AND started_at < $3 AND (ended_at IS NULL OR ended_at > $2)),
-             (SELECT COALESCE(jsonb_agg(jsonb_build_array(total, good, ideal_total, ideal_good, unpriced) ORDER BY i), '[]')
+             (SELECT COALESCE(jsonb_agg(jsonb_build_array(total, good, ideal_total, ideal_good, unpriced, startup, ideal_startup) ORDER BY i), '[]')
               FROM (SELECT w.i, COALESCE(sum(c.total), 0)::bigint AS total, COALESCE(sum(c.good), 0)::bigint AS good,
                            COALESCE(sum(c.total::numeric * t.ideal_ms), 0) AS ideal_total,
                            COALESCE(sum(c.good::numeric * t.ideal_ms), 0) AS ideal_good,
-                           COALESCE(sum(c.total) FILTER (WHERE t.ideal_ms IS NULL), 0)::bigint AS unpriced
+                           COALESCE(sum(c.total) FILTER (WHERE t.ideal_ms IS NULL), 0)::bigint AS unpriced,
+                           COALESCE(sum(c.startup_reject), 0)::bigint AS startup,
+                           COALESCE(sum(c.startup_reject::numeric * t.ideal_ms), 0) AS ideal_startup
                     FROM UNNEST($4::timestamptz[], $5::timestamptz[]) WITH ORDINALITY AS w(s, e, i)
                     LEFT JOIN read_oee_counts c ON c.line = $1 AND c.made_at >= w.s AND c.made_at < w.e
                     LEFT JOIN read_oee_cycle_times t ON t.line = c.line AND t.product = c.product
@@ -254,17 +256,20 @@ async fn stops_and_counts(
                 ended: interval.ended,
                 small_stop_threshold: interval.small_stop_threshold,
                 loss: stop.reason.as_ref().map(|reason| reason.loss_category),
+                reason: stop.reason.map(|reason| reason.code),
             })
         })
         .collect();
     let counts = sums
         .into_iter()
-        .map(|(total, good, ideal_total, ideal_good, unpriced)| CountSums {
+        .map(|(total, good, ideal_total, ideal_good, unpriced, startup, ideal_startup)| CountSums {
             total,
             good,
             ideal_total_ms: ideal_total,
             ideal_good_ms: ideal_good,
             units_without_ideal_cycle_time: unpriced,
+            startup_rejects: startup,
+            ideal_startup_reject_ms: ideal_startup,
         })
         .collect();
     Ok((stops, counts))
