@@ -22,6 +22,7 @@ pub mod oee;
 mod openapi;
 pub mod read_model;
 pub mod scope;
+pub mod shift_report;
 pub mod signature;
 #[cfg(test)]
 mod test_support;

@@ -25,6 +25,7 @@ fn every_persisted_aggregate_and_event_type_name_is_the_one_pinned() {
         names::<domain::device::Device>(),
         names::<domain::export::Export>(),
         names::<domain::read_model::ReadModel>(),
+        names::<domain::shift_report::ShiftReport>(),
     ]
     .concat();
     let pinned = include_str!("persisted_names.txt");

@@ -3,12 +3,14 @@
 //! events and configuration, and it reads no clock.
 
 pub mod figures;
+pub mod hour_by_hour;
 pub mod interval;
 pub mod loss_tree;
 pub mod occurrences;
 pub mod window;
 
 pub use figures::{OeeFigures, OeeInputs, Ratio, roll_up};
+pub use hour_by_hour::{HourFacts, HourRow, hour_by_hour};
 pub use interval::{Interval, merge, subtract, total_ms};
 pub use loss_tree::{LossPart, LossTree};
 pub use occurrences::{ShiftOccurrence, local_hours, local_instant, occurrences, scheduled};

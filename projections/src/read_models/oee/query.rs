@@ -9,8 +9,10 @@ use chrono_tz::Tz;
 use domain::downtime::Downtime;
 use domain::line::Line;
 use domain::oee::{
-    CountSums, Interval, ShiftOccurrence, StopFact, WindowOee, local_hours, local_instant, roll_up_windows, window_oee,
+    CountSums, HourFacts, HourRow, Interval, ShiftOccurrence, StopFact, WindowOee, hour_by_hour, local_hours,
+    local_instant, roll_up_windows, window_oee,
 };
+use domain::values::Millis;
 use serde::Serialize;
 use sqlx::PgPool;
 use sqlx::types::Json;
@@ -70,6 +72,75 @@ pub async fn line_oee(
     };
     let total = roll_up_windows(periods.iter().map(|period| &period.oee)).over(range, now);
     Ok(Some(LineOee { line: line.to_owned(), time_zone: zone.name().to_owned(), periods, total }))
+}
+
+/// The shift occurrence of a line named `shift` that starts on the local `date`, if the calendar and the
+/// non-production days in force then schedule one.
+pub fn occurrence(config: &Line, zone: Tz, date: NaiveDate, shift: &str) -> Option<ShiftOccurrence> {
+    let midnight = local_instant(zone, date.and_time(chrono::NaiveTime::MIN));
+    // A local day lasts at most 25 hours.
+    let day = Interval::new(midnight, midnight + Duration::hours(25))?;
+    config.scheduled(day).into_iter().find(|found| found.date == date && found.shift.to_string() == shift)
+}
+
+/// A shift occurrence of a line and its hours.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShiftHours {
+    pub occurrence: ShiftOccurrence,
+    pub hours: Vec<HourRow>,
+}
+
+/// The hour-by-hour board of a shift occurrence as of `now`: its local clock hours (the first and last
+/// cut at the shift's edges); `None` for a line the read model does not know or a shift it does not
+/// schedule on that date.
+pub async fn shift_hours(
+    pool: &PgPool,
+    line: &str,
+    date: NaiveDate,
+    shift: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<ShiftHours>, sqlx::Error> {
+    let Some((config, zone)) = line_config(pool, line).await? else { return Ok(None) };
+    let Some(occurrence) = occurrence(&config, zone, date, shift) else { return Ok(None) };
+    let span = occurrence.interval;
+    let hours: Vec<Interval> = Interval::new(span.start() - Duration::hours(1), span.end())
+        .map(|around| local_hours(zone, around))
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|hour| hour.clip(&span))
+        .collect();
+    let facts = window_facts(pool, line, &config, &hours).await?;
+    let products = products_made(pool, line, &hours).await?;
+    let facts = hours.iter().zip(&facts.counts).zip(products).map(|((hour, counts), (product, ideal_ms))| HourFacts {
+        oee: window_oee(*hour, &facts.schedule, &facts.stops, counts, now),
+        product,
+        ideal_cycle_time: ideal_ms.and_then(|ms| u64::try_from(ms).ok()).and_then(|ms| Millis::new(ms).ok()),
+    });
+    Ok(Some(ShiftHours { occurrence, hours: hour_by_hour(facts.collect()) }))
+}
+
+/// For each window, the product the line made last before the window's end and its ideal cycle time in
+/// force at the window's start.
+async fn products_made(
+    pool: &PgPool,
+    line: &str,
+    windows: &[Interval],
+) -> Result<Vec<(Option<String>, Option<i64>)>, sqlx::Error> {
+    let (starts, ends): (Vec<_>, Vec<_>) = windows.iter().map(|window| (window.start(), window.end())).unzip();
+    sqlx::query_as(
+        "SELECT p.product, t.ideal_ms
+         FROM UNNEST($2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS w(s, e, i)
+         LEFT JOIN LATERAL (SELECT c.product FROM read_oee_counts c WHERE c.line = $1 AND c.made_at < w.e
+                            ORDER BY c.made_at DESC LIMIT 1) p ON true
+         LEFT JOIN read_oee_cycle_times t ON t.line = $1 AND t.product = p.product
+              AND t.effective_from <= w.s AND (t.effective_to IS NULL OR w.s < t.effective_to)
+         ORDER BY w.i",
+    )
+    .bind(line)
+    .bind(&starts)
+    .bind(&ends)
+    .fetch_all(pool)
+    .await
 }
 
 /// What the OEE of the shift running at a moment is computed from: the moment's shift occurrence, if any,
