@@ -116,7 +116,7 @@ mod tests {
                     oee: window_oee(
                         between(from, to),
                         std::slice::from_ref(&shift),
-                        &[jam.clone()],
+                        std::slice::from_ref(&jam),
                         &counts,
                         at("23:00"),
                     ),
