@@ -419,6 +419,11 @@ impl Located for domain::andon::AndonCall {
         self.line.as_ref()
     }
 }
+impl Located for domain::shift_report::ShiftReport {
+    fn line(&self) -> Option<&domain::line_id::LineId> {
+        self.line.as_ref()
+    }
+}
 impl Located for domain::checklist::ChecklistTemplate {
     fn line(&self) -> Option<&domain::line_id::LineId> {
         self.line.as_ref()

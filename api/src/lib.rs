@@ -18,6 +18,7 @@ pub mod query_call;
 mod record_type;
 mod routes;
 pub mod settings;
+mod shift_report_view;
 mod state;
 pub mod telemetry;
 mod trail_report;

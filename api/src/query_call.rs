@@ -64,6 +64,7 @@ impl QueryCall {
             RecordType::Job => app.jobs.state(id).await?.line().cloned(),
             RecordType::Downtime => app.downtime.state(id).await?.line().cloned(),
             RecordType::AndonCall => app.andon.state(id).await?.line().cloned(),
+            RecordType::ShiftReport => app.shift_reports.state(id).await?.line().cloned(),
             RecordType::ChecklistTemplate => app.templates.state(id).await?.line().cloned(),
             RecordType::Checklist => {
                 let checklist = app.checklists.state(id).await?;

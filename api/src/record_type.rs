@@ -17,6 +17,8 @@ pub enum RecordType {
     Device,
     /// A read model's rebuilds (who asked, why, when queries switched).
     ReadModel,
+    /// A shift occurrence's report: handover notes, contents fixed for approval, signatures.
+    ShiftReport,
 }
 
 impl RecordType {
@@ -33,6 +35,7 @@ impl RecordType {
             Self::User => domain::user::User::TYPE,
             Self::Device => domain::device::Device::TYPE,
             Self::ReadModel => domain::read_model::ReadModel::TYPE,
+            Self::ShiftReport => domain::shift_report::ShiftReport::TYPE,
         }
     }
 }

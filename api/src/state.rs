@@ -36,6 +36,7 @@ pub struct AppState {
     pub users: PgEventStore<User>,
     pub devices: PgEventStore<Device>,
     pub exports: PgEventStore<domain::export::Export>,
+    pub shift_reports: PgEventStore<domain::shift_report::ShiftReport>,
     pub sessions: RecentlyChecked,
     /// The read models' commits as this process hears of them, for live streams and kept boards.
     pub changes: Arc<Changes>,
@@ -57,6 +58,7 @@ impl AppState {
             users: PgEventStore::new(pool.clone(), StoreSettings::default()),
             devices: PgEventStore::new(pool.clone(), StoreSettings::default()),
             exports: PgEventStore::new(pool.clone(), StoreSettings::default()),
+            shift_reports: PgEventStore::new(pool.clone(), StoreSettings::default()),
             sessions: RecentlyChecked::default(),
             boards: Boards::new(Arc::clone(&changes)),
             changes,

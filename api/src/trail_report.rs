@@ -43,16 +43,21 @@ pub struct ReportSignature {
     pub status: String,
 }
 
+/// What a signature is worth now, as a printout says it.
+pub fn status_text(status: &StatusView) -> String {
+    match status {
+        StatusView::Standing => "standing".to_owned(),
+        StatusView::RecordChanged { first_change } => {
+            format!("the record changed after it, first at version {first_change}")
+        }
+        StatusView::Revoked { reason, revoked_at } => format!("revoked {}: {reason}", utc(*revoked_at)),
+        StatusView::Broken { why } => format!("DOES NOT VERIFY: {why}"),
+    }
+}
+
 impl From<SignatureView> for ReportSignature {
     fn from(view: SignatureView) -> Self {
-        let status = match view.status {
-            StatusView::Standing => "standing".to_owned(),
-            StatusView::RecordChanged { first_change } => {
-                format!("the record changed after it, first at version {first_change}")
-            }
-            StatusView::Revoked { reason, revoked_at } => format!("revoked {}: {reason}", utc(revoked_at)),
-            StatusView::Broken { why } => format!("DOES NOT VERIFY: {why}"),
-        };
+        let status = status_text(&view.status);
         Self {
             sequence: view.sequence,
             printed_name: view.printed_name,

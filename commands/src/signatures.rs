@@ -15,8 +15,9 @@ use crate::error::StoreError;
 use crate::event_log::{self, RecordedEvent, StreamBound};
 
 /// The event types that hold a signature, and those that revoke one (persisted names).
-const SIGNED: &[&str] = &["JobSigned", "ChecklistSigned", "DowntimeSigned"];
-const REVOKED: &[&str] = &["JobSignatureRevoked", "ChecklistSignatureRevoked", "DowntimeSignatureRevoked"];
+const SIGNED: &[&str] = &["JobSigned", "ChecklistSigned", "DowntimeSigned", "ShiftReportSigned"];
+const REVOKED: &[&str] =
+    &["JobSignatureRevoked", "ChecklistSignatureRevoked", "DowntimeSignatureRevoked", "ShiftReportSignatureRevoked"];
 
 /// The request for `signer` to sign `record` as it stands at `version` with `meaning`, or `None` when
 /// the record has no event at that version. The command that carries it must expect `version`, so

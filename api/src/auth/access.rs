@@ -38,6 +38,10 @@ pub const ESCALATE_ANDON: &[Role] = &[TeamLeader];
 pub const CANCEL_ANDON: &[Role] = &[Operator, TeamLeader];
 pub const WORK_CHECKLISTS: &[Role] = &[Operator, TeamLeader, Quality];
 /// Users, devices, sessions and security alerts.
+/// Write a shift's handover notes.
+pub const HAND_OVER_SHIFTS: &[Role] = &[TeamLeader];
+/// Fix a shift report's content for approval (the signature's meaning decides who may sign it).
+pub const APPROVE_SHIFTS: &[Role] = &[TeamLeader, Quality];
 pub const ADMINISTER: &[Role] = &[Admin];
 /// Reading records, their history and their state at a past point.
 pub const READ_RECORDS: &[Role] = &[Operator, TeamLeader, Maintenance, Quality, Engineer, Auditor, Admin];

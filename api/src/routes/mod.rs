@@ -16,6 +16,7 @@ mod oee;
 mod operations;
 mod records;
 mod security;
+mod shifts;
 mod sign_in;
 mod signatures;
 mod users;

@@ -8,6 +8,7 @@ use domain::line_id::LineId;
 use domain::oee::roll_up_windows;
 use domain::values::{AreaId, SiteId};
 use projections::read_models::oee::Oee;
+use projections::read_models::oee::changeovers::{self as changeover, Changeover, PairAverage};
 use projections::read_models::oee::query::{Granularity, line_oee};
 
 use crate::oee_view::{LineOeeView, WindowView};
@@ -18,7 +19,7 @@ use crate::error::ApiError;
 use crate::query_call::{Freshness, QueryCall, QueryErrors, RecordNotFound, bounded_range, freshness};
 
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    config.service(utoipa_actix_web::scope("/api/v1/oee").service(of_line).service(roll_up));
+    config.service(utoipa_actix_web::scope("/api/v1/oee").service(of_line).service(roll_up).service(of_changeovers));
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
@@ -133,4 +134,80 @@ async fn roll_up(call: QueryCall, query: web::Query<RollUpQuery>) -> Result<Http
     let total = roll_up_windows(totals.iter().map(|(_, oee)| oee)).into();
     let lines = totals.into_iter().map(|(line, oee)| LineTotal { line, oee: oee.into() }).collect();
     Ok(HttpResponse::Ok().json(RollUp { freshness, as_of, lines, total }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeoverQuery {
+    #[param(value_type = String, example = "plant-1/packing/L3")]
+    pub line: LineId,
+    /// Changeovers that start at or after this time; default: 24 hours before `to`.
+    pub from: Option<DateTime<Utc>>,
+    /// Changeovers that start before this time; default: now. At most 92 days after `from`.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// A whole-line stop booked to a setup reason, between two products.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangeoverView {
+    pub downtime_id: String,
+    pub reason: Option<String>,
+    pub started_at: DateTime<Utc>,
+    /// `null` while the changeover goes on.
+    pub ended_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<u64>,
+    /// The product of the last units counted before it; `null` when nothing was made before.
+    pub from_product: Option<String>,
+    /// The product of the first units counted after it; `null` until something is made.
+    pub to_product: Option<String>,
+}
+
+impl From<Changeover> for ChangeoverView {
+    fn from(c: Changeover) -> Self {
+        let Changeover { downtime_id, reason, started_at, ended_at, duration_ms, from_product, to_product } = c;
+        Self { downtime_id, reason, started_at, ended_at, duration_ms, from_product, to_product }
+    }
+}
+
+/// The ended changeovers from one product to another.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PairView {
+    pub from_product: Option<String>,
+    pub to_product: Option<String>,
+    pub changeovers: u64,
+    pub total_ms: u64,
+    /// `total_ms / changeovers`, rounded down to the millisecond.
+    pub average_ms: u64,
+}
+
+impl From<PairAverage> for PairView {
+    fn from(pair: PairAverage) -> Self {
+        let PairAverage { from_product, to_product, changeovers: count, total_ms, average_ms } = pair;
+        Self { from_product, to_product, changeovers: count, total_ms, average_ms }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Changeovers {
+    pub freshness: Freshness,
+    pub changeovers: Vec<ChangeoverView>,
+    /// The ended ones, per pair of products.
+    pub pairs: Vec<PairView>,
+}
+
+/// A line's changeovers in a period, each attributed to the product it came from and the one it went
+/// to, and the average changeover time per pair of products.
+#[utoipa::path(tag = "oee", params(ChangeoverQuery), responses(
+    (status = 200, body = Changeovers), QueryErrors, RecordNotFound))]
+#[get("/changeovers")]
+async fn of_changeovers(call: QueryCall, query: web::Query<ChangeoverQuery>) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let range = bounded_range(query.from, query.to)?;
+    let freshness = call.line::<Oee>(&query.line).await?;
+    call.registered(&query.line).await?;
+    let found = changeover::changeovers(&call.app.pool, &query.line.to_string(), range).await?;
+    let pairs = changeover::per_pair(&found).into_iter().map(PairView::from).collect();
+    let changeovers = found.into_iter().map(ChangeoverView::from).collect();
+    Ok(HttpResponse::Ok().json(Changeovers { freshness, changeovers, pairs }))
 }

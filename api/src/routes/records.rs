@@ -181,6 +181,7 @@ async fn state_as_of(call: QueryCall, query: web::Query<StateQuery>) -> Result<H
         RecordType::Checklist => as_of(&app.checklists, &id, up_to).await?,
         RecordType::User => as_of(&app.users, &id, up_to).await?,
         RecordType::Device => as_of(&app.devices, &id, up_to).await?,
+        RecordType::ShiftReport => as_of(&app.shift_reports, &id, up_to).await?,
         // Few events: read from the log, not kept in a store of the service's.
         RecordType::ReadModel => {
             let events = event_log::read_stream(&app.pool, stream_type, &id, StreamBound::UpToSequence(up_to)).await?;

@@ -9,6 +9,7 @@ use domain::checklist::{Checklist, ChecklistCommand};
 use domain::downtime::{Downtime, DowntimeCommand};
 use domain::job::{Job, JobCommand};
 use domain::line_id::LineId;
+use domain::shift_report::{ShiftReport, ShiftReportCommand};
 use domain::signature::{Meaning, RecordRef, Revocation};
 use domain::values::Reason;
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,9 @@ pub enum SignableType {
     Job,
     Checklist,
     Downtime,
+    /// A shift occurrence's report, as last prepared for approval
+    /// (`POST /api/v1/lines/{site}/{area}/{line}/shifts/{date}/{shift}/report/prepare`).
+    ShiftReport,
 }
 
 /// One line of what is signed, as a signing dialog shows it.
@@ -115,6 +119,25 @@ async fn shown(app: &AppState, kind: SignableType, id: &str) -> Result<Shown, Ap
                     stop.reason.as_ref().map(|reason| reason.code.to_string()).unwrap_or_else(|| "unassigned".into()),
                 ),
                 summary_line("Voided", if stop.voided { "yes" } else { "no" }),
+            ];
+            Ok(Shown { version, line, summary })
+        }
+        SignableType::ShiftReport => {
+            let (report, version) = app.shift_reports.state_and_version(id).await?;
+            let line = line_of(report.line(), "shift report", id)?;
+            let prepared = report.prepared.last();
+            let summary = vec![
+                summary_line("Shift report", id),
+                summary_line("Line", &line),
+                summary_line(
+                    "Content prepared",
+                    prepared.map_or_else(|| "not yet".to_owned(), |prepared| prepared.at.to_rfc3339()),
+                ),
+                summary_line(
+                    "Content SHA-256",
+                    prepared.map_or_else(String::new, |prepared| prepared.content_digest.clone()),
+                ),
+                summary_line("Handover notes", report.notes.len()),
             ];
             Ok(Shown { version, line, summary })
         }
@@ -230,6 +253,7 @@ async fn sign(call: CommandCall, request: HttpRequest, body: Json<Sign>) -> Resu
             SignableType::Job => <Job as domain::Aggregate>::TYPE,
             SignableType::Checklist => <Checklist as domain::Aggregate>::TYPE,
             SignableType::Downtime => <Downtime as domain::Aggregate>::TYPE,
+            SignableType::ShiftReport => <ShiftReport as domain::Aggregate>::TYPE,
         };
         let record = RecordRef { record_type: record_type_name.to_owned(), record_id: record_id.clone() };
         let request = request_at(app, record, version, meaning, actor).await?;
@@ -240,6 +264,9 @@ async fn sign(call: CommandCall, request: HttpRequest, body: Json<Sign>) -> Resu
             }
             SignableType::Downtime => {
                 signed(&call, &app.downtime, &record_id, DowntimeCommand::Sign(request), context).await
+            }
+            SignableType::ShiftReport => {
+                signed(&call, &app.shift_reports, &record_id, ShiftReportCommand::Sign(request), context).await
             }
         }
     })
@@ -278,6 +305,10 @@ async fn revoke(call: CommandCall, body: Json<Revoke>) -> Result<HttpResponse, A
             }
             SignableType::Downtime => {
                 call.execute(&app.downtime, &record_id, DowntimeCommand::RevokeSignature(revocation), actor).await
+            }
+            SignableType::ShiftReport => {
+                let revoke = ShiftReportCommand::RevokeSignature(revocation);
+                call.execute(&app.shift_reports, &record_id, revoke, actor).await
             }
         }
     })

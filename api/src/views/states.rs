@@ -436,7 +436,33 @@ record_state_from!(
     User(domain::user::User, UserView),
     Device(domain::device::Device, DeviceView),
     ReadModel(domain::read_model::ReadModel, ReadModelView),
+    ShiftReport(domain::shift_report::ShiftReport, ShiftReportStateView),
 );
+
+/// A shift report's record as its events fold it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShiftReportStateView {
+    pub key: Option<domain::shift_report::ShiftKey>,
+    pub line: Option<String>,
+    pub notes: Vec<domain::shift_report::HandoverNote>,
+    /// Every content fixed for approval, with the record version its event made.
+    pub prepared: Vec<domain::shift_report::Prepared>,
+    pub version: u64,
+    pub signatures: domain::signature::Signatures,
+}
+
+impl From<domain::shift_report::ShiftReport> for ShiftReportStateView {
+    fn from(report: domain::shift_report::ShiftReport) -> Self {
+        Self {
+            key: report.key,
+            line: report.line.map(|line| line.to_string()),
+            notes: report.notes,
+            prepared: report.prepared,
+            version: report.version,
+            signatures: report.signatures,
+        }
+    }
+}
 
 /// A read model's rebuilds as its events fold them.
 #[derive(Debug, Serialize, ToSchema)]
@@ -466,6 +492,7 @@ pub enum RecordStateView {
     User(UserView),
     Device(DeviceView),
     ReadModel(ReadModelView),
+    ShiftReport(ShiftReportStateView),
 }
 
 #[cfg(test)]

@@ -51,6 +51,7 @@ impl PartialSchema for EventPayload {
             domain::device::DeviceEvent::schema(),
             domain::export::ExportEvent::schema(),
             domain::read_model::ReadModelEvent::schema(),
+            domain::shift_report::ShiftReportEvent::schema(),
         ] {
             untag(tagged, &mut payloads);
         }
@@ -70,6 +71,7 @@ impl ToSchema for EventPayload {
         <domain::device::DeviceEvent as ToSchema>::schemas(schemas);
         <domain::export::ExportEvent as ToSchema>::schemas(schemas);
         <domain::read_model::ReadModelEvent as ToSchema>::schemas(schemas);
+        <domain::shift_report::ShiftReportEvent as ToSchema>::schemas(schemas);
     }
 }
 

@@ -271,6 +271,17 @@ pub fn endpoints() -> Vec<Endpoint> {
         e("GET", "/api/v1/downtime/reliability", Roles(PEOPLE), none),
         e("GET", "/api/v1/oee", Roles(PEOPLE), none),
         e("GET", "/api/v1/oee/roll-up", Roles(PEOPLE), none),
+        e("GET", "/api/v1/oee/changeovers", Roles(PEOPLE), none),
+        e("GET", "/api/v1/lines/{site}/{area}/{line}/shifts/{date}/{shift}/hour-by-hour", Roles(PEOPLE), none),
+        e("GET", "/api/v1/lines/{site}/{area}/{line}/shifts/{date}/{shift}/report", Roles(PEOPLE), none),
+        e("GET", "/api/v1/lines/{site}/{area}/{line}/shifts/{date}/{shift}/report/print", Roles(PEOPLE), none),
+        e(
+            "POST",
+            "/api/v1/lines/{site}/{area}/{line}/shifts/{date}/{shift}/handover-notes",
+            Roles(&[TEAM_LEADER]),
+            |_| json!({"note": "All clear."}),
+        ),
+        e("POST", "/api/v1/lines/{site}/{area}/{line}/shifts/{date}/{shift}/report/prepare", Roles(REVIEWERS), none),
         e("GET", "/api/v1/projections", Roles(&[ADMIN]), none),
         e("POST", "/api/v1/projections/{name}/rebuild", Roles(&[ADMIN]), |_| json!({"reason": "checking"})),
         e("POST", "/api/v1/projections/{name}/rebuild/cancel", Roles(&[ADMIN]), |_| json!({"reason": "not now"})),
@@ -316,6 +327,7 @@ pub fn concrete(endpoint: &Endpoint, fixture: &Fixture) -> String {
         .replace("{user_id}", &fixture.user)
         .replace("{device_id}", "target-device")
         .replace("{site}/{area}/{line}", LINE)
+        .replace("{date}/{shift}", "2026-11-22/day")
         .replace("{site}/{area}", "plant-1/packing")
         .replace("{site}", "plant-1")
         .replace("{template_id}", "clearance")
@@ -342,6 +354,7 @@ pub fn concrete(endpoint: &Endpoint, fixture: &Fixture) -> String {
         ("GET", "/api/v1/downtime/pareto") => format!("{path}?line={LINE}&by=reason"),
         ("GET", "/api/v1/oee") => format!("{path}?line={LINE}&granularity=shift"),
         ("GET", "/api/v1/oee/roll-up") => format!("{path}?site=plant-1&area=packing"),
+        ("GET", "/api/v1/oee/changeovers") => format!("{path}?line={LINE}"),
         ("GET", "/api/v1/ledger/consistency") => format!("{path}?old=1&new=1"),
         ("GET", "/api/v1/audit-trail/export") => format!("{path}?format=ndjson"),
         ("GET", "/api/v1/audit-trail/report") => format!("{path}?record_type=job&record_id={}", fixture.job),
@@ -386,6 +399,9 @@ pub async fn setup(app: &TestApp) -> (BTreeMap<&'static str, String>, Fixture, S
         .expect(201);
     let reason = json!({"code": "jam", "label": "Jam", "loss_category": "unplanned"});
     app.post(Some(engineer), &format!("/api/v1/lines/{LINE}/downtime-reasons"), &reason).await.expect(200);
+    let day = json!({"shifts": [{"name": "day", "start": "06:00:00", "end": "14:00:00", "breaks": []}],
+                     "effective_from": "2026-01-01T00:00:00Z"});
+    app.post(Some(engineer), &format!("/api/v1/lines/{LINE}/shift-calendar"), &day).await.expect(200);
     let first_template = json!({"line": LINE, "name": "Line clearance",
         "items": [{"id": "guard", "prompt": "Guard closed", "kind": {"kind": "check"}, "mandatory": true}]});
     app.post(Some(engineer), "/api/v1/checklist-templates/clearance", &first_template).await.expect(200);

@@ -231,3 +231,211 @@ async fn the_status_board_shows_the_running_shift_so_far_with_an_open_stop_as_pr
         board["freshness"]
     );
 }
+
+/// A Monday-to-Friday line with three shifts (early 06:00-14:00 with a break 10:00-10:30, late, night)
+/// and Friday 6 March a holiday; ideal cycle times 1 s (SKU-1) and 2 s (SKU-2); reasons for jams,
+/// changeovers, crushed (production) and warm-up (start-up) rejects.
+async fn three_shift_line(app: &TestApp, team: &Team) {
+    let register = json!({"line": L3, "name": "Packing 3", "time_zone": "Europe/Berlin"});
+    app.post(Some(&team.engineer), "/api/v1/lines", &register).await.expect(201);
+    let at = |what: &str| format!("/api/v1/lines/{L3}/{what}");
+    let weekdays = json!(["mon", "tue", "wed", "thu", "fri"]);
+    let shifts = json!([
+        {"name": "early", "start": "06:00:00", "end": "14:00:00", "days": weekdays,
+         "breaks": [{"start": "10:00:00", "duration": 30 * 60_000}]},
+        {"name": "late", "start": "14:00:00", "end": "22:00:00", "days": weekdays, "breaks": []},
+        {"name": "night", "start": "22:00:00", "end": "06:00:00", "days": weekdays, "breaks": []},
+    ]);
+    let since = "2026-01-01T00:00:00Z";
+    let calendar = json!({"shifts": shifts, "effective_from": since});
+    app.post(Some(&team.engineer), &at("shift-calendar"), &calendar).await.expect(200);
+    let holiday = json!({"days": [{"date": "2026-03-06", "name": "Plant holiday"}], "effective_from": since});
+    app.post(Some(&team.engineer), &at("non-production-days"), &holiday).await.expect(200);
+    for (product, ms) in [("SKU-1", 1000), ("SKU-2", 2000)] {
+        let cycle = json!({"product": product, "ideal_cycle_time_ms": ms, "effective_from": since});
+        app.post(Some(&team.engineer), &at("ideal-cycle-times"), &cycle).await.expect(200);
+    }
+    for (code, category) in [("jam", "unplanned"), ("changeover", "setup")] {
+        let reason = json!({"code": code, "label": code, "loss_category": category});
+        app.post(Some(&team.engineer), &at("downtime-reasons"), &reason).await.expect(200);
+    }
+    for (code, category) in [("crushed", "production"), ("warm-up", "startup")] {
+        let reject = json!({"code": code, "label": code, "category": category});
+        app.post(Some(&team.engineer), &at("reject-reasons"), &reject).await.expect(200);
+    }
+}
+
+async fn job_of(app: &TestApp, team: &Team, product: &str) -> String {
+    let body = json!({"line": L3, "product": product, "target_quantity": 50_000});
+    let job = app.post(Some(&team.leader), "/api/v1/jobs", &body).await.expect(201);
+    let id = job.body["aggregate_id"].as_str().unwrap_or_default().to_owned();
+    app.post(Some(&team.leader), &format!("/api/v1/jobs/{id}/assign"), &json!({"operator": team.operator_id}))
+        .await
+        .expect(200);
+    for step in ["accept", "start"] {
+        app.post(Some(&team.operator), &format!("/api/v1/jobs/{id}/{step}"), &json!({})).await.expect(200);
+    }
+    id
+}
+
+async fn booked(app: &TestApp, team: &Team, job: &str, body: Value, source_time: &str) {
+    let request = app
+        .client
+        .post(app.url(&format!("/api/v1/jobs/{job}/production")))
+        .bearer_auth(&team.operator)
+        .header("Source-Timestamp", source_time)
+        .json(&body);
+    app.send(request).await.expect(200);
+}
+
+async fn stopped(app: &TestApp, team: &Team, from: &str, to: &str, reason: Option<&str>) -> String {
+    let started = app.post(Some(&team.operator), "/api/v1/downtime", &json!({"line": L3, "started_at": from})).await;
+    let id = started.expect(201).body["aggregate_id"].as_str().unwrap_or_default().to_owned();
+    if let Some(code) = reason {
+        app.post(Some(&team.leader), &format!("/api/v1/downtime/{id}/reason"), &json!({"code": code}))
+            .await
+            .expect(200);
+    }
+    app.post(Some(&team.operator), &format!("/api/v1/downtime/{id}/end"), &json!({"ended_at": to})).await.expect(200);
+    id
+}
+
+/// The "done when": Monday's early shift (05:00-13:00 UTC) runs SKU-1, is changed over to SKU-2
+/// in 30 minutes, runs SKU-2, and jams for 10 minutes without a reason; then utilization and TEEP over
+/// the week with its holiday, the loss tree, hour-by-hour targets and the changeover are read through
+/// the API, and the team leader approves the shift report with a signature, sees it changed by a late
+/// reason, and approves it again.
+#[tokio::test]
+async fn a_three_shift_week_with_a_holiday_and_a_changeover_is_measured_and_its_shift_report_approved() {
+    let app = spawn(test_settings()).await;
+    let _projectors = app.start_projectors();
+    let team = team(&app).await;
+    three_shift_line(&app, &team).await;
+    let first = job_of(&app, &team, "SKU-1").await;
+    booked(
+        &app,
+        &team,
+        &first,
+        json!({"good": 3_000, "reject": 50, "reject_reason": "warm-up"}),
+        "2026-03-02T05:30:00Z",
+    )
+    .await;
+    booked(&app, &team, &first, json!({"good": 3_000, "reject": 0}), "2026-03-02T06:30:00Z").await;
+    stopped(&app, &team, "2026-03-02T07:00:00Z", "2026-03-02T07:30:00Z", Some("changeover")).await;
+    let second = job_of(&app, &team, "SKU-2").await;
+    booked(
+        &app,
+        &team,
+        &second,
+        json!({"good": 1_000, "reject": 20, "reject_reason": "crushed"}),
+        "2026-03-02T07:40:00Z",
+    )
+    .await;
+    let jam = stopped(&app, &team, "2026-03-02T10:00:00Z", "2026-03-02T10:10:00Z", None).await;
+    booked(&app, &team, &second, json!({"good": 1_500, "reject": 0}), "2026-03-02T11:00:00Z").await;
+
+    // The week: Monday to Thursday planned (Friday is the holiday), 1,410 planned minutes a day of 10,080
+    // in the week: utilization 5,640 / 10,080 = 55.95 %. The holiday is a day with utilization 0, no OEE.
+    let week = format!("/api/v1/oee?line={L3}&granularity=week&from=2026-03-01T23:00:00Z&to=2026-03-08T23:00:00Z");
+    let week = app.get_until(&team.leader, &week, |body| body["oee"]["total"]["inputs"]["good_count"] == 8_500).await;
+    let total = &week.expect(200).body["oee"]["total"];
+    assert_eq!(
+        (total["inputs"]["planned_production_ms"].as_u64(), total["inputs"]["calendar_ms"].as_u64()),
+        (Some(5_640 * 60_000), Some(10_080 * 60_000))
+    );
+    assert_eq!(total["figures"]["utilization"]["percent"].as_f64(), Some(55.95));
+    // TEEP: (8,500 good: 6,000 at 1 s and 2,500 at 2 s = 11,000 s) / 604,800 s = 1.82 %.
+    assert_eq!(total["figures"]["teep"]["percent"].as_f64(), Some(1.82));
+    let friday = format!("/api/v1/oee?line={L3}&granularity=day&from=2026-03-05T23:00:00Z&to=2026-03-06T23:00:00Z");
+    let friday = app.get(Some(&team.leader), &friday).await.expect(200).body;
+    let holiday = &friday["oee"]["periods"][0]["oee"]["figures"];
+    assert_eq!((holiday["utilization"]["percent"].as_f64(), &holiday["oee"]), (Some(0.0), &Value::Null));
+
+    // Monday's early shift: its loss tree has the changeover as a setup and the jam as unplanned.
+    let shift = format!("/api/v1/oee?line={L3}&granularity=shift&from=2026-03-02T04:00:00Z&to=2026-03-02T06:00:00Z");
+    let shift = app.get(Some(&team.leader), &shift).await.expect(200).body["oee"]["periods"][0]["oee"].clone();
+    let parts = &shift["loss_tree"]["parts"];
+    assert_eq!((&parts[0]["part"], &parts[0]["ms"]), (&json!("unplanned_stops"), &json!(10 * 60_000)));
+    assert_eq!((&parts[1]["part"], &parts[1]["ms"]), (&json!("setups"), &json!(30 * 60_000)));
+    assert_eq!((&parts[4]["part"], &parts[4]["units"]), (&json!("startup_rejects"), &json!(50.0)));
+    assert_eq!((&parts[5]["part"], &parts[5]["units"]), (&json!("production_rejects"), &json!(20.0)));
+    let sum: i64 = parts.as_array().map(|all| all.iter().filter_map(|part| part["ms"].as_i64()).sum()).unwrap_or(0);
+    assert_eq!(sum, 450 * 60_000, "the parts add up to the shift's planned time");
+
+    // Hour by hour: 06:00 local at SKU-1's 1 s, 08:00 at SKU-2's 2 s (made last in the hour), 10:00 with
+    // the break: 30 planned minutes at 2 s.
+    let shifts = format!("/api/v1/lines/{L3}/shifts/2026-03-02/early");
+    let hours = app.get(Some(&team.leader), &format!("{shifts}/hour-by-hour")).await.expect(200).body["hours"].clone();
+    let column =
+        |field: &str| hours.as_array().map(|all| all.iter().map(|hour| hour[field].clone()).collect::<Vec<_>>());
+    assert_eq!(
+        column("target"),
+        Some([3_600, 3_600, 1_800, 1_800, 900, 1_800, 1_800, 1_800].map(|t| json!(t)).to_vec())
+    );
+    assert_eq!(column("good").map(|good| good[..3].to_vec()), Some(vec![json!(3_000), json!(3_000), json!(1_000)]));
+    assert_eq!(hours[5]["main_reason"], json!({"code": "unassigned", "ms": 10 * 60_000}));
+    assert_eq!(hours[2]["difference"], json!(7_000 - 9_000));
+
+    // The changeover: from SKU-1 to SKU-2, 30 minutes.
+    let changeovers = format!("/api/v1/oee/changeovers?line={L3}&from=2026-03-02T00:00:00Z&to=2026-03-03T00:00:00Z");
+    let changeovers = app.get(Some(&team.leader), &changeovers).await.expect(200).body;
+    assert_eq!(
+        changeovers["pairs"],
+        json!([{"from_product": "SKU-1", "to_product": "SKU-2", "changeovers": 1, "total_ms": 1_800_000,
+                "average_ms": 1_800_000}])
+    );
+
+    // The report shows the same figures as the board's shift; the team leader notes, prepares and signs.
+    let report = app.get(Some(&team.leader), &format!("{shifts}/report")).await.expect(200).body;
+    assert_eq!(report["content"]["oee"], shift, "a report and a board never disagree about one shift");
+    assert_eq!(report["approval"], "not_approved");
+    assert_eq!(report["content"]["units"].as_array().map(Vec::len), Some(2), "one row per job and product");
+    let note = json!({"note": "SKU-2 changeover parts worn; spare ordered."});
+    app.post(Some(&team.leader), &format!("{shifts}/handover-notes"), &note).await.expect(200);
+    let refused = app.post(Some(&team.operator), &format!("{shifts}/report/prepare"), &json!({})).await;
+    assert_eq!(refused.expect(403).code(), "forbidden");
+    let approve = |version: u64, username: Option<&str>| {
+        let mut body = json!({"record_type": "shift_report", "record_id": format!("{L3}/2026-03-02/early"),
+                              "version": version, "meaning": "approved", "password": crate::support::OWN_PASSWORD});
+        if let Some(username) = username {
+            body["username"] = json!(username);
+        }
+        body
+    };
+    let prepared = app.post(Some(&team.leader), &format!("{shifts}/report/prepare"), &json!({})).await.expect(200);
+    let version = prepared.body["version"].as_u64().unwrap_or_default();
+    app.post(Some(&team.leader), "/api/v1/signatures", &approve(version, Some("theo"))).await.expect(201);
+    let approved = app.get(Some(&team.leader), &format!("{shifts}/report")).await.expect(200).body;
+    assert_eq!(approved["approval"], "approved");
+    assert_eq!(approved["approved"]["content_digest"], approved["content_digest"]);
+    assert_eq!(approved["content"]["handover_notes"][0]["author_name"], "Person theo");
+
+    // A late reason for the jam changes the shift: the report says so and keeps what was approved.
+    app.post(Some(&team.leader), &format!("/api/v1/downtime/{jam}/reason"), &json!({"code": "jam"})).await.expect(200);
+    let changed = app
+        .get_until(&team.leader, &format!("{shifts}/report"), |body| body["approval"] == "changed_since_approval")
+        .await;
+    let changed = changed.expect(200).body;
+    let unassigned =
+        |report: &Value| report["stops"].as_array().map(|stops| stops.iter().filter(|s| s["reason"].is_null()).count());
+    assert_eq!((unassigned(&changed["approved"]["content"]), unassigned(&changed["content"])), (Some(1), Some(0)));
+    let page = app.get(Some(&team.leader), &format!("{shifts}/report/print")).await.expect(200).body;
+    assert!(
+        page.as_str().is_some_and(|html| html.contains("CHANGED SINCE APPROVAL") && html.contains("spare ordered")),
+        "{page}"
+    );
+
+    let again = app.post(Some(&team.leader), &format!("{shifts}/report/prepare"), &json!({})).await.expect(200);
+    let version = again.body["version"].as_u64().unwrap_or_default();
+    app.post(Some(&team.leader), "/api/v1/signatures", &approve(version, None)).await.expect(201);
+    let reapproved = app.get(Some(&team.leader), &format!("{shifts}/report")).await.expect(200).body;
+    assert_eq!(
+        (reapproved["approval"].as_str(), reapproved["approved"]["version"].as_u64()),
+        (Some("approved"), Some(version))
+    );
+    let statuses: Vec<&str> = reapproved["signatures"]
+        .as_array()
+        .map(|all| all.iter().filter_map(|signature| signature["status"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(statuses, ["record_changed", "standing"], "the first approval covers the content before the reason");
+}

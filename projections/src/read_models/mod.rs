@@ -6,3 +6,4 @@ pub mod downtime;
 pub mod folded;
 pub mod jobs;
 pub mod oee;
+pub mod shift_report;

@@ -108,7 +108,7 @@ async fn store(transaction: &mut PgConnection, records: HashMap<RecordKey, Known
 /// The record's state before and after `event`, as its aggregate folds it (JSON, `Null` before the
 /// first event): how the trail finds what an event changed, and how a record is replayed step by step.
 pub fn step(record_type: &str, state: &Value, event: &RecordedEvent) -> Result<(Value, Value), ProjectionError> {
-    use domain::{andon, checklist, device, downtime, export, job, line, read_model, user};
+    use domain::{andon, checklist, device, downtime, export, job, line, read_model, shift_report, user};
     match record_type {
         line::Line::TYPE => step_as::<line::Line>(state, event),
         job::Job::TYPE => step_as::<job::Job>(state, event),
@@ -120,6 +120,7 @@ pub fn step(record_type: &str, state: &Value, event: &RecordedEvent) -> Result<(
         device::Device::TYPE => step_as::<device::Device>(state, event),
         export::Export::TYPE => step_as::<export::Export>(state, event),
         read_model::ReadModel::TYPE => step_as::<read_model::ReadModel>(state, event),
+        shift_report::ShiftReport::TYPE => step_as::<shift_report::ShiftReport>(state, event),
         other => Err(ProjectionError::Inconsistent(format!("the trail knows no record type {other}"))),
     }
 }

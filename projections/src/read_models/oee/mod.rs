@@ -3,6 +3,7 @@
 //! `domain::oee::window` ([`query`]), because an open stop counts up to the query's "now" and a
 //! configuration version may take effect in the past.
 
+pub mod changeovers;
 pub mod query;
 
 use std::collections::HashMap;
@@ -24,7 +25,8 @@ pub struct Oee;
 
 impl Projection for Oee {
     const NAME: &'static str = "oee";
-    const VERSION: i32 = 1;
+    /// 2: counts keep their job (migration 20261201000700).
+    const VERSION: i32 = 2;
     const BLUE_GREEN: bool = true;
 
     async fn apply(
@@ -155,7 +157,7 @@ async fn record_counts(
             .await?;
     let known: HashMap<String, (String, String)> =
         known.into_iter().map(|(job, line, product)| (job, (line, product))).collect();
-    let mut columns = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut columns = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for count in &counts {
         let (line, product) = jobs
             .get(count.job)
@@ -168,14 +170,15 @@ async fn record_counts(
         columns.4.push(count.total);
         columns.5.push(count.good);
         columns.6.push(count.startup_reject);
+        columns.7.push(count.job);
     }
     if counts.is_empty() {
         return Ok(ChangedLines::new());
     }
     sqlx::query(
-        "INSERT INTO read_oee_counts (position, line, product, made_at, total, good, startup_reject)
+        "INSERT INTO read_oee_counts (position, line, product, made_at, total, good, startup_reject, job_id)
          SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::bigint[],
-                              $7::bigint[])",
+                              $7::bigint[], $8::text[])",
     )
     .bind(&columns.0)
     .bind(&columns.1)
@@ -184,6 +187,7 @@ async fn record_counts(
     .bind(&columns.4)
     .bind(&columns.5)
     .bind(&columns.6)
+    .bind(&columns.7)
     .execute(transaction)
     .await?;
     Ok(columns.1.into_iter().map(str::to_owned).collect())

@@ -83,23 +83,25 @@ pub fn occurrence(config: &Line, zone: Tz, date: NaiveDate, shift: &str) -> Opti
     config.scheduled(day).into_iter().find(|found| found.date == date && found.shift.to_string() == shift)
 }
 
-/// A shift occurrence of a line and its hours.
+/// A shift occurrence of a line as of a moment: its OEE (exactly as a line's shift periods and the
+/// status board form it) and its hours.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ShiftHours {
+pub struct ShiftFigures {
     pub occurrence: ShiftOccurrence,
+    pub oee: WindowOee,
     pub hours: Vec<HourRow>,
 }
 
-/// The hour-by-hour board of a shift occurrence as of `now`: its local clock hours (the first and last
-/// cut at the shift's edges); `None` for a line the read model does not know or a shift it does not
-/// schedule on that date.
-pub async fn shift_hours(
+/// The figures of a shift occurrence as of `now`: its OEE, and its hour-by-hour board over its local
+/// clock hours (the first and last cut at the shift's edges). `None` for a line the read model does
+/// not know or a shift it does not schedule on that date.
+pub async fn shift_figures(
     pool: &PgPool,
     line: &str,
     date: NaiveDate,
     shift: &str,
     now: DateTime<Utc>,
-) -> Result<Option<ShiftHours>, sqlx::Error> {
+) -> Result<Option<ShiftFigures>, sqlx::Error> {
     let Some((config, zone)) = line_config(pool, line).await? else { return Ok(None) };
     let Some(occurrence) = occurrence(&config, zone, date, shift) else { return Ok(None) };
     let span = occurrence.interval;
@@ -109,14 +111,20 @@ pub async fn shift_hours(
         .into_iter()
         .filter_map(|hour| hour.clip(&span))
         .collect();
-    let facts = window_facts(pool, line, &config, &hours).await?;
+    let windows: Vec<Interval> = std::iter::once(span).chain(hours.iter().copied()).collect();
+    let facts = window_facts(pool, line, &config, &windows).await?;
+    let oee = periods_at(&[(span, Some(&occurrence))], &facts, now).pop().map(|period| period.oee);
     let products = products_made(pool, line, &hours).await?;
-    let facts = hours.iter().zip(&facts.counts).zip(products).map(|((hour, counts), (product, ideal_ms))| HourFacts {
-        oee: window_oee(*hour, &facts.schedule, &facts.stops, counts, now),
-        product,
-        ideal_cycle_time: ideal_ms.and_then(|ms| u64::try_from(ms).ok()).and_then(|ms| Millis::new(ms).ok()),
-    });
-    Ok(Some(ShiftHours { occurrence, hours: hour_by_hour(facts.collect()) }))
+    let hour_facts =
+        hours.iter().zip(facts.counts.iter().skip(1)).zip(products).map(|((hour, counts), (product, ideal_ms))| {
+            HourFacts {
+                oee: window_oee(*hour, &facts.schedule, &facts.stops, counts, now),
+                product,
+                ideal_cycle_time: ideal_ms.and_then(|ms| u64::try_from(ms).ok()).and_then(|ms| Millis::new(ms).ok()),
+            }
+        });
+    let hours = hour_by_hour(hour_facts.collect());
+    Ok(oee.map(|oee| ShiftFigures { occurrence, oee, hours }))
 }
 
 /// For each window, the product the line made last before the window's end and its ideal cycle time in
