@@ -20,7 +20,6 @@ use crate::error::ApiError;
 use crate::json::Json;
 use crate::query_call::LinePath;
 use crate::query_call::{QueryCall, QueryErrors, RecordNotFound};
-use crate::routes::shifts;
 use crate::views::BoardView;
 use crate::views::states::LineView;
 
@@ -38,12 +37,7 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .service(set_small_stop_threshold)
             .service(set_escalation_ladder)
             .service(define_downtime_reason)
-            .service(define_reject_reason)
-            .service(shifts::hour_by_hour)
-            .service(shifts::report)
-            .service(shifts::printable)
-            .service(shifts::handover_note)
-            .service(shifts::prepare),
+            .service(define_reject_reason),
     );
 }
 

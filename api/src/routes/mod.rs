@@ -33,6 +33,7 @@ pub fn configure(config: &mut ServiceConfig) {
     users::configure(config);
     devices::configure(config);
     security::configure(config);
+    shifts::configure(config);
     lines::configure(config);
     checklists::configure(config);
     jobs::configure(config);

@@ -1,8 +1,6 @@
 //! A line's shift occurrences (docs/oee.md, "Hour by hour" and "Shift reports"): the hour-by-hour
 //! board, the shift report as JSON and as a printable page, the team leader's handover notes, and
 //! fixing a report's content for an approval signature (`POST /api/v1/signatures`, `shift_report`).
-//! The handlers are registered in the lines' scope (`routes::lines`): a second scope of the same path
-//! would never be reached.
 
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
@@ -28,6 +26,18 @@ use crate::shift_report_view::{HourView, ShiftReportContent};
 use crate::state::AppState;
 use crate::views::signatures::{SignatureView, signature_view};
 use domain::oee::LossPart;
+
+/// Registered before the lines' scope, whose prefix covers this one's: the more specific scope first.
+pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    config.service(
+        utoipa_actix_web::scope("/api/v1/lines/{site}/{area}/{line}/shifts/{date}/{shift}")
+            .service(hour_by_hour)
+            .service(report)
+            .service(printable)
+            .service(handover_note)
+            .service(prepare),
+    );
+}
 
 /// `/lines/{site}/{area}/{line}/shifts/{date}/{shift}`: a shift occurrence, by the local date it starts.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -72,8 +82,8 @@ pub struct HourByHour {
 /// the stop minutes with their main reason.
 #[utoipa::path(tag = "shifts", params(ShiftPath), responses(
     (status = 200, body = HourByHour), QueryErrors, RecordNotFound))]
-#[get("/{site}/{area}/{line}/shifts/{date}/{shift}/hour-by-hour")]
-pub async fn hour_by_hour(call: QueryCall, path: web::Path<ShiftPath>) -> Result<HttpResponse, ApiError> {
+#[get("/hour-by-hour")]
+async fn hour_by_hour(call: QueryCall, path: web::Path<ShiftPath>) -> Result<HttpResponse, ApiError> {
     let key = path.key()?;
     let freshness = call.line::<Oee>(&key.line).await?;
     call.registered(&key.line).await?;
@@ -192,8 +202,8 @@ async fn report_answer(call: &QueryCall, path: &ShiftPath) -> Result<(ShiftRepor
 /// content then stays readable under `approved`).
 #[utoipa::path(tag = "shifts", params(ShiftPath), responses(
     (status = 200, body = ShiftReportAnswer), QueryErrors, RecordNotFound))]
-#[get("/{site}/{area}/{line}/shifts/{date}/{shift}/report")]
-pub async fn report(call: QueryCall, path: web::Path<ShiftPath>) -> Result<HttpResponse, ApiError> {
+#[get("/report")]
+async fn report(call: QueryCall, path: web::Path<ShiftPath>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(report_answer(&call, &path).await?.0))
 }
 
@@ -252,8 +262,8 @@ impl PrintedReport<'_> {
 /// The shift report as a printable page (A4), with its approval status and signatures as manifested.
 #[utoipa::path(tag = "shifts", params(ShiftPath), responses(
     (status = 200, content_type = "text/html", body = String), QueryErrors, RecordNotFound))]
-#[get("/{site}/{area}/{line}/shifts/{date}/{shift}/report/print")]
-pub async fn printable(call: QueryCall, path: web::Path<ShiftPath>) -> Result<HttpResponse, ApiError> {
+#[get("/report/print")]
+async fn printable(call: QueryCall, path: web::Path<ShiftPath>) -> Result<HttpResponse, ApiError> {
     let (answer, zone) = report_answer(&call, &path).await?;
     let page = PrintedReport {
         answer: &answer,
@@ -273,8 +283,8 @@ pub struct HandoverNoteBody {
 
 /// A team leader's handover note, part of the shift's report from then on.
 #[utoipa::path(tag = "shifts", params(ShiftPath), request_body = HandoverNoteBody, responses(CommandResponses))]
-#[post("/{site}/{area}/{line}/shifts/{date}/{shift}/handover-notes")]
-pub async fn handover_note(
+#[post("/handover-notes")]
+async fn handover_note(
     call: CommandCall,
     path: web::Path<ShiftPath>,
     body: Json<HandoverNoteBody>,
@@ -304,8 +314,8 @@ pub struct PrepareBody {}
 /// (then `POST /api/v1/signatures` with `record_type` `shift_report`, the record id and the version
 /// this answers). Only after the shift ended; the same content twice changes nothing.
 #[utoipa::path(tag = "shifts", params(ShiftPath), request_body = PrepareBody, responses(CommandResponses))]
-#[post("/{site}/{area}/{line}/shifts/{date}/{shift}/report/prepare")]
-pub async fn prepare(
+#[post("/report/prepare")]
+async fn prepare(
     call: CommandCall,
     path: web::Path<ShiftPath>,
     body: Json<PrepareBody>,
