@@ -194,12 +194,21 @@ pub struct PeriodView {
     pub end: DateTime<Utc>,
     pub shift: Option<String>,
     pub date: Option<NaiveDate>,
+    /// The crew of a shift occurrence, when the line's rotation names one.
+    pub crew: Option<String>,
     pub oee: WindowView,
 }
 
 impl From<Period> for PeriodView {
     fn from(period: Period) -> Self {
-        Self { start: period.start, end: period.end, shift: period.shift, date: period.date, oee: period.oee.into() }
+        Self {
+            start: period.start,
+            end: period.end,
+            shift: period.shift,
+            date: period.date,
+            crew: period.crew,
+            oee: period.oee.into(),
+        }
     }
 }
 

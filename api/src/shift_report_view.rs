@@ -148,6 +148,8 @@ pub struct ShiftReportContent {
     pub shift: String,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
+    /// The crew the line's rotation names for the shift.
+    pub crew: Option<String>,
     /// The shift's OEE with its inputs, A/P/Q, utilization, TEEP and loss tree: the same figures as
     /// the shift's period of `GET /api/v1/oee` and the status board.
     pub oee: WindowView,
@@ -167,6 +169,7 @@ impl ShiftReportContent {
             shift: figures.occurrence.shift.to_string(),
             start: figures.occurrence.interval.start(),
             end: figures.occurrence.interval.end(),
+            crew: figures.occurrence.crew.as_ref().map(ToString::to_string),
             oee: figures.oee.into(),
             hours: figures.hours.into_iter().map(HourView::from).collect(),
             units: details.units.into_iter().map(JobUnitsView::from).collect(),

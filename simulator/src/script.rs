@@ -167,6 +167,7 @@ mod tests {
             date: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap_or_default(),
             interval,
             breaks: Vec::new(),
+            crew: None,
         };
         for offset_ms in (0..30_000).step_by(50) {
             for seed in 0..3 {

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use domain::andon::{CallType, EscalationLadder};
-use domain::line::{LineCommand, NonProductionDay, ShiftDefinition};
+use domain::line::{CrewRotation, LineCommand, NonProductionDay, ShiftDefinition};
 use domain::line_id::LineId;
 use domain::values::{EquipmentId, LossCategory, Millis, Name, ProductId, Reason, ReasonCode, RejectCategory};
 use projections::live::line_status::Staleness;
@@ -37,7 +37,8 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .service(set_small_stop_threshold)
             .service(set_escalation_ladder)
             .service(define_downtime_reason)
-            .service(define_reject_reason),
+            .service(define_reject_reason)
+            .service(set_crew_rotation),
     );
 }
 
@@ -332,6 +333,36 @@ async fn define_reject_reason(
         label: value.label,
         parent: value.parent,
         category: value.category,
+        reason: value.reason,
+    };
+    call.respond(digest, configure_line(&call, &path, command)).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetCrewRotation {
+    /// `anchor` (the local date of the cycle's first day) and `days`: for each day of the cycle, the
+    /// crew of each shift by shift name. At most 366 days.
+    pub rotation: CrewRotation,
+    pub effective_from: DateTime<Utc>,
+    /// Needed when it replaces a rotation.
+    #[schema(value_type = Option<String>)]
+    pub reason: Option<Reason>,
+}
+
+/// Which crew works each shift occurrence from `effective_from` on; shift periods, the status board's
+/// shift and shift reports name it.
+#[utoipa::path(tag = "lines", params(LinePath), request_body = SetCrewRotation, responses(CommandResponses))]
+#[post("/{site}/{area}/{line}/crew-rotation")]
+async fn set_crew_rotation(
+    call: CommandCall,
+    path: web::Path<LinePath>,
+    body: Json<SetCrewRotation>,
+) -> Result<HttpResponse, ApiError> {
+    let Json { value, digest } = body;
+    let command = LineCommand::SetCrewRotation {
+        rotation: value.rotation,
+        effective_from: value.effective_from,
         reason: value.reason,
     };
     call.respond(digest, configure_line(&call, &path, command)).await

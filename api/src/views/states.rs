@@ -153,6 +153,8 @@ pub struct LineView {
     pub calendars: Vec<VersionedCalendar>,
     /// The non-production days, every version in the order set.
     pub non_production_days: Vec<VersionedNonProductionDays>,
+    /// The crew rotations, every version in the order set.
+    pub crew_rotations: Vec<VersionedCrewRotation>,
     pub small_stop_thresholds: Vec<VersionedMillis>,
     /// By call type.
     pub escalation_ladders: BTreeMap<String, Vec<VersionedLadder>>,
@@ -184,6 +186,14 @@ pub struct VersionedNonProductionDays {
     pub version: u32,
     pub effective_from: DateTime<Utc>,
     pub value: Vec<domain::line::NonProductionDay>,
+}
+
+/// A crew rotation as configured from a time on.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionedCrewRotation {
+    pub version: u32,
+    pub effective_from: DateTime<Utc>,
+    pub value: domain::line::CrewRotation,
 }
 
 /// An escalation ladder as configured from a time on.
@@ -247,6 +257,11 @@ impl From<domain::line::Line> for LineView {
                     effective_from: v.effective_from,
                     value: v.value,
                 })
+                .collect(),
+            crew_rotations: line
+                .crew_rotations
+                .into_iter()
+                .map(|v| VersionedCrewRotation { version: v.version, effective_from: v.effective_from, value: v.value })
                 .collect(),
             small_stop_thresholds: versioned_millis(line.small_stop_thresholds),
             escalation_ladders: line

@@ -160,6 +160,11 @@ pub fn endpoints() -> Vec<Endpoint> {
             json!({"code": format!("r{}", &uuid::Uuid::new_v4().simple().to_string()[..8]), "label": "Other",
                    "loss_category": "unplanned"})
         }),
+        e("POST", "/api/v1/lines/{site}/{area}/{line}/crew-rotation", Roles(&[ENGINEER]), |_| {
+            json!({"rotation": {"anchor": "2026-01-05", "days": [{"day": "A"}, {"day": "B"}]},
+                   "effective_from": (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339(),
+                   "reason": "new crews"})
+        }),
         e("POST", "/api/v1/lines/{site}/{area}/{line}/reject-reasons", Roles(&[ENGINEER]), |_| {
             json!({"code": format!("r{}", &uuid::Uuid::new_v4().simple().to_string()[..8]), "label": "Other",
                    "category": "production"})

@@ -251,6 +251,13 @@ async fn three_shift_line(app: &TestApp, team: &Team) {
     app.post(Some(&team.engineer), &at("shift-calendar"), &calendar).await.expect(200);
     let holiday = json!({"days": [{"date": "2026-03-06", "name": "Plant holiday"}], "effective_from": since});
     app.post(Some(&team.engineer), &at("non-production-days"), &holiday).await.expect(200);
+    let crews = json!({"anchor": "2026-03-02", "days": [{"early": "A", "late": "B", "night": "C"},
+                                                         {"early": "B", "late": "C", "night": "A"}]});
+    let rotation = json!({"rotation": crews, "effective_from": since});
+    app.post(Some(&team.engineer), &at("crew-rotation"), &rotation).await.expect(200);
+    let empty = json!({"rotation": {"anchor": "2026-03-02", "days": []}, "effective_from": "2026-02-01T00:00:00Z",
+                       "reason": "no crews"});
+    assert_eq!(app.post(Some(&team.engineer), &at("crew-rotation"), &empty).await.status, 400, "a rotation has days");
     for (product, ms) in [("SKU-1", 1000), ("SKU-2", 2000)] {
         let cycle = json!({"product": product, "ideal_cycle_time_ms": ms, "effective_from": since});
         app.post(Some(&team.engineer), &at("ideal-cycle-times"), &cycle).await.expect(200);
@@ -353,7 +360,9 @@ async fn a_three_shift_week_with_a_holiday_and_a_changeover_is_measured_and_its_
 
     // Monday's early shift: its loss tree has the changeover as a setup and the jam as unplanned.
     let shift = format!("/api/v1/oee?line={L3}&granularity=shift&from=2026-03-02T04:00:00Z&to=2026-03-02T06:00:00Z");
-    let shift = app.get(Some(&team.leader), &shift).await.expect(200).body["oee"]["periods"][0]["oee"].clone();
+    let shift = app.get(Some(&team.leader), &shift).await.expect(200).body["oee"]["periods"][0].clone();
+    assert_eq!(shift["crew"], "A", "the rotation's first day names crew A for the early shift");
+    let shift = shift["oee"].clone();
     let parts = &shift["loss_tree"]["parts"];
     assert_eq!((&parts[0]["part"], &parts[0]["ms"]), (&json!("unplanned_stops"), &json!(10 * 60_000)));
     assert_eq!((&parts[1]["part"], &parts[1]["ms"]), (&json!("setups"), &json!(30 * 60_000)));
@@ -389,6 +398,7 @@ async fn a_three_shift_week_with_a_holiday_and_a_changeover_is_measured_and_its_
     let report = app.get(Some(&team.leader), &format!("{shifts}/report")).await.expect(200).body;
     assert_eq!(report["content"]["oee"], shift, "a report and a board never disagree about one shift");
     assert_eq!(report["approval"], "not_approved");
+    assert_eq!(report["content"]["crew"], "A");
     assert_eq!(report["content"]["units"].as_array().map(Vec::len), Some(2), "one row per job and product");
     let note = json!({"note": "SKU-2 changeover parts worn; spare ordered."});
     app.post(Some(&team.leader), &format!("{shifts}/handover-notes"), &note).await.expect(200);

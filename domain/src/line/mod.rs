@@ -2,6 +2,7 @@
 //! changes over time is versioned with an effective-from instant (RC-03) and a change carries a reason.
 
 mod calendar;
+mod crews;
 #[cfg(test)]
 mod tests;
 
@@ -15,6 +16,7 @@ pub use self::calendar::{
     CalendarError, Day, NonProductionDay, PlannedBreak, ShiftDefinition, Weekdays, check_calendar,
     check_non_production_days,
 };
+pub use self::crews::{CrewRotation, LONGEST_CYCLE_DAYS};
 use crate::aggregate::{self, event_enum};
 use crate::andon::{CallType, EscalationLadder};
 use crate::line_id::LineId;
@@ -52,6 +54,12 @@ pub enum LineCommand {
     /// `effective_from` on.
     SetNonProductionDays {
         days: Vec<NonProductionDay>,
+        effective_from: DateTime<Utc>,
+        reason: Option<Reason>,
+    },
+    /// Which crew works each shift from `effective_from` on.
+    SetCrewRotation {
+        rotation: CrewRotation,
         effective_from: DateTime<Utc>,
         reason: Option<Reason>,
     },
@@ -99,6 +107,7 @@ impl aggregate::Command for LineCommand {
             Self::SetIdealCycleTime { reason, .. }
             | Self::SetShiftCalendar { reason, .. }
             | Self::SetNonProductionDays { reason, .. }
+            | Self::SetCrewRotation { reason, .. }
             | Self::SetSmallStopThreshold { reason, .. }
             | Self::SetEscalationLadder { reason, .. }
             | Self::DefineDowntimeReason { reason, .. }
@@ -126,6 +135,7 @@ event_enum! {
         DowntimeReasonMarkedUsed { code: ReasonCode },
         RejectReasonDefined { code: ReasonCode, label: Name, parent: Option<ReasonCode>, category: RejectCategory, reason: Option<Reason> },
         RejectReasonMarkedUsed { code: ReasonCode },
+        CrewRotationSet { version: u32, rotation: CrewRotation, effective_from: DateTime<Utc>, reason: Option<Reason> },
     }
 }
 
@@ -287,6 +297,9 @@ pub struct Line {
     #[serde(default)]
     pub escalation_ladders: BTreeMap<CallType, Vec<Versioned<EscalationLadder>>>,
     pub reasons: BTreeMap<ReasonCode, DowntimeReasonNode>,
+    /// Lines configured before crews rotated have none.
+    #[serde(default)]
+    pub crew_rotations: Vec<Versioned<CrewRotation>>,
     /// Lines configured before reject reasons were a tree have none.
     #[serde(default)]
     pub reject_reasons: BTreeMap<ReasonCode, RejectReasonNode>,
@@ -347,7 +360,14 @@ impl Line {
     /// then.
     pub fn scheduled(&self, range: crate::oee::Interval) -> Vec<crate::oee::ShiftOccurrence> {
         let Some(zone) = self.time_zone() else { return Vec::new() };
-        crate::oee::scheduled(&self.calendars, &self.non_production_days, zone, range)
+        let mut scheduled = crate::oee::scheduled(&self.calendars, &self.non_production_days, zone, range);
+        for occurrence in &mut scheduled {
+            let start = occurrence.interval.start();
+            let rotation = self.crew_rotations.iter().rev().find(|version| version.effective_from <= start);
+            occurrence.crew =
+                rotation.and_then(|version| version.value.crew_on(occurrence.date, &occurrence.shift)).cloned();
+        }
+        scheduled
     }
 
     /// Whether a shift of the line ends in (`after`, `until`]: a moment its figures are final and worth
@@ -422,6 +442,10 @@ impl aggregate::Aggregate for Line {
                 let version = next_version(&self.non_production_days, effective_from, reason.as_ref())?;
                 Ok(vec![LineEvent::NonProductionDaysSet { version, days, effective_from, reason }])
             }
+            LineCommand::SetCrewRotation { rotation, effective_from, reason } => {
+                let version = next_version(&self.crew_rotations, effective_from, reason.as_ref())?;
+                Ok(vec![LineEvent::CrewRotationSet { version, rotation, effective_from, reason }])
+            }
             LineCommand::SetSmallStopThreshold { threshold, effective_from, reason } => {
                 let version = next_version(&self.small_stop_thresholds, effective_from, reason.as_ref())?;
                 Ok(vec![LineEvent::SmallStopThresholdSet { version, threshold, effective_from, reason }])
@@ -489,6 +513,9 @@ impl aggregate::Aggregate for Line {
             }
             LineEvent::RejectReasonDefined { code, label, parent, category, .. } => {
                 self.reject_reasons.insert(code, RejectReasonNode { label, parent, category, used: false });
+            }
+            LineEvent::CrewRotationSet { version, rotation, effective_from, .. } => {
+                self.crew_rotations.push(Versioned { version, effective_from, value: rotation });
             }
             LineEvent::RejectReasonMarkedUsed { code } => {
                 if let Some(node) = self.reject_reasons.get_mut(&code) {

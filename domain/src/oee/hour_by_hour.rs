@@ -98,6 +98,7 @@ mod tests {
             date: NaiveDate::default(),
             interval: between("06:00", "09:00"),
             breaks: vec![between("08:00", "08:15")],
+            crew: None,
         };
         let jam = StopFact {
             started_at: at("07:10"),

@@ -20,6 +20,9 @@ pub struct ShiftOccurrence {
     pub date: NaiveDate,
     pub interval: Interval,
     pub breaks: Vec<Interval>,
+    /// The crew the line's rotation in force at its start names for it (`Line::scheduled`).
+    #[serde(default)]
+    pub crew: Option<crate::values::Name>,
 }
 
 impl ShiftOccurrence {
@@ -68,7 +71,7 @@ pub fn occurrences(shifts: &[ShiftDefinition], zone: Tz, date: NaiveDate) -> Vec
                     Interval::new(start, start + Duration::milliseconds(length))
                 })
                 .collect();
-            Some(ShiftOccurrence { shift: shift.name.clone(), date, interval, breaks })
+            Some(ShiftOccurrence { shift: shift.name.clone(), date, interval, breaks, crew: None })
         })
         .collect()
 }

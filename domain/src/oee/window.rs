@@ -312,6 +312,7 @@ mod tests {
             date: NaiveDate::default(),
             interval: between(from, to),
             breaks: breaks.iter().map(|(start, end)| between(start, end)).collect(),
+            crew: None,
         }
     }
     fn ended(from: &str, to: &str, class: StopClass, loss: Option<LossCategory>) -> StopFact {

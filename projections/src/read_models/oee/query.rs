@@ -35,6 +35,8 @@ pub struct Period {
     pub end: DateTime<Utc>,
     pub shift: Option<String>,
     pub date: Option<NaiveDate>,
+    /// The crew of a shift occurrence, when the line's rotation names one.
+    pub crew: Option<String>,
     pub oee: WindowOee,
 }
 
@@ -285,6 +287,7 @@ fn periods_at(
             end: window.end(),
             shift: shift.map(|shift| shift.shift.to_string()),
             date: shift.map(|shift| shift.date),
+            crew: shift.and_then(|shift| shift.crew.as_ref().map(ToString::to_string)),
             oee: window_oee(*window, &facts.schedule, &facts.stops, counts, now),
         })
         .collect()
@@ -390,7 +393,7 @@ fn grouped(shifts: Vec<Period>, grouping: Granularity, zone: Tz, range: Interval
         let oee = roll_up_windows(parts.iter().map(|part| &part.oee)).over(calendar, now);
         let start = parts.first().map_or(calendar.start(), |part| part.start);
         let end = parts.iter().map(|part| part.end).max().unwrap_or(calendar.end());
-        periods.push(Period { start, end, shift: None, date: Some(first), oee });
+        periods.push(Period { start, end, shift: None, date: Some(first), crew: None, oee });
     }
     periods
 }
