@@ -2,6 +2,7 @@
 //! (sessions time out when idle, and a slow simulation idles).
 
 use anyhow::{Context as _, bail};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use tokio::sync::RwLock;
 
@@ -25,6 +26,13 @@ impl Caller {
 
     pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
         self.send(|token| self.http.post(format!("{}{path}", self.base)).bearer_auth(token).json(body)).await
+    }
+
+    /// A record of something that happened at `source_time` at the source (a tablet's clock).
+    pub async fn post_at(&self, path: &str, body: &Value, source_time: DateTime<Utc>) -> anyhow::Result<Value> {
+        let url = format!("{}{path}", self.base);
+        let at = source_time.to_rfc3339();
+        self.send(|token| self.http.post(&url).bearer_auth(token).header("Source-Timestamp", &at).json(body)).await
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {

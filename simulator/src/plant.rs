@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::client::{Caller, Credentials, answer};
-use crate::script::{Action, REASONS, Step};
+use crate::script::{Action, REASONS, Step, WARM_UP};
 
 pub const PRODUCT: &str = "SKU-1";
 pub const IDEAL_CYCLE_TIME_MS: u64 = 1000;
@@ -22,21 +22,32 @@ pub struct Plant {
     pub admin: Caller,
 }
 
-/// Three eight-hour shifts a day, each with a 30-minute break in its middle.
+/// A weekly pattern: three eight-hour shifts on weekdays (the night from Monday to Friday), two
+/// twelve-hour shifts on Saturday and Sunday (the weekend night ends on the next morning), each with a
+/// 30-minute break in its middle; every hour of the week is scheduled, so any span plays shifts.
 pub fn calendar() -> anyhow::Result<Vec<ShiftDefinition>> {
+    use domain::line::{Day, Weekdays};
     let time = |text: &str| NaiveTime::parse_from_str(text, "%H:%M").context("shift time");
-    [("early", "06:00", "14:00", "10:00"), ("late", "14:00", "22:00", "18:00"), ("night", "22:00", "06:00", "02:00")]
-        .into_iter()
-        .map(|(name, start, end, pause)| {
-            Ok(ShiftDefinition {
-                name: ShiftName::parse(name)?,
-                start: time(start)?,
-                end: time(end)?,
-                breaks: vec![PlannedBreak { start: time(pause)?, duration: Millis::new(30 * 60_000)? }],
-                days: domain::line::Weekdays::default(),
-            })
+    let weekdays = [Day::Mon, Day::Tue, Day::Wed, Day::Thu, Day::Fri];
+    let weekend = [Day::Sat, Day::Sun];
+    [
+        ("early", "06:00", "14:00", "10:00", &weekdays[..]),
+        ("late", "14:00", "22:00", "18:00", &weekdays[..]),
+        ("night", "22:00", "06:00", "02:00", &weekdays[..]),
+        ("weekend-day", "06:00", "18:00", "12:00", &weekend[..]),
+        ("weekend-night", "18:00", "06:00", "00:00", &weekend[..]),
+    ]
+    .into_iter()
+    .map(|(name, start, end, pause, days)| {
+        Ok(ShiftDefinition {
+            name: ShiftName::parse(name)?,
+            start: time(start)?,
+            end: time(end)?,
+            breaks: vec![PlannedBreak { start: time(pause)?, duration: Millis::new(30 * 60_000)? }],
+            days: Weekdays::try_from(days.to_vec()).map_err(|error| anyhow::anyhow!("{error}"))?,
         })
-        .collect()
+    })
+    .collect()
 }
 
 impl Plant {
@@ -97,6 +108,8 @@ impl Plant {
                 .post(&at("downtime-reasons"), &json!({"code": code, "label": code, "loss_category": category}))
                 .await?;
         }
+        let warm_up = json!({"code": WARM_UP, "label": "Warming up", "category": "startup"});
+        engineer.post(&at("reject-reasons"), &warm_up).await?;
         Ok(())
     }
 
@@ -110,6 +123,10 @@ impl Plant {
                 self.leader.post(&format!("/api/v1/jobs/{job}/assign"), &json!({"operator": self.operator_id})).await?;
                 self.operator.post(&format!("/api/v1/jobs/{job}/accept"), &json!({})).await?;
                 self.operator.post(&format!("/api/v1/jobs/{job}/start"), &json!({})).await?;
+            }
+            Action::StartupRejects { job, units } => {
+                let body = json!({"good": 0, "reject": units, "reject_reason": WARM_UP});
+                self.operator.post_at(&format!("/api/v1/jobs/{job}/production"), &body, at).await?;
             }
             Action::CompleteJob { job } => {
                 self.operator.post(&format!("/api/v1/jobs/{job}/complete"), &json!({})).await?;

@@ -18,8 +18,9 @@ use crate::script::{Action, Step};
 /// stands at the end: its running job, open stops and open Andon calls.
 pub struct Recount {
     stops: Vec<StopFact>,
-    /// (source time, total, good) per reading after a job's baseline.
-    counts: Vec<(DateTime<Utc>, i64, i64)>,
+    /// (source time, total, good, start-up rejects) per reading after a job's baseline and per
+    /// booking of warm-up rejects.
+    counts: Vec<(DateTime<Utc>, i64, i64, i64)>,
     pub calls: usize,
     pub running_job: Option<Uuid>,
     pub open_stops: usize,
@@ -46,8 +47,12 @@ pub fn recount(steps: &[Step]) -> Recount {
                 if let Some((good_before, reject_before)) = last.insert(*job, (*good, *reject)) {
                     let (made_good, made_reject) = (good - good_before, reject - reject_before);
                     let signed = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-                    recount.counts.push((step.at, signed(made_good + made_reject), signed(made_good)));
+                    recount.counts.push((step.at, signed(made_good + made_reject), signed(made_good), 0));
                 }
+            }
+            Action::StartupRejects { units, .. } => {
+                let units = i64::try_from(*units).unwrap_or(i64::MAX);
+                recount.counts.push((step.at, units, 0, units));
             }
             Action::RaiseCall { .. } => {
                 recount.calls += 1;
@@ -87,11 +92,16 @@ impl Recount {
     /// The OEE the script gives `window`, as of `now`.
     pub fn window(&self, window: Interval, schedule: &[ShiftOccurrence], now: DateTime<Utc>) -> WindowOee {
         let mut sums = CountSums::default();
-        for (_, total, good) in self.counts.iter().filter(|(at, ..)| window.start() <= *at && *at < window.end()) {
+        let ideal = i128::from(IDEAL_CYCLE_TIME_MS);
+        for (_, total, good, startup) in
+            self.counts.iter().filter(|(at, ..)| window.start() <= *at && *at < window.end())
+        {
             sums.total += total;
             sums.good += good;
-            sums.ideal_total_ms += i128::from(*total) * i128::from(IDEAL_CYCLE_TIME_MS);
-            sums.ideal_good_ms += i128::from(*good) * i128::from(IDEAL_CYCLE_TIME_MS);
+            sums.ideal_total_ms += i128::from(*total) * ideal;
+            sums.ideal_good_ms += i128::from(*good) * ideal;
+            sums.startup_rejects += startup;
+            sums.ideal_startup_reject_ms += i128::from(*startup) * ideal;
         }
         window_oee(window, schedule, &self.stops, &sums, now)
     }
@@ -102,6 +112,7 @@ pub fn differences(expected: &WindowOee, served: &Value) -> Vec<String> {
     let mut found = Vec::new();
     let inputs = &served["inputs"];
     let pairs = [
+        ("calendar_ms", u128::from(expected.inputs.calendar_ms)),
         ("planned_production_ms", u128::from(expected.inputs.planned_production_ms)),
         ("run_ms", u128::from(expected.inputs.run_ms)),
         ("total_count", u128::from(expected.inputs.total_count)),
@@ -120,6 +131,28 @@ pub fn differences(expected: &WindowOee, served: &Value) -> Vec<String> {
         .unwrap_or_default();
     if served_downtime != expected.downtime_ms {
         found.push(format!("downtime: recounted {:?}, served {served_downtime:?}", expected.downtime_ms));
+    }
+    for factor in ["utilization", "teep"] {
+        let ratio = if factor == "teep" { expected.figures.teep } else { expected.figures.utilization };
+        let want = ratio.map(|ratio| (ratio.numerator, ratio.denominator));
+        let exact = |field: &str| served["figures"][factor][field].as_u64().map(u128::from);
+        let got = exact("numerator").zip(exact("denominator"));
+        if got != want {
+            found.push(format!("{factor}: recounted {want:?}, served {got:?}"));
+        }
+    }
+    let parts: Vec<(String, Option<i64>)> = served["loss_tree"]["parts"]
+        .as_array()
+        .map(|parts| parts.iter().map(|part| (part["part"].to_string(), part["ms"].as_i64())).collect())
+        .unwrap_or_default();
+    let recounted: Vec<(String, Option<i64>)> = expected
+        .loss_tree
+        .parts_ms()
+        .iter()
+        .map(|(part, ms)| (serde_json::to_value(part).unwrap_or_default().to_string(), i64::try_from(*ms).ok()))
+        .collect();
+    if parts != recounted {
+        found.push(format!("loss tree: recounted {recounted:?}, served {parts:?}"));
     }
     found
 }

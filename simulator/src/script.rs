@@ -23,6 +23,12 @@ pub enum Action {
     CompleteJob {
         job: Uuid,
     },
+    /// Units rejected while the line warms up after a job starts, booked by the operator with a
+    /// start-up reject reason.
+    StartupRejects {
+        job: Uuid,
+        units: u64,
+    },
     /// Both counters' readings; the first of a job is its baseline.
     Counters {
         job: Uuid,
@@ -56,6 +62,9 @@ pub struct Step {
     pub at: DateTime<Utc>,
     pub action: Action,
 }
+
+/// The reject reason the operator books warm-up rejects with (a start-up reject).
+pub const WARM_UP: &str = "warm-up";
 
 /// The reasons the simulator defines on each line: (code, loss category).
 pub const REASONS: [(&str, LossCategory); 3] =
@@ -106,6 +115,8 @@ pub fn line_script(
             at: now,
             action: Action::Counters { job, good: good_counter, reject: reject_counter, sequence },
         });
+        let units = u64::try_from(dice.between(1, 5)).unwrap_or(1);
+        steps.push(Step { at: now + Duration::seconds(1), action: Action::StartupRejects { job, units } });
         // Every step of the job comes at least a second before its end, so before it completes.
         while now + TICK < end - Duration::seconds(1) {
             if dice.chance(25) {

@@ -46,8 +46,8 @@ async fn a_simulated_plant_shows_the_figures_its_script_recounts() {
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "the simulator found differences:\n{table}\n{log}");
     let rows: Vec<&str> = table.lines().filter(|row| row.starts_with("| plant-1/")).collect();
-    let shifts =
-        rows.iter().filter(|row| row.contains("| early |") || row.contains("| late |") || row.contains("| night |"));
+    let names = ["| early |", "| late |", "| night |", "| weekend-day |", "| weekend-night |"];
+    let shifts = rows.iter().filter(|row| names.iter().any(|name| row.contains(name)));
     assert!(shifts.count() >= 4, "every line's shifts were compared:\n{table}");
     assert_eq!(rows.iter().filter(|row| row.contains("status (state")).count(), 2, "{table}");
     assert!(rows.iter().all(|row| row.ends_with("| yes |")), "{table}");
