@@ -11,6 +11,7 @@ mod pgbench;
 mod plant;
 mod reads;
 mod replay;
+mod reports;
 mod runner;
 mod workload;
 
@@ -92,6 +93,8 @@ enum Scenario {
     /// The replay tools over --ledger-events events: replay with digest, export, offline verification,
     /// import, and a blue/green rebuild of the OEE read model.
     Replay,
+    /// Shift reports and loss trees of a line with a year of history, and a site's month over 50 lines.
+    Reports,
     /// The plant simulator (`ms5-simulate`, built beside this binary) as the load: lag to the OEE read
     /// model and dashboard queries at 64 clients while it plays.
     Plant,
@@ -295,6 +298,20 @@ async fn main() -> anyhow::Result<()> {
         None
     };
 
+    let reported = if wanted(Scenario::Reports) {
+        let url = fresh_database(&cluster, "bench_reports").await?;
+        commands::database::migrate(&url).await?;
+        let pool = commands::database::application_pool(&url, POOL_SIZE).await?;
+        let figures = reports::measure(&pool, duration).await?;
+        pool.close().await;
+        let mut admin = PgConnection::connect(server).await?;
+        admin.execute("DROP DATABASE bench_reports WITH (FORCE)").await?;
+        admin.close().await?;
+        Some(figures)
+    } else {
+        None
+    };
+
     let plant = if wanted(Scenario::Plant) {
         let simulator = match args.simulator.clone() {
             Some(path) => path,
@@ -363,6 +380,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Some(figures) = &replayed {
         replay::print(figures);
+    }
+    if let Some(figures) = &reported {
+        reports::print(figures);
     }
     for (figures, load) in plant.into_iter().flatten() {
         print_plant(&figures, &load);

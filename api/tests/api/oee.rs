@@ -51,9 +51,9 @@ fn early_shift() -> Value {
     json!({"name": "early", "start": "06:00:00", "end": "14:00:00", "breaks": breaks})
 }
 
-/// A running job of SKU-1 on `line`.
-async fn running_job(app: &TestApp, team: &Team, line: &str) -> String {
-    let body = json!({"line": line, "product": "SKU-1", "target_quantity": 50_000});
+/// A running job of `product` on `line`.
+async fn running_job(app: &TestApp, team: &Team, line: &str, product: &str) -> String {
+    let body = json!({"line": line, "product": product, "target_quantity": 50_000});
     let job = app.post(Some(&team.leader), "/api/v1/jobs", &body).await.expect(201);
     let id = job.body["aggregate_id"].as_str().unwrap_or_default().to_owned();
     app.post(Some(&team.leader), &format!("/api/v1/jobs/{id}/assign"), &json!({"operator": team.operator_id}))
@@ -74,6 +74,11 @@ async fn produce(app: &TestApp, team: &Team, job: &str, good: u64, reject: u64, 
     } else {
         json!({"good": good, "reject": 0})
     };
+    booked(app, team, job, body, source_time).await;
+}
+
+/// A production record as the operator's tablet sends it, made at `source_time`.
+async fn booked(app: &TestApp, team: &Team, job: &str, body: Value, source_time: &str) {
     let request = app
         .client
         .post(app.url(&format!("/api/v1/jobs/{job}/production")))
@@ -83,14 +88,20 @@ async fn produce(app: &TestApp, team: &Team, job: &str, good: u64, reject: u64, 
     app.send(request).await.expect(200);
 }
 
-async fn stop(app: &TestApp, team: &Team, line: &str, from: &str, to: Option<&str>) {
+/// A stop of the whole line from `from`, with `reason` and ended at `to` where given; returns its id.
+async fn stop(app: &TestApp, team: &Team, line: &str, from: &str, to: Option<&str>, reason: Option<&str>) -> String {
     let started = app.post(Some(&team.operator), "/api/v1/downtime", &json!({"line": line, "started_at": from})).await;
     let id = started.expect(201).body["aggregate_id"].as_str().unwrap_or_default().to_owned();
-    app.post(Some(&team.leader), &format!("/api/v1/downtime/{id}/reason"), &json!({"code": "jam"})).await.expect(200);
+    if let Some(code) = reason {
+        app.post(Some(&team.leader), &format!("/api/v1/downtime/{id}/reason"), &json!({"code": code}))
+            .await
+            .expect(200);
+    }
     if let Some(to) = to {
         let end = json!({"ended_at": to});
         app.post(Some(&team.operator), &format!("/api/v1/downtime/{id}/end"), &end).await.expect(200);
     }
+    id
 }
 
 const DAY: &str = "from=2026-03-01T23:00:00Z&to=2026-03-02T23:00:00Z";
@@ -107,9 +118,9 @@ async fn a_scripted_shift_through_the_api_gives_the_published_figures_and_the_ar
     assert_eq!(app.get(Some(&team.leader), &unknown).await.expect(404).code(), "not_found");
     let _projectors = app.start_projectors();
     // 2 March in Berlin is UTC+1: the shift runs 05:00-13:00 UTC.
-    stop(&app, &team, L3, "2026-03-02T06:00:00Z", Some("2026-03-02T06:40:00Z")).await;
-    stop(&app, &team, L3, "2026-03-02T10:00:00Z", Some("2026-03-02T10:07:00Z")).await;
-    let job = running_job(&app, &team, L3).await;
+    stop(&app, &team, L3, "2026-03-02T06:00:00Z", Some("2026-03-02T06:40:00Z"), Some("jam")).await;
+    stop(&app, &team, L3, "2026-03-02T10:00:00Z", Some("2026-03-02T10:07:00Z"), Some("jam")).await;
+    let job = running_job(&app, &team, L3, "SKU-1").await;
     for (good, reject, at) in
         [(5_000, 100, "05:30"), (5_000, 100, "08:00"), (5_000, 100, "10:30"), (3_848, 123, "12:30")]
     {
@@ -179,7 +190,7 @@ async fn a_scripted_shift_through_the_api_gives_the_published_figures_and_the_ar
     // A second line of the area: eight hours without breaks or stops, 14,400 units at 1 s: OEE 50 %.
     let all_day = json!({"name": "early", "start": "06:00:00", "end": "14:00:00", "breaks": []});
     configure(&app, &team, L4, "Europe/Berlin", all_day).await;
-    let other = running_job(&app, &team, L4).await;
+    let other = running_job(&app, &team, L4, "SKU-1").await;
     produce(&app, &team, &other, 14_400, 0, "2026-03-02T06:00:00Z").await;
     let roll_up = format!("/api/v1/oee/roll-up?site=plant-1&area=packing&{DAY}");
     let area =
@@ -208,7 +219,7 @@ async fn the_status_board_shows_the_running_shift_so_far_with_an_open_stop_as_pr
     configure(&app, &team, L3, "UTC", json!({"name": "day", "start": "00:00:00", "end": "00:00:00", "breaks": []}))
         .await;
     let started = (chrono::Utc::now() - chrono::Duration::minutes(10)).to_rfc3339();
-    stop(&app, &team, L3, &started, None).await;
+    stop(&app, &team, L3, &started, None, Some("jam")).await;
 
     let status = format!("/api/v1/lines/{L3}/status");
     let board = app
@@ -272,41 +283,6 @@ async fn three_shift_line(app: &TestApp, team: &Team) {
     }
 }
 
-async fn job_of(app: &TestApp, team: &Team, product: &str) -> String {
-    let body = json!({"line": L3, "product": product, "target_quantity": 50_000});
-    let job = app.post(Some(&team.leader), "/api/v1/jobs", &body).await.expect(201);
-    let id = job.body["aggregate_id"].as_str().unwrap_or_default().to_owned();
-    app.post(Some(&team.leader), &format!("/api/v1/jobs/{id}/assign"), &json!({"operator": team.operator_id}))
-        .await
-        .expect(200);
-    for step in ["accept", "start"] {
-        app.post(Some(&team.operator), &format!("/api/v1/jobs/{id}/{step}"), &json!({})).await.expect(200);
-    }
-    id
-}
-
-async fn booked(app: &TestApp, team: &Team, job: &str, body: Value, source_time: &str) {
-    let request = app
-        .client
-        .post(app.url(&format!("/api/v1/jobs/{job}/production")))
-        .bearer_auth(&team.operator)
-        .header("Source-Timestamp", source_time)
-        .json(&body);
-    app.send(request).await.expect(200);
-}
-
-async fn stopped(app: &TestApp, team: &Team, from: &str, to: &str, reason: Option<&str>) -> String {
-    let started = app.post(Some(&team.operator), "/api/v1/downtime", &json!({"line": L3, "started_at": from})).await;
-    let id = started.expect(201).body["aggregate_id"].as_str().unwrap_or_default().to_owned();
-    if let Some(code) = reason {
-        app.post(Some(&team.leader), &format!("/api/v1/downtime/{id}/reason"), &json!({"code": code}))
-            .await
-            .expect(200);
-    }
-    app.post(Some(&team.operator), &format!("/api/v1/downtime/{id}/end"), &json!({"ended_at": to})).await.expect(200);
-    id
-}
-
 /// The "done when": Monday's early shift (05:00-13:00 UTC) runs SKU-1, is changed over to SKU-2
 /// in 30 minutes, runs SKU-2, and jams for 10 minutes without a reason; then utilization and TEEP over
 /// the week with its holiday, the loss tree, hour-by-hour targets and the changeover are read through
@@ -318,7 +294,7 @@ async fn a_three_shift_week_with_a_holiday_and_a_changeover_is_measured_and_its_
     let _projectors = app.start_projectors();
     let team = team(&app).await;
     three_shift_line(&app, &team).await;
-    let first = job_of(&app, &team, "SKU-1").await;
+    let first = running_job(&app, &team, L3, "SKU-1").await;
     booked(
         &app,
         &team,
@@ -328,8 +304,8 @@ async fn a_three_shift_week_with_a_holiday_and_a_changeover_is_measured_and_its_
     )
     .await;
     booked(&app, &team, &first, json!({"good": 3_000, "reject": 0}), "2026-03-02T06:30:00Z").await;
-    stopped(&app, &team, "2026-03-02T07:00:00Z", "2026-03-02T07:30:00Z", Some("changeover")).await;
-    let second = job_of(&app, &team, "SKU-2").await;
+    stop(&app, &team, L3, "2026-03-02T07:00:00Z", Some("2026-03-02T07:30:00Z"), Some("changeover")).await;
+    let second = running_job(&app, &team, L3, "SKU-2").await;
     booked(
         &app,
         &team,
@@ -338,7 +314,7 @@ async fn a_three_shift_week_with_a_holiday_and_a_changeover_is_measured_and_its_
         "2026-03-02T07:40:00Z",
     )
     .await;
-    let jam = stopped(&app, &team, "2026-03-02T10:00:00Z", "2026-03-02T10:10:00Z", None).await;
+    let jam = stop(&app, &team, L3, "2026-03-02T10:00:00Z", Some("2026-03-02T10:10:00Z"), None).await;
     booked(&app, &team, &second, json!({"good": 1_500, "reject": 0}), "2026-03-02T11:00:00Z").await;
 
     // The week: Monday to Thursday planned (Friday is the holiday), 1,410 planned minutes a day of 10,080

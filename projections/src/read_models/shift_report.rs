@@ -76,8 +76,11 @@ pub async fn shift_details(
                     FROM read_oee_counts WHERE line = $1 AND made_at >= $2 AND made_at < $3
                     GROUP BY job_id, product) units),
              (SELECT COALESCE(jsonb_agg(jsonb_build_array(downtime_id, equipment, state) ORDER BY started_at, downtime_id), '[]')
-              FROM read_oee_stops
-              WHERE line = $1 AND started_at < $3 AND (ended_at IS NULL OR ended_at > $2)),
+              FROM (SELECT downtime_id, equipment, state, started_at FROM read_oee_stops
+                    WHERE line = $1 AND ended_at > $2 AND started_at < $3
+                    UNION ALL
+                    SELECT downtime_id, equipment, state, started_at FROM read_oee_stops
+                    WHERE line = $1 AND ended_at IS NULL AND started_at < $3) overlapping),
              (SELECT COALESCE(jsonb_agg(jsonb_build_array(call_id, station, call_type, priority, status, raised_at,
                                                           acknowledged_at, closed_at) ORDER BY raised_at, call_id), '[]')
               FROM read_andon WHERE line = $1 AND raised_at >= $2 AND raised_at < $3)",

@@ -1,6 +1,7 @@
 //! Changeovers of a line (docs/oee.md, "Changeovers"): every whole-line stop booked to a setup reason,
-//! attributed to the product the line made last before it and the product it made first after it, and
-//! the average changeover time per pair of products.
+//! attributed to the product the line made last in the three days before it and the product it made
+//! first in the three days after it (a weekend's standstill included; the bound keeps each lookup to a
+//! range of the line's counts rather than its history), and the average changeover time per pair.
 
 use std::collections::BTreeMap;
 
@@ -17,9 +18,9 @@ pub struct Changeover {
     /// `None` while the line is still being changed over.
     pub ended_at: Option<DateTime<Utc>>,
     pub duration_ms: Option<u64>,
-    /// The product of the last units counted before the stop; `None` when nothing was made before.
+    /// The product of the last units counted in the three days before the stop; `None` when none were.
     pub from_product: Option<String>,
-    /// The product of the first units counted after it; `None` until something is made.
+    /// The product of the first units counted in the three days after it; `None` until something is.
     pub to_product: Option<String>,
 }
 
@@ -39,9 +40,11 @@ pub async fn changeovers(pool: &PgPool, line: &str, range: Interval) -> Result<V
     type Row = (String, Option<String>, DateTime<Utc>, Option<DateTime<Utc>>, Option<String>, Option<String>);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT s.downtime_id, s.state->'reason'->>'code', s.started_at, s.ended_at,
-                (SELECT c.product FROM read_oee_counts c WHERE c.line = $1 AND c.made_at < s.started_at
+                (SELECT c.product FROM read_oee_counts c
+                 WHERE c.line = $1 AND c.made_at < s.started_at AND c.made_at >= s.started_at - interval '3 days'
                  ORDER BY c.made_at DESC LIMIT 1),
-                (SELECT c.product FROM read_oee_counts c WHERE c.line = $1 AND c.made_at >= s.ended_at
+                (SELECT c.product FROM read_oee_counts c
+                 WHERE c.line = $1 AND c.made_at >= s.ended_at AND c.made_at < s.ended_at + interval '3 days'
                  ORDER BY c.made_at LIMIT 1)
          FROM read_oee_stops s
          WHERE s.line = $1 AND s.equipment IS NULL AND s.started_at >= $2 AND s.started_at < $3

@@ -129,8 +129,9 @@ pub async fn shift_figures(
     Ok(oee.map(|oee| ShiftFigures { occurrence, oee, hours }))
 }
 
-/// For each window, the product the line made last before the window's end and its ideal cycle time in
-/// force at the window's start.
+/// For each window, the product the line made last in it or the day before its end, and its ideal cycle
+/// time in force at the window's start. The day bounds the search: the read model's views keep the
+/// planner from reading a line's counts backwards in order, so "the last ever" would sort its history.
 async fn products_made(
     pool: &PgPool,
     line: &str,
@@ -140,7 +141,8 @@ async fn products_made(
     sqlx::query_as(
         "SELECT p.product, t.ideal_ms
          FROM UNNEST($2::timestamptz[], $3::timestamptz[]) WITH ORDINALITY AS w(s, e, i)
-         LEFT JOIN LATERAL (SELECT c.product FROM read_oee_counts c WHERE c.line = $1 AND c.made_at < w.e
+         LEFT JOIN LATERAL (SELECT c.product FROM read_oee_counts c
+                            WHERE c.line = $1 AND c.made_at < w.e AND c.made_at >= w.e - interval '1 day'
                             ORDER BY c.made_at DESC LIMIT 1) p ON true
          LEFT JOIN read_oee_cycle_times t ON t.line = $1 AND t.product = p.product
               AND t.effective_from <= w.s AND (t.effective_to IS NULL OR w.s < t.effective_to)
@@ -306,21 +308,29 @@ async fn stops_and_counts(
     let (starts, ends): (Vec<_>, Vec<_>) = windows.iter().map(|window| (window.start(), window.end())).unzip();
     type Sums = (i64, i64, i128, i128, i64, i64, i128);
     let (Json(stops), Json(sums)): (Json<Vec<Downtime>>, Json<Vec<Sums>>) = sqlx::query_as(
+        // Each window's counts in a LATERAL subquery: one index range scan per window, however long the
+        // line's history (a join would let the planner read all of it). Open stops and stops ended after
+        // `from` are two index scans of (line, ended_at) rather than one over every earlier start.
         "SELECT
-             (SELECT COALESCE(jsonb_agg(state), '[]') FROM read_oee_stops
-              WHERE line = $1 AND equipment IS NULL AND started_at < $3 AND (ended_at IS NULL OR ended_at > $2)),
+             (SELECT COALESCE(jsonb_agg(state), '[]')
+              FROM (SELECT state FROM read_oee_stops
+                    WHERE line = $1 AND equipment IS NULL AND ended_at > $2 AND started_at < $3
+                    UNION ALL
+                    SELECT state FROM read_oee_stops
+                    WHERE line = $1 AND equipment IS NULL AND ended_at IS NULL AND started_at < $3) overlapping),
              (SELECT COALESCE(jsonb_agg(jsonb_build_array(total, good, ideal_total, ideal_good, unpriced, startup, ideal_startup) ORDER BY i), '[]')
-              FROM (SELECT w.i, COALESCE(sum(c.total), 0)::bigint AS total, COALESCE(sum(c.good), 0)::bigint AS good,
-                           COALESCE(sum(c.total::numeric * t.ideal_ms), 0) AS ideal_total,
-                           COALESCE(sum(c.good::numeric * t.ideal_ms), 0) AS ideal_good,
-                           COALESCE(sum(c.total) FILTER (WHERE t.ideal_ms IS NULL), 0)::bigint AS unpriced,
-                           COALESCE(sum(c.startup_reject), 0)::bigint AS startup,
-                           COALESCE(sum(c.startup_reject::numeric * t.ideal_ms), 0) AS ideal_startup
-                    FROM UNNEST($4::timestamptz[], $5::timestamptz[]) WITH ORDINALITY AS w(s, e, i)
-                    LEFT JOIN read_oee_counts c ON c.line = $1 AND c.made_at >= w.s AND c.made_at < w.e
-                    LEFT JOIN read_oee_cycle_times t ON t.line = c.line AND t.product = c.product
-                         AND c.made_at >= t.effective_from AND (t.effective_to IS NULL OR c.made_at < t.effective_to)
-                    GROUP BY w.i) sums)",
+              FROM UNNEST($4::timestamptz[], $5::timestamptz[]) WITH ORDINALITY AS w(s, e, i)
+              CROSS JOIN LATERAL (
+                  SELECT COALESCE(sum(c.total), 0)::bigint AS total, COALESCE(sum(c.good), 0)::bigint AS good,
+                         COALESCE(sum(c.total::numeric * t.ideal_ms), 0) AS ideal_total,
+                         COALESCE(sum(c.good::numeric * t.ideal_ms), 0) AS ideal_good,
+                         COALESCE(sum(c.total) FILTER (WHERE t.ideal_ms IS NULL), 0)::bigint AS unpriced,
+                         COALESCE(sum(c.startup_reject), 0)::bigint AS startup,
+                         COALESCE(sum(c.startup_reject::numeric * t.ideal_ms), 0) AS ideal_startup
+                  FROM read_oee_counts c
+                  LEFT JOIN read_oee_cycle_times t ON t.line = c.line AND t.product = c.product
+                       AND c.made_at >= t.effective_from AND (t.effective_to IS NULL OR c.made_at < t.effective_to)
+                  WHERE c.line = $1 AND c.made_at >= w.s AND c.made_at < w.e) sums)",
     )
     .bind(line)
     .bind(from)
