@@ -1,7 +1,7 @@
 //! Shift reports and loss trees over a line with a year of history, and a site's month over 50 lines
 //! (docs/oee.md, "Shift reports"). The lines are configured through commands and projected; their year
-//! (or month) of counts and stops is written straight into the OEE read model's active tables, as the
-//! projector would have left them, since what is measured here is the queries: a shift report (its
+//! (or month) of counts, their hourly sums and their stops are written straight into the OEE read
+//! model's active tables, as the projector would have left them, since what is measured here is the queries: a shift report (its
 //! figures, hours and details), a month of days with their loss trees, and the site roll-up of a month
 //! as `GET /api/v1/oee/roll-up` forms it.
 
@@ -111,6 +111,15 @@ async fn fill(pool: &PgPool, year: Interval, month: Interval) -> anyhow::Result<
         .execute(pool)
         .await?
         .rows_affected();
+        // The projector keeps the hourly sums beside the counts; so does this.
+        sqlx::query(
+            "INSERT INTO rm_oee_blue.read_oee_count_hours (line, hour, product, total, good, startup_reject)
+             SELECT line, date_trunc('hour', made_at, 'UTC'), product, sum(total), sum(good), sum(startup_reject)
+             FROM rm_oee_blue.read_oee_counts WHERE line = $1 GROUP BY 1, 2, 3",
+        )
+        .bind(line_id(number))
+        .execute(pool)
+        .await?;
         stops += sqlx::query(
             "INSERT INTO rm_oee_blue.read_oee_stops (downtime_id, line, equipment, started_at, ended_at, state, last_position)
              SELECT $1 || '-stop-' || n, $1, NULL, s, s + interval '7 minutes',

@@ -31,10 +31,12 @@ const CLIENT_CHECK_INTERVAL: &str = "2s";
 /// The connection options of `url` for a process of ours: a session whose process died (kill -9, a lost
 /// machine) is noticed by the server while a statement of it runs or waits on a lock, not only once it
 /// ends, so its transaction is rolled back and the locks it holds (a worker's ownership, an import's
-/// hold on appends) go.
+/// hold on appends) go. JIT compilation is off: our statements are prepared once and run with generic
+/// plans whose estimates (for any line) cross the JIT thresholds, and compiling took 150 ms of a
+/// shift report's 170 (BENCHMARKS.md, "Shift reports").
 pub fn connect_options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
     let options: PgConnectOptions = url.parse()?;
-    Ok(options.options([("client_connection_check_interval", CLIENT_CHECK_INTERVAL)]))
+    Ok(options.options([("client_connection_check_interval", CLIENT_CHECK_INTERVAL), ("jit", "off")]))
 }
 
 /// A pool whose every connection acts as `ms5_app`. `url` may name the owner (the embedded default)

@@ -67,7 +67,7 @@ async fn a_commit_announces_its_read_model_its_position_and_the_lines_it_changed
     listener.listen(CHANNEL).await.unwrap();
     let store = fixture.jobs();
     for line in [L3, L4] {
-        let job = running_job_on(&store, line).await;
+        let job = running_job_on(&store, line, "BOTTLE-500").await;
         produce(&store, &job, 5, 0).await;
     }
     fixture.caught_up(&Jobs).await;
@@ -96,7 +96,8 @@ async fn a_commit_announces_its_read_model_its_position_and_the_lines_it_changed
 async fn a_kept_board_changes_when_a_commit_names_its_line_and_reports_the_position_of_others() {
     let fixture = fixture().await;
     let store = fixture.jobs();
-    let (on_l3, on_l4) = (running_job_on(&store, L3).await, running_job_on(&store, L4).await);
+    let (on_l3, on_l4) =
+        (running_job_on(&store, L3, "BOTTLE-500").await, running_job_on(&store, L4, "BOTTLE-500").await);
     fixture.caught_up(&Jobs).await;
     let (_changes, boards) = listening(&fixture).await;
     let l3_before = board_until(&fixture, &boards, L3, |status| status.job.is_some()).await;
@@ -162,7 +163,7 @@ async fn a_kept_board_shows_the_shift_from_its_start_to_its_end_with_no_commit_i
 async fn a_poll_while_a_changed_board_is_read_again_gets_the_kept_board_with_its_own_freshness() {
     let fixture = fixture().await;
     let store = fixture.jobs();
-    let job = running_job_on(&store, L3).await;
+    let job = running_job_on(&store, L3, "BOTTLE-500").await;
     fixture.caught_up(&Jobs).await;
     let (changes, boards) = listening(&fixture).await;
     let boards = Arc::new(boards);

@@ -13,7 +13,7 @@ use domain::values::{LossCategory, Millis, Name, ProductId, Reason, ReasonCode, 
 use projections::read_models::oee::Oee;
 use projections::read_models::oee::query::{Granularity, LineOee, line_oee};
 
-use crate::support::{Fixture, context, fixture, running_job};
+use crate::support::{Fixture, context, fixture, running_job, running_job_on};
 
 const MINUTE: u64 = 60_000;
 
@@ -380,4 +380,129 @@ async fn a_monday_to_friday_three_shift_pattern_with_a_holiday_plans_only_workin
     let again =
         line_oee(&fixture.app, &line().to_string(), week, Granularity::Shift, Utc::now()).await.unwrap().unwrap();
     assert_eq!(again.periods.len(), 12);
+}
+
+/// Whole hours are read from the hourly sums and everything else from the counts, and the two give
+/// exactly what the counts alone give: a line in Asia/Kolkata (UTC+05:30, so its hours and shift start
+/// at half past in UTC), two products counted every seven minutes with start-up rejects, SKU-A's ideal
+/// cycle time changed at 03:20 UTC (inside an hour, and set after the counts: in the past), SKU-B
+/// priced only from 04:45 UTC. Every hour's and the shift's sums equal those recomputed here from the
+/// bookings themselves.
+#[tokio::test]
+async fn hourly_sums_give_exactly_the_counts_sums_with_versions_inside_hours_in_a_half_hour_zone() {
+    let fixture = fixture().await;
+    let lines: commands::PgEventStore<domain::line::Line> =
+        commands::PgEventStore::new(fixture.app.clone(), commands::StoreSettings::default());
+    let l9 = "plant-1/packing/L9";
+    let name = |text: &str| Name::parse(text).unwrap();
+    let product = |text: &str| ProductId::parse(text).unwrap();
+    let since = at("2026-01-01T00:00:00Z");
+    let day = ShiftDefinition {
+        name: ShiftName::parse("day").unwrap(),
+        start: time("06:00"),
+        end: time("15:00"),
+        breaks: vec![PlannedBreak { start: time("10:00"), duration: minutes(30) }],
+        days: domain::line::Weekdays::default(),
+    };
+    let setup = [
+        LineCommand::Register {
+            line: LineId::parse(l9).unwrap(),
+            name: name("L9"),
+            time_zone: chrono_tz::Asia::Kolkata,
+        },
+        LineCommand::SetShiftCalendar { shifts: vec![day], effective_from: since, reason: None },
+        LineCommand::SetIdealCycleTime {
+            product: product("SKU-A"),
+            ideal_cycle_time: Millis::new(1_000).unwrap(),
+            effective_from: since,
+            reason: None,
+        },
+        LineCommand::SetIdealCycleTime {
+            product: product("SKU-B"),
+            ideal_cycle_time: Millis::new(2_000).unwrap(),
+            effective_from: at("2026-03-02T04:45:00Z"),
+            reason: None,
+        },
+        LineCommand::DefineRejectReason {
+            code: ReasonCode::parse("warm-up").unwrap(),
+            label: name("Warm-up"),
+            parent: None,
+            category: RejectCategory::Startup,
+            reason: None,
+        },
+    ];
+    for command in setup {
+        execute(&lines, l9, command, &context()).await.unwrap();
+    }
+    let jobs = fixture.jobs();
+    let (a, b) = (running_job_on(&jobs, l9, "SKU-A").await, running_job_on(&jobs, l9, "SKU-B").await);
+    // (made at, product, good, start-up rejects)
+    let mut booked = Vec::new();
+    let start = at("2026-03-02T00:00:00Z");
+    for n in 0..90_i64 {
+        let made_at = start + chrono::Duration::minutes(7 * n);
+        let (job, sku) = if n % 3 == 0 { (&b, "SKU-B") } else { (&a, "SKU-A") };
+        let (good, rejects) = (u64::try_from(10 + n % 11).unwrap(), u64::try_from(n % 4).unwrap());
+        let mut context = context();
+        context.source_timestamp = Some(made_at);
+        let reason = (rejects > 0).then(|| ReasonCode::parse("warm-up").unwrap());
+        record_production(&lines, &jobs, job, (good, rejects), reason, &context).await.unwrap();
+        booked.push((made_at, sku, good, rejects));
+    }
+    let changed = LineCommand::SetIdealCycleTime {
+        product: product("SKU-A"),
+        ideal_cycle_time: Millis::new(1_500).unwrap(),
+        effective_from: at("2026-03-02T03:20:00Z"),
+        reason: Some(Reason::parse("slower since the 03:20 inspection").unwrap()),
+    };
+    execute(&lines, l9, changed, &context()).await.unwrap();
+    fixture.caught_up(&Oee).await;
+
+    let ideal = |sku: &str, made_at: DateTime<Utc>| -> Option<u128> {
+        match sku {
+            "SKU-A" if made_at < at("2026-03-02T03:20:00Z") => Some(1_000),
+            "SKU-A" => Some(1_500),
+            _ if made_at >= at("2026-03-02T04:45:00Z") => Some(2_000),
+            _ => None,
+        }
+    };
+    // (total, good, ideal total, ideal good, unpriced, start-up rejects) of the bookings in [from, to).
+    let expected = |from: DateTime<Utc>, to: DateTime<Utc>| {
+        let mut sums = (0u64, 0u64, 0u128, 0u128, 0u64, 0i64);
+        for (made_at, sku, good, rejects) in booked.iter().filter(|(made_at, ..)| from <= *made_at && *made_at < to) {
+            let total = good + rejects;
+            sums.0 += total;
+            sums.1 += good;
+            match ideal(sku, *made_at) {
+                Some(ms) => {
+                    sums.2 += ms * u128::from(total);
+                    sums.3 += ms * u128::from(*good);
+                }
+                None => sums.4 += total,
+            }
+            sums.5 += i64::try_from(*rejects).unwrap();
+        }
+        sums
+    };
+    let range = Interval::new(start, at("2026-03-02T11:00:00Z")).unwrap();
+    let now = Utc::now();
+    let mut compared = 0;
+    for granularity in [Granularity::Hour, Granularity::Shift] {
+        let read = line_oee(&fixture.app, l9, range, granularity, now).await.unwrap().expect("the line is known");
+        for period in &read.periods {
+            let oee = &period.oee;
+            let inputs = oee.inputs;
+            // Units outside planned time (the break, before the shift) count in no figure; compare the
+            // sums where the window is planned throughout, and the unpriced units everywhere.
+            let got = (inputs.total_count, inputs.good_count, inputs.ideal_total_ms, inputs.ideal_good_ms);
+            let want = expected(period.start, period.end);
+            assert_eq!(got, (want.0, want.1, want.2, want.3), "{granularity:?} from {}", period.start);
+            assert_eq!(oee.units_without_ideal_cycle_time, want.4, "{granularity:?} from {}", period.start);
+            if oee.inputs.planned_production_ms > 0 {
+                assert_eq!(oee.loss_tree.startup_rejects, want.5, "{granularity:?} from {}", period.start);
+            }
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 11 + 1, "eleven hours from 00:30 UTC (05:30 local) and the shift");
 }

@@ -160,19 +160,19 @@ pub fn context() -> CommandContext {
     })
 }
 
-/// Creates a job on plant-1/packing/L3 and starts it: four events.
+/// Creates a job of BOTTLE-500 on plant-1/packing/L3 and starts it: four events.
 pub async fn running_job(store: &PgEventStore<Job>) -> String {
-    running_job_on(store, "plant-1/packing/L3").await
+    running_job_on(store, "plant-1/packing/L3", "BOTTLE-500").await
 }
 
-/// Creates a job on `line` and starts it: four events.
-pub async fn running_job_on(store: &PgEventStore<Job>, line: &str) -> String {
+/// Creates a job of `product` on `line` and starts it: four events.
+pub async fn running_job_on(store: &PgEventStore<Job>, line: &str, product: &str) -> String {
     let id = Uuid::now_v7().to_string();
     let operator = context().actor;
     let commands = [
         JobCommand::Create {
             line: LineId::parse(line).unwrap(),
-            product: ProductId::parse("BOTTLE-500").unwrap(),
+            product: ProductId::parse(product).unwrap(),
             target_quantity: NonZeroU64::new(100_000).unwrap_or(NonZeroU64::MIN),
         },
         JobCommand::AssignOperator { operator: operator.user_id, operator_name: operator.printed_name, reason: None },

@@ -25,7 +25,7 @@ pub struct Oee;
 
 impl Projection for Oee {
     const NAME: &'static str = "oee";
-    /// 2: counts keep their job (migration 20261201000700).
+    /// 2: counts keep their job, and are summed per hour (migration 20261201000700).
     const VERSION: i32 = 2;
     const BLUE_GREEN: bool = true;
 
@@ -59,7 +59,15 @@ impl Projection for Oee {
     async fn reset(&self, transaction: &mut PgConnection) -> Result<(), ProjectionError> {
         // DELETE, not TRUNCATE: its lock would make every dashboard query wait, since the views that
         // queries read name this schema's tables too.
-        for table in ["read_oee_lines", "read_oee_cycle_times", "read_oee_jobs", "read_oee_counts", "read_oee_stops"] {
+        let tables = [
+            "read_oee_lines",
+            "read_oee_cycle_times",
+            "read_oee_jobs",
+            "read_oee_counts",
+            "read_oee_count_hours",
+            "read_oee_stops",
+        ];
+        for table in tables {
             sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *transaction).await?;
         }
         Ok(())
@@ -188,6 +196,25 @@ async fn record_counts(
     .bind(&columns.5)
     .bind(&columns.6)
     .bind(&columns.7)
+    .execute(&mut *transaction)
+    .await?;
+    // The same units summed into their UTC hours, in the same transaction.
+    sqlx::query(
+        "INSERT INTO read_oee_count_hours AS h (line, hour, product, total, good, startup_reject)
+         SELECT line, date_trunc('hour', made_at, 'UTC'), product, sum(total), sum(good), sum(startup)
+         FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::bigint[], $5::bigint[], $6::bigint[])
+              AS c(line, product, made_at, total, good, startup)
+         GROUP BY 1, 2, 3
+         ON CONFLICT (line, hour, product) DO UPDATE SET
+             total = h.total + EXCLUDED.total, good = h.good + EXCLUDED.good,
+             startup_reject = h.startup_reject + EXCLUDED.startup_reject",
+    )
+    .bind(&columns.1)
+    .bind(&columns.2)
+    .bind(&columns.3)
+    .bind(&columns.4)
+    .bind(&columns.5)
+    .bind(&columns.6)
     .execute(transaction)
     .await?;
     Ok(columns.1.into_iter().map(str::to_owned).collect())

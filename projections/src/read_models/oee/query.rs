@@ -308,9 +308,12 @@ async fn stops_and_counts(
     let (starts, ends): (Vec<_>, Vec<_>) = windows.iter().map(|window| (window.start(), window.end())).unzip();
     type Sums = (i64, i64, i128, i128, i64, i64, i128);
     let (Json(stops), Json(sums)): (Json<Vec<Downtime>>, Json<Vec<Sums>>) = sqlx::query_as(
-        // Each window's counts in a LATERAL subquery: one index range scan per window, however long the
-        // line's history (a join would let the planner read all of it). Open stops and stops ended after
-        // `from` are two index scans of (line, ended_at) rather than one over every earlier start.
+        // Each window in a LATERAL subquery, so each reads index ranges of its own, however long the
+        // line's history: its whole UTC hours [hs, he) from the hourly sums, priced with the ideal cycle
+        // time version in force all through each hour; the hours a version takes effect inside, and the
+        // partial hours at its edges (all of it when it holds no whole hour), from the counts, each
+        // priced as it was made. Open stops and stops ended after `from` are two index scans of
+        // (line, ended_at) rather than one over every earlier start.
         "SELECT
              (SELECT COALESCE(jsonb_agg(state), '[]')
               FROM (SELECT state FROM read_oee_stops
@@ -321,16 +324,51 @@ async fn stops_and_counts(
              (SELECT COALESCE(jsonb_agg(jsonb_build_array(total, good, ideal_total, ideal_good, unpriced, startup, ideal_startup) ORDER BY i), '[]')
               FROM UNNEST($4::timestamptz[], $5::timestamptz[]) WITH ORDINALITY AS w(s, e, i)
               CROSS JOIN LATERAL (
-                  SELECT COALESCE(sum(c.total), 0)::bigint AS total, COALESCE(sum(c.good), 0)::bigint AS good,
-                         COALESCE(sum(c.total::numeric * t.ideal_ms), 0) AS ideal_total,
-                         COALESCE(sum(c.good::numeric * t.ideal_ms), 0) AS ideal_good,
-                         COALESCE(sum(c.total) FILTER (WHERE t.ideal_ms IS NULL), 0)::bigint AS unpriced,
-                         COALESCE(sum(c.startup_reject), 0)::bigint AS startup,
-                         COALESCE(sum(c.startup_reject::numeric * t.ideal_ms), 0) AS ideal_startup
-                  FROM read_oee_counts c
-                  LEFT JOIN read_oee_cycle_times t ON t.line = c.line AND t.product = c.product
-                       AND c.made_at >= t.effective_from AND (t.effective_to IS NULL OR c.made_at < t.effective_to)
-                  WHERE c.line = $1 AND c.made_at >= w.s AND c.made_at < w.e) sums)",
+                  SELECT CASE WHEN date_trunc('hour', w.s, 'UTC') = w.s THEN w.s
+                              ELSE date_trunc('hour', w.s, 'UTC') + interval '1 hour' END AS hs,
+                         date_trunc('hour', w.e, 'UTC') AS he) whole
+              CROSS JOIN LATERAL (
+                  SELECT COALESCE(sum(u.total), 0)::bigint AS total, COALESCE(sum(u.good), 0)::bigint AS good,
+                         COALESCE(sum(u.total::numeric * u.ideal_ms), 0) AS ideal_total,
+                         COALESCE(sum(u.good::numeric * u.ideal_ms), 0) AS ideal_good,
+                         COALESCE(sum(u.total) FILTER (WHERE u.ideal_ms IS NULL), 0)::bigint AS unpriced,
+                         COALESCE(sum(u.startup_reject), 0)::bigint AS startup,
+                         COALESCE(sum(u.startup_reject::numeric * u.ideal_ms), 0) AS ideal_startup
+                  FROM (SELECT c.total, c.good, c.startup_reject, t.ideal_ms
+                        FROM read_oee_counts c
+                        LEFT JOIN read_oee_cycle_times t ON t.line = c.line AND t.product = c.product
+                             AND c.made_at >= t.effective_from AND (t.effective_to IS NULL OR c.made_at < t.effective_to)
+                        WHERE c.line = $1 AND c.made_at >= w.s
+                          AND c.made_at < CASE WHEN whole.hs < whole.he THEN whole.hs ELSE w.e END
+                        UNION ALL
+                        SELECT c.total, c.good, c.startup_reject, t.ideal_ms
+                        FROM read_oee_counts c
+                        LEFT JOIN read_oee_cycle_times t ON t.line = c.line AND t.product = c.product
+                             AND c.made_at >= t.effective_from AND (t.effective_to IS NULL OR c.made_at < t.effective_to)
+                        WHERE whole.hs < whole.he AND c.line = $1 AND c.made_at >= whole.he AND c.made_at < w.e
+                        UNION ALL
+                        SELECT c.total, c.good, c.startup_reject, c.ideal_ms
+                        FROM (SELECT DISTINCT v.product, date_trunc('hour', v.effective_from, 'UTC') AS hour
+                              FROM read_oee_cycle_times v
+                              WHERE v.line = $1 AND v.effective_from >= whole.hs AND v.effective_from < whole.he
+                                AND v.effective_from <> date_trunc('hour', v.effective_from, 'UTC')) split
+                        CROSS JOIN LATERAL (
+                            SELECT c.total, c.good, c.startup_reject, t.ideal_ms
+                            FROM read_oee_counts c
+                            LEFT JOIN read_oee_cycle_times t ON t.line = c.line AND t.product = c.product
+                                 AND c.made_at >= t.effective_from
+                                 AND (t.effective_to IS NULL OR c.made_at < t.effective_to)
+                            WHERE c.line = $1 AND c.product = split.product
+                              AND c.made_at >= split.hour AND c.made_at < split.hour + interval '1 hour') c
+                        UNION ALL
+                        SELECT h.total, h.good, h.startup_reject, t.ideal_ms
+                        FROM read_oee_count_hours h
+                        LEFT JOIN read_oee_cycle_times t ON t.line = h.line AND t.product = h.product
+                             AND h.hour >= t.effective_from AND (t.effective_to IS NULL OR h.hour < t.effective_to)
+                        WHERE h.line = $1 AND h.hour >= whole.hs AND h.hour < whole.he
+                          AND NOT EXISTS (SELECT 1 FROM read_oee_cycle_times v
+                                          WHERE v.line = $1 AND v.product = h.product AND v.effective_from > h.hour
+                                            AND v.effective_from < h.hour + interval '1 hour')) u) sums)",
     )
     .bind(line)
     .bind(from)
