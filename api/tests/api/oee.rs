@@ -424,4 +424,22 @@ async fn a_three_shift_week_with_a_holiday_and_a_changeover_is_measured_and_its_
         .map(|all| all.iter().filter_map(|signature| signature["status"].as_str()).collect())
         .unwrap_or_default();
     assert_eq!(statuses, ["record_changed", "standing"], "the first approval covers the content before the reason");
+    // The report's record is a record like any other: its history, and its audit trail with who did what.
+    let record = format!("{L3}/2026-03-02/early");
+    let history = app.get(Some(&team.leader), &format!("/api/v1/history?record_type=shift_report&id={record}")).await;
+    let types: Vec<String> = history.expect(200).body["events"]
+        .as_array()
+        .map(|all| all.iter().filter_map(|event| event["event_type"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    let expected =
+        ["HandoverNoteAdded", "ApprovalPrepared", "ShiftReportSigned", "ApprovalPrepared", "ShiftReportSigned"];
+    assert_eq!(types, expected);
+    let trail = format!("/api/v1/audit-trail?record_type=shift_report&record_id={record}");
+    let trail =
+        app.get_until(&team.leader, &trail, |body| body["entries"].as_array().is_some_and(|all| all.len() == 5)).await;
+    let entries = trail.expect(200).body["entries"].clone();
+    assert!(
+        entries.as_array().is_some_and(|all| all.iter().all(|entry| entry["actor"]["name"] == "Person theo")),
+        "{entries}"
+    );
 }
