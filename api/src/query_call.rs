@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use utoipa::{IntoParams, IntoResponses, ToSchema};
 
-use crate::auth::access::{READ_ACCOUNTS, READ_RECORDS};
+use crate::auth::access::{READ_ACCOUNTS, READ_BOARDS, READ_RECORDS};
 use crate::auth::{Principal, Target, authorize};
 use crate::command_call::Located;
 use crate::error::{ApiError, ErrorBody};
@@ -87,11 +87,22 @@ impl QueryCall {
         freshness::<P>(&self.app.pool).await
     }
 
+    /// The same for a board a display may show (`READ_BOARDS`).
+    pub async fn board<P: projections::Projection>(&self, line: &LineId) -> Result<Freshness, ApiError> {
+        authorize(&self.principal, READ_BOARDS, Target::Line(line))?;
+        freshness::<P>(&self.app.pool).await
+    }
+
     /// The lines of a site, or of one area of it, that the principal may read, as the OEE read model
     /// knows them. A site needs a grant for the site; an area needs every one of its lines (403 otherwise).
-    pub async fn readable_lines(&self, site: &SiteId, area: Option<&AreaId>) -> Result<Vec<LineId>, ApiError> {
+    pub async fn readable_lines(
+        &self,
+        allowed: &[domain::actor::Role],
+        site: &SiteId,
+        area: Option<&AreaId>,
+    ) -> Result<Vec<LineId>, ApiError> {
         let principal = &self.principal;
-        authorize(principal, READ_RECORDS, if area.is_none() { Target::Site(site) } else { Target::Anywhere })?;
+        authorize(principal, allowed, if area.is_none() { Target::Site(site) } else { Target::Anywhere })?;
         let names = projections::read_models::oee::query::lines_of(
             &self.app.pool,
             site.as_str(),
@@ -101,7 +112,7 @@ impl QueryCall {
         let mut lines = Vec::with_capacity(names.len());
         for name in names {
             let line = LineId::parse(&name).map_err(|error| crate::error::internal(&error))?;
-            authorize(principal, READ_RECORDS, Target::Line(&line))?;
+            authorize(principal, allowed, Target::Line(&line))?;
             lines.push(line);
         }
         Ok(lines)

@@ -42,6 +42,8 @@ pub enum Role {
     Admin,
     /// An enrolled PLC gateway acting on its own (counter readings, machine states). Never held by a person.
     Device,
+    /// An enrolled display reading the boards of its scope. Never held by a person, and allowed no write.
+    Display,
     /// The service itself, applying a configured rule (the Andon escalation scheduler). Never held by a person.
     System,
 }
@@ -49,7 +51,7 @@ pub enum Role {
 impl Role {
     /// Roles a person can hold; the others are how machines and the service act.
     pub fn is_personal(self) -> bool {
-        !matches!(self, Self::Device | Self::System)
+        !matches!(self, Self::Device | Self::Display | Self::System)
     }
 
     /// Roles whose holders create or change production and quality records. An admin must not also hold

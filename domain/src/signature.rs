@@ -139,6 +139,7 @@ fn role_name(role: Role) -> &'static str {
         Role::Auditor => "auditor",
         Role::Admin => "admin",
         Role::Device => "device",
+        Role::Display => "display",
         Role::System => "system",
     }
 }

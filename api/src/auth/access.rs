@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::principal::{Principal, Who};
 use crate::error::ApiError;
 
-use Role::{Admin, Auditor, Device, Engineer, Maintenance, Operator, Quality, TeamLeader};
+use Role::{Admin, Auditor, Device, Display, Engineer, Maintenance, Operator, Quality, TeamLeader};
 
 /// Registering lines and setting their configuration: equipment, cycle times, calendars, reason trees.
 pub const CONFIGURE_LINES: &[Role] = &[Engineer];
@@ -38,6 +38,9 @@ pub const ESCALATE_ANDON: &[Role] = &[TeamLeader];
 pub const CANCEL_ANDON: &[Role] = &[Operator, TeamLeader];
 pub const WORK_CHECKLISTS: &[Role] = &[Operator, TeamLeader, Quality];
 /// Users, devices, sessions and security alerts.
+/// Read the boards (a line's status, the live streams, the open Andon calls): everyone who reads
+/// records, and an enrolled display within its scope.
+pub const READ_BOARDS: &[Role] = &[Operator, TeamLeader, Maintenance, Quality, Engineer, Auditor, Admin, Display];
 /// Write a shift's handover notes.
 pub const HAND_OVER_SHIFTS: &[Role] = &[TeamLeader];
 /// Fix a shift report's content for approval (the signature's meaning decides who may sign it).
@@ -101,13 +104,19 @@ pub fn authorize(principal: &Principal, allowed: &[Role], target: Target<'_>) ->
             })
         }
         Who::Device { id, name, kind, scope } => {
-            if !allowed.contains(&Device) || *kind != DeviceKind::PlcGateway {
+            // A gateway acts as `device`, a display as `display`; a tablet acts only through a person.
+            let acts_as = match kind {
+                DeviceKind::PlcGateway => Some(Device),
+                DeviceKind::Display => Some(Display),
+                DeviceKind::Tablet => None,
+            };
+            let Some(role) = acts_as.filter(|role| allowed.contains(role)) else {
                 return Err(ApiError::forbidden("forbidden", "devices may not perform this action"));
-            }
+            };
             if !covers(scope, target) {
                 return Err(ApiError::forbidden("out_of_scope", "the device is not enrolled for this line or site"));
             }
-            Ok(Actor { user_id: device_user_id(id.as_str()), printed_name: name.clone(), role: Device })
+            Ok(Actor { user_id: device_user_id(id.as_str()), printed_name: name.clone(), role })
         }
     }
 }

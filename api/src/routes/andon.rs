@@ -198,7 +198,7 @@ pub struct OpenCall {
     (status = 200, body = Board), QueryErrors))]
 #[get("")]
 async fn board(call: QueryCall, query: web::Query<BoardQuery>) -> Result<HttpResponse, ApiError> {
-    let freshness = call.line::<projections::read_models::andon::Calls>(&query.line).await?;
+    let freshness = call.board::<projections::read_models::andon::Calls>(&query.line).await?;
     let now = chrono::Utc::now();
     let calls = projections::read_models::andon::open_calls(&call.app.pool, &query.line.to_string())
         .await?

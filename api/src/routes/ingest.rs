@@ -126,7 +126,7 @@ pub enum Outcome {
 async fn ingest(call: CommandCall, body: Json<Batch>) -> Result<HttpResponse, ApiError> {
     let Json { value, digest } = body;
     call.respond(digest, async {
-        let Who::Device { id: device, .. } = &call.principal.who else {
+        let Who::Device { id: device, kind: domain::device::DeviceKind::PlcGateway, .. } = &call.principal.who else {
             return Err(ApiError::forbidden("forbidden", "only enrolled PLC gateways send batches"));
         };
         if value.items.len() > MAX_ITEMS {

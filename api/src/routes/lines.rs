@@ -13,7 +13,7 @@ use projections::live::line_status::Staleness;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::access::{CONFIGURE_LINES, READ_RECORDS};
+use crate::auth::access::{CONFIGURE_LINES, READ_BOARDS, READ_RECORDS};
 use crate::auth::{Target, authorize};
 use crate::command_call::{CommandCall, CommandResponses, Reply};
 use crate::error::ApiError;
@@ -379,7 +379,7 @@ async fn set_crew_rotation(
 #[get("/{site}/{area}/{line}/status")]
 async fn status(call: QueryCall, path: web::Path<LinePath>) -> Result<HttpResponse, ApiError> {
     let line = path.parse()?;
-    authorize(&call.principal, READ_RECORDS, Target::Line(&line))?;
+    authorize(&call.principal, READ_BOARDS, Target::Line(&line))?;
     call.registered(&line).await?;
     let status = call
         .app

@@ -22,7 +22,7 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 use utoipa::{IntoParams, IntoResponses};
 
-use crate::auth::access::READ_RECORDS;
+use crate::auth::access::READ_BOARDS;
 use crate::auth::{Target, authorize};
 use crate::error::{ApiError, ErrorBody};
 use crate::query_call::{LinePath, QueryCall, QueryErrors, RecordNotFound};
@@ -81,7 +81,7 @@ impl Subscription {
             Scope::Line(line) => ("line_status", Vec::new(), vec![line.clone()]),
             Scope::Lines { site, area } => {
                 let listed_at = positions(&self.call.app.pool).await?;
-                ("lines_status", listed_at, self.call.readable_lines(site, area.as_ref()).await?)
+                ("lines_status", listed_at, self.call.readable_lines(READ_BOARDS, site, area.as_ref()).await?)
             }
         };
         let mut statuses = Vec::with_capacity(lines.len());
@@ -168,7 +168,7 @@ async fn open(call: QueryCall, scope: Scope, request: &HttpRequest) -> Result<Ht
 #[get("/api/v1/live/lines/{site}/{area}/{line}")]
 async fn live_line(call: QueryCall, path: web::Path<LinePath>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let line = path.parse()?;
-    authorize(&call.principal, READ_RECORDS, Target::Line(&line))?;
+    authorize(&call.principal, READ_BOARDS, Target::Line(&line))?;
     call.registered(&line).await?;
     open(call, Scope::Line(line), &request).await
 }
@@ -221,7 +221,7 @@ pub struct SitePath {
 #[get("/api/v1/live/areas/{site}/{area}")]
 async fn live_area(call: QueryCall, path: web::Path<AreaPath>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let AreaPath { site, area } = path.into_inner();
-    call.readable_lines(&site, Some(&area)).await?;
+    call.readable_lines(READ_BOARDS, &site, Some(&area)).await?;
     open(call, Scope::Lines { site, area: Some(area) }, &request).await
 }
 
@@ -230,6 +230,6 @@ async fn live_area(call: QueryCall, path: web::Path<AreaPath>, request: HttpRequ
 #[get("/api/v1/live/sites/{site}")]
 async fn live_site(call: QueryCall, path: web::Path<SitePath>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let SitePath { site } = path.into_inner();
-    call.readable_lines(&site, None).await?;
+    call.readable_lines(READ_BOARDS, &site, None).await?;
     open(call, Scope::Lines { site, area: None }, &request).await
 }

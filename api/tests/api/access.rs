@@ -7,10 +7,10 @@ use std::collections::BTreeSet;
 use serde_json::json;
 
 use crate::catalogue::{Access, EVERY_ROLE, Endpoint, call, endpoints, none, setup};
-use crate::support::{LINE, spawn, test_settings};
+use crate::support::{LINE, OTHER_LINE, spawn, test_settings};
 
 #[tokio::test]
-async fn ac_03_every_role_is_allowed_or_refused_every_endpoint_as_specified() {
+async fn ac_03_ac_01_every_role_and_a_read_only_display_is_allowed_or_refused_every_endpoint_as_specified() {
     let app = spawn(test_settings()).await;
     let (tokens, fixture, outsider) = setup(&app).await;
     let mut wrong = Vec::new();
@@ -51,6 +51,11 @@ async fn ac_03_every_role_is_allowed_or_refused_every_endpoint_as_specified() {
         .await
         .expect(403);
     assert_eq!(raise.code(), "out_of_scope");
+    // A display shows the boards of its own scope only.
+    let display = json!({"kind": "line", "line": OTHER_LINE});
+    let (_, elsewhere) = app.device(&tokens[crate::catalogue::ADMIN], ("tv-l4", "TV L4"), "display", display).await;
+    let board = app.get(Some(&elsewhere), &format!("/api/v1/lines/{LINE}/status")).await.expect(403);
+    assert_eq!(board.code(), "out_of_scope");
 }
 
 #[tokio::test]

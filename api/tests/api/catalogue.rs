@@ -15,7 +15,10 @@ pub const ENGINEER: &str = "engineer";
 pub const AUDITOR: &str = "auditor";
 pub const ADMIN: &str = "admin";
 pub const DEVICE: &str = "device";
-pub const EVERY_ROLE: [&str; 8] = [OPERATOR, TEAM_LEADER, MAINTENANCE, QUALITY, ENGINEER, AUDITOR, ADMIN, DEVICE];
+/// An enrolled display (a TV) for the site: it reads boards and nothing else.
+pub const DISPLAY: &str = "display";
+pub const EVERY_ROLE: [&str; 9] =
+    [OPERATOR, TEAM_LEADER, MAINTENANCE, QUALITY, ENGINEER, AUDITOR, ADMIN, DEVICE, DISPLAY];
 /// Who reads the audit trail (within their scopes).
 pub const TRAIL: &[&str] = &[TEAM_LEADER, QUALITY, ENGINEER, AUDITOR, ADMIN];
 /// Who audits the whole database's ledger.
@@ -25,6 +28,8 @@ pub const REVIEWERS: &[&str] = &[TEAM_LEADER, QUALITY];
 /// Who may sign at all: every role that owns records.
 pub const SIGNERS: &[&str] = &[OPERATOR, TEAM_LEADER, MAINTENANCE, QUALITY, ENGINEER];
 pub const PEOPLE: &[&str] = &[OPERATOR, TEAM_LEADER, MAINTENANCE, QUALITY, ENGINEER, AUDITOR, ADMIN];
+/// Who reads the boards: every person, and a display.
+pub const BOARDS: &[&str] = &[OPERATOR, TEAM_LEADER, MAINTENANCE, QUALITY, ENGINEER, AUDITOR, ADMIN, DISPLAY];
 
 #[derive(Debug, Clone, Copy)]
 pub enum Access {
@@ -114,14 +119,14 @@ pub fn endpoints() -> Vec<Endpoint> {
                    "name": "New", "time_zone": "UTC"})
         }),
         e("GET", "/api/v1/lines/{site}/{area}/{line}", Roles(PEOPLE), none),
-        e("GET", "/api/v1/lines/{site}/{area}/{line}/status", Roles(PEOPLE), none),
-        e("GET", "/api/v1/live/lines/{site}/{area}/{line}", Roles(PEOPLE), none),
-        e("GET", "/api/v1/live/areas/{site}/{area}", Roles(PEOPLE), none),
+        e("GET", "/api/v1/lines/{site}/{area}/{line}/status", Roles(BOARDS), none),
+        e("GET", "/api/v1/live/lines/{site}/{area}/{line}", Roles(BOARDS), none),
+        e("GET", "/api/v1/live/areas/{site}/{area}", Roles(BOARDS), none),
         // The operator's grant is for one line, not the site.
         e(
             "GET",
             "/api/v1/live/sites/{site}",
-            Roles(&[TEAM_LEADER, MAINTENANCE, QUALITY, ENGINEER, AUDITOR, ADMIN]),
+            Roles(&[TEAM_LEADER, MAINTENANCE, QUALITY, ENGINEER, AUDITOR, ADMIN, DISPLAY]),
             none,
         ),
         e(
@@ -269,7 +274,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         e("GET", "/api/v1/jobs", Roles(PEOPLE), none),
         e("GET", "/api/v1/jobs/{job_id}", Roles(PEOPLE), none),
         e("GET", "/api/v1/downtime", Roles(PEOPLE), none),
-        e("GET", "/api/v1/andon-calls", Roles(PEOPLE), none),
+        e("GET", "/api/v1/andon-calls", Roles(BOARDS), none),
         e("GET", "/api/v1/andon-calls/response-times", Roles(PEOPLE), none),
         e("GET", "/api/v1/andon-calls/history", Roles(PEOPLE), none),
         e("GET", "/api/v1/downtime/pareto", Roles(PEOPLE), none),
@@ -390,6 +395,9 @@ pub async fn setup(app: &TestApp) -> (BTreeMap<&'static str, String>, Fixture, S
     }
     let (_, gateway) = app.gateway(&admin, "gw-L3", json!({"kind": "line", "line": LINE})).await;
     tokens.insert(DEVICE, gateway);
+    let (_, display) =
+        app.device(&admin, ("tv-hall", "TV hall"), "display", json!({"kind": "site", "site": "plant-1"})).await;
+    tokens.insert(DISPLAY, display);
     let (_, outsider) = app.person(&admin, "outsider", on_line(OPERATOR, OTHER_LINE)).await;
     let enrol = json!({"device_id": "target-device", "name": "Target", "kind": "tablet", "scope": {"kind": "line", "line": LINE}});
     app.post(Some(&admin), "/api/v1/devices", &enrol).await.expect(201);

@@ -213,7 +213,18 @@ impl TestApp {
 
     /// Enrols a PLC gateway for `scope` and signs it in. Returns (device id, access token).
     pub async fn gateway(&self, admin: &str, device_id: &str, scope: Value) -> (String, String) {
-        let body = json!({"device_id": device_id, "name": format!("Gateway {device_id}"), "kind": "plc_gateway", "scope": scope});
+        self.device(admin, (device_id, &format!("Gateway {device_id}")), "plc_gateway", scope).await
+    }
+
+    /// Enrols a device of `kind` with its id and name, and signs it in: its id and access token.
+    pub async fn device(
+        &self,
+        admin: &str,
+        (device_id, name): (&str, &str),
+        kind: &str,
+        scope: Value,
+    ) -> (String, String) {
+        let body = json!({"device_id": device_id, "name": name, "kind": kind, "scope": scope});
         let enrolled = self.post(Some(admin), "/api/v1/devices", &body).await.expect(201);
         let secret = enrolled.body["secret"].as_str().expect("no secret").to_owned();
         let signed_in = self

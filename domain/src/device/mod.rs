@@ -1,5 +1,5 @@
 //! Enrolled device: a tablet or PLC gateway that may send commands, identified on every event it
-//! causes (Part 11 AC-09). Its secret lives with the API's credentials, not in events. A revoked device
+//! causes (Part 11 AC-09), or a display (a TV above a line) that reads boards and never writes. Its secret lives with the API's credentials, not in events. A revoked device
 //! stays on record; its id is never reused.
 
 use chrono::{DateTime, Utc};
@@ -15,6 +15,8 @@ use crate::values::{Name, Reason};
 pub enum DeviceKind {
     Tablet,
     PlcGateway,
+    /// A shared screen: reads the boards of its scope (no personal login on it, AC-01), writes nothing.
+    Display,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

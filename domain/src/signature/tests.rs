@@ -46,7 +46,7 @@ fn es_02_es_03_a_signature_names_its_signer_meaning_and_record_version_and_its_d
 #[test]
 fn es_05_the_role_model_decides_who_signs_with_which_meaning_and_admins_and_auditors_never_sign() {
     for meaning in Meaning::ALL {
-        for role in [Role::Admin, Role::Auditor, Role::Device, Role::System] {
+        for role in [Role::Admin, Role::Auditor, Role::Device, Role::Display, Role::System] {
             assert!(!meaning.may_be_signed_by(role), "{role:?} may sign {meaning}");
         }
     }

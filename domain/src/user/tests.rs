@@ -214,7 +214,7 @@ fn sign_outs_timeouts_and_revocations_are_recorded_even_for_a_deactivated_accoun
 
 #[test]
 fn people_never_hold_the_roles_of_devices_or_of_the_service() {
-    for role in [Role::Device, Role::System] {
+    for role in [Role::Device, Role::Display, Role::System] {
         let create = UserCommand::Create {
             username: Username::parse("mallory").unwrap(),
             printed_name: name("Mallory"),
