@@ -167,6 +167,7 @@ impl From<LossTree> for LossTreeView {
 
 impl From<WindowOee> for WindowView {
     fn from(oee: WindowOee) -> Self {
+        let loss_tree = oee.loss_tree();
         Self {
             window: oee.window.map(|window| IntervalView { start: window.start(), end: window.end() }),
             inputs: oee.inputs.into(),
@@ -181,7 +182,7 @@ impl From<WindowOee> for WindowView {
             in_progress: oee.in_progress,
             units_without_ideal_cycle_time: oee.units_without_ideal_cycle_time,
             counts_below_zero: oee.counts_below_zero,
-            loss_tree: oee.loss_tree.into(),
+            loss_tree: loss_tree.into(),
         }
     }
 }

@@ -15,63 +15,6 @@ use utoipa::ToSchema;
 
 use crate::oee_view::WindowView;
 
-/// The reason with the most downtime in an hour.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MainReasonView {
-    /// A reason code, or `unassigned` while stops have none.
-    pub code: String,
-    pub ms: u64,
-}
-
-/// One local clock hour of a shift (the first and last cut at the shift's edges).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct HourView {
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-    /// The product the line made last in or before the hour; `null` before anything was made.
-    pub product: Option<String>,
-    /// Its ideal cycle time in force at the hour's start.
-    pub ideal_cycle_time_ms: Option<u64>,
-    pub planned_production_ms: u64,
-    /// Whole units the ideal cycle time allows in the hour's planned production time; `null` while no
-    /// product is known.
-    pub target: Option<u64>,
-    pub good: u64,
-    pub reject: u64,
-    pub cumulative_target: u64,
-    pub cumulative_good: u64,
-    /// Cumulative good less cumulative target: behind when negative.
-    pub difference: i64,
-    /// Downtime and small stops inside planned production time.
-    pub stop_ms: u64,
-    pub main_reason: Option<MainReasonView>,
-    /// An open stop counts in this hour.
-    pub provisional: bool,
-    pub in_progress: bool,
-}
-
-impl From<HourRow> for HourView {
-    fn from(row: HourRow) -> Self {
-        Self {
-            start: row.start,
-            end: row.end,
-            product: row.product,
-            ideal_cycle_time_ms: row.ideal_cycle_time_ms,
-            planned_production_ms: row.planned_production_ms,
-            target: row.target,
-            good: row.good,
-            reject: row.reject,
-            cumulative_target: row.cumulative_target,
-            cumulative_good: row.cumulative_good,
-            difference: row.difference,
-            stop_ms: row.stop_ms,
-            main_reason: row.main_reason.map(|(code, ms)| MainReasonView { code, ms }),
-            provisional: row.provisional,
-            in_progress: row.in_progress,
-        }
-    }
-}
-
 /// Units of one job and product made during the shift.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobUnitsView {
@@ -153,7 +96,7 @@ pub struct ShiftReportContent {
     /// The shift's OEE with its inputs, A/P/Q, utilization, TEEP and loss tree: the same figures as
     /// the shift's period of `GET /api/v1/oee` and the status board.
     pub oee: WindowView,
-    pub hours: Vec<HourView>,
+    pub hours: Vec<HourRow>,
     pub units: Vec<JobUnitsView>,
     /// Every stop with its reason; `reason: null` are the unassigned ones.
     pub stops: Vec<StopEntryView>,
@@ -171,7 +114,7 @@ impl ShiftReportContent {
             end: figures.occurrence.interval.end(),
             crew: figures.occurrence.crew.as_ref().map(ToString::to_string),
             oee: figures.oee.into(),
-            hours: figures.hours.into_iter().map(HourView::from).collect(),
+            hours: figures.hours,
             units: details.units.into_iter().map(JobUnitsView::from).collect(),
             stops: details.stops.into_iter().map(StopEntryView::from).collect(),
             andon_calls: details.calls.into_iter().map(CallEntryView::from).collect(),

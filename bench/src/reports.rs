@@ -177,7 +177,7 @@ pub async fn measure(pool: &PgPool, duration: Duration) -> anyhow::Result<Report
             async move {
                 let answer =
                     line_oee(&pool, &line_id(1), month, Granularity::Day, now).await.map_err(|e| e.to_string())?;
-                let tree = answer.ok_or("no line")?.total.loss_tree;
+                let tree = answer.ok_or("no line")?.total.loss_tree();
                 (tree.planned_production_ms > 0).then_some(()).ok_or_else(|| "an empty loss tree".to_owned())
             }
         }

@@ -146,7 +146,7 @@ pub fn differences(expected: &WindowOee, served: &Value) -> Vec<String> {
         .map(|parts| parts.iter().map(|part| (part["part"].to_string(), part["ms"].as_i64())).collect())
         .unwrap_or_default();
     let recounted: Vec<(String, Option<i64>)> = expected
-        .loss_tree
+        .loss_tree()
         .parts_ms()
         .iter()
         .map(|(part, ms)| (serde_json::to_value(part).unwrap_or_default().to_string(), i64::try_from(*ms).ok()))

@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::json::Json;
 use crate::oee_view::RatioView;
 use crate::query_call::{Freshness, QueryCall, QueryErrors, RecordNotFound, freshness};
-use crate::shift_report_view::{HourView, ShiftReportContent};
+use crate::shift_report_view::ShiftReportContent;
 use crate::state::AppState;
 use crate::views::signatures::{SignatureView, signature_view};
 use domain::oee::LossPart;
@@ -74,7 +74,7 @@ pub struct HourByHour {
     pub as_of: DateTime<Utc>,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
-    pub hours: Vec<HourView>,
+    pub hours: Vec<domain::oee::HourRow>,
 }
 
 /// The hour-by-hour board of a shift: per local clock hour the target (from its planned minutes and
@@ -90,8 +90,7 @@ async fn hour_by_hour(call: QueryCall, path: web::Path<ShiftPath>) -> Result<Htt
     let as_of = Utc::now();
     let figures = figures(&call.app, &key, as_of).await?;
     let (start, end) = (figures.occurrence.interval.start(), figures.occurrence.interval.end());
-    let hours = figures.hours.into_iter().map(HourView::from).collect();
-    Ok(HttpResponse::Ok().json(HourByHour { freshness, as_of, start, end, hours }))
+    Ok(HttpResponse::Ok().json(HourByHour { freshness, as_of, start, end, hours: figures.hours }))
 }
 
 /// The report as the read models and the report's record stand at `now`.

@@ -17,11 +17,24 @@ pub struct HourFacts {
     pub ideal_cycle_time: Option<Millis>,
 }
 
+/// The reason with the most downtime in an hour.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MainReason {
+    /// A reason code, or `unassigned` while stops have none.
+    pub code: String,
+    pub ms: u64,
+}
+
+/// One local clock hour of a shift (the first and last cut at the shift's edges).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HourRow {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
+    /// The product the line made last in the hour or the day before its end; `None` before anything.
     pub product: Option<String>,
+    /// Its ideal cycle time in force at the hour's start.
     pub ideal_cycle_time_ms: Option<u64>,
     pub planned_production_ms: u64,
     /// Whole units the ideal cycle time allows in the hour's planned production time; `None` while no
@@ -35,8 +48,7 @@ pub struct HourRow {
     pub difference: i64,
     /// Downtime and small stops inside planned production time.
     pub stop_ms: u64,
-    /// The reason with the most downtime in the hour (`unassigned` while stops have none) and its ms.
-    pub main_reason: Option<(String, u64)>,
+    pub main_reason: Option<MainReason>,
     /// An open stop counts in this hour.
     pub provisional: bool,
     pub in_progress: bool,
@@ -52,8 +64,12 @@ pub fn hour_by_hour(hours: Vec<HourFacts>) -> Vec<HourRow> {
             let target = hour.ideal_cycle_time.map(|ideal| inputs.planned_production_ms / ideal.get());
             cumulative_target += target.unwrap_or(0);
             cumulative_good += inputs.good_count;
-            let main_reason =
-                hour.oee.downtime_by_reason_ms.iter().max_by_key(|(_, ms)| **ms).map(|(code, ms)| (code.clone(), *ms));
+            let main_reason = hour
+                .oee
+                .downtime_by_reason_ms
+                .iter()
+                .max_by_key(|(_, ms)| **ms)
+                .map(|(code, ms)| MainReason { code: code.clone(), ms: *ms });
             let signed = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
             Some(HourRow {
                 start: window.start(),
@@ -67,7 +83,7 @@ pub fn hour_by_hour(hours: Vec<HourFacts>) -> Vec<HourRow> {
                 cumulative_target,
                 cumulative_good,
                 difference: signed(cumulative_good) - signed(cumulative_target),
-                stop_ms: inputs.planned_production_ms - inputs.run_ms + hour.oee.loss_tree.small_stop_ms,
+                stop_ms: inputs.planned_production_ms - inputs.run_ms + hour.oee.losses.small_stop_ms,
                 main_reason,
                 provisional: hour.oee.provisional,
                 in_progress: hour.oee.in_progress,
@@ -132,7 +148,7 @@ mod tests {
         assert_eq!(column(|row| row.reject as i64), [10, 10, 10]);
         assert_eq!(column(|row| row.difference), [-100, -1_700, -1_600]);
         assert_eq!(rows[1].stop_ms, 20 * MINUTE);
-        assert_eq!(rows[1].main_reason, Some(("jam".to_owned(), 20 * MINUTE)));
+        assert_eq!(rows[1].main_reason, Some(MainReason { code: "jam".to_owned(), ms: 20 * MINUTE }));
         assert_eq!((rows[0].main_reason.clone(), rows[2].cumulative_target), (None, 9_900));
     }
 }

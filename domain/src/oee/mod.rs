@@ -10,8 +10,8 @@ pub mod occurrences;
 pub mod window;
 
 pub use figures::{OeeFigures, OeeInputs, Ratio, roll_up};
-pub use hour_by_hour::{HourFacts, HourRow, hour_by_hour};
+pub use hour_by_hour::{HourFacts, HourRow, MainReason, hour_by_hour};
 pub use interval::{Interval, merge, subtract, total_ms};
-pub use loss_tree::{LossPart, LossTree};
+pub use loss_tree::{LossFacts, LossPart, LossTree};
 pub use occurrences::{ShiftOccurrence, local_hours, local_instant, occurrences, scheduled};
 pub use window::{CountSums, StopFact, WindowOee, roll_up_windows, window_oee};

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::figures::{OeeFigures, OeeInputs};
 use super::interval::{Interval, subtract, total_ms};
-use super::loss_tree::LossTree;
+use super::loss_tree::{LossFacts, LossTree};
 use super::occurrences::ShiftOccurrence;
 use crate::downtime::StopClass;
 use crate::values::{LossCategory, Millis, ReasonCode};
@@ -95,8 +95,8 @@ pub struct WindowOee {
     pub units_without_ideal_cycle_time: u64,
     /// Corrections took a count of this window below zero; the count is shown as zero.
     pub counts_below_zero: bool,
-    /// Planned production time broken into the six big losses; all zero without planned time.
-    pub loss_tree: LossTree,
+    /// What the loss tree needs beyond `inputs` ([`WindowOee::loss_tree`]).
+    pub losses: LossFacts,
 }
 
 /// The OEE of `window` as of `now`. `schedule` holds the shift occurrences that overlap it, `stops` the
@@ -167,10 +167,10 @@ pub fn window_oee(
         total_count: total,
         good_count: good,
     };
-    let loss_tree = if planned_ms == 0 {
-        LossTree::default()
+    let losses = if planned_ms == 0 {
+        LossFacts::default()
     } else {
-        loss_tree(&inputs, counts, downtime_ms.get("setup").copied().unwrap_or(0), small_stops_in_run)
+        loss_facts(&inputs, counts, downtime_ms.get("setup").copied().unwrap_or(0), small_stops_in_run)
     };
     WindowOee {
         window: measured,
@@ -186,35 +186,21 @@ pub fn window_oee(
         in_progress,
         units_without_ideal_cycle_time: non_negative(counts.units_without_ideal_cycle_time),
         counts_below_zero: below_zero,
-        loss_tree,
+        losses,
     }
 }
 
-/// The loss tree of a window with planned production time, from the inputs its OEE is formed from, so
-/// the two can never disagree: downtime is planned minus run time, performance loss run time minus the
-/// ideal time of all units, quality loss the ideal time of the rejects.
-fn loss_tree(inputs: &OeeInputs, counts: &CountSums, setup_ms: u64, small_stop_ms: u64) -> LossTree {
+/// What a window with planned production time adds to its inputs for the loss tree: its setups and
+/// small stops, and its start-up rejects, each at most what the inputs leave room for.
+fn loss_facts(inputs: &OeeInputs, counts: &CountSums, setup_ms: u64, small_stop_ms: u64) -> LossFacts {
     let signed = |ms: u128| i128::try_from(ms).unwrap_or(i128::MAX);
-    let (ideal_total, ideal_good) = (signed(inputs.ideal_total_ms), signed(inputs.ideal_good_ms));
-    let downtime_ms = inputs.planned_production_ms - inputs.run_ms;
-    let reject_ms = ideal_total - ideal_good;
-    let startup_reject_ms = counts.ideal_startup_reject_ms.clamp(0, reject_ms.max(0));
+    let reject_ms = signed(inputs.ideal_total_ms) - signed(inputs.ideal_good_ms);
     let rejects = i64::try_from(inputs.total_count).unwrap_or(i64::MAX) - i64::try_from(inputs.good_count).unwrap_or(0);
-    let startup_rejects = counts.startup_rejects.clamp(0, rejects.max(0));
-    LossTree {
-        planned_production_ms: inputs.planned_production_ms,
-        unplanned_stop_ms: downtime_ms - setup_ms.min(downtime_ms),
-        setup_ms: setup_ms.min(downtime_ms),
+    LossFacts {
+        setup_ms: setup_ms.min(inputs.planned_production_ms - inputs.run_ms),
         small_stop_ms,
-        slow_cycle_ms: i128::from(inputs.run_ms) - i128::from(small_stop_ms) - ideal_total,
-        startup_reject_ms,
-        production_reject_ms: reject_ms - startup_reject_ms,
-        fully_productive_ms: inputs.ideal_good_ms,
-        startup_rejects,
-        production_rejects: rejects - startup_rejects,
-        good_count: inputs.good_count,
-        total_count: inputs.total_count,
-        ideal_total_ms: inputs.ideal_total_ms,
+        startup_rejects: counts.startup_rejects.clamp(0, rejects.max(0)),
+        startup_reject_ms: counts.ideal_startup_reject_ms.clamp(0, reject_ms.max(0)),
     }
 }
 
@@ -238,6 +224,11 @@ fn category_name(loss: Option<LossCategory>) -> String {
 }
 
 impl WindowOee {
+    /// Planned production time broken into the six big losses; empty without planned time.
+    pub fn loss_tree(&self) -> LossTree {
+        LossTree::of(&self.inputs, &self.losses)
+    }
+
     /// The same figures over `calendar` as the period's whole time, cut at `now` (a day of which only
     /// the shifts were measured, a range that holds periods with no shift): what utilization and TEEP
     /// divide by.
@@ -267,7 +258,7 @@ pub fn roll_up_windows<'a>(parts: impl IntoIterator<Item = &'a WindowOee> + Clon
         in_progress: false,
         units_without_ideal_cycle_time: 0,
         counts_below_zero: false,
-        loss_tree: LossTree::default(),
+        losses: LossFacts::default(),
     };
     for part in parts {
         sum.window = match (sum.window, part.window) {
@@ -282,7 +273,7 @@ pub fn roll_up_windows<'a>(parts: impl IntoIterator<Item = &'a WindowOee> + Clon
         for (reason, ms) in &part.downtime_by_reason_ms {
             *sum.downtime_by_reason_ms.entry(reason.clone()).or_insert(0) += ms;
         }
-        sum.loss_tree = sum.loss_tree + part.loss_tree;
+        sum.losses = sum.losses + part.losses;
         sum.small_stops += part.small_stops;
         sum.small_stop_ms += part.small_stop_ms;
         sum.provisional |= part.provisional;
@@ -378,7 +369,7 @@ mod tests {
         let counts =
             CountSums { startup_rejects: 150, ideal_startup_reject_ms: 150_000, ..units(18_000, 17_600, 1000) };
         let oee = in_shift(&early, &stops, &counts, at("13:00"));
-        let tree = oee.loss_tree;
+        let tree = oee.loss_tree();
         let second = 1000;
         assert_eq!(tree.planned_production_ms, 390 * MINUTE);
         assert_eq!((tree.unplanned_stop_ms, tree.setup_ms, tree.small_stop_ms), (50 * MINUTE, 20 * MINUTE, 2 * MINUTE));
@@ -391,7 +382,7 @@ mod tests {
         assert!(oee.provisional);
         // A roll-up's tree is the sum of its parts' trees and still adds up.
         let hour = in_shift(&shift("14:00", "15:00", &[]), &[], &units(3_000, 3_000, 1000), at("23:00"));
-        let both = roll_up_windows([&oee, &hour]).loss_tree;
+        let both = roll_up_windows([&oee, &hour]).loss_tree();
         assert_eq!(both.planned_production_ms, 450 * MINUTE);
         assert_eq!(both.slow_cycle_ms, 18 * i128::from(MINUTE) + 10 * i128::from(MINUTE));
         assert_eq!(both.parts_ms().iter().map(|(_, ms)| ms).sum::<i128>(), 450 * i128::from(MINUTE));
@@ -400,10 +391,10 @@ mod tests {
     #[test]
     fn a_window_without_planned_time_has_an_empty_loss_tree_and_faster_than_ideal_shows_negative_slow_cycles() {
         let nothing = window_oee(between("03:00", "04:00"), &[], &[], &units(10, 10, 1000), at(END_OF_DAY));
-        assert_eq!(nothing.loss_tree, LossTree::default());
+        assert_eq!(nothing.loss_tree(), LossTree::default());
         let fast = in_shift(&shift("06:00", "07:00", &[]), &[], &units(4_000, 4_000, 1000), at(END_OF_DAY));
-        assert_eq!(fast.loss_tree.slow_cycle_ms, -400_000, "3,600 s of run time, 4,000 s of ideal time");
-        assert_eq!(fast.loss_tree.parts_ms().iter().map(|(_, ms)| ms).sum::<i128>(), 60 * i128::from(MINUTE));
+        assert_eq!(fast.loss_tree().slow_cycle_ms, -400_000, "3,600 s of run time, 4,000 s of ideal time");
+        assert_eq!(fast.loss_tree().parts_ms().iter().map(|(_, ms)| ms).sum::<i128>(), 60 * i128::from(MINUTE));
     }
 
     #[test]

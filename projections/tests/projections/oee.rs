@@ -149,7 +149,7 @@ async fn the_published_example_scripted_as_a_shift_gives_the_published_figures()
     assert_eq!(shifts.periods[0].shift.as_deref(), Some("early"));
     // Its loss tree: 47 min of stops, 373 - 19,271 s of slow cycles, the warm-up's 100 rejects as
     // start-up rejects and the other 323 as production rejects, 18,848 s fully productive: 420 min.
-    let tree = early.loss_tree;
+    let tree = early.loss_tree();
     assert_eq!((tree.unplanned_stop_ms, tree.setup_ms, tree.small_stop_ms), (47 * MINUTE, 0, 0));
     assert_eq!(tree.slow_cycle_ms, i128::from(373 * MINUTE) - 19_271_000);
     assert_eq!((tree.startup_rejects, tree.production_rejects), (100, 323));
@@ -241,7 +241,7 @@ async fn the_largest_accepted_counts_at_the_longest_ideal_cycle_time_pass_every_
         assert_eq!((u128::from(inputs.total_count), u128::from(inputs.good_count)), (total, good));
         assert_eq!(inputs.ideal_total_ms, total * u128::from(Millis::MAX), "exact, past any bigint");
         let rejects = i128::try_from(total - good).unwrap_or(0);
-        assert_eq!(read.total.loss_tree.startup_reject_ms, rejects * i128::from(Millis::MAX), "start-up rejects too");
+        assert_eq!(read.total.loss_tree().startup_reject_ms, rejects * i128::from(Millis::MAX), "start-up rejects too");
     }
     let good_in_jobs: i64 = sqlx::query_scalar("SELECT good FROM read_jobs WHERE job_id = $1")
         .bind(&job)
@@ -499,7 +499,7 @@ async fn hourly_sums_give_exactly_the_counts_sums_with_versions_inside_hours_in_
             assert_eq!(got, (want.0, want.1, want.2, want.3), "{granularity:?} from {}", period.start);
             assert_eq!(oee.units_without_ideal_cycle_time, want.4, "{granularity:?} from {}", period.start);
             if oee.inputs.planned_production_ms > 0 {
-                assert_eq!(oee.loss_tree.startup_rejects, want.5, "{granularity:?} from {}", period.start);
+                assert_eq!(oee.loss_tree().startup_rejects, want.5, "{granularity:?} from {}", period.start);
             }
             compared += 1;
         }
