@@ -12,6 +12,7 @@ use domain::user::User;
 use std::sync::Arc;
 
 use projections::live::changes::Changes;
+use projections::live::lag::Lag;
 use projections::live::line_status::Boards;
 use sqlx::PgPool;
 use tokio::sync::OnceCell;
@@ -41,6 +42,8 @@ pub struct AppState {
     /// The read models' commits as this process hears of them, for live streams and kept boards.
     pub changes: Arc<Changes>,
     pub boards: Boards,
+    /// How far the boards' read models are behind the log, shared by every live stream.
+    pub lag: Lag,
 }
 
 impl AppState {
@@ -61,6 +64,7 @@ impl AppState {
             shift_reports: PgEventStore::new(pool.clone(), StoreSettings::default()),
             sessions: RecentlyChecked::default(),
             boards: Boards::new(Arc::clone(&changes)),
+            lag: Lag::default(),
             changes,
             pool,
         }

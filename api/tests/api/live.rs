@@ -154,3 +154,80 @@ async fn an_area_dashboard_follows_every_line_of_the_area_and_resumes_without_ga
     assert_eq!(states(&whole), expected);
     assert_eq!(app.get(Some(&l3_leader), "/api/v1/live/sites/plant-1").await.expect(403).code(), "out_of_scope");
 }
+
+/// The same stream over a WebSocket: JSON text frames `{"id", "event", "data"}`.
+struct Socket(tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>);
+
+impl Socket {
+    async fn open(app: &TestApp, token: &str, last_event_id: Option<&str>) -> Self {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+        let resume = last_event_id.map(|id| format!("?last_event_id={id}")).unwrap_or_default();
+        let url = app.url(&format!("/api/v1/live/lines/{LINE}{resume}")).replacen("http", "ws", 1);
+        let mut request = url.into_client_request().expect("a WebSocket request");
+        let bearer = format!("Bearer {token}").parse().expect("a header value");
+        request.headers_mut().insert("authorization", bearer);
+        let (socket, response) = tokio_tungstenite::connect_async(request).await.expect("upgrading");
+        assert_eq!(response.status().as_u16(), 101);
+        Self(socket)
+    }
+
+    /// The next message satisfying `wanted`; panics at the deadline.
+    async fn until(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
+        use futures_util::StreamExt as _;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.0.next()).await;
+            let Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text)))) = frame else {
+                match frame {
+                    Ok(Some(Ok(_))) => continue,
+                    other => panic!("no wanted message before the deadline: {other:?}"),
+                }
+            };
+            let message: Value = serde_json::from_str(&text).expect("a JSON message");
+            if wanted(&message) {
+                return message;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_websocket_carries_the_same_messages_resumes_from_an_id_and_says_when_the_boards_fall_behind() {
+    let app = spawn(test_settings()).await;
+    let projectors = app.start_projectors();
+    let (_, leader) = app.line_and_leader().await;
+
+    let mut socket = Socket::open(&app, &leader, None).await;
+    let first = socket.until(|message| message["event"] == "line_status").await;
+    let (sse_id, sse_first) = Events::open(&app, &leader, None).await.until(|_| true).await;
+    assert_eq!((first["id"].as_str(), &first["data"]), (Some(sse_id.as_str()), &sse_first), "one subscription");
+    assert_eq!(first["data"]["state"], "unknown");
+
+    let stop = json!({"line": LINE, "started_at": "2026-11-22T06:00:00Z"});
+    let stop_id = app.post(Some(&leader), "/api/v1/downtime", &stop).await.expect(201).body["aggregate_id"].clone();
+    let stopped = socket.until(|message| message["data"]["state"] == "stopped").await;
+    drop(socket);
+
+    // Away, the stop ends; back with the last id, the current status comes first.
+    let end = json!({"ended_at": "2026-11-22T06:30:00Z"});
+    let stop_id = stop_id.as_str().unwrap_or_default();
+    app.post(Some(&leader), &format!("/api/v1/downtime/{stop_id}/end"), &end).await.expect(200);
+    let board = format!("/api/v1/lines/{LINE}/status");
+    app.get_until(&leader, &board, |status| status["state"] == "unknown").await.expect(200);
+    let mut resumed = Socket::open(&app, &leader, stopped["id"].as_str()).await;
+    let current = resumed.until(|message| message["event"] == "line_status").await;
+    assert_eq!(current["data"]["state"], "unknown", "the stop ended while away: {current}");
+
+    // With the projectors stopped, a new call is not on the board: the health message says how far
+    // behind it is, instead of the board looking merely quiet.
+    let healthy = resumed.until(|message| message["event"] == "health").await;
+    assert_eq!(healthy["data"]["behind_seconds"], 0.0);
+    projectors.send(true).expect("stopping the projectors");
+    let call =
+        json!({"line": LINE, "station": "S1", "call_type": "material", "priority": "low", "description": "Caps"});
+    app.post(Some(&leader), "/api/v1/andon-calls", &call).await.expect(201);
+    let behind = resumed
+        .until(|message| message["event"] == "health" && message["data"]["behind_seconds"].as_f64() > Some(0.0))
+        .await;
+    assert!(behind["data"]["behind_seconds"].as_f64() < Some(60.0), "{behind}");
+}

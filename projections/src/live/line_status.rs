@@ -37,7 +37,7 @@ pub struct LineStatus {
 }
 
 /// The read models a status is made of.
-const READ_MODELS: [&str; 4] = [
+pub(crate) const READ_MODELS: [&str; 4] = [
     crate::read_models::andon::Calls::NAME,
     crate::read_models::downtime::Stops::NAME,
     crate::read_models::jobs::Jobs::NAME,

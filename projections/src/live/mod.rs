@@ -1,4 +1,5 @@
 //! Process-local caches for live reads, kept from the read models' commit announcements; never rebuilt.
 
 pub mod changes;
+pub mod lag;
 pub mod line_status;
