@@ -104,13 +104,7 @@ pub fn authorize(principal: &Principal, allowed: &[Role], target: Target<'_>) ->
             })
         }
         Who::Device { id, name, kind, scope } => {
-            // A gateway acts as `device`, a display as `display`; a tablet acts only through a person.
-            let acts_as = match kind {
-                DeviceKind::PlcGateway => Some(Device),
-                DeviceKind::Display => Some(Display),
-                DeviceKind::Tablet => None,
-            };
-            let Some(role) = acts_as.filter(|role| allowed.contains(role)) else {
+            let Some(role) = device_role(*kind).filter(|role| allowed.contains(role)) else {
                 return Err(ApiError::forbidden("forbidden", "devices may not perform this action"));
             };
             if !covers(scope, target) {
@@ -118,6 +112,16 @@ pub fn authorize(principal: &Principal, allowed: &[Role], target: Target<'_>) ->
             }
             Ok(Actor { user_id: device_user_id(id.as_str()), printed_name: name.clone(), role })
         }
+    }
+}
+
+/// The role a device acts in: a gateway as `device`, a display as `display`; a tablet acts only through
+/// the person signed in on it.
+pub fn device_role(kind: DeviceKind) -> Option<Role> {
+    match kind {
+        DeviceKind::PlcGateway => Some(Device),
+        DeviceKind::Display => Some(Display),
+        DeviceKind::Tablet => None,
     }
 }
 

@@ -3,7 +3,7 @@
 //! one-time bootstrap of the first administrator.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::Utc;
 use domain::actor::{Actor, Role, UserId};
 use domain::scope::Scope;
@@ -30,6 +30,7 @@ pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(device_login)
         .service(refresh)
         .service(logout)
+        .service(me)
         .service(change_password);
     config.service(bootstrap).service(signing_in);
 }
@@ -210,6 +211,58 @@ async fn logout(
         record_own(&app, *id, &user, UserCommand::RecordLogout, &request, principal.device.as_ref()).await?;
     }
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Who the session belongs to, for a client to show and to choose what to offer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    /// `person` or `device`.
+    pub kind: &'static str,
+    /// The person's user id, or the device id.
+    pub id: String,
+    /// The printed name, or the device's name.
+    pub name: String,
+    /// The kind of device, for a device.
+    #[schema(value_type = Option<String>)]
+    pub device_kind: Option<domain::device::DeviceKind>,
+    /// The enrolled device a person signed in on, if any.
+    #[schema(value_type = Option<String>)]
+    pub device: Option<DeviceId>,
+    /// What the session may do where: a person's grants; a gateway's or display's one role and scope.
+    pub grants: Vec<RoleGrant>,
+    /// A person's session ends after this many seconds without a request; a device's does not.
+    pub session_idle_seconds: Option<u64>,
+}
+
+#[utoipa::path(tag = "auth", responses(
+    (status = 200, body = Me), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[get("/me")]
+async fn me(app: web::Data<AppState>, principal: Principal) -> HttpResponse {
+    let idle = app.settings.session_idle_timeout.as_secs();
+    let answer = match principal.who {
+        Who::Person { id, printed_name, grants } => Me {
+            kind: "person",
+            id: id.to_string(),
+            name: printed_name.to_string(),
+            device_kind: None,
+            device: principal.device,
+            grants,
+            session_idle_seconds: Some(idle),
+        },
+        Who::Device { id, name, kind, scope } => {
+            let role = crate::auth::access::device_role(kind);
+            Me {
+                kind: "device",
+                id: id.to_string(),
+                name: name.to_string(),
+                device_kind: Some(kind),
+                device: None,
+                grants: role.map(|role| RoleGrant { role, scope }).into_iter().collect(),
+                session_idle_seconds: None,
+            }
+        }
+    };
+    HttpResponse::Ok().json(answer)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

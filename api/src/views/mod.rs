@@ -62,6 +62,8 @@ pub struct CallView {
     pub level: i16,
     pub raised_at: DateTime<Utc>,
     pub acknowledged_at: Option<DateTime<Utc>>,
+    /// The printed name of who acknowledged it.
+    pub acknowledged_by: Option<String>,
     /// When it was resolved or cancelled.
     pub closed_at: Option<DateTime<Utc>>,
 }
@@ -78,9 +80,22 @@ impl From<projections::read_models::andon::CallRow> for CallView {
             level,
             raised_at,
             acknowledged_at,
+            acknowledged_by,
             closed_at,
         } = row;
-        Self { call_id, line, station, call_type, priority, status, level, raised_at, acknowledged_at, closed_at }
+        Self {
+            call_id,
+            line,
+            station,
+            call_type,
+            priority,
+            status,
+            level,
+            raised_at,
+            acknowledged_at,
+            acknowledged_by,
+            closed_at,
+        }
     }
 }
 

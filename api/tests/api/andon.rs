@@ -109,6 +109,9 @@ async fn the_history_pages_through_every_call_and_response_times_are_split_by_sh
     };
     let everything = everything.await.expect(200).body;
     assert_eq!(ids(&everything), [resolved.clone(), cancelled.clone(), open.clone()]);
+    let taken_by: Vec<&Value> =
+        everything["calls"].as_array().into_iter().flatten().map(|c| &c["acknowledged_by"]).collect();
+    assert_eq!(taken_by, [&json!("Person theo"), &Value::Null, &Value::Null], "who took each call");
     let first = app.get(Some(&team.leader), &format!("{all}&limit=2")).await.expect(200);
     assert_eq!(ids(&first.body), [resolved.clone(), cancelled.clone()]);
     let next = app.get(Some(&team.leader), &format!("{all}&limit=2&after={cancelled}")).await.expect(200);

@@ -75,6 +75,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         e("POST", "/api/v1/auth/refresh", Public, none),
         e("POST", "/api/v1/auth/password", Public, none),
         e("POST", "/api/v1/auth/logout", AnySession, none),
+        e("GET", "/api/v1/auth/me", AnySession, none),
         e("POST", "/api/v1/users", Roles(&[ADMIN]), |_| {
             json!({"username": format!("u{}", uuid::Uuid::new_v4().simple()), "printed_name": "New Person",
                    "grants": on_site("auditor"), "initial_password": "Temporary-Pass-2026!"})

@@ -5,21 +5,51 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use commands::StoreError;
-use commands::event_log::current_state;
+use commands::event_log::{RecordedEvent, current_state};
+use domain::aggregate::Aggregate;
 use domain::andon::AndonCall;
 use domain::line::Line;
 use domain::oee::Interval;
 use sqlx::{PgConnection, PgPool};
 
 use crate::engine::projection::ProjectionError;
-use crate::read_models::folded::{FoldedProjection, Rows, name_of, to_state};
+use crate::engine::projection::{ChangedLines, Projection};
+use crate::read_models::folded::{Rows, fold_batch, name_of, to_state};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Calls;
 
-impl FoldedProjection for Calls {
+/// The calls' rows are the fold of their events, as for a [`FoldedProjection`], plus who acknowledged
+/// each: a name from the event's metadata, which the fold never sees.
+impl Projection for Calls {
     const NAME: &'static str = "andon";
     const VERSION: i32 = 1;
+    const BLUE_GREEN: bool = true;
+
+    async fn apply(
+        &self,
+        transaction: &mut PgConnection,
+        events: &[RecordedEvent],
+    ) -> Result<ChangedLines, ProjectionError> {
+        let lines = fold_batch(self, transaction, events).await?;
+        let acknowledgements = events.iter().filter(|event| {
+            event.aggregate_type == <AndonCall as Aggregate>::TYPE && event.event_type == "AndonAcknowledged"
+        });
+        for event in acknowledgements {
+            let by = event.metadata.get("actor_name").and_then(serde_json::Value::as_str);
+            sqlx::query("UPDATE read_andon SET acknowledged_by = $2 WHERE call_id = $1")
+                .bind(&event.aggregate_id)
+                .bind(by)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        Ok(lines)
+    }
+
+    async fn reset(&self, transaction: &mut PgConnection) -> Result<(), ProjectionError> {
+        sqlx::query("DELETE FROM read_andon").execute(transaction).await?;
+        Ok(())
+    }
 }
 
 impl Rows for Calls {
@@ -77,13 +107,14 @@ pub struct CallRow {
     pub level: i16,
     pub raised_at: DateTime<Utc>,
     pub acknowledged_at: Option<DateTime<Utc>>,
+    /// The printed name of who acknowledged it.
+    pub acknowledged_by: Option<String>,
     /// When it was resolved or cancelled.
     pub closed_at: Option<DateTime<Utc>>,
 }
 
 /// The columns of a [`CallRow`], for every query that reads one.
-pub(crate) const CALL_COLUMNS: &str =
-    "call_id, line, station, call_type, priority, status, level, raised_at, acknowledged_at, closed_at";
+pub(crate) const CALL_COLUMNS: &str = "call_id, line, station, call_type, priority, status, level, raised_at, acknowledged_at, acknowledged_by, closed_at";
 
 /// The open calls of a line (raised or acknowledged), oldest first.
 pub async fn open_calls(pool: &PgPool, line: &str) -> Result<Vec<CallRow>, sqlx::Error> {
