@@ -13,6 +13,7 @@ pub mod idempotency;
 mod json;
 mod oee_view;
 mod openapi;
+mod pages;
 mod projection_status;
 pub mod query_call;
 mod record_type;
@@ -67,6 +68,7 @@ impl Application {
                 .split_for_parts();
             app.wrap(from_fn(telemetry::observe))
                 .configure(|config| openapi::serve(config, document))
+                .configure(pages::configure)
                 .default_service(web::to(routes::no_such_route))
         })
         .listen(listener)?

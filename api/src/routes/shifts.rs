@@ -79,13 +79,13 @@ pub struct HourByHour {
 
 /// The hour-by-hour board of a shift: per local clock hour the target (from its planned minutes and
 /// the ideal cycle time of the product made), the good and reject units, the running difference, and
-/// the stop minutes with their main reason.
+/// the stop minutes with their main reason. A display may read it: it is part of the line's board.
 #[utoipa::path(tag = "shifts", params(ShiftPath), responses(
     (status = 200, body = HourByHour), QueryErrors, RecordNotFound))]
 #[get("/hour-by-hour")]
 async fn hour_by_hour(call: QueryCall, path: web::Path<ShiftPath>) -> Result<HttpResponse, ApiError> {
     let key = path.key()?;
-    let freshness = call.line::<Oee>(&key.line).await?;
+    let freshness = call.board::<Oee>(&key.line).await?;
     call.registered(&key.line).await?;
     let as_of = Utc::now();
     let figures = figures(&call.app, &key, as_of).await?;

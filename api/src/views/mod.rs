@@ -134,6 +134,9 @@ impl From<projections::read_models::jobs::JobRow> for JobView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BoardView {
     pub line: String,
+    /// The line's name and its site's time zone (IANA), once the OEE read model knows the line.
+    pub name: Option<String>,
+    pub time_zone: Option<String>,
     /// `stopped` while a stop of the whole line is open, else `running` while a job runs, else `unknown`.
     pub state: &'static str,
     /// The open stop of the whole line, with its reason once given.
@@ -151,6 +154,8 @@ impl From<projections::live::line_status::LineStatus> for BoardView {
     fn from(status: projections::live::line_status::LineStatus) -> Self {
         Self {
             line: status.line,
+            name: status.name,
+            time_zone: status.time_zone,
             state: status.state,
             stop: status.stop.map(Stop::from),
             job: status.job.map(JobView::from),

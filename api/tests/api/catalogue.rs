@@ -283,7 +283,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         e("GET", "/api/v1/oee", Roles(PEOPLE), none),
         e("GET", "/api/v1/oee/roll-up", Roles(PEOPLE), none),
         e("GET", "/api/v1/oee/changeovers", Roles(PEOPLE), none),
-        e("GET", "/api/v1/lines/{site}/{area}/{line}/shifts/{date}/{shift}/hour-by-hour", Roles(PEOPLE), none),
+        e("GET", "/api/v1/lines/{site}/{area}/{line}/shifts/{date}/{shift}/hour-by-hour", Roles(BOARDS), none),
         e("GET", "/api/v1/lines/{site}/{area}/{line}/shifts/{date}/{shift}/report", Roles(PEOPLE), none),
         e("GET", "/api/v1/lines/{site}/{area}/{line}/shifts/{date}/{shift}/report/print", Roles(PEOPLE), none),
         e(

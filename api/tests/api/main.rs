@@ -9,6 +9,7 @@ mod andon;
 mod audit_trail;
 mod bad_input;
 mod binary;
+mod browser;
 mod catalogue;
 mod commands;
 mod health;

@@ -23,6 +23,9 @@ use crate::read_models::oee::query::{CurrentShift, Period, current_shift};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LineStatus {
     pub line: String,
+    /// The line's name and the time zone its site keeps time in, once the OEE read model knows the line.
+    pub name: Option<String>,
+    pub time_zone: Option<String>,
     /// `stopped` while a stop of the whole line is open, else `running` while a job runs, else `unknown`.
     pub state: &'static str,
     /// The open stop of the whole line, with its reason once given.
@@ -111,9 +114,15 @@ async fn read(pool: &PgPool, line: &str, now: DateTime<Utc>) -> Result<Board, sq
         (None, Some(job)) if job.status == "running" => "running",
         _ => "unknown",
     };
-    let shift = current_shift(pool, line, config.map(|Json(config)| config), now).await?;
+    let config = config.map(|Json(config)| config);
+    let identity = config.as_ref().and_then(|config| config.identity.as_ref());
+    let (name, time_zone) =
+        (identity.map(|(_, name, _)| name.to_string()), identity.map(|(_, _, zone)| zone.to_string()));
+    let shift = current_shift(pool, line, config, now).await?;
     let status = LineStatus {
         line: line.to_owned(),
+        name,
+        time_zone,
         state,
         stop,
         job,

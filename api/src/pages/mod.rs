@@ -1,0 +1,140 @@
+//! The floor's web pages (docs/dashboard.md): server-rendered shells, our stylesheet and script, all
+//! embedded in the binary and served from the API's origin. Every figure a page shows comes from the
+//! public API (`/api/v1`, in OpenAPI), which the script calls with the session's bearer token, so the
+//! pages can show nothing the API would not answer to the same principal. No page is in the OpenAPI
+//! document: they are not an API.
+
+use actix_web::http::header::{self, ContentType};
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use chrono::NaiveDate;
+use domain::line_id::LineId;
+use domain::values::{AreaId, ShiftName, SiteId};
+use serde::Deserialize;
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/", web::get().to(overview))
+        .route("/sign-in", web::get().to(sign_in))
+        .route("/audit-trail", web::get().to(audit_trail))
+        .route("/andon/{site}/{area}", web::get().to(andon))
+        .route("/lines/{site}/{area}/{line}/board", web::get().to(board))
+        .route("/lines/{site}/{area}/{line}/tablet", web::get().to(tablet))
+        .route("/lines/{site}/{area}/{line}/shifts/{date}/{shift}", web::get().to(shift))
+        .route("/assets/app.css", web::get().to(|| asset(STYLESHEET, "text/css; charset=utf-8")))
+        .route("/assets/app.js", web::get().to(|| asset(SCRIPT, "text/javascript; charset=utf-8")));
+}
+
+const STYLESHEET: &str = include_str!("../../assets/app.css");
+const SCRIPT: &str = include_str!("../../assets/app.js");
+
+/// Scripts and styles from this origin only, no framing: a page can run nothing it did not ship with.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+async fn asset(body: &'static str, content_type: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(body)
+}
+
+/// One page: its script entry (`data-page`) and the values the script needs, as data attributes.
+#[derive(Debug, Template)]
+#[template(path = "pages/page.html")]
+struct Page {
+    title: String,
+    page: &'static str,
+    /// A kiosk page has no navigation and large type.
+    kiosk: bool,
+    data: Vec<(&'static str, String)>,
+}
+
+fn render(page: Page) -> HttpResponse {
+    match page.render() {
+        Ok(html) => HttpResponse::Ok()
+            .content_type(ContentType::html())
+            .insert_header(("content-security-policy", CONTENT_SECURITY_POLICY))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(html),
+        Err(error) => {
+            tracing::error!(%error, "rendering a page");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+fn not_found(what: &str) -> HttpResponse {
+    HttpResponse::NotFound().content_type(ContentType::plaintext()).body(format!("no such page: {what}"))
+}
+
+fn page(title: &str, page: &'static str, data: Vec<(&'static str, String)>) -> HttpResponse {
+    render(Page { title: title.to_owned(), page, kiosk: false, data })
+}
+
+async fn overview() -> HttpResponse {
+    page("Plant overview", "overview", Vec::new())
+}
+
+async fn sign_in() -> HttpResponse {
+    page("Sign in", "sign-in", Vec::new())
+}
+
+async fn audit_trail() -> HttpResponse {
+    page("Audit trail", "audit-trail", Vec::new())
+}
+
+#[derive(Debug, Deserialize)]
+struct AreaPath {
+    site: String,
+    area: String,
+}
+
+async fn andon(path: web::Path<AreaPath>) -> HttpResponse {
+    let (Ok(site), Ok(area)) = (SiteId::parse(&path.site), AreaId::parse(&path.area)) else {
+        return not_found("an area");
+    };
+    page(&format!("Andon {site}/{area}"), "andon", vec![("site", site.to_string()), ("area", area.to_string())])
+}
+
+#[derive(Debug, Deserialize)]
+struct LinePath {
+    site: String,
+    area: String,
+    line: String,
+}
+
+impl LinePath {
+    fn parse(&self) -> Option<LineId> {
+        LineId::parse(&format!("{}/{}/{}", self.site, self.area, self.line)).ok()
+    }
+}
+
+async fn board(path: web::Path<LinePath>) -> HttpResponse {
+    let Some(line) = path.parse() else { return not_found("a line") };
+    render(Page { title: format!("{line}"), page: "board", kiosk: true, data: vec![("line", line.to_string())] })
+}
+
+async fn tablet(path: web::Path<LinePath>) -> HttpResponse {
+    let Some(line) = path.parse() else { return not_found("a line") };
+    page(&format!("Tablet {line}"), "tablet", vec![("line", line.to_string())])
+}
+
+#[derive(Debug, Deserialize)]
+struct ShiftPath {
+    site: String,
+    area: String,
+    line: String,
+    date: String,
+    shift: String,
+}
+
+async fn shift(path: web::Path<ShiftPath>) -> HttpResponse {
+    let ShiftPath { site, area, line, date, shift } = path.into_inner();
+    let line = LinePath { site, area, line }.parse();
+    let (Some(line), Ok(date), Ok(shift)) = (line, date.parse::<NaiveDate>(), ShiftName::parse(&shift)) else {
+        return not_found("a shift");
+    };
+    let data = vec![("line", line.to_string()), ("date", date.to_string()), ("shift", shift.as_str().to_owned())];
+    page(&format!("Shift {date} {} {line}", shift.as_str()), "shift", data)
+}
