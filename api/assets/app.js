@@ -15,7 +15,7 @@ function h(tag, attributes, ...children) {
   return element;
 }
 function append(element, children) {
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     element.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -552,6 +552,7 @@ pages.board = async () => {
   await whoAmI();
   const view = replace(main(), h("p", { class: "loading" }, "Waiting for the line's board…"));
   let hours = [];
+  let hoursError = null;
   let hoursOf = null;
   let hoursAt = 0;
   const loadHours = async (status) => {
@@ -562,7 +563,8 @@ pages.board = async () => {
     hoursAt = Date.now();
     try {
       hours = (await get(`/lines/${linePath(line)}/shifts/${shift.date}/${encodeURIComponent(shift.shift)}/hour-by-hour`)).hours;
-    } catch (error) { hours = []; }
+      hoursError = null;
+    } catch (error) { hoursError = say(error); }
   };
   const draw = (status) => {
     const state = lineState(status);
@@ -580,7 +582,8 @@ pages.board = async () => {
         h("section", { class: "card" }, h("h2", {}, shift ? `Shift ${shift.shift} so far${shift.crew ? `, crew ${shift.crew}` : ""}` : "No shift now"),
           h("div", { class: "gauges" }, gauge("Availability", figures.availability), gauge("Performance", figures.performance),
             gauge("Quality", figures.quality), gauge("OEE", figures.oee))),
-        h("section", { class: "card" }, h("h2", {}, "Hour by hour: target and good"), hourBars(hours, zone)),
+        h("section", { class: "card" }, h("h2", {}, "Hour by hour: target and good"),
+          hoursError ? h("p", { class: "error" }, hoursError) : hourBars(hours, zone)),
         h("section", { class: "card" }, h("h2", {}, "Downtime this shift"), pareto(shift && shift.oee.downtime_by_reason_ms)),
         h("section", { class: "card", id: "calls" }, h("h2", {}, "Open Andon calls"), callRows(status.open_calls, zone))));
   };
