@@ -13,25 +13,17 @@ use domain::oee::Interval;
 use sqlx::{PgConnection, PgPool};
 
 use crate::engine::projection::ProjectionError;
-use crate::engine::projection::{ChangedLines, Projection};
-use crate::read_models::folded::{Rows, fold_batch, name_of, to_state};
+use crate::read_models::folded::{FoldedProjection, Rows, name_of, to_state};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Calls;
 
-/// The calls' rows are the fold of their events, as for a [`FoldedProjection`], plus who acknowledged
-/// each: a name from the event's metadata, which the fold never sees.
-impl Projection for Calls {
+impl FoldedProjection for Calls {
     const NAME: &'static str = "andon";
     const VERSION: i32 = 1;
-    const BLUE_GREEN: bool = true;
 
-    async fn apply(
-        &self,
-        transaction: &mut PgConnection,
-        events: &[RecordedEvent],
-    ) -> Result<ChangedLines, ProjectionError> {
-        let lines = fold_batch(self, transaction, events).await?;
+    /// Who acknowledged each call: the printed name in its `AndonAcknowledged` event's metadata.
+    async fn annotate(&self, transaction: &mut PgConnection, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
         let acknowledgements = events.iter().filter(|event| {
             event.aggregate_type == <AndonCall as Aggregate>::TYPE && event.event_type == "AndonAcknowledged"
         });
@@ -43,11 +35,6 @@ impl Projection for Calls {
                 .execute(&mut *transaction)
                 .await?;
         }
-        Ok(lines)
-    }
-
-    async fn reset(&self, transaction: &mut PgConnection) -> Result<(), ProjectionError> {
-        sqlx::query("DELETE FROM read_andon").execute(transaction).await?;
         Ok(())
     }
 }

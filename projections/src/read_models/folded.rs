@@ -37,6 +37,16 @@ pub trait FoldedProjection: Rows + 'static {
     const NAME: &'static str;
     /// A new version rebuilds the read model from the first event.
     const VERSION: i32;
+
+    /// What the rows keep that the fold cannot see, taken from the batch's events themselves (who acted,
+    /// from their metadata); written after the rows, in the same transaction. Nothing by default.
+    fn annotate(
+        &self,
+        _transaction: &mut PgConnection,
+        _events: &[RecordedEvent],
+    ) -> impl Future<Output = Result<(), ProjectionError>> + Send {
+        async { Ok(()) }
+    }
 }
 
 impl<P: FoldedProjection> Projection for P {
@@ -49,7 +59,9 @@ impl<P: FoldedProjection> Projection for P {
         transaction: &mut PgConnection,
         events: &[RecordedEvent],
     ) -> Result<ChangedLines, ProjectionError> {
-        fold_batch(self, transaction, events).await
+        let lines = fold_batch(self, transaction, events).await?;
+        self.annotate(transaction, events).await?;
+        Ok(lines)
     }
 
     async fn reset(&self, transaction: &mut PgConnection) -> Result<(), ProjectionError> {
