@@ -2,15 +2,18 @@
 //! embedded in the binary and served from the API's origin. Every figure a page shows comes from the
 //! public API (`/api/v1`, in OpenAPI), which the script calls with the session's bearer token, so the
 //! pages can show nothing the API would not answer to the same principal. No page is in the OpenAPI
-//! document: they are not an API.
+//! document: they are not an API. A path that names no line, area or shift is answered like the API's
+//! (400 `invalid_path`).
 
 use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use chrono::NaiveDate;
-use domain::line_id::LineId;
-use domain::values::{AreaId, ShiftName, SiteId};
-use serde::Deserialize;
+use domain::shift_report::ShiftKey;
+
+use crate::error::ApiError;
+use crate::query_call::LinePath;
+use crate::routes::live::AreaPath;
+use crate::routes::shifts::ShiftPath;
 
 pub fn configure(config: &mut web::ServiceConfig) {
     config
@@ -50,91 +53,48 @@ struct Page {
     data: Vec<(&'static str, String)>,
 }
 
-fn render(page: Page) -> HttpResponse {
-    match page.render() {
-        Ok(html) => HttpResponse::Ok()
-            .content_type(ContentType::html())
-            .insert_header(("content-security-policy", CONTENT_SECURITY_POLICY))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .body(html),
-        Err(error) => {
-            tracing::error!(%error, "rendering a page");
-            HttpResponse::InternalServerError().finish()
-        }
-    }
+fn render(page: Page) -> Result<HttpResponse, ApiError> {
+    let html = page.render().map_err(|error| crate::error::internal(&error))?;
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::html())
+        .insert_header(("content-security-policy", CONTENT_SECURITY_POLICY))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(html))
 }
 
-fn not_found(what: &str) -> HttpResponse {
-    HttpResponse::NotFound().content_type(ContentType::plaintext()).body(format!("no such page: {what}"))
-}
-
-fn page(title: &str, page: &'static str, data: Vec<(&'static str, String)>) -> HttpResponse {
+fn page(title: &str, page: &'static str, data: Vec<(&'static str, String)>) -> Result<HttpResponse, ApiError> {
     render(Page { title: title.to_owned(), page, kiosk: false, data })
 }
 
-async fn overview() -> HttpResponse {
+async fn overview() -> Result<HttpResponse, ApiError> {
     page("Plant overview", "overview", Vec::new())
 }
 
-async fn sign_in() -> HttpResponse {
+async fn sign_in() -> Result<HttpResponse, ApiError> {
     page("Sign in", "sign-in", Vec::new())
 }
 
-async fn audit_trail() -> HttpResponse {
+async fn audit_trail() -> Result<HttpResponse, ApiError> {
     page("Audit trail", "audit-trail", Vec::new())
 }
 
-#[derive(Debug, Deserialize)]
-struct AreaPath {
-    site: String,
-    area: String,
-}
-
-async fn andon(path: web::Path<AreaPath>) -> HttpResponse {
-    let (Ok(site), Ok(area)) = (SiteId::parse(&path.site), AreaId::parse(&path.area)) else {
-        return not_found("an area");
-    };
+async fn andon(path: web::Path<AreaPath>) -> Result<HttpResponse, ApiError> {
+    let AreaPath { site, area } = path.into_inner();
     page(&format!("Andon {site}/{area}"), "andon", vec![("site", site.to_string()), ("area", area.to_string())])
 }
 
-#[derive(Debug, Deserialize)]
-struct LinePath {
-    site: String,
-    area: String,
-    line: String,
+async fn board(path: web::Path<LinePath>) -> Result<HttpResponse, ApiError> {
+    let line = path.parse()?;
+    render(Page { title: line.to_string(), page: "board", kiosk: true, data: vec![("line", line.to_string())] })
 }
 
-impl LinePath {
-    fn parse(&self) -> Option<LineId> {
-        LineId::parse(&format!("{}/{}/{}", self.site, self.area, self.line)).ok()
-    }
-}
-
-async fn board(path: web::Path<LinePath>) -> HttpResponse {
-    let Some(line) = path.parse() else { return not_found("a line") };
-    render(Page { title: format!("{line}"), page: "board", kiosk: true, data: vec![("line", line.to_string())] })
-}
-
-async fn tablet(path: web::Path<LinePath>) -> HttpResponse {
-    let Some(line) = path.parse() else { return not_found("a line") };
+async fn tablet(path: web::Path<LinePath>) -> Result<HttpResponse, ApiError> {
+    let line = path.parse()?;
     page(&format!("Tablet {line}"), "tablet", vec![("line", line.to_string())])
 }
 
-#[derive(Debug, Deserialize)]
-struct ShiftPath {
-    site: String,
-    area: String,
-    line: String,
-    date: String,
-    shift: String,
-}
-
-async fn shift(path: web::Path<ShiftPath>) -> HttpResponse {
-    let ShiftPath { site, area, line, date, shift } = path.into_inner();
-    let line = LinePath { site, area, line }.parse();
-    let (Some(line), Ok(date), Ok(shift)) = (line, date.parse::<NaiveDate>(), ShiftName::parse(&shift)) else {
-        return not_found("a shift");
-    };
+async fn shift(path: web::Path<ShiftPath>) -> Result<HttpResponse, ApiError> {
+    let ShiftKey { line, date, shift } = path.key()?;
     let data = vec![("line", line.to_string()), ("date", date.to_string()), ("shift", shift.as_str().to_owned())];
     page(&format!("Shift {date} {} {line}", shift.as_str()), "shift", data)
 }

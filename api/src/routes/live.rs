@@ -329,9 +329,9 @@ pub enum LinesStream {
 #[into_params(parameter_in = Path)]
 pub struct AreaPath {
     #[param(value_type = String)]
-    site: SiteId,
+    pub site: SiteId,
     #[param(value_type = String)]
-    area: AreaId,
+    pub area: AreaId,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -16,7 +16,7 @@ mod oee;
 mod operations;
 mod records;
 mod security;
-mod shifts;
+pub mod shifts;
 mod sign_in;
 mod signatures;
 mod users;

@@ -54,7 +54,7 @@ pub struct ShiftPath {
 }
 
 impl ShiftPath {
-    fn key(&self) -> Result<ShiftKey, ApiError> {
+    pub fn key(&self) -> Result<ShiftKey, ApiError> {
         let invalid = |error: domain::values::ValueError| ApiError::bad_request("invalid_path", error.to_string());
         let line = LineId::parse(&format!("{}/{}/{}", self.site, self.area, self.line)).map_err(invalid)?;
         Ok(ShiftKey { line, date: self.date, shift: ShiftName::parse(&self.shift).map_err(invalid)? })

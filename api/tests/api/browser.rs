@@ -5,8 +5,6 @@
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -18,27 +16,7 @@ use crate::support::{LINE, OWN_PASSWORD, TestApp, on_line, on_site, spawn, test_
 struct Browser {
     client: Client,
     driver: Child,
-    _profile: tempfile_dir::Dir,
-}
-
-mod tempfile_dir {
-    /// A fresh, empty directory for one browser profile, removed afterwards.
-    #[derive(Debug)]
-    pub struct Dir(pub std::path::PathBuf);
-
-    impl Dir {
-        pub fn new() -> Self {
-            let path = std::env::temp_dir().join(format!("ms5-browser-{}", uuid::Uuid::new_v4()));
-            std::fs::create_dir_all(&path).expect("a profile directory");
-            Self(path)
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    _profile: tempfile::TempDir,
 }
 
 fn free_port() -> u16 {
@@ -54,11 +32,11 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver (Debian's chromium-driver; scripts/test installs it)");
-        let profile = tempfile_dir::Dir::new();
+        let profile = tempfile::Builder::new().prefix("ms5-browser-").tempdir().expect("a profile directory");
         let capabilities = json!({"goog:chromeOptions": {"args": [
             "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
             "--disable-background-networking", "--no-first-run", "--window-size=1600,1000",
-            format!("--user-data-dir={}", profile.0.display())]}});
+            format!("--user-data-dir={}", profile.path().display())]}});
         let capabilities = capabilities.as_object().cloned().unwrap_or_default();
         let deadline = Instant::now() + Duration::from_secs(60);
         let client = loop {
@@ -370,37 +348,38 @@ async fn a_display_shows_its_board_without_a_personal_sign_in_and_every_write_it
     browser.end().await;
 }
 
-/// A TCP relay between the browser and the service that can be cut, as a pulled cable would.
+/// A TCP relay between the browser and the service that can be cut, as a pulled cable would: while cut
+/// it drops every connection it carries and every new one.
 struct Relay {
     address: SocketAddr,
-    open: Arc<AtomicBool>,
+    open: tokio::sync::watch::Sender<bool>,
 }
 
 impl Relay {
     async fn to(target: SocketAddr) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a relay port");
         let address = listener.local_addr().expect("an address");
-        let open = Arc::new(AtomicBool::new(true));
-        let relay_open = Arc::clone(&open);
+        let (open, is_open) = tokio::sync::watch::channel(true);
         tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
-                if !relay_open.load(Ordering::SeqCst) {
-                    continue; // dropped: refused while cut
+                if !*is_open.borrow() {
+                    continue;
                 }
-                let open = Arc::clone(&relay_open);
+                let mut is_open = is_open.clone();
                 tokio::spawn(async move {
                     let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else { return };
-                    let copying = tokio::io::copy_bidirectional(&mut inbound, &mut outbound);
-                    let cut = async {
-                        while open.load(Ordering::SeqCst) {
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                        }
-                    };
-                    tokio::select! { _ = copying => {}, _ = cut => {} }
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = is_open.wait_for(|open| !*open) => {}
+                    }
                 });
             }
         });
         Self { address, open }
+    }
+
+    fn set_open(&self, open: bool) {
+        self.open.send_replace(open);
     }
 }
 
@@ -427,14 +406,31 @@ async fn a_board_whose_connection_is_lost_says_so_plainly_and_recovers_by_itself
     };
     assert!(banner_hidden().await, "a live board shows no banner");
 
-    relay.open.store(false, Ordering::SeqCst);
+    relay.set_open(false);
     browser.text_until("#stale", |text| text.starts_with("Connection lost since")).await;
     browser.screenshot("board-stale").await;
     // Meanwhile the line stops; once the connection is back the board shows it, without the banner.
     let stop = json!({"line": LINE, "started_at": chrono::Utc::now()});
     app.post(Some(&operator), "/api/v1/downtime", &stop).await.expect(201);
-    relay.open.store(true, Ordering::SeqCst);
+    relay.set_open(true);
     browser.text_until(".board-head .state", |text| text == "Stopped: unassigned").await;
     assert!(banner_hidden().await, "the banner is gone once the board is current again");
     browser.end().await;
+}
+
+#[tokio::test]
+async fn pages_are_sent_with_a_policy_allowing_only_their_origin_and_a_path_naming_no_line_is_refused() {
+    let app = spawn(test_settings()).await;
+    let board = app.client.get(app.url(&format!("/lines/{LINE}/board"))).send().await.expect("a page");
+    assert_eq!(board.status().as_u16(), 200);
+    let policy = board.headers()["content-security-policy"].to_str().unwrap_or_default().to_owned();
+    assert!(policy.starts_with("default-src 'self'; script-src 'self'"), "{policy}");
+    let html = board.text().await.unwrap_or_default();
+    assert!(html.contains(&format!(r#"data-page="board" data-line="{LINE}" class="kiosk""#)), "{html}");
+
+    let too_long = "L".repeat(10_000);
+    for path in ["/lines/plant-1/packing/L%203/board".to_owned(), format!("/lines/plant-1/packing/{too_long}/tablet")] {
+        let refused = app.get(None, &path).await.expect(400);
+        assert_eq!(refused.code(), "invalid_path", "{path}");
+    }
 }
