@@ -163,8 +163,13 @@ async function whoAmI() {
   }
   return me;
 }
-const roles = () => new Set(me.grants.map((grant) => grant.role));
-const mayAny = (...wanted) => wanted.some((role) => roles().has(role));
+
+// A page's line of feedback: what the user's last action did, or why the API refused it, in words.
+function feedback(id) {
+  const element = h("p", { role: "status", id });
+  const report = (text, failed) => { element.className = failed ? "error" : "notice"; element.textContent = text; };
+  return { element, report, fail: (error) => report(say(error), true) };
+}
 
 // ---------------------------------------------------------------- time
 // Every time is shown in the line's (site's) time zone with its UTC offset (AT-08).
@@ -604,8 +609,7 @@ pages.board = async () => {
 pages.andon = async () => {
   const site = data("site"), area = data("area");
   await whoAmI();
-  const message = h("p", { role: "status" });
-  const report = (text, failed) => { message.className = failed ? "error" : "notice"; message.textContent = text; };
+  const { element: message, report } = feedback();
   const list = h("div");
   replace(main(), h("h1", {}, `Andon: ${site}/${area}`), message, list);
   const actions = me.kind === "person" ? callActions(report) : null;
@@ -621,8 +625,7 @@ pages.tablet = async () => {
   const line = data("line");
   const path = linePath(line);
   await whoAmI();
-  const message = h("p", { role: "status", id: "message" });
-  const report = (text, failed) => { message.className = failed ? "error" : "notice"; message.textContent = text; };
+  const { element: message, report } = feedback("message");
   const attempt = (work, done) => async (event) => {
     if (event) event.preventDefault();
     try { await work(); report(done); } catch (error) { report(say(error), true); }
@@ -786,8 +789,7 @@ pages.shift = async () => {
   const line = data("line"), date = data("date"), shift = data("shift");
   const base = `/lines/${linePath(line)}/shifts/${date}/${encodeURIComponent(shift)}`;
   await whoAmI();
-  const message = h("p", { role: "status" });
-  const report = (text, failed) => { message.className = failed ? "error" : "notice"; message.textContent = text; };
+  const { element: message, report } = feedback();
   const view = h("div");
   replace(main(), h("h1", {}, `Shift report: ${line}, ${date} ${shift}`), message, view);
   let zone = "UTC";
@@ -830,7 +832,7 @@ pages.shift = async () => {
 // The audit trail: search, a record's history with its signatures, exports.
 pages["audit-trail"] = async () => {
   await whoAmI();
-  const message = h("p", { role: "status" });
+  const { element: message, fail } = feedback();
   const results = h("div");
   const history = h("div");
   const field = (label, name, placeholder) => h("label", {}, label, h("input", { name, placeholder: placeholder || "" }));
@@ -844,7 +846,6 @@ pages["audit-trail"] = async () => {
   const exports = h("div", { class: "actions" },
     h("button", { type: "button", class: "quiet", onclick: () => download(`/audit-trail/export?format=csv&${query()}`, "audit-trail.csv").catch((e) => fail(e)) }, "Export CSV"),
     h("button", { type: "button", class: "quiet", onclick: () => download(`/audit-trail/export?format=ndjson&${query()}`, "audit-trail.ndjson").catch((e) => fail(e)) }, "Export NDJSON"));
-  const fail = (error) => { message.className = "error"; message.textContent = say(error); };
   const showRecord = async (type, id) => {
     try {
       const [events, signatures] = await Promise.all([get(`/history?record_type=${type}&id=${encodeURIComponent(id)}`),
