@@ -160,9 +160,13 @@ struct Socket(tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStre
 
 impl Socket {
     async fn open(app: &TestApp, token: &str, last_event_id: Option<&str>) -> Self {
-        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
         let resume = last_event_id.map(|id| format!("?last_event_id={id}")).unwrap_or_default();
-        let url = app.url(&format!("/api/v1/live/lines/{LINE}{resume}")).replacen("http", "ws", 1);
+        Self::open_at(app, token, &format!("/api/v1/live/lines/{LINE}{resume}")).await
+    }
+
+    async fn open_at(app: &TestApp, token: &str, path: &str) -> Self {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+        let url = app.url(path).replacen("http", "ws", 1);
         let mut request = url.into_client_request().expect("a WebSocket request");
         let bearer = format!("Bearer {token}").parse().expect("a header value");
         request.headers_mut().insert("authorization", bearer);
@@ -236,4 +240,24 @@ async fn a_websocket_carries_the_same_messages_resumes_from_an_id_and_says_when_
         .until(|message| message["event"] == "health" && message["data"]["behind_seconds"].as_f64() > Some(0.0))
         .await;
     assert!(behind["data"]["behind_seconds"].as_f64() < Some(60.0), "{behind}");
+}
+
+#[tokio::test]
+async fn a_websocket_that_can_no_longer_be_served_ends_with_the_error_and_closes() {
+    let app = spawn(test_settings()).await;
+    let _projectors = app.start_projectors();
+    let (admin, _) = app.line_and_leader().await;
+    let (_, engineer) = app.person(&admin, "enzo", crate::support::on_site("engineer")).await;
+    let (_, l3_leader) = app.person(&admin, "lena", on_line("team_leader", LINE)).await;
+    let mut socket = Socket::open_at(&app, &l3_leader, "/api/v1/live/areas/plant-1/packing").await;
+    socket.until(|message| message["event"] == "lines_status").await;
+
+    // The area gains a line Lena may not read: the stream says why it ends, then closes.
+    let register = json!({"line": OTHER_LINE, "name": "L4", "time_zone": "UTC"});
+    app.post(Some(&engineer), "/api/v1/lines", &register).await.expect(201);
+    let ended = socket.until(|message| message["event"] == "error").await;
+    assert_eq!(ended["data"]["code"], "out_of_scope", "{ended}");
+    let after = tokio::time::timeout(Duration::from_secs(60), futures_util::StreamExt::next(&mut socket.0)).await;
+    let closed = matches!(after, Ok(None | Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_)))));
+    assert!(closed, "the socket closes after the error: {after:?}");
 }
