@@ -11,15 +11,6 @@ use projections::read_models::oee::Oee;
 
 use crate::support::{DEADLINE, Fixture, fixture, produce, running_job};
 
-const OEE_TABLES: [&str; 6] = [
-    "read_oee_lines",
-    "read_oee_cycle_times",
-    "read_oee_jobs",
-    "read_oee_counts",
-    "read_oee_count_hours",
-    "read_oee_stops",
-];
-
 /// Jobs on one line with `rounds` productions of 10 good units each: (jobs, units).
 async fn history(fixture: &Fixture, jobs: usize, rounds: usize) -> i64 {
     let store = fixture.jobs();
@@ -48,7 +39,7 @@ async fn switched_to(fixture: &Fixture, color: Color) {
 /// Rows of an OEE table in one schema that the other lacks, both ways.
 async fn differences(fixture: &Fixture, a: Color, b: Color) -> Vec<(String, i64)> {
     let mut found = Vec::new();
-    for table in OEE_TABLES {
+    for table in projections::read_models::oee::TABLES {
         let (left, right) = (format!("rm_oee_{a}.{table}"), format!("rm_oee_{b}.{table}"));
         let sql = format!(
             "SELECT (SELECT count(*) FROM (TABLE {left} EXCEPT ALL TABLE {right}) x)

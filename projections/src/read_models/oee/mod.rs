@@ -23,6 +23,16 @@ use crate::read_models::folded::{Rows, fold_batch, to_state};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Oee;
 
+/// The read model's tables, in each colour.
+pub const TABLES: [&str; 6] = [
+    "read_oee_lines",
+    "read_oee_cycle_times",
+    "read_oee_jobs",
+    "read_oee_counts",
+    "read_oee_count_hours",
+    "read_oee_stops",
+];
+
 impl Projection for Oee {
     const NAME: &'static str = "oee";
     /// 2: counts keep their job, and are summed per hour (migration 20261201000700).
@@ -59,15 +69,7 @@ impl Projection for Oee {
     async fn reset(&self, transaction: &mut PgConnection) -> Result<(), ProjectionError> {
         // DELETE, not TRUNCATE: its lock would make every dashboard query wait, since the views that
         // queries read name this schema's tables too.
-        let tables = [
-            "read_oee_lines",
-            "read_oee_cycle_times",
-            "read_oee_jobs",
-            "read_oee_counts",
-            "read_oee_count_hours",
-            "read_oee_stops",
-        ];
-        for table in tables {
+        for table in TABLES {
             sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *transaction).await?;
         }
         Ok(())
@@ -183,10 +185,20 @@ async fn record_counts(
     if counts.is_empty() {
         return Ok(ChangedLines::new());
     }
+    // The counts, and the same units summed into their UTC hours, in one statement.
     sqlx::query(
-        "INSERT INTO read_oee_counts (position, line, product, made_at, total, good, startup_reject, job_id)
-         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::bigint[],
-                              $7::bigint[], $8::text[])",
+        "WITH counted AS (
+             INSERT INTO read_oee_counts (position, line, product, made_at, total, good, startup_reject, job_id)
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[],
+                                  $6::bigint[], $7::bigint[], $8::text[])
+             RETURNING line, product, made_at, total, good, startup_reject)
+         INSERT INTO read_oee_count_hours AS h (line, hour, product, total, good, startup_reject)
+         SELECT line, date_trunc('hour', made_at, 'UTC'), product, sum(total), sum(good), sum(startup_reject)
+         FROM counted
+         GROUP BY 1, 2, 3
+         ON CONFLICT (line, hour, product) DO UPDATE SET
+             total = h.total + EXCLUDED.total, good = h.good + EXCLUDED.good,
+             startup_reject = h.startup_reject + EXCLUDED.startup_reject",
     )
     .bind(&columns.0)
     .bind(&columns.1)
@@ -196,25 +208,6 @@ async fn record_counts(
     .bind(&columns.5)
     .bind(&columns.6)
     .bind(&columns.7)
-    .execute(&mut *transaction)
-    .await?;
-    // The same units summed into their UTC hours, in the same transaction.
-    sqlx::query(
-        "INSERT INTO read_oee_count_hours AS h (line, hour, product, total, good, startup_reject)
-         SELECT line, date_trunc('hour', made_at, 'UTC'), product, sum(total), sum(good), sum(startup)
-         FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::bigint[], $5::bigint[], $6::bigint[])
-              AS c(line, product, made_at, total, good, startup)
-         GROUP BY 1, 2, 3
-         ON CONFLICT (line, hour, product) DO UPDATE SET
-             total = h.total + EXCLUDED.total, good = h.good + EXCLUDED.good,
-             startup_reject = h.startup_reject + EXCLUDED.startup_reject",
-    )
-    .bind(&columns.1)
-    .bind(&columns.2)
-    .bind(&columns.3)
-    .bind(&columns.4)
-    .bind(&columns.5)
-    .bind(&columns.6)
     .execute(transaction)
     .await?;
     Ok(columns.1.into_iter().map(str::to_owned).collect())
