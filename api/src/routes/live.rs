@@ -10,6 +10,7 @@
 //! `health` message says how far the read models are behind the log, so a board can tell "nothing
 //! happened" from "nothing is being updated" and a client can tell a silent connection from a live one.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -79,24 +80,28 @@ enum Message {
 }
 
 impl Message {
-    fn server_sent_event(&self) -> Bytes {
-        Bytes::from(match self {
-            Message::Statuses { id, event, data } => format!("id: {id}\nevent: {event}\ndata: {data}\n\n"),
+    /// Its id (status messages only), event name and JSON data: what both encodings carry.
+    fn parts(&self) -> (Option<&str>, &'static str, Cow<'_, str>) {
+        match self {
+            Message::Statuses { id, event, data } => (Some(id), event, Cow::Borrowed(data)),
             Message::Health { behind_seconds } => {
-                format!("event: health\ndata: {}\n\n", serde_json::json!({ "behind_seconds": behind_seconds }))
+                (None, "health", Cow::Owned(serde_json::json!({ "behind_seconds": behind_seconds }).to_string()))
             }
-            Message::Error(body) => format!("event: error\ndata: {body}\n\n"),
-        })
+            Message::Error(body) => (None, "error", Cow::Owned(body.to_string())),
+        }
+    }
+
+    fn server_sent_event(&self) -> Bytes {
+        let (id, event, data) = self.parts();
+        let id = id.map(|id| format!("id: {id}\n")).unwrap_or_default();
+        Bytes::from(format!("{id}event: {event}\ndata: {data}\n\n"))
     }
 
     /// A WebSocket text frame: `{"event": ..., "data": ...}`, with `id` where a server-sent event has one.
     fn websocket_text(&self) -> String {
-        match self {
-            Message::Statuses { id, event, data } => format!(r#"{{"id":"{id}","event":"{event}","data":{data}}}"#),
-            Message::Health { behind_seconds } => {
-                serde_json::json!({ "event": "health", "data": { "behind_seconds": behind_seconds } }).to_string()
-            }
-            Message::Error(body) => serde_json::json!({ "event": "error", "data": body }).to_string(),
+        match self.parts() {
+            (Some(id), event, data) => format!(r#"{{"id":"{id}","event":"{event}","data":{data}}}"#),
+            (None, event, data) => format!(r#"{{"event":"{event}","data":{data}}}"#),
         }
     }
 }
