@@ -261,3 +261,28 @@ async fn a_websocket_that_can_no_longer_be_served_ends_with_the_error_and_closes
     let closed = matches!(after, Ok(None | Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_)))));
     assert!(closed, "the socket closes after the error: {after:?}");
 }
+
+#[tokio::test]
+async fn a_broken_websocket_handshake_is_refused_and_a_client_flooding_its_socket_is_closed() {
+    let app = spawn(test_settings()).await;
+    let (_, leader) = app.line_and_leader().await;
+    let path = format!("/api/v1/live/lines/{LINE}");
+    let request = app.client.get(app.url(&path)).bearer_auth(&leader).header("upgrade", "websocket");
+    let refused = app.send(request).await.expect(400);
+    assert_eq!(refused.code(), "invalid_websocket_handshake");
+
+    // The stream is one-way: a frame far beyond any a client needs to send ends the connection.
+    use futures_util::SinkExt as _;
+    let mut socket = Socket::open(&app, &leader, None).await;
+    socket.until(|message| message["event"] == "line_status").await;
+    let flood = tokio_tungstenite::tungstenite::Message::text("x".repeat(4 << 20));
+    let _ = socket.0.send(flood).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match tokio::time::timeout_at(deadline, futures_util::StreamExt::next(&mut socket.0)).await {
+            Ok(None | Some(Err(_)) | Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_)))) => break,
+            Ok(Some(Ok(_))) => continue,
+            Err(_) => panic!("the socket stayed open after the flood"),
+        }
+    }
+}
