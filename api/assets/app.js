@@ -241,7 +241,8 @@ function follow(path, onStatus, onStale) {
       if (lastId) headers["last-event-id"] = lastId;
       const response = await fetch("/api/v1/live" + path, { headers, signal: controller.signal });
       if (response.status === 401) {
-        if (!(await renew())) return toSignIn("Your session has ended. Sign in again.");
+        // An expired token is not a lost connection: renewed, the stream resumes at once.
+        return (await renew()) ? connect() : toSignIn("Your session has ended. Sign in again.");
       } else if (!response.ok) {
         const body = await response.json().catch(() => null);
         onStale(`The board cannot be shown: ${say(new ApiError(response.status, body))}`);
