@@ -39,26 +39,44 @@ pub async fn start(pool: PgPool) -> anyhow::Result<Http> {
     let base = format!("http://{}/api/v1", application.address());
     tokio::spawn(application.run_until_stopped());
     let client = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
-    let url = |path: &str| format!("{base}{path}");
-    let bootstrap = json!({"token": "bench", "username": "admin", "printed_name": "Bench Admin", "password": PASSWORD, "site": "bench"});
-    post(&client, url("/bootstrap"), None, &bootstrap).await.map_err(anyhow::Error::msg)?;
-    let admin = login(&client, &base, "admin").await?;
-    let mut people = Vec::new();
-    for (username, role) in [("erin", "engineer"), ("theo", "team_leader")] {
-        let body = json!({"username": username, "printed_name": format!("Bench {username}"), "initial_password": "Temporary-2026!",
-                          "grants": [{"role": role, "scope": {"kind": "site", "site": "bench"}}]});
-        let created = post(&client, url("/users"), Some(&admin), &body).await.map_err(anyhow::Error::msg)?;
-        let change = json!({"username": username, "current_password": "Temporary-2026!", "new_password": PASSWORD});
-        client.post(url("/auth/password")).json(&change).send().await?.error_for_status()?;
-        people.push((
-            created["aggregate_id"].as_str().unwrap_or_default().to_owned(),
-            login(&client, &base, username).await?,
-        ));
-    }
+    let people = People::bootstrap(&client, &base, "bench").await?;
     let register = json!({"line": LINE, "name": "Bench line", "time_zone": "UTC"});
-    post(&client, url("/lines"), Some(&people[0].1), &register).await.map_err(anyhow::Error::msg)?;
-    let (user_id, token) = people.pop().context("no team leader")?;
-    Ok(Http { client, base, token, user_id })
+    post(&client, format!("{base}/lines"), Some(&people.engineer), &register).await.map_err(anyhow::Error::msg)?;
+    Ok(Http::acting_as(client, base, people))
+}
+
+/// The people a benchmark acts as, signed in: an engineer (configures lines) and a team leader (runs
+/// jobs), both granted site `bench`.
+pub struct People {
+    pub engineer: String,
+    pub leader_id: String,
+    pub leader: String,
+}
+
+impl People {
+    /// Creates the first administrator with the one-time `token`, and through them the engineer and the
+    /// team leader.
+    pub async fn bootstrap(client: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<Self> {
+        let url = |path: &str| format!("{base}{path}");
+        let bootstrap = json!({"token": token, "username": "admin", "printed_name": "Bench Admin", "password": PASSWORD, "site": "bench"});
+        post(client, url("/bootstrap"), None, &bootstrap).await.map_err(anyhow::Error::msg)?;
+        let admin = login(client, base, "admin").await?;
+        let mut people = Vec::new();
+        for (username, role) in [("erin", "engineer"), ("theo", "team_leader")] {
+            let body = json!({"username": username, "printed_name": format!("Bench {username}"), "initial_password": "Temporary-2026!",
+                              "grants": [{"role": role, "scope": {"kind": "site", "site": "bench"}}]});
+            let created = post(client, url("/users"), Some(&admin), &body).await.map_err(anyhow::Error::msg)?;
+            let change = json!({"username": username, "current_password": "Temporary-2026!", "new_password": PASSWORD});
+            client.post(url("/auth/password")).json(&change).send().await?.error_for_status()?;
+            people.push((
+                created["aggregate_id"].as_str().unwrap_or_default().to_owned(),
+                login(client, base, username).await?,
+            ));
+        }
+        let (leader_id, leader) = people.pop().context("no team leader")?;
+        let (_, engineer) = people.pop().context("no engineer")?;
+        Ok(Self { engineer, leader_id, leader })
+    }
 }
 
 pub async fn login(client: &reqwest::Client, base: &str, username: &str) -> anyhow::Result<String> {
@@ -77,7 +95,12 @@ pub struct Exported {
 
 /// This process's resident memory now, in KiB (Linux).
 pub fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    rss_kib_of("self")
+}
+
+/// The resident memory of process `pid` (or `self`) now, in KiB (Linux); 0 when unknown.
+pub fn rss_kib_of(pid: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmRSS:"))
@@ -86,6 +109,11 @@ pub fn rss_kib() -> u64 {
 }
 
 impl Http {
+    /// The service at `base` (`.../api/v1`), acting as `people`'s team leader.
+    pub fn acting_as(client: reqwest::Client, base: String, people: People) -> Self {
+        Self { client, base, token: people.leader, user_id: people.leader_id }
+    }
+
     /// The whole audit trail the team leader may read, streamed as `format` and counted, never held;
     /// samples this process's memory every 50 ms meanwhile.
     pub async fn export_trail(&self, format: &str) -> anyhow::Result<Exported> {
@@ -121,6 +149,15 @@ impl Http {
         if status.is_success() { Ok(()) } else { Err(status.to_string()) }
     }
 
+    /// Creates job `id` of product `P-1` on `line`, assigns it to the team leader and starts it.
+    pub async fn start_job_on(&self, line: &str, id: &str) -> Result<(), String> {
+        let create = json!({"id": id, "line": line, "product": "P-1", "target_quantity": domain::job::JOB_MAX_UNITS});
+        post(&self.client, format!("{}/jobs", self.base), Some(&self.token), &create).await?;
+        self.job(id, "assign", json!({"operator": self.user_id})).await?;
+        self.job(id, "accept", json!({})).await?;
+        self.job(id, "start", json!({})).await
+    }
+
     async fn job(&self, id: &str, action: &str, body: Value) -> Result<(), String> {
         post(&self.client, format!("{}/jobs/{id}/{action}", self.base), Some(&self.token), &body).await.map(|_| ())
     }
@@ -128,11 +165,7 @@ impl Http {
 
 impl Target for Http {
     async fn start_job(&self, id: &str) -> Result<(), String> {
-        let create = json!({"id": id, "line": LINE, "product": "P-1", "target_quantity": domain::job::JOB_MAX_UNITS});
-        post(&self.client, format!("{}/jobs", self.base), Some(&self.token), &create).await?;
-        self.job(id, "assign", json!({"operator": self.user_id})).await?;
-        self.job(id, "accept", json!({})).await?;
-        self.job(id, "start", json!({})).await
+        self.start_job_on(LINE, id).await
     }
 
     async fn command(&self, id: &str) -> Result<(), String> {

@@ -6,6 +6,7 @@ mod baseline;
 mod http;
 mod lag;
 mod ledger;
+mod live;
 mod ours;
 mod pgbench;
 mod plant;
@@ -63,6 +64,16 @@ struct Args {
     /// second round's dashboards ask as fast as they can.
     #[arg(long, default_value_t = 100)]
     plant_dashboard_every_ms: u64,
+    /// Lines of the live scenario.
+    #[arg(long, default_value_t = 50)]
+    live_lines: usize,
+    /// Live streams of the live scenario, half server-sent events, half WebSocket.
+    #[arg(long, default_value_t = 2_000)]
+    live_subscribers: usize,
+    /// The service binary the live scenario runs; default: `ms5-floor` beside this one
+    /// (`cargo build --release -p api`).
+    #[arg(long)]
+    service: Option<PathBuf>,
     /// The simulator binary; default: `ms5-simulate` beside this one (`cargo build --release -p simulator`).
     #[arg(long)]
     simulator: Option<PathBuf>,
@@ -98,6 +109,10 @@ enum Scenario {
     /// The plant simulator (`ms5-simulate`, built beside this binary) as the load: lag to the OEE read
     /// model and dashboard queries at 64 clients while it plays.
     Plant,
+    /// The service (`ms5-floor`, built beside this binary) in its own process with --live-subscribers
+    /// live streams over --live-lines lines: its memory per idle stream, and the time from a count to
+    /// every subscriber's status while each line gets one a second for --seconds.
+    Live,
 }
 
 /// pgbench runs in our store's database, so that its `events` statement meets our schema.
@@ -313,15 +328,7 @@ async fn main() -> anyhow::Result<()> {
     };
 
     let plant = if wanted(Scenario::Plant) {
-        let simulator = match args.simulator.clone() {
-            Some(path) => path,
-            None => std::env::current_exe()?.with_file_name("ms5-simulate"),
-        };
-        anyhow::ensure!(
-            simulator.exists(),
-            "no simulator at {}: cargo build --release -p simulator",
-            simulator.display()
-        );
+        let simulator = sibling(args.simulator.clone(), "ms5-simulate", "cargo build --release -p simulator")?;
         let mut rounds = Vec::new();
         for (round, every) in [Some(Duration::from_millis(args.plant_dashboard_every_ms)), None].into_iter().enumerate()
         {
@@ -336,6 +343,15 @@ async fn main() -> anyhow::Result<()> {
             rounds.push((plant::measure(&url, &simulator, &load).await?, load));
         }
         Some(rounds)
+    } else {
+        None
+    };
+
+    let live = if wanted(Scenario::Live) {
+        let binary = sibling(args.service.clone(), "ms5-floor", "cargo build --release -p api")?;
+        let load = live::Live { lines: args.live_lines, subscribers: args.live_subscribers, load: duration };
+        let url = fresh_database(&cluster, "bench_live").await?;
+        Some((live::measure(server, &url, &binary, &load).await?, load))
     } else {
         None
     };
@@ -387,9 +403,22 @@ async fn main() -> anyhow::Result<()> {
     for (figures, load) in plant.into_iter().flatten() {
         print_plant(&figures, &load);
     }
+    if let Some((figures, load)) = &live {
+        live::print(figures, load);
+    }
     drop((ours_pool, base_pool));
     tokio::task::spawn_blocking(move || cluster.stop()).await?.context("stopping the bench cluster")?;
     Ok(())
+}
+
+/// `given`, or the binary `name` beside this one, which `build` makes.
+fn sibling(given: Option<PathBuf>, name: &str, build: &str) -> anyhow::Result<PathBuf> {
+    let path = match given {
+        Some(path) => path,
+        None => std::env::current_exe()?.with_file_name(name),
+    };
+    anyhow::ensure!(path.exists(), "no {name} at {}: {build}", path.display());
+    Ok(path)
 }
 
 /// Waits until every projection has applied everything committed so far.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{Datelike as _, NaiveTime, TimeZone as _, Utc};
 use commands::{PgEventStore, StoreSettings, execute};
-use domain::line::{Line, LineCommand, PlannedBreak, ShiftDefinition, Weekdays};
+use domain::line::{Day, Line, LineCommand, PlannedBreak, ShiftDefinition, Weekdays};
 use domain::line_id::LineId;
 use domain::oee::{Interval, roll_up_windows};
 use domain::values::{LossCategory, Millis, Name, ProductId, ReasonCode, ShiftName};
@@ -34,9 +34,8 @@ fn line_id(number: usize) -> String {
     format!("{SITE}/hall/L{number:02}")
 }
 
-/// Three eight-hour shifts Monday to Friday, a 30-minute break in each.
-fn calendar() -> anyhow::Result<Vec<ShiftDefinition>> {
-    use domain::line::Day;
+/// Three eight-hour shifts on `days`, a 30-minute break in each.
+pub fn calendar(days: &[Day]) -> anyhow::Result<Vec<ShiftDefinition>> {
     let time = |text: &str| NaiveTime::parse_from_str(text, "%H:%M");
     [("early", "06:00", "14:00", "10:00"), ("late", "14:00", "22:00", "18:00"), ("night", "22:00", "06:00", "02:00")]
         .into_iter()
@@ -46,8 +45,7 @@ fn calendar() -> anyhow::Result<Vec<ShiftDefinition>> {
                 start: time(start)?,
                 end: time(end)?,
                 breaks: vec![PlannedBreak { start: time(pause)?, duration: Millis::new(30 * 60_000)? }],
-                days: Weekdays::try_from(vec![Day::Mon, Day::Tue, Day::Wed, Day::Thu, Day::Fri])
-                    .map_err(|error| anyhow::anyhow!("{error}"))?,
+                days: Weekdays::try_from(days.to_vec()).map_err(|error| anyhow::anyhow!("{error}"))?,
             })
         })
         .collect()
@@ -67,7 +65,11 @@ async fn fill(pool: &PgPool, year: Interval, month: Interval) -> anyhow::Result<
                 name: Name::parse(&line)?,
                 time_zone: "Europe/Berlin".parse().map_err(|error| anyhow::anyhow!("{error}"))?,
             },
-            LineCommand::SetShiftCalendar { shifts: calendar()?, effective_from: since, reason: None },
+            LineCommand::SetShiftCalendar {
+                shifts: calendar(&[Day::Mon, Day::Tue, Day::Wed, Day::Thu, Day::Fri])?,
+                effective_from: since,
+                reason: None,
+            },
             LineCommand::SetIdealCycleTime {
                 product: ProductId::parse("SKU-1")?,
                 ideal_cycle_time: Millis::new(900)?,

@@ -148,14 +148,19 @@ impl Subscription {
     /// Waits for a commit that may have changed a line of the scope (`Some(true)`) or for the health
     /// time (`Some(false)`); commits that came meanwhile count as one change.
     async fn changed(&mut self) -> Option<bool> {
-        let deadline = Instant::now() + HEALTH_EVERY;
+        // One timer for the whole wait: notifications of other lines wake this often, and must not cost a
+        // timer each.
+        let health = tokio::time::sleep_until(Instant::now() + HEALTH_EVERY);
+        tokio::pin!(health);
         loop {
-            match tokio::time::timeout_at(deadline, self.changes.recv()).await {
-                Err(_) => return Some(false),
-                Ok(Err(broadcast::error::RecvError::Closed)) => return None,
-                Ok(Ok(changed)) if !self.scope.is_named_in(&changed) => continue,
-                // A lagging subscriber missed notifications, not data: the next statuses cover them.
-                Ok(Ok(_) | Err(broadcast::error::RecvError::Lagged(_))) => break,
+            tokio::select! {
+                () = &mut health => return Some(false),
+                received = self.changes.recv() => match received {
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                    Ok(changed) if !self.scope.is_named_in(&changed) => {}
+                    // A lagging subscriber missed notifications, not data: the next statuses cover them.
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => break,
+                },
             }
         }
         while matches!(self.changes.try_recv(), Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_))) {}
@@ -226,7 +231,10 @@ async fn open(
     request: &HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let changes = call.app.changes.subscribe();
+    let changes = match &scope {
+        Scope::Line(line) => call.app.changes.subscribe_to_line(&line.to_string()),
+        Scope::Lines { .. } => call.app.changes.subscribe(),
+    };
     let last_id = last_event_id(request);
     let subscription = Subscription { call, scope, changes, last_id, first: true, ended: false };
     let upgrade = request.headers().get(header::UPGRADE).and_then(|value| value.to_str().ok());

@@ -1,5 +1,6 @@
 //! `/metrics` in the Prometheus text format: requests by route and status with latency histograms,
-//! command outcomes, sign-ins, the database pool and each projection's progress and lag.
+//! command outcomes, sign-ins, the database pool, each projection's progress and lag, the open live
+//! streams and how the status boards were served.
 
 use actix_web::{HttpResponse, get, web};
 
@@ -12,6 +13,10 @@ pub async fn render(app: web::Data<AppState>) -> HttpResponse {
     let pool = &app.pool;
     metrics::gauge!("db_pool_connections", "state" => "open").set(f64::from(pool.size()));
     metrics::gauge!("db_pool_connections", "state" => "idle").set(pool.num_idle() as f64);
+    metrics::gauge!("live_streams_open").set(app.changes.subscribers() as f64);
+    let boards = app.boards.reads();
+    metrics::counter!("board_reads_total", "served" => "read").absolute(boards.read);
+    metrics::counter!("board_reads_total", "served" => "shared").absolute(boards.shared);
     match crate::projection_status::statuses(pool).await {
         Ok(statuses) => {
             for status in statuses {

@@ -1,5 +1,5 @@
 //! Live push: a dashboard subscribed to a line, an area or a site gets the statuses after each change,
-//! and a reconnecting one is brought up to date at once.
+//! and a reconnecting one is brought up to date at once; the open streams are counted in the metrics.
 
 use std::time::{Duration, Instant};
 
@@ -65,6 +65,10 @@ async fn a_subscribed_dashboard_sees_each_change_and_a_reconnecting_one_misses_n
     let mut events = Events::open(&app, &leader, None).await;
     let (_, first) = events.until(|_| true).await;
     assert_eq!((first["line"].as_str(), first["state"].as_str()), (Some(LINE), Some("unknown")));
+    let metrics = app.send(app.client.get(app.url("/metrics"))).await.expect(200);
+    let text = metrics.body.as_str().unwrap_or_default().to_owned();
+    assert!(text.lines().any(|line| line == "live_streams_open 1"), "{text}");
+    assert!(text.lines().any(|line| line.starts_with(r#"board_reads_total{served="read"} "#)), "{text}");
 
     let stop =
         app.post(Some(&leader), "/api/v1/downtime", &json!({"line": LINE, "started_at": "2026-11-22T06:00:00Z"})).await;

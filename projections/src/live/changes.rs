@@ -1,6 +1,8 @@
 //! One follower per process of the read models' commit notifications ([`crate::engine::committed`]). It tells
 //! live streams which lines may have changed, and keeps per line a version that moves whenever a commit
 //! may have changed the line's rows, so a line's board is read again only then ([`crate::live::line_status`]).
+//! A stream of one line is told only of commits that may have changed that line: with thousands of
+//! streams, waking each of them for every commit of every line would cost more than the streams' work.
 //! While it is not listening (starting, or the connection dropped) it knows nothing, and says so: every
 //! notification missed meanwhile counts as a change of every line.
 
@@ -35,9 +37,18 @@ impl Changed {
 pub struct Changes {
     pool: PgPool,
     started: Once,
+    /// Every change, for streams of several lines.
     sender: broadcast::Sender<Changed>,
+    /// The changes that may concern a line, for the streams of that line; a line's sender goes once its
+    /// last stream has.
+    of_lines: Mutex<HashMap<String, broadcast::Sender<Changed>>>,
     seen: Mutex<Seen>,
 }
+
+/// How many changes a stream may fall behind before it is told it lagged (it then reads the statuses
+/// again, so it misses nothing but the intermediate ones).
+const BEHIND: usize = 1024;
+const BEHIND_ON_A_LINE: usize = 64;
 
 #[derive(Debug, Default)]
 struct Seen {
@@ -56,8 +67,8 @@ impl Changes {
     /// Follows the notifications from the first call of [`Self::subscribe`] or [`Self::of_line`] on, in
     /// the runtime of that call.
     pub fn new(pool: PgPool) -> Arc<Self> {
-        let (sender, _) = broadcast::channel(1024);
-        Arc::new(Self { pool, started: Once::new(), sender, seen: Mutex::default() })
+        let (sender, _) = broadcast::channel(BEHIND);
+        Arc::new(Self { pool, started: Once::new(), sender, of_lines: Mutex::default(), seen: Mutex::default() })
     }
 
     fn start(self: &Arc<Self>) {
@@ -66,9 +77,28 @@ impl Changes {
         });
     }
 
+    /// Every change.
     pub fn subscribe(self: &Arc<Self>) -> broadcast::Receiver<Changed> {
         self.start();
         self.sender.subscribe()
+    }
+
+    /// The changes that name `line`, or every line.
+    pub fn subscribe_to_line(self: &Arc<Self>, line: &str) -> broadcast::Receiver<Changed> {
+        self.start();
+        let mut of_lines = lock(&self.of_lines);
+        match of_lines.get(line) {
+            Some(sender) => sender.subscribe(),
+            None => {
+                of_lines.entry(line.to_owned()).or_insert_with(|| broadcast::channel(BEHIND_ON_A_LINE).0).subscribe()
+            }
+        }
+    }
+
+    /// How many subscriptions are open: one per live stream.
+    pub fn subscribers(&self) -> usize {
+        self.sender.receiver_count()
+            + lock(&self.of_lines).values().map(broadcast::Sender::receiver_count).sum::<usize>()
     }
 
     /// What is known of `line` now: a number that changes whenever its rows may have changed, and each
@@ -81,8 +111,26 @@ impl Changes {
     }
 
     fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
-        // Nothing done under this lock can panic halfway, so a poisoned lock hides no half-made update.
-        self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.seen)
+    }
+
+    /// Tells the streams of every line, or of the lines `changed` names, and the streams of several lines.
+    fn send(&self, changed: Changed) {
+        {
+            let mut of_lines = lock(&self.of_lines);
+            match &changed.0 {
+                Some(lines) => {
+                    for line in lines.iter() {
+                        if of_lines.get(line).is_some_and(|sender| sender.send(changed.clone()).is_err()) {
+                            of_lines.remove(line);
+                        }
+                    }
+                }
+                None => of_lines.retain(|_, sender| sender.send(changed.clone()).is_ok()),
+            }
+        }
+        // No subscriber left is not an error: the next one subscribes to this sender.
+        let _ = self.sender.send(changed);
     }
 
     fn record(&self, committed: Option<Committed>) {
@@ -110,8 +158,7 @@ impl Changes {
                 }
             }
         };
-        // No subscriber left is not an error: the next one subscribes to this sender.
-        let _ = self.sender.send(changed);
+        self.send(changed);
     }
 
     fn listening(&self, listening: bool) {
@@ -121,7 +168,7 @@ impl Changes {
             seen.every_line = seen.counter;
             seen.listening = listening;
         }
-        let _ = self.sender.send(Changed::EVERY_LINE);
+        self.send(Changed::EVERY_LINE);
     }
 }
 
@@ -146,6 +193,11 @@ async fn follow(changes: Weak<Changes>, pool: PgPool) {
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+}
+
+/// Nothing done under these locks can panic halfway, so a poisoned lock hides no half-made update.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {

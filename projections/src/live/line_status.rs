@@ -4,12 +4,14 @@
 //! line, and works out the shift's figures for each request's "now".
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 use sqlx::types::Json;
+use tokio::sync::Notify;
 
 use domain::line::Line;
 
@@ -135,19 +137,39 @@ async fn read(pool: &PgPool, line: &str, now: DateTime<Utc>) -> Result<Board, sq
 
 /// The boards this process has read, each kept while no commit named its line since and the clock stays
 /// within the shift (or the time between shifts) it was read in. Dashboards ask far more often than a
-/// line changes; a board served from here says how fresh it is like any other.
+/// line changes, and every live stream of a line asks at once when it changes: one request reads a
+/// changed board, the others wait for its read. A board served from here says how fresh it is like any
+/// other.
 #[derive(Debug)]
 pub struct Boards {
     changes: Arc<Changes>,
-    kept: Mutex<HashMap<String, Arc<Mutex<Slot>>>>,
+    kept: Mutex<HashMap<String, Arc<Slot>>>,
+    reads: AtomicU64,
+    shared: AtomicU64,
 }
 
-/// A line's board as last read, with the line's version (`Changes::of_line`) taken before the read;
-/// whether a request is reading it again.
+/// A line's board as last read, and whether a request is reading it again.
 #[derive(Debug, Default)]
 struct Slot {
+    state: Mutex<SlotState>,
+    /// Woken when a read ends, whether it kept a board or failed.
+    read: Notify,
+}
+
+/// The kept board with the line's version (`Changes::of_line`) taken before its read; the newest version
+/// a request is reading now.
+#[derive(Debug, Default)]
+struct SlotState {
     kept: Option<(u64, Board)>,
-    reading: bool,
+    reading: Option<u64>,
+}
+
+/// How the boards were served: reads of the database, and requests that waited for another's read
+/// instead of reading themselves (since the process started).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoardReads {
+    pub read: u64,
+    pub shared: u64,
 }
 
 /// Whether a board that a commit has made out of date may be served while another request reads it
@@ -159,12 +181,21 @@ pub enum Staleness {
     Never,
 }
 
-/// Ends a request's reading of a slot, also when the request is dropped halfway.
-struct Reading<'a>(&'a Mutex<Slot>);
+/// Ends a request's reading of a slot, also when the request is dropped halfway, and wakes the requests
+/// waiting for it: they are served the board it kept, or one of them reads.
+struct Reading<'a> {
+    slot: &'a Slot,
+    version: u64,
+}
 
 impl Drop for Reading<'_> {
     fn drop(&mut self) {
-        lock(self.0).reading = false;
+        let mut state = lock(&self.slot.state);
+        if state.reading == Some(self.version) {
+            state.reading = None;
+        }
+        drop(state);
+        self.slot.read.notify_waiters();
     }
 }
 
@@ -173,12 +204,24 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// What a request does with a slot.
+enum Next<T> {
+    Serve(T),
+    Wait,
+    Read,
+}
+
 impl Boards {
     pub fn new(changes: Arc<Changes>) -> Self {
-        Self { changes, kept: Mutex::default() }
+        Self { changes, kept: Mutex::default(), reads: AtomicU64::new(0), shared: AtomicU64::new(0) }
     }
 
-    /// The status of `line` at `now`: the kept board while it is up to date, else read again.
+    pub fn reads(&self) -> BoardReads {
+        BoardReads { read: self.reads.load(Ordering::Relaxed), shared: self.shared.load(Ordering::Relaxed) }
+    }
+
+    /// The status of `line` at `now`: the kept board while it is up to date, else the board another
+    /// request is reading for a version at least as new, else read again.
     pub async fn status(
         &self,
         pool: &PgPool,
@@ -198,29 +241,54 @@ impl Boards {
         // The positions are from the same moment: the commits up to them did not name the line since the
         // kept board was read (or are in the new read), so the board reflects them.
         let Some((version, positions)) = self.changes.of_line(line) else {
+            self.reads.fetch_add(1, Ordering::Relaxed);
             return Ok(read(pool, line, now).await?.at(now));
         };
-        let reading = {
-            let mut state = lock(&slot);
-            let reading = state.reading;
-            match &mut state.kept {
-                Some((kept, board)) if *kept == version && board.shift.holds_at(now) => {
-                    board.raise(&positions);
-                    return Ok(board.at(now));
+        let mut waited = false;
+        loop {
+            // Registered before the state is looked at, so that a read ending in between still wakes it.
+            let woken = slot.read.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            let next = {
+                let mut state = lock(&slot.state);
+                let reading = state.reading;
+                match (&mut state.kept, reading) {
+                    (Some((kept, board)), _) if *kept >= version && board.shift.holds_at(now) => {
+                        board.raise(&positions);
+                        Next::Serve(board.at(now))
+                    }
+                    (Some((_, board)), Some(_))
+                        if staleness == Staleness::WhileReadAgain && board.shift.holds_at(now) =>
+                    {
+                        Next::Serve(board.at(now))
+                    }
+                    (_, Some(newest)) if newest >= version => Next::Wait,
+                    _ => {
+                        state.reading = Some(version);
+                        Next::Read
+                    }
                 }
-                Some((_, board)) if reading && staleness == Staleness::WhileReadAgain && board.shift.holds_at(now) => {
-                    return Ok(board.at(now));
+            };
+            match next {
+                Next::Serve(status) => return Ok(status),
+                Next::Wait => {
+                    if !waited {
+                        waited = true;
+                        self.shared.fetch_add(1, Ordering::Relaxed);
+                    }
+                    woken.await;
                 }
-                _ => {}
+                Next::Read => break,
             }
-            state.reading = true;
-            (!reading).then(|| Reading(&slot))
-        };
+        }
+        let reading = Reading { slot: &slot, version };
+        self.reads.fetch_add(1, Ordering::Relaxed);
         let mut board = read(pool, line, now).await?;
         board.raise(&positions);
         let status = board.at(now);
         {
-            let mut state = lock(&slot);
+            let mut state = lock(&slot.state);
             if state.kept.as_ref().is_none_or(|(kept, _)| *kept <= version) {
                 state.kept = Some((version, board));
             }

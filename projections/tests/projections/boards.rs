@@ -202,3 +202,74 @@ async fn a_poll_while_a_changed_board_is_read_again_gets_the_kept_board_with_its
     assert_eq!(read_again.job.as_ref().map(|job| job.good), Some(7));
     assert_eq!(position_of(&read_again, "jobs"), jobs_at);
 }
+
+#[tokio::test]
+async fn the_live_streams_of_a_changed_line_wait_for_one_read_of_its_board_instead_of_each_reading_it() {
+    let fixture = fixture().await;
+    let store = fixture.jobs();
+    let job = running_job_on(&store, L3, "BOTTLE-500").await;
+    fixture.caught_up(&Jobs).await;
+    let (changes, boards) = listening(&fixture).await;
+    let boards = Arc::new(boards);
+    let deadline = Instant::now() + DEADLINE;
+    board_until(&fixture, &boards, L3, |status| status.job.is_some()).await;
+    produce(&store, &job, 7, 0).await;
+    fixture.caught_up(&Jobs).await;
+    let jobs_at = checkpoint_position(&fixture, "jobs").await;
+    while changes.of_line(L3).map(|(_, positions)| positions.get("jobs").copied()) != Some(Some(jobs_at)) {
+        assert!(Instant::now() < deadline, "the commit was never announced");
+        tokio::task::yield_now().await;
+    }
+    let before = boards.reads();
+
+    // The first stream's read waits behind a lock on the Andon read model; twenty more streams ask meanwhile.
+    let mut blocker = fixture.owner.begin().await.unwrap();
+    sqlx::query("LOCK TABLE read_andon IN ACCESS EXCLUSIVE MODE").execute(&mut *blocker).await.unwrap();
+    let stream = || {
+        let (boards, pool) = (Arc::clone(&boards), fixture.app.clone());
+        tokio::spawn(async move { boards.status(&pool, L3, Utc::now(), Staleness::Never).await })
+    };
+    let first = stream();
+    let waiting = "SELECT count(*) FROM pg_locks WHERE relation = 'read_andon'::regclass AND NOT granted";
+    while sqlx::query_scalar::<_, i64>(waiting).fetch_one(&fixture.owner).await.unwrap() == 0 {
+        assert!(Instant::now() < deadline, "the first stream never read");
+        tokio::task::yield_now().await;
+    }
+    let others: Vec<_> = (0..20).map(|_| stream()).collect();
+    while boards.reads().shared < before.shared + 20 {
+        assert!(Instant::now() < deadline, "the streams did not wait for the read: {:?}", boards.reads());
+        tokio::task::yield_now().await;
+    }
+    let blocked: i64 = sqlx::query_scalar(waiting).fetch_one(&fixture.owner).await.unwrap();
+    assert_eq!(blocked, 1, "one statement reads the board");
+
+    blocker.rollback().await.unwrap();
+    for stream in std::iter::once(first).chain(others) {
+        let status = stream.await.unwrap().unwrap();
+        assert_eq!(status.job.as_ref().map(|job| job.good), Some(7), "every stream gets the changed board");
+        assert_eq!(position_of(&status, "jobs"), jobs_at);
+    }
+    assert_eq!(boards.reads().read, before.read + 1, "{:?}", boards.reads());
+}
+
+#[tokio::test]
+async fn a_subscription_to_a_line_hears_of_the_commits_that_name_it_and_not_of_the_others() {
+    let fixture = fixture().await;
+    let (changes, _boards) = listening(&fixture).await;
+    let mut of_l3 = changes.subscribe_to_line(L3);
+    let mut of_all = changes.subscribe();
+    assert_eq!(changes.subscribers(), 2);
+    let store = fixture.jobs();
+    running_job_on(&store, L4, "BOTTLE-500").await;
+    fixture.caught_up(&Jobs).await;
+    running_job_on(&store, L3, "BOTTLE-500").await;
+    fixture.caught_up(&Jobs).await;
+
+    let first_of_all = tokio::time::timeout(DEADLINE, of_all.recv()).await.unwrap().unwrap();
+    assert!(first_of_all.names(L4) && !first_of_all.names(L3), "every commit, in order: {first_of_all:?}");
+    let first_of_l3 = tokio::time::timeout(DEADLINE, of_l3.recv()).await.unwrap().unwrap();
+    assert!(first_of_l3.names(L3) && !first_of_l3.names(L4), "the commit naming L4 was not sent: {first_of_l3:?}");
+
+    drop((of_l3, of_all));
+    assert_eq!(changes.subscribers(), 0);
+}
