@@ -70,6 +70,9 @@ struct Args {
     /// Live streams of the live scenario, half server-sent events, half WebSocket.
     #[arg(long, default_value_t = 2_000)]
     live_subscribers: usize,
+    /// How often each line of the live scenario gets a count, in ms.
+    #[arg(long, default_value_t = 1_000)]
+    live_every_ms: u64,
     /// The service binary the live scenario runs; default: `ms5-floor` beside this one
     /// (`cargo build --release -p api`).
     #[arg(long)]
@@ -111,7 +114,7 @@ enum Scenario {
     Plant,
     /// The service (`ms5-floor`, built beside this binary) in its own process with --live-subscribers
     /// live streams over --live-lines lines: its memory per idle stream, and the time from a count to
-    /// every subscriber's status while each line gets one a second for --seconds.
+    /// every subscriber's status while each line gets one every --live-every-ms for --seconds.
     Live,
 }
 
@@ -349,7 +352,12 @@ async fn main() -> anyhow::Result<()> {
 
     let live = if wanted(Scenario::Live) {
         let binary = sibling(args.service.clone(), "ms5-floor", "cargo build --release -p api")?;
-        let load = live::Live { lines: args.live_lines, subscribers: args.live_subscribers, load: duration };
+        let load = live::Live {
+            lines: args.live_lines,
+            subscribers: args.live_subscribers,
+            load: duration,
+            every: Duration::from_millis(args.live_every_ms),
+        };
         let url = fresh_database(&cluster, "bench_live").await?;
         Some((live::measure(server, &url, &binary, &load).await?, load))
     } else {
