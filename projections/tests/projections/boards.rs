@@ -159,36 +159,56 @@ async fn a_kept_board_shows_the_shift_from_its_start_to_its_end_with_no_commit_i
     assert_eq!(shift_at("2026-11-20T14:00:01Z").await, None);
 }
 
-#[tokio::test]
-async fn a_poll_while_a_changed_board_is_read_again_gets_the_kept_board_with_its_own_freshness() {
-    let fixture = fixture().await;
+/// A board of L3 kept with its job, then a count of 7 on that job, committed and announced but not
+/// read yet: the boards, the kept status and the jobs read model's position after the count.
+async fn kept_then_changed(fixture: &Fixture) -> (Arc<Boards>, LineStatus, i64) {
     let store = fixture.jobs();
     let job = running_job_on(&store, L3, "BOTTLE-500").await;
     fixture.caught_up(&Jobs).await;
-    let (changes, boards) = listening(&fixture).await;
-    let boards = Arc::new(boards);
+    let (changes, boards) = listening(fixture).await;
     let deadline = Instant::now() + DEADLINE;
-    let kept = board_until(&fixture, &boards, L3, |status| status.job.is_some()).await;
+    let kept = board_until(fixture, &boards, L3, |status| status.job.is_some()).await;
     produce(&store, &job, 7, 0).await;
     fixture.caught_up(&Jobs).await;
-    let jobs_at = checkpoint_position(&fixture, "jobs").await;
+    let jobs_at = checkpoint_position(fixture, "jobs").await;
     while changes.of_line(L3).map(|(_, positions)| positions.get("jobs").copied()) != Some(Some(jobs_at)) {
         assert!(Instant::now() < deadline, "the commit was never announced");
         tokio::task::yield_now().await;
     }
+    (Arc::new(boards), kept, jobs_at)
+}
 
-    // The board's statement waits behind a lock on the Andon read model while the first poll reads it.
+/// Statements waiting for a lock on the Andon read model, which the board's statement reads.
+const WAITING_ON_ANDON: &str = "SELECT count(*) FROM pg_locks WHERE relation = 'read_andon'::regclass AND NOT granted";
+
+/// Locks the Andon read model until the returned transaction ends, and starts a request reading L3's
+/// board; returns once its statement waits behind the lock.
+async fn blocked_read(
+    fixture: &Fixture,
+    boards: &Arc<Boards>,
+    staleness: Staleness,
+) -> (sqlx::Transaction<'static, sqlx::Postgres>, tokio::task::JoinHandle<Result<LineStatus, sqlx::Error>>) {
     let mut blocker = fixture.owner.begin().await.unwrap();
     sqlx::query("LOCK TABLE read_andon IN ACCESS EXCLUSIVE MODE").execute(&mut *blocker).await.unwrap();
     let reader = {
-        let (boards, pool) = (Arc::clone(&boards), fixture.app.clone());
-        tokio::spawn(async move { boards.status(&pool, L3, Utc::now(), Staleness::WhileReadAgain).await })
+        let (boards, pool) = (Arc::clone(boards), fixture.app.clone());
+        tokio::spawn(async move { boards.status(&pool, L3, Utc::now(), staleness).await })
     };
-    let waiting = "SELECT count(*) FROM pg_locks WHERE relation = 'read_andon'::regclass AND NOT granted";
-    while sqlx::query_scalar::<_, i64>(waiting).fetch_one(&fixture.owner).await.unwrap() == 0 {
-        assert!(Instant::now() < deadline, "the first poll never read");
+    let deadline = Instant::now() + DEADLINE;
+    while sqlx::query_scalar::<_, i64>(WAITING_ON_ANDON).fetch_one(&fixture.owner).await.unwrap() == 0 {
+        assert!(Instant::now() < deadline, "the first request never read");
         tokio::task::yield_now().await;
     }
+    (blocker, reader)
+}
+
+#[tokio::test]
+async fn a_poll_while_a_changed_board_is_read_again_gets_the_kept_board_with_its_own_freshness() {
+    let fixture = fixture().await;
+    let (boards, kept, jobs_at) = kept_then_changed(&fixture).await;
+
+    // The board's statement waits behind a lock on the Andon read model while the first poll reads it.
+    let (blocker, reader) = blocked_read(&fixture, &boards, Staleness::WhileReadAgain).await;
     let meanwhile = boards.status(&fixture.app, L3, Utc::now(), Staleness::WhileReadAgain);
     let meanwhile = tokio::time::timeout(DEADLINE, meanwhile)
         .await
@@ -206,41 +226,22 @@ async fn a_poll_while_a_changed_board_is_read_again_gets_the_kept_board_with_its
 #[tokio::test]
 async fn the_live_streams_of_a_changed_line_wait_for_one_read_of_its_board_instead_of_each_reading_it() {
     let fixture = fixture().await;
-    let store = fixture.jobs();
-    let job = running_job_on(&store, L3, "BOTTLE-500").await;
-    fixture.caught_up(&Jobs).await;
-    let (changes, boards) = listening(&fixture).await;
-    let boards = Arc::new(boards);
-    let deadline = Instant::now() + DEADLINE;
-    board_until(&fixture, &boards, L3, |status| status.job.is_some()).await;
-    produce(&store, &job, 7, 0).await;
-    fixture.caught_up(&Jobs).await;
-    let jobs_at = checkpoint_position(&fixture, "jobs").await;
-    while changes.of_line(L3).map(|(_, positions)| positions.get("jobs").copied()) != Some(Some(jobs_at)) {
-        assert!(Instant::now() < deadline, "the commit was never announced");
-        tokio::task::yield_now().await;
-    }
+    let (boards, _, jobs_at) = kept_then_changed(&fixture).await;
     let before = boards.reads();
 
     // The first stream's read waits behind a lock on the Andon read model; twenty more streams ask meanwhile.
-    let mut blocker = fixture.owner.begin().await.unwrap();
-    sqlx::query("LOCK TABLE read_andon IN ACCESS EXCLUSIVE MODE").execute(&mut *blocker).await.unwrap();
+    let (blocker, first) = blocked_read(&fixture, &boards, Staleness::Never).await;
     let stream = || {
         let (boards, pool) = (Arc::clone(&boards), fixture.app.clone());
         tokio::spawn(async move { boards.status(&pool, L3, Utc::now(), Staleness::Never).await })
     };
-    let first = stream();
-    let waiting = "SELECT count(*) FROM pg_locks WHERE relation = 'read_andon'::regclass AND NOT granted";
-    while sqlx::query_scalar::<_, i64>(waiting).fetch_one(&fixture.owner).await.unwrap() == 0 {
-        assert!(Instant::now() < deadline, "the first stream never read");
-        tokio::task::yield_now().await;
-    }
+    let deadline = Instant::now() + DEADLINE;
     let others: Vec<_> = (0..20).map(|_| stream()).collect();
     while boards.reads().shared < before.shared + 20 {
         assert!(Instant::now() < deadline, "the streams did not wait for the read: {:?}", boards.reads());
         tokio::task::yield_now().await;
     }
-    let blocked: i64 = sqlx::query_scalar(waiting).fetch_one(&fixture.owner).await.unwrap();
+    let blocked: i64 = sqlx::query_scalar(WAITING_ON_ANDON).fetch_one(&fixture.owner).await.unwrap();
     assert_eq!(blocked, 1, "one statement reads the board");
 
     blocker.rollback().await.unwrap();
