@@ -64,8 +64,8 @@ struct Seen {
 }
 
 impl Changes {
-    /// Follows the notifications from the first call of [`Self::subscribe`] or [`Self::of_line`] on, in
-    /// the runtime of that call.
+    /// Follows the notifications from the first call of [`Self::subscribe`], [`Self::subscribe_to_line`]
+    /// or [`Self::of_line`] on, in the runtime of that call.
     pub fn new(pool: PgPool) -> Arc<Self> {
         let (sender, _) = broadcast::channel(BEHIND);
         Arc::new(Self { pool, started: Once::new(), sender, of_lines: Mutex::default(), seen: Mutex::default() })
