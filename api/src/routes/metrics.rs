@@ -1,6 +1,7 @@
 //! `/metrics` in the Prometheus text format: requests by route and status with latency histograms,
-//! command outcomes, sign-ins, the database pool, each projection's progress and lag, the open live
-//! streams and how the status boards were served.
+//! command outcomes, sign-ins and lockouts, the database pool (open, idle, most), each projection's
+//! progress and lag, the open live streams and how the status boards were served. The alerts on them
+//! are in `deploy/monitoring/alerts.yaml` (docs/monitoring.md).
 
 use actix_web::{HttpResponse, get, web};
 
@@ -13,6 +14,7 @@ pub async fn render(app: web::Data<AppState>) -> HttpResponse {
     let pool = &app.pool;
     metrics::gauge!("db_pool_connections", "state" => "open").set(f64::from(pool.size()));
     metrics::gauge!("db_pool_connections", "state" => "idle").set(pool.num_idle() as f64);
+    metrics::gauge!("db_pool_connections", "state" => "max").set(f64::from(pool.options().get_max_connections()));
     metrics::gauge!("live_streams_open").set(app.changes.subscribers() as f64);
     let boards = app.boards.reads();
     metrics::counter!("board_reads_total", "served" => "read").absolute(boards.read);

@@ -83,6 +83,7 @@ async fn check_password(
         if !user.locked_out && app.users.state(&id.to_string()).await?.locked_out {
             // Locked now: sessions the person still has (on other instances, too) end with it.
             session::end_all_of_user(&app.pool, &app.sessions, id, "locked out").await?;
+            metrics::counter!("lockouts_total").increment(1);
         }
         metrics::counter!("logins_total", "outcome" => "failed").increment(1);
         return Err(if !matches {

@@ -217,6 +217,7 @@ async fn metrics_show_requests_by_route_and_status_command_outcomes_and_the_pool
     assert!(has(r#"commands_total{route="/api/v1/jobs/{job_id}/start",outcome="refused"}"#));
     assert!(has(r#"commands_total{route="/api/v1/jobs",outcome="accepted"}"#));
     assert!(has(r#"db_pool_connections{state="open"}"#));
+    assert!(has(r#"db_pool_connections{state="max"} "#), "the pool's size, for the exhaustion alert");
     assert!(has(r#"route="unmatched",status="404""#), "an unknown path is no label of its own");
     assert!(!text.contains("nowhere"));
     assert!(has(r#"logins_total{outcome="succeeded"}"#));

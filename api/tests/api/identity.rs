@@ -66,6 +66,9 @@ async fn ac_06_repeated_failures_lock_the_account_alert_administrators_and_an_ad
     let refused =
         app.post(Some(&olga), "/api/v1/jobs", &json!({"line": LINE, "product": "P", "target_quantity": 1})).await;
     assert_eq!((refused.status, refused.code()), (401, "session_ended"), "a lockout ends the sessions");
+    let metrics = app.send(app.client.get(app.url("/metrics"))).await.expect(200);
+    let text = metrics.body.as_str().unwrap_or_default().to_owned();
+    assert!(text.lines().any(|line| line == "lockouts_total 1"), "one lockout, counted once: {text}");
 
     let alerts = app.get(Some(&admin), "/api/v1/security/alerts").await.expect(200);
     let kinds: Vec<&str> =
