@@ -274,3 +274,33 @@ async fn a_subscription_to_a_line_hears_of_the_commits_that_name_it_and_not_of_t
     drop((of_l3, of_all));
     assert_eq!(changes.subscribers(), 0);
 }
+
+#[tokio::test]
+async fn a_stream_that_goes_away_while_it_reads_a_changed_board_leaves_the_waiting_ones_to_read_it() {
+    let fixture = fixture().await;
+    let (boards, _, jobs_at) = kept_then_changed(&fixture).await;
+    let before = boards.reads();
+    let (blocker, first) = blocked_read(&fixture, &boards, Staleness::Never).await;
+    let second = {
+        let (boards, pool) = (Arc::clone(&boards), fixture.app.clone());
+        tokio::spawn(async move { boards.status(&pool, L3, Utc::now(), Staleness::Never).await })
+    };
+    let deadline = Instant::now() + DEADLINE;
+    while boards.reads().shared < before.shared + 1 {
+        assert!(Instant::now() < deadline, "the second stream did not wait for the read: {:?}", boards.reads());
+        tokio::task::yield_now().await;
+    }
+
+    // The first stream's client disconnects halfway through its read: the waiting stream reads instead.
+    first.abort();
+    assert!(first.await.is_err_and(|error| error.is_cancelled()));
+    blocker.rollback().await.unwrap();
+    let status = tokio::time::timeout(DEADLINE, second)
+        .await
+        .unwrap_or_else(|_| panic!("the waiting stream was left waiting"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.job.as_ref().map(|job| job.good), Some(7));
+    assert_eq!(position_of(&status, "jobs"), jobs_at);
+    assert_eq!(boards.reads().read, before.read + 2, "the dropped read and the waiting stream's own");
+}
