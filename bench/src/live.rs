@@ -140,7 +140,7 @@ pub async fn measure(server: &str, url: &str, binary: &Path, live: &Live) -> any
     eprintln!("live: a count every {:?} on each of {} lines for {:?}", live.every, lines.len(), live.load);
     let jobs = Arc::new(jobs);
     let counting = Arc::clone(&sent);
-    // Every line gets all its counts, however long they take: each subscriber waits for its line's last.
+    // Slow counts may run past the load into the grace time: each subscriber waits for its line's last.
     let commands = run(lines.len(), live.load + GRACE, counts, Some(live.every), move |line, _| {
         let (http, jobs, sent) = (Arc::clone(&http), Arc::clone(&jobs), Arc::clone(&counting));
         async move {
