@@ -181,6 +181,16 @@ async fn kept_then_changed(fixture: &Fixture) -> (Arc<Boards>, LineStatus, i64) 
 /// Statements waiting for a lock on the Andon read model, which the board's statement reads.
 const WAITING_ON_ANDON: &str = "SELECT count(*) FROM pg_locks WHERE relation = 'read_andon'::regclass AND NOT granted";
 
+/// A request for L3's board, as a task.
+fn reading(
+    fixture: &Fixture,
+    boards: &Arc<Boards>,
+    staleness: Staleness,
+) -> tokio::task::JoinHandle<Result<LineStatus, sqlx::Error>> {
+    let (boards, pool) = (Arc::clone(boards), fixture.app.clone());
+    tokio::spawn(async move { boards.status(&pool, L3, Utc::now(), staleness).await })
+}
+
 /// Locks the Andon read model until the returned transaction ends, and starts a request reading L3's
 /// board; returns once its statement waits behind the lock.
 async fn blocked_read(
@@ -190,10 +200,7 @@ async fn blocked_read(
 ) -> (sqlx::Transaction<'static, sqlx::Postgres>, tokio::task::JoinHandle<Result<LineStatus, sqlx::Error>>) {
     let mut blocker = fixture.owner.begin().await.unwrap();
     sqlx::query("LOCK TABLE read_andon IN ACCESS EXCLUSIVE MODE").execute(&mut *blocker).await.unwrap();
-    let reader = {
-        let (boards, pool) = (Arc::clone(boards), fixture.app.clone());
-        tokio::spawn(async move { boards.status(&pool, L3, Utc::now(), staleness).await })
-    };
+    let reader = reading(fixture, boards, staleness);
     let deadline = Instant::now() + DEADLINE;
     while sqlx::query_scalar::<_, i64>(WAITING_ON_ANDON).fetch_one(&fixture.owner).await.unwrap() == 0 {
         assert!(Instant::now() < deadline, "the first request never read");
@@ -231,10 +238,7 @@ async fn the_live_streams_of_a_changed_line_wait_for_one_read_of_its_board_inste
 
     // The first stream's read waits behind a lock on the Andon read model; twenty more streams ask meanwhile.
     let (blocker, first) = blocked_read(&fixture, &boards, Staleness::Never).await;
-    let stream = || {
-        let (boards, pool) = (Arc::clone(&boards), fixture.app.clone());
-        tokio::spawn(async move { boards.status(&pool, L3, Utc::now(), Staleness::Never).await })
-    };
+    let stream = || reading(&fixture, &boards, Staleness::Never);
     let deadline = Instant::now() + DEADLINE;
     let others: Vec<_> = (0..20).map(|_| stream()).collect();
     while boards.reads().shared < before.shared + 20 {
@@ -281,10 +285,7 @@ async fn a_stream_that_goes_away_while_it_reads_a_changed_board_leaves_the_waiti
     let (boards, _, jobs_at) = kept_then_changed(&fixture).await;
     let before = boards.reads();
     let (blocker, first) = blocked_read(&fixture, &boards, Staleness::Never).await;
-    let second = {
-        let (boards, pool) = (Arc::clone(&boards), fixture.app.clone());
-        tokio::spawn(async move { boards.status(&pool, L3, Utc::now(), Staleness::Never).await })
-    };
+    let second = reading(&fixture, &boards, Staleness::Never);
     let deadline = Instant::now() + DEADLINE;
     while boards.reads().shared < before.shared + 1 {
         assert!(Instant::now() < deadline, "the second stream did not wait for the read: {:?}", boards.reads());
