@@ -305,3 +305,30 @@ async fn a_stream_that_goes_away_while_it_reads_a_changed_board_leaves_the_waiti
     assert_eq!(position_of(&status, "jobs"), jobs_at);
     assert_eq!(boards.reads().read, before.read + 2, "the dropped read and the waiting stream's own");
 }
+
+#[tokio::test]
+async fn when_the_notifications_are_lost_a_subscription_to_a_line_hears_that_every_line_may_have_changed() {
+    let fixture = fixture().await;
+    let (changes, _boards) = listening(&fixture).await;
+    let mut of_l3 = changes.subscribe_to_line(L3);
+
+    // The follower's connection is cut, as by a database restart: what it misses meanwhile is unknown.
+    let terminated: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+    )
+    .fetch_all(&fixture.owner)
+    .await
+    .unwrap();
+    assert_eq!(terminated, [true], "one follower listens");
+
+    let lost = tokio::time::timeout(DEADLINE, of_l3.recv()).await.unwrap().unwrap();
+    assert!(lost.names(L3) && lost.names(L4), "every line may have changed: {lost:?}");
+    let deadline = Instant::now() + DEADLINE;
+    while changes.of_line(L3).is_none() {
+        assert!(Instant::now() < deadline, "the follower never listened again");
+        tokio::task::yield_now().await;
+    }
+    let again = tokio::time::timeout(DEADLINE, of_l3.recv()).await.unwrap().unwrap();
+    assert!(again.names(L4), "listening again, it still knows nothing of the time between: {again:?}");
+}
