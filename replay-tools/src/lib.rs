@@ -1,9 +1,10 @@
 //! Command-line tools for auditors and admins (`ms5-replay`): replay a record step by step or as of a
 //! past point, verify the whole log in the database,
 //! check an event's proof file offline with nothing but the verifier key, export the log to a portable
-//! file and verify such a file offline. Each tool is a function here
+//! file and verify such a file offline, and take the scheduled backup. Each tool is a function here
 //! that returns what it found; `main` parses the command line and prints.
 
+pub mod backup;
 pub mod export;
 pub mod log;
 pub mod rebuild;

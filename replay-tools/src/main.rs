@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use commands::ledger::log_file::FileVerification;
 use commands::ledger::witness::WitnessKey;
-use replay_tools::{Database, export, log, rebuild, record, verify, witness};
+use replay_tools::{Database, backup, export, log, rebuild, record, verify, witness};
 
 #[derive(Debug, Parser)]
 #[command(version, about = "MS5 Floor tools for auditors and admins")]
@@ -133,6 +133,23 @@ enum Command {
         /// The last ledger number to export (default: every entry sealed when the export starts).
         #[arg(long)]
         up_to: Option<u64>,
+    },
+    /// The scheduled backup: verify the log in the database against the newest checkpoint kept in
+    /// --checkpoints, export it to a new file in --directory, verify the file, and keep its newest
+    /// signed checkpoint in --checkpoints for the next run. Exit 1, with no new backup, when anything
+    /// fails to verify.
+    Backup {
+        #[command(flatten)]
+        database: Database,
+        /// The directory of the export files (`ms5-log-<UTC time>.ndjson`).
+        #[arg(long, env = "MS5_BACKUP_DIR")]
+        directory: PathBuf,
+        /// The directory of the kept checkpoints: on other storage than --directory.
+        #[arg(long, env = "MS5_BACKUP_CHECKPOINT_DIR")]
+        checkpoints: PathBuf,
+        /// The verifier key (`name+id+key`), or a file holding it.
+        #[arg(long, env = "MS5_VERIFIER_KEY")]
+        verifier_key: String,
     },
     /// Restore an export file into an empty database, or into one whose log the file continues (an
     /// export `--from` its next ledger number), verifying it as `verify-export` does; nothing is stored
@@ -363,33 +380,7 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
                 println!("{}", serde_json::to_string_pretty(&verified)?);
                 return Ok(verified.is_clean());
             }
-            let log = &verified.log;
-            if let Some(fault) = &log.fault {
-                let at = fault.ledger_number.map_or_else(String::new, |number| format!(" at ledger number {number}"));
-                println!("FAILED{at}: {:?}: {}", fault.kind, fault.detail);
-            } else {
-                println!(
-                    "clean: {} entries in {} streams, {} checkpoints; {} entries after the newest checkpoint, {} events not sealed yet",
-                    log.entries_checked,
-                    log.streams,
-                    log.checkpoints_checked,
-                    log.entries_after_newest_checkpoint,
-                    log.unsealed_events
-                );
-            }
-            for witness in &verified.witnesses {
-                match &witness.bad {
-                    Some((size, why)) => {
-                        println!("witness {}: BAD cosignature of checkpoint {size}: {why}", witness.witness)
-                    }
-                    None => println!(
-                        "witness {}: {} cosignatures check; the newest covers {}",
-                        witness.witness,
-                        witness.cosignatures_checked,
-                        witness.newest_cosigned.map_or_else(|| "nothing".to_owned(), |size| format!("{size} entries"))
-                    ),
-                }
-            }
+            print_verified(&verified);
             Ok(verified.is_clean())
         }
         Command::Export { database, output, from, up_to } => {
@@ -406,6 +397,16 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
                 );
             }
             Ok(true)
+        }
+        Command::Backup { database, directory, checkpoints, verifier_key } => {
+            let places = backup::Places { exports: directory, checkpoints };
+            let done = backup::run(database, &places, &verify::verifier_key(verifier_key)?, cli.json).await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&done)?);
+            } else {
+                print_backup(&done);
+            }
+            Ok(done.is_done())
         }
         Command::Import { file, database, verifier_key } => {
             let report = export::import(database, file, &verify::verifier_key(verifier_key)?, cli.json).await?;
@@ -470,11 +471,80 @@ fn print_replay(replayed: &record::Replay) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What verifying the log in a database found, as text.
+fn print_verified(verified: &verify::Verified) {
+    let log = &verified.log;
+    if let Some(fault) = &log.fault {
+        let at = fault.ledger_number.map_or_else(String::new, |number| format!(" at ledger number {number}"));
+        println!("FAILED{at}: {:?}: {}", fault.kind, fault.detail);
+    } else {
+        println!(
+            "clean: {} entries in {} streams, {} checkpoints; {} entries after the newest checkpoint, {} events not sealed yet",
+            log.entries_checked,
+            log.streams,
+            log.checkpoints_checked,
+            log.entries_after_newest_checkpoint,
+            log.unsealed_events
+        );
+    }
+    for witness in &verified.witnesses {
+        match &witness.bad {
+            Some((size, why)) => {
+                println!("witness {}: BAD cosignature of checkpoint {size}: {why}", witness.witness)
+            }
+            None => println!(
+                "witness {}: {} cosignatures check; the newest covers {}",
+                witness.witness,
+                witness.cosignatures_checked,
+                witness.newest_cosigned.map_or_else(|| "nothing".to_owned(), |size| format!("{size} entries"))
+            ),
+        }
+    }
+}
+
+/// What the scheduled backup found and did, as text.
+fn print_backup(done: &backup::Backup) {
+    match done {
+        backup::Backup::LogRefused { verified } => {
+            println!("NO BACKUP: the log in the database does not verify");
+            print_verified(verified);
+        }
+        backup::Backup::ExportRefused { file, verification } => {
+            println!("NO BACKUP: the export {} does not verify", file.display());
+            print_file_text(verification, "verified");
+        }
+        backup::Backup::Done { file, exported, extends_kept, kept, .. } => {
+            let against = extends_kept.map_or_else(
+                || "no checkpoint was kept before".to_owned(),
+                |size| format!("it extends the kept checkpoint of {size} entries"),
+            );
+            println!(
+                "backed up {} entries and {} checkpoints to {}; sha256 {}; {against}",
+                exported.entries,
+                exported.checkpoints,
+                file.display(),
+                exported.sha256
+            );
+            if let Some(kept) = kept {
+                println!("kept {}", kept.display());
+            }
+        }
+    }
+}
+
 /// What checking an export file found, as JSON or as a line of text.
 fn print_file_report(json: bool, report: &FileVerification, clean: &str) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(report)?);
-    } else if let Some(fault) = &report.fault {
+    } else {
+        print_file_text(report, clean);
+    }
+    Ok(())
+}
+
+/// What checking an export file found, as a line of text.
+fn print_file_text(report: &FileVerification, clean: &str) {
+    if let Some(fault) = &report.fault {
         let at = fault.fault.ledger_number.map_or_else(String::new, |number| format!(", ledger number {number}"));
         println!("FAILED at line {}{at}: {:?}: {}", fault.line, fault.fault.kind, fault.fault.detail);
     } else {
@@ -488,5 +558,4 @@ fn print_file_report(json: bool, report: &FileVerification, clean: &str) -> anyh
             report.last_checkpoint.unwrap_or_default()
         );
     }
-    Ok(())
 }

@@ -257,6 +257,76 @@ async fn rc_02_a_backup_restores_into_a_scratch_database_and_verifies_and_a_bad_
     assert_eq!(status, 2, "{out}");
 }
 
+/// The file names in `directory`, sorted.
+fn names_in(directory: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(directory).unwrap().map(|entry| entry.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn rc_02_the_scheduled_backup_keeps_verified_exports_and_their_checkpoints_apart_and_refuses_another_history() {
+    let sealed = sealed().await;
+    let verifier = sealed.key.verifier().as_str().to_owned();
+    let (exports, kept) = (sealed.dir.join("exports"), sealed.dir.join("kept"));
+    std::fs::create_dir_all(&exports).unwrap();
+    std::fs::create_dir_all(&kept).unwrap();
+    let backup = |url: &str| {
+        replay(&[
+            "backup",
+            "--database-url",
+            url,
+            "--directory",
+            exports.to_str().unwrap(),
+            "--checkpoints",
+            kept.to_str().unwrap(),
+            "--verifier-key",
+            &verifier,
+        ])
+    };
+
+    let (status, out) = backup(&sealed.database.url);
+    assert_eq!(status, 0, "{out}");
+    assert!(out.starts_with("backed up 3 entries and 1 checkpoints to "), "{out}");
+    assert!(out.contains("no checkpoint was kept before"), "{out}");
+    assert_eq!(names_in(&kept), ["3.checkpoint"]);
+    let app = commands::database::application_pool(&sealed.database.url, 2).await.unwrap();
+    let stored = commands::ledger::rows::latest_checkpoint(&app).await.unwrap().unwrap();
+    assert_eq!(std::fs::read_to_string(kept.join("3.checkpoint")).unwrap(), stored.note);
+
+    // The next run checks the grown log against what the first kept.
+    grown(&sealed).await;
+    let (status, out) = backup(&sealed.database.url);
+    assert_eq!(status, 0, "{out}");
+    assert!(out.starts_with("backed up 5 entries and 2 checkpoints"), "{out}");
+    assert!(out.contains("it extends the kept checkpoint of 3 entries"), "{out}");
+    assert_eq!(names_in(&kept), ["3.checkpoint", "5.checkpoint"]);
+    let files = names_in(&exports);
+    assert_eq!(files.len(), 2, "{files:?}");
+    for file in &files {
+        assert!(file.starts_with("ms5-log-") && file.ends_with(".ndjson"), "{file}");
+        let (status, out) = replay(&["verify-export", exports.join(file).to_str().unwrap(), "--verifier-key", &verifier]);
+        assert_eq!(status, 0, "{file}: {out}");
+    }
+
+    // Another history signed with the same key (a database swapped or restored from elsewhere)
+    // verifies by itself, but not against the checkpoint kept apart: no backup is taken of it.
+    let other = sealed_by(sealed.key.clone()).await;
+    let pool = commands::database::application_pool(&other.database.url, 2).await.unwrap();
+    raise(&pool, &["r-4", "r-5", "r-6"]).await;
+    let mut connection = pool.acquire().await.unwrap();
+    seal_all(&mut connection, 6).await;
+    seal::write_checkpoint(&mut connection, &sealed.key, chrono::Utc::now()).await.unwrap();
+    let (status, out) = replay(&["verify", "--database-url", &other.database.url, "--verifier-key", &verifier]);
+    assert_eq!(status, 0, "{out}");
+    let (status, out) = backup(&other.database.url);
+    assert_eq!(status, 1, "{out}");
+    assert!(out.starts_with("NO BACKUP: the log in the database does not verify\nFAILED"), "{out}");
+    assert_eq!(names_in(&exports), files, "nothing was exported");
+    assert_eq!(names_in(&kept), ["3.checkpoint", "5.checkpoint"]);
+}
+
 #[tokio::test]
 async fn at_14_a_record_replays_step_by_step_and_as_of_a_past_instant_with_what_changed_since() {
     let sealed = sealed().await;

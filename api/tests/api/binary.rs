@@ -93,6 +93,7 @@ async fn without_a_database_url_the_service_runs_its_own_postgres_and_stops_it_o
     let ready = reqwest::get(format!("{address}/health/ready")).await.unwrap();
     assert_eq!(ready.status().as_u16(), 200);
     assert!(data_dir.join("postmaster.pid").exists(), "the private cluster runs in the data directory");
+    assert!(probe_live(&address).success(), "the container's health check sees the service live");
 
     // The documented bootstrap: the one-time token is in a file beside the data directory, for its owner only.
     let token_file = dir.join("bootstrap-token");
@@ -110,9 +111,20 @@ async fn without_a_database_url_the_service_runs_its_own_postgres_and_stops_it_o
     assert!(interrupted.is_ok_and(|status| status.success()));
     let status = wait_for_exit(child);
     assert!(status.success(), "shutdown exit status: {status}");
+    assert!(!probe_live(&address).success(), "the health check fails once the service is gone");
     assert!(!data_dir.join("postmaster.pid").exists(), "the private cluster was stopped");
     assert!(Path::new(&data_dir).join("PG_VERSION").exists(), "the cluster's data stays for the next start");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The container image's health check (`ms5-floor --probe-live`) against the service at `address`.
+fn probe_live(address: &str) -> std::process::ExitStatus {
+    let listen = address.trim_start_matches("http://");
+    Command::new(env!("CARGO_BIN_EXE_ms5-floor"))
+        .args(["--probe-live", "--listen", listen])
+        .stderr(Stdio::null())
+        .status()
+        .expect("running the probe")
 }
 
 /// A unique enough suffix without another dependency: the process id and the time.

@@ -2,6 +2,7 @@
 //! PostgreSQL cluster in the data directory and stops it again on shutdown. `startup` composes the
 //! process; `settings` lists what can be configured.
 
+mod probe;
 mod settings;
 mod shutdown;
 mod startup;
@@ -24,6 +25,9 @@ async fn main() -> anyhow::Result<()> {
         dotenvy::from_path(&file).with_context(|| format!("reading MS5_CONFIG_FILE {}", file.to_string_lossy()))?;
     }
     let settings = Settings::parse();
+    if settings.probe_live {
+        return probe::live(settings.listen);
+    }
     // actix's HTTP/1 dispatcher logs every request it cannot parse (a 100 KB URI, a client that goes
     // away mid-body) at ERROR: a client's mistake, one line each. Those requests are answered 4xx and
     // counted; RUST_LOG brings the lines back.

@@ -92,6 +92,10 @@ pub struct Settings {
     /// projectors: each projection is run by one of them at a time.
     #[arg(long, env = "MS5_RUN", value_enum, default_value = "all")]
     pub run: Run,
+    /// Do not run: ask the service on --listen whether it is live (`GET /health/live`) and exit 0 if
+    /// it is. The container image's health check.
+    #[arg(long)]
+    pub probe_live: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
