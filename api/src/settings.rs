@@ -25,6 +25,9 @@ pub struct ServiceSettings {
     /// The public half of the seal key that signs the ledger's checkpoints: what verification checks
     /// them with and what auditors fetch to check them elsewhere. `None`: no checkpoints are signed.
     pub ledger_verifier: Option<commands::ledger::VerifierKey>,
+    /// The key that signs access tokens, when the deployment keeps it in its secret store. `None`: the
+    /// key in the database, created by the first instance that needs one.
+    pub token_keys: Option<crate::auth::token::TokenKeys>,
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +53,7 @@ impl Default for ServiceSettings {
             max_body_bytes: 256 * 1024,
             source_time_tolerance: Duration::from_secs(300),
             ledger_verifier: None,
+            token_keys: None,
         }
     }
 }

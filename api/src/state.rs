@@ -50,8 +50,9 @@ impl AppState {
     pub fn new(pool: PgPool, settings: ServiceSettings) -> Self {
         let changes = Changes::new(pool.clone());
         Self {
+            // Configured keys, or the database's, loaded on first use.
+            keys: OnceCell::new_with(settings.token_keys.clone()),
             settings,
-            keys: OnceCell::new(),
             lines: PgEventStore::new(pool.clone(), StoreSettings::default()),
             jobs: PgEventStore::new(pool.clone(), StoreSettings::default()),
             downtime: PgEventStore::new(pool.clone(), StoreSettings::default()),

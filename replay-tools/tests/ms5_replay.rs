@@ -306,7 +306,8 @@ async fn rc_02_the_scheduled_backup_keeps_verified_exports_and_their_checkpoints
     assert_eq!(files.len(), 2, "{files:?}");
     for file in &files {
         assert!(file.starts_with("ms5-log-") && file.ends_with(".ndjson"), "{file}");
-        let (status, out) = replay(&["verify-export", exports.join(file).to_str().unwrap(), "--verifier-key", &verifier]);
+        let (status, out) =
+            replay(&["verify-export", exports.join(file).to_str().unwrap(), "--verifier-key", &verifier]);
         assert_eq!(status, 0, "{file}: {out}");
     }
 

@@ -23,8 +23,13 @@ pub struct Claims {
 }
 
 /// HS256 keys shorter than its hash add no strength; a shorter stored key is refused, never used.
-const MIN_KEY_BYTES: usize = 32;
+pub const MIN_KEY_BYTES: usize = 32;
 
+#[derive(Debug, thiserror::Error)]
+#[error("signing key has {0} bytes; at least {MIN_KEY_BYTES} are needed")]
+pub struct ShortKey(usize);
+
+#[derive(Clone)]
 pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
@@ -46,13 +51,16 @@ impl TokenKeys {
             .await?;
         let secret: Vec<u8> =
             sqlx::query_scalar("SELECT secret FROM signing_keys WHERE id = 1").fetch_one(pool).await?;
+        Self::from_secret(&secret).map_err(|short| sqlx::Error::Decode(format!("the stored {short}").into()))
+    }
+
+    /// Keys from a secret given to the service (`MS5_TOKEN_KEY_FILE`, kept in the deployment's secret
+    /// store rather than the database), refused when shorter than [`MIN_KEY_BYTES`].
+    pub fn from_secret(secret: &[u8]) -> Result<Self, ShortKey> {
         if secret.len() < MIN_KEY_BYTES {
-            return Err(sqlx::Error::Decode(
-                format!("the stored signing key has {} bytes; at least {MIN_KEY_BYTES} are needed", secret.len())
-                    .into(),
-            ));
+            return Err(ShortKey(secret.len()));
         }
-        Ok(Self { encoding: EncodingKey::from_secret(&secret), decoding: DecodingKey::from_secret(&secret) })
+        Ok(Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret) })
     }
 
     pub fn issue(&self, session: Uuid, subject: String, ttl: std::time::Duration) -> Result<String, ApiError> {

@@ -51,6 +51,35 @@ async fn requests_without_a_valid_token_are_refused() {
 }
 
 #[tokio::test]
+async fn a_token_key_from_the_deployments_secret_store_signs_the_tokens_and_never_enters_the_database() {
+    let database = testkit::fresh_database().await;
+    let secret = [0x5a_u8; 32];
+    let keys = api::auth::token::TokenKeys::from_secret(&secret).unwrap();
+    let app =
+        crate::support::spawn_on(&database, api::ServiceSettings { token_keys: Some(keys), ..test_settings() }).await;
+    let admin = app.bootstrap_admin().await;
+    app.get(Some(&admin), "/api/v1/security/alerts").await.expect(200);
+
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_issuer(&["ms5-floor"]);
+    let decoded = jsonwebtoken::decode::<api::auth::token::Claims>(
+        &admin,
+        &jsonwebtoken::DecodingKey::from_secret(&secret),
+        &validation,
+    );
+    assert!(decoded.is_ok_and(|token| token.claims.sub.starts_with("user:")), "signed with the configured key");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM signing_keys").fetch_one(&app.owner).await.unwrap();
+    assert_eq!(stored, 0, "the configured key is not written to the database");
+
+    // An instance on the same database without the key signs with the database's key, and refuses
+    // tokens signed with the configured one: the configured key is the one in use.
+    let other = crate::support::spawn_on(&database, test_settings()).await;
+    assert_eq!(other.get(Some(&admin), "/api/v1/security/alerts").await.expect(401).code(), "invalid_token");
+
+    assert!(api::auth::token::TokenKeys::from_secret(&secret[..31]).is_err(), "a short key is refused");
+}
+
+#[tokio::test]
 async fn ac_06_repeated_failures_lock_the_account_alert_administrators_and_an_administrator_unlocks() {
     let settings =
         api::ServiceSettings { max_failed_logins: NonZeroU32::new(3).unwrap_or(NonZeroU32::MIN), ..test_settings() };

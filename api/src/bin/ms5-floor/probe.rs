@@ -11,8 +11,8 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Asks the service listening on `listen` whether it is live.
 pub fn live(listen: SocketAddr) -> anyhow::Result<()> {
-    let mut stream = TcpStream::connect_timeout(&reachable(listen), TIMEOUT)
-        .with_context(|| format!("connecting to {listen}"))?;
+    let mut stream =
+        TcpStream::connect_timeout(&reachable(listen), TIMEOUT).with_context(|| format!("connecting to {listen}"))?;
     stream.set_read_timeout(Some(TIMEOUT))?;
     stream.set_write_timeout(Some(TIMEOUT))?;
     stream.write_all(b"GET /health/live HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;

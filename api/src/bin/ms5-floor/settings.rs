@@ -65,6 +65,10 @@ pub struct Settings {
     /// The seal key itself, for deployments that hand secrets over as environment variables.
     #[arg(long, env = "MS5_SEAL_KEY", hide_env_values = true)]
     pub seal_key: Option<String>,
+    /// A file holding the key (at least 64 hex digits) that signs access tokens, for deployments that
+    /// keep it in their secret store. Unset: a key kept in the database, made by the first instance.
+    #[arg(long, env = "MS5_TOKEN_KEY_FILE")]
+    pub token_key_file: Option<PathBuf>,
     /// The longest a sealed event waits for a signed checkpoint, in seconds.
     #[arg(long, env = "MS5_CHECKPOINT_INTERVAL_SECONDS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -110,6 +114,7 @@ impl Settings {
         &self,
         bootstrap_token: Option<String>,
         ledger_verifier: Option<commands::ledger::VerifierKey>,
+        token_keys: Option<api::auth::token::TokenKeys>,
     ) -> api::ServiceSettings {
         let minutes = |count: u64| Duration::from_secs(count * 60);
         api::ServiceSettings {
@@ -126,6 +131,7 @@ impl Settings {
             bootstrap_token,
             source_time_tolerance: Duration::from_secs(self.source_time_tolerance_seconds),
             ledger_verifier,
+            token_keys,
             ..api::ServiceSettings::default()
         }
     }

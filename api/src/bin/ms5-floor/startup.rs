@@ -89,7 +89,7 @@ async fn serve(
             .clone()
             .unwrap_or_else(|| settings.data_dir.with_file_name("bootstrap-token"));
         let verifier = seal_key.as_ref().map(|key| key.verifier().clone());
-        let service = settings.service(bootstrap_token(&pool, &token_file).await?, verifier);
+        let service = settings.service(bootstrap_token(&pool, &token_file).await?, verifier, token_keys(settings)?);
         let application = api::Application::build(pool, settings.listen, service).context("binding the listener")?;
         tracing::info!(address = %application.address(), "MS5 Floor is listening");
         println!("MS5 Floor listening on http://{}", application.address());
@@ -169,6 +169,14 @@ fn seal_key(settings: &Settings) -> anyhow::Result<Option<commands::ledger::Seal
     let key = commands::ledger::SealKey::parse(&text).with_context(|| format!("{}", file.display()))?;
     tracing::info!(verifier_key = key.verifier().as_str(), "checkpoints are signed with the seal key");
     Ok(Some(key))
+}
+
+/// The access tokens' key from `MS5_TOKEN_KEY_FILE`, if set.
+fn token_keys(settings: &Settings) -> anyhow::Result<Option<api::auth::token::TokenKeys>> {
+    let Some(file) = &settings.token_key_file else { return Ok(None) };
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let secret = hex::decode(text.trim()).with_context(|| format!("{}: not hex digits", file.display()))?;
+    Ok(Some(api::auth::token::TokenKeys::from_secret(&secret).with_context(|| format!("{}", file.display()))?))
 }
 
 /// The origin of checkpoints signed with a key the service made for its private cluster.
