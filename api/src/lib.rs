@@ -80,6 +80,30 @@ impl Application {
         Ok(Self { server, address })
     }
 
+    /// Binds `listen` for a process that runs only the projector workers: `/health/live`,
+    /// `/health/ready` and `/metrics`, nothing else. The workers' own counters (integrity alarms,
+    /// checkpoint pushes, retries) exist only in that process, so it must be scraped too.
+    pub fn build_operations(pool: PgPool, listen: SocketAddr) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(listen)?;
+        let address = listener.local_addr()?;
+        telemetry::prometheus();
+        let state = web::Data::new(AppState::new(pool, ServiceSettings::default()));
+        let server = HttpServer::new(move || {
+            let (app, _) = App::new()
+                .into_utoipa_app()
+                .app_data(state.clone())
+                .configure(routes::health::configure)
+                .service(routes::metrics::render)
+                .split_for_parts();
+            app.wrap(from_fn(telemetry::observe)).default_service(web::to(routes::no_such_route))
+        })
+        .listen(listener)?
+        .disable_signals()
+        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
+        .run();
+        Ok(Self { server, address })
+    }
+
     pub fn address(&self) -> SocketAddr {
         self.address
     }

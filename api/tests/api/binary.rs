@@ -639,13 +639,15 @@ async fn sigterm_stops_a_projector_only_process_under_load_gracefully_with_every
     let mut child = Command::new(env!("CARGO_BIN_EXE_ms5-floor"))
         .env("DATABASE_URL", format!("{}{separator}application_name=ms5-projector", database.url))
         .env("MS5_RUN", "projector")
+        .env("MS5_LISTEN", "127.0.0.1:0")
         .env("MS5_SEAL_KEY", seal_key_text())
         .env("MS5_BOOTSTRAP_TOKEN_FILE", dir.join("bootstrap-token"))
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("starting the projector");
     let mut guard = StopOnPanic(Some(child.id()));
+    let address = wait_for_address(&mut child);
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let (raised, mut raised_so_far) = tokio::sync::watch::channel(0usize);
@@ -654,6 +656,11 @@ async fn sigterm_stops_a_projector_only_process_under_load_gracefully_with_every
     assert!(started, "the writer raised calls");
     let applying = "SELECT 'andon', (events_applied > 0)::int::bigint FROM projection_checkpoints WHERE name = 'andon'";
     assert_eq!(rows_until(&owner, applying, &[("andon", 1)]).await, owned(&[("andon", 1)]), "the projector works");
+    // It serves its health and metrics (its workers' counters live in it), and no API.
+    assert_eq!(reqwest::get(format!("{address}/health/ready")).await.unwrap().status().as_u16(), 200);
+    let metrics = reqwest::get(format!("{address}/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("projection_events_applied{projection=\"andon\"}"), "{metrics}");
+    assert_eq!(reqwest::get(format!("{address}/api/v1/projections")).await.unwrap().status().as_u16(), 404);
 
     // SIGTERM while events keep coming: the process finishes its batches and exits 0 in the grace period.
     guard.0 = None;
@@ -677,6 +684,49 @@ async fn sigterm_stops_a_projector_only_process_under_load_gracefully_with_every
         .unwrap_or(-2);
     assert_eq!(andon_rows, applied, "the read model holds what its checkpoint says, nothing more");
     assert!(!dir.join("bootstrap-token").exists(), "a projector takes no bootstrap, so it writes no token");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn an_api_only_process_needs_only_the_verifier_key_and_one_that_does_not_match_the_seal_key_is_refused() {
+    let database = testkit::fresh_database().await;
+    let dir = std::env::temp_dir().join(format!("ms5-api-only-{}", unique_suffix()));
+    let verifier = commands::ledger::SealKey::parse(&seal_key_text()).unwrap().verifier().as_str().to_owned();
+    let service = |run: &str| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ms5-floor"));
+        command
+            .env("DATABASE_URL", &database.url)
+            .env_remove("MIGRATION_DATABASE_URL")
+            .env_remove("MS5_SEAL_KEY")
+            .env("MS5_RUN", run)
+            .env("MS5_LISTEN", "127.0.0.1:0")
+            .env("MS5_BOOTSTRAP_TOKEN_FILE", dir.join("bootstrap-token"))
+            .stderr(Stdio::piped());
+        command
+    };
+
+    let mut api_only = service("api").env("MS5_VERIFIER_KEY", &verifier).stdout(Stdio::piped()).spawn().unwrap();
+    let mut guard = StopOnPanic(Some(api_only.id()));
+    let address = wait_for_address(&mut api_only);
+    assert_eq!(reqwest::get(format!("{address}/health/ready")).await.unwrap().status().as_u16(), 200);
+    guard.0 = None;
+    assert!(Command::new("kill").args(["-INT", &api_only.id().to_string()]).status().is_ok_and(|s| s.success()));
+    assert!(wait_for_exit(api_only).success());
+
+    let other = commands::ledger::SealKey::parse(&commands::ledger::SealKey::generate("ms5-floor/other").unwrap())
+        .unwrap()
+        .verifier()
+        .as_str()
+        .to_owned();
+    let refused = service("all")
+        .env("MS5_SEAL_KEY", seal_key_text())
+        .env("MS5_VERIFIER_KEY", &other)
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("MS5_VERIFIER_KEY is not the seal key's verifier key"), "{said}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

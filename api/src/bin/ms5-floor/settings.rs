@@ -69,6 +69,10 @@ pub struct Settings {
     /// keep it in their secret store. Unset: a key kept in the database, made by the first instance.
     #[arg(long, env = "MS5_TOKEN_KEY_FILE")]
     pub token_key_file: Option<PathBuf>,
+    /// The seal key's verifier key (`name+id+key`), for an API-only process (`MS5_RUN=api`) that is not
+    /// given the seal key itself: what verification checks checkpoints with.
+    #[arg(long, env = "MS5_VERIFIER_KEY", value_parser = parse_verifier_key)]
+    pub verifier_key: Option<commands::ledger::VerifierKey>,
     /// The longest a sealed event waits for a signed checkpoint, in seconds.
     #[arg(long, env = "MS5_CHECKPOINT_INTERVAL_SECONDS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -135,6 +139,10 @@ impl Settings {
             ..api::ServiceSettings::default()
         }
     }
+}
+
+fn parse_verifier_key(text: &str) -> Result<commands::ledger::VerifierKey, String> {
+    commands::ledger::VerifierKey::parse(text).map_err(|error| error.to_string())
 }
 
 fn parse_witness_key(text: &str) -> Result<commands::ledger::witness::WitnessVerifierKey, String> {

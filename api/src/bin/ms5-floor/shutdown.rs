@@ -21,9 +21,3 @@ pub fn on_signal() -> std::io::Result<watch::Receiver<bool>> {
     });
     Ok(stopped)
 }
-
-/// Waits for the shutdown.
-pub async fn requested(mut stopped: watch::Receiver<bool>) {
-    // Either the value turned true or the sender is gone: both mean stop.
-    let _ = stopped.wait_for(|stopping| *stopping).await;
-}

@@ -78,9 +78,10 @@ async fn serve(
         }
     };
     let served = if settings.run == Run::Projector {
-        tracing::info!("running the projector workers only; SIGINT or SIGTERM stops them");
-        shutdown::requested(stopped).await;
-        Ok(())
+        let operations = api::Application::build_operations(pool, settings.listen).context("binding the listener")?;
+        tracing::info!(address = %operations.address(), "running the projector workers only; health and metrics are served");
+        println!("MS5 Floor listening on http://{}", operations.address());
+        operations.run_until(stopped).await
     } else {
         // Only a process that serves HTTP can take the bootstrap; a projector writing its own token would
         // leave a file that no server accepts.
@@ -88,7 +89,7 @@ async fn serve(
             .bootstrap_token_file
             .clone()
             .unwrap_or_else(|| settings.data_dir.with_file_name("bootstrap-token"));
-        let verifier = seal_key.as_ref().map(|key| key.verifier().clone());
+        let verifier = verifier_key(seal_key.as_ref(), settings.verifier_key.as_ref())?;
         let service = settings.service(bootstrap_token(&pool, &token_file).await?, verifier, token_keys(settings)?);
         let application = api::Application::build(pool, settings.listen, service).context("binding the listener")?;
         tracing::info!(address = %application.address(), "MS5 Floor is listening");
@@ -169,6 +170,20 @@ fn seal_key(settings: &Settings) -> anyhow::Result<Option<commands::ledger::Seal
     let key = commands::ledger::SealKey::parse(&text).with_context(|| format!("{}", file.display()))?;
     tracing::info!(verifier_key = key.verifier().as_str(), "checkpoints are signed with the seal key");
     Ok(Some(key))
+}
+
+/// The key checkpoints are verified with: the seal key's, or the one given for a process that holds
+/// no seal key. Both given, they must be one key.
+fn verifier_key(
+    seal_key: Option<&commands::ledger::SealKey>,
+    given: Option<&commands::ledger::VerifierKey>,
+) -> anyhow::Result<Option<commands::ledger::VerifierKey>> {
+    match (seal_key.map(commands::ledger::SealKey::verifier), given) {
+        (Some(derived), Some(given)) if derived.as_str() != given.as_str() => {
+            anyhow::bail!("MS5_VERIFIER_KEY is not the seal key's verifier key ({})", derived.as_str())
+        }
+        (derived, given) => Ok(derived.or(given).cloned()),
+    }
 }
 
 /// The access tokens' key from `MS5_TOKEN_KEY_FILE`, if set.
