@@ -22,6 +22,7 @@ pub mod settings;
 mod shift_report_view;
 mod state;
 pub mod telemetry;
+pub mod tls;
 mod trail_report;
 mod views;
 
@@ -54,6 +55,7 @@ impl Application {
         let listener = TcpListener::bind(listen)?;
         let address = listener.local_addr()?;
         telemetry::prometheus();
+        let tls = settings.tls.clone();
         let state = web::Data::new(AppState::new(pool, settings));
         let server = HttpServer::new(move || {
             let (app, document) = App::new()
@@ -70,8 +72,11 @@ impl Application {
                 .configure(|config| openapi::serve(config, document))
                 .configure(pages::configure)
                 .default_service(web::to(routes::no_such_route))
-        })
-        .listen(listener)?
+        });
+        let server = match tls {
+            Some(config) => server.listen_rustls_0_23(listener, (*config).clone())?,
+            None => server.listen(listener)?,
+        }
         // The process's one shutdown stops the server (see `run_until`), not actix's own signal handling.
         .disable_signals()
         // In-flight requests get this long to finish after a shutdown.
@@ -83,7 +88,11 @@ impl Application {
     /// Binds `listen` for a process that runs only the projector workers: `/health/live`,
     /// `/health/ready` and `/metrics`, nothing else. The workers' own counters (integrity alarms,
     /// checkpoint pushes, retries) exist only in that process, so it must be scraped too.
-    pub fn build_operations(pool: PgPool, listen: SocketAddr) -> std::io::Result<Self> {
+    pub fn build_operations(
+        pool: PgPool,
+        listen: SocketAddr,
+        tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(listen)?;
         let address = listener.local_addr()?;
         telemetry::prometheus();
@@ -96,8 +105,11 @@ impl Application {
                 .service(routes::metrics::render)
                 .split_for_parts();
             app.wrap(from_fn(telemetry::observe)).default_service(web::to(routes::no_such_route))
-        })
-        .listen(listener)?
+        });
+        let server = match tls {
+            Some(config) => server.listen_rustls_0_23(listener, (*config).clone())?,
+            None => server.listen(listener)?,
+        }
         .disable_signals()
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
         .run();

@@ -28,6 +28,8 @@ pub struct ServiceSettings {
     /// The key that signs access tokens, when the deployment keeps it in its secret store. `None`: the
     /// key in the database, created by the first instance that needs one.
     pub token_keys: Option<crate::auth::token::TokenKeys>,
+    /// Serve HTTPS with this configuration (`crate::tls`) instead of plain HTTP.
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +56,7 @@ impl Default for ServiceSettings {
             source_time_tolerance: Duration::from_secs(300),
             ledger_verifier: None,
             token_keys: None,
+            tls: None,
         }
     }
 }

@@ -730,6 +730,88 @@ async fn an_api_only_process_needs_only_the_verifier_key_and_one_that_does_not_m
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A self-signed certificate for localhost and 127.0.0.1 and its key, written into `dir` by openssl.
+fn self_signed(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (certificate, key) = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        // A server's certificate, not a CA's (openssl's default), or TLS clients refuse it.
+        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-addext", "extendedKeyUsage=serverAuth"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&certificate)
+        .stderr(Stdio::null())
+        .status();
+    assert!(made.is_ok_and(|status| status.success()), "openssl made the certificate");
+    (certificate, key)
+}
+
+#[tokio::test]
+async fn with_a_certificate_the_service_serves_https_only_and_clients_that_break_off_a_handshake_harm_nothing() {
+    let database = testkit::fresh_database().await;
+    let dir = std::env::temp_dir().join(format!("ms5-tls-{}", unique_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (certificate, key) = self_signed(&dir, "service");
+    let (other_certificate, other_key) = self_signed(&dir, "other");
+    let service = |certificate: &Path, key: &Path| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ms5-floor"));
+        command
+            .env("DATABASE_URL", &database.url)
+            .env_remove("MIGRATION_DATABASE_URL")
+            .env("MS5_LISTEN", "127.0.0.1:0")
+            .env("MS5_SEAL_KEY", seal_key_text())
+            .env("MS5_BOOTSTRAP_TOKEN_FILE", dir.join("bootstrap-token"))
+            .env("MS5_TLS_CERT_FILE", certificate)
+            .env("MS5_TLS_KEY_FILE", key);
+        command
+    };
+    let mut child = service(&certificate, &key).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut guard = StopOnPanic(Some(child.id()));
+    let address = wait_for_address(&mut child);
+    let port = address.strip_prefix("https://127.0.0.1:").expect("an https address").to_owned();
+
+    let pem = std::fs::read(&certificate).unwrap();
+    let trusting =
+        reqwest::Client::builder().add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap()).build().unwrap();
+    let ready = trusting.get(format!("{address}/health/ready")).send().await.unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+    assert!(reqwest::Client::new().get(format!("{address}/health/ready")).send().await.is_err(), "not trusted");
+    let plain = reqwest::get(format!("http://127.0.0.1:{port}/health/live")).await;
+    assert!(plain.is_err(), "plain HTTP is not served: {plain:?}");
+
+    // Clients that break off: half a handshake, then gone; a flood of bytes that are no handshake.
+    for garbage in [&b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"[..], &[0x42; 100 * 1024][..]] {
+        let mut stream = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+        let _ = std::io::Write::write_all(&mut stream, garbage);
+    }
+    assert_eq!(trusting.get(format!("{address}/health/live")).send().await.unwrap().status().as_u16(), 200);
+
+    // The image's health check speaks HTTPS and trusts exactly the configured certificate.
+    let probe = |certificate: &Path, key: &Path| {
+        service(certificate, key)
+            .args(["--probe-live", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+    };
+    assert!(probe(&certificate, &key).success());
+    assert!(!probe(&other_certificate, &other_key).success(), "another certificate is not the service's");
+
+    guard.0 = None;
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().is_ok_and(|s| s.success()));
+    assert!(wait_for_exit(child).success());
+
+    // A key that is not the certificate's: the service does not start, and says why.
+    let refused = service(&certificate, &other_key).stdout(Stdio::null()).output().unwrap();
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("the TLS certificate and key"), "{said}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn sigterm_while_the_private_cluster_starts_still_ends_in_a_graceful_shutdown_with_the_cluster_stopped() {
     let dir = std::env::temp_dir().join(format!("ms5-early-sigterm-{}", unique_suffix()));

@@ -26,7 +26,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let settings = Settings::parse();
     if settings.probe_live {
-        return probe::live(settings.listen);
+        return probe::live(settings.listen, settings.tls_cert_file.as_deref());
     }
     // actix's HTTP/1 dispatcher logs every request it cannot parse (a 100 KB URI, a client that goes
     // away mid-body) at ERROR: a client's mistake, one line each. Those requests are answered 4xx and

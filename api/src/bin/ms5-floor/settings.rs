@@ -100,6 +100,13 @@ pub struct Settings {
     /// projectors: each projection is run by one of them at a time.
     #[arg(long, env = "MS5_RUN", value_enum, default_value = "all")]
     pub run: Run,
+    /// A PEM file with the certificate chain to serve HTTPS with (the server's certificate first), for
+    /// a service reached without an ingress. Needs --tls-key-file.
+    #[arg(long, env = "MS5_TLS_CERT_FILE", requires = "tls_key_file")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// A PEM file with the certificate's private key.
+    #[arg(long, env = "MS5_TLS_KEY_FILE", requires = "tls_cert_file")]
+    pub tls_key_file: Option<PathBuf>,
     /// Do not run: ask the service on --listen whether it is live (`GET /health/live`) and exit 0 if
     /// it is. The container image's health check.
     #[arg(long)]
@@ -114,6 +121,14 @@ pub enum Run {
 }
 
 impl Settings {
+    /// The HTTPS configuration, when a certificate and key are given.
+    pub fn tls(&self) -> Result<Option<std::sync::Arc<rustls::ServerConfig>>, api::tls::TlsError> {
+        match (&self.tls_cert_file, &self.tls_key_file) {
+            (Some(certificate), Some(key)) => api::tls::server_config(certificate, key).map(Some),
+            _ => Ok(None),
+        }
+    }
+
     pub fn service(
         &self,
         bootstrap_token: Option<String>,

@@ -48,6 +48,9 @@ async fn serve(
     private_cluster: bool,
     stopped: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    // A certificate that does not load stops the start before anything else is done.
+    let tls = settings.tls().context("the TLS certificate and key")?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     commands::database::migrate(migration_url).await.context("applying migrations")?;
     if private_cluster {
         // The login needs the application role, which the migrations create.
@@ -78,9 +81,10 @@ async fn serve(
         }
     };
     let served = if settings.run == Run::Projector {
-        let operations = api::Application::build_operations(pool, settings.listen).context("binding the listener")?;
+        let operations =
+            api::Application::build_operations(pool, settings.listen, tls).context("binding the listener")?;
         tracing::info!(address = %operations.address(), "running the projector workers only; health and metrics are served");
-        println!("MS5 Floor listening on http://{}", operations.address());
+        println!("MS5 Floor listening on {scheme}://{}", operations.address());
         operations.run_until(stopped).await
     } else {
         // Only a process that serves HTTP can take the bootstrap; a projector writing its own token would
@@ -90,10 +94,13 @@ async fn serve(
             .clone()
             .unwrap_or_else(|| settings.data_dir.with_file_name("bootstrap-token"));
         let verifier = verifier_key(seal_key.as_ref(), settings.verifier_key.as_ref())?;
-        let service = settings.service(bootstrap_token(&pool, &token_file).await?, verifier, token_keys(settings)?);
+        let service = api::ServiceSettings {
+            tls,
+            ..settings.service(bootstrap_token(&pool, &token_file).await?, verifier, token_keys(settings)?)
+        };
         let application = api::Application::build(pool, settings.listen, service).context("binding the listener")?;
-        tracing::info!(address = %application.address(), "MS5 Floor is listening");
-        println!("MS5 Floor listening on http://{}", application.address());
+        tracing::info!(address = %application.address(), scheme, "MS5 Floor is listening");
+        println!("MS5 Floor listening on {scheme}://{}", application.address());
         application.run_until(stopped).await
     };
     // Workers see the same shutdown and finish the batch they are in: its transaction commits with its
