@@ -16,6 +16,7 @@ mod openapi;
 mod pages;
 mod projection_status;
 pub mod query_call;
+pub mod reads;
 mod record_type;
 mod routes;
 pub mod settings;

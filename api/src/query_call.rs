@@ -30,6 +30,9 @@ pub struct QueryCall {
     pub principal: Principal,
     /// Correlates what the read records (an export) with the request's log lines.
     pub request_id: uuid::Uuid,
+    /// The database this request reads its dashboards, history and exports from, chosen once.
+    pub reads: PgPool,
+    pub read_from: crate::reads::ReadFrom,
 }
 
 impl FromRequest for QueryCall {
@@ -44,7 +47,8 @@ impl FromRequest for QueryCall {
             let principal = principal.await?;
             let app =
                 app.ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "no state"))?;
-            Ok(Self { app, principal, request_id })
+            let (reads, read_from) = app.reads.choose();
+            Ok(Self { app, principal, request_id, reads, read_from })
         })
     }
 }
@@ -84,13 +88,26 @@ impl QueryCall {
     /// rows, which are then at least as fresh as it says.
     pub async fn line<P: projections::Projection>(&self, line: &LineId) -> Result<Freshness, ApiError> {
         authorize(&self.principal, READ_RECORDS, Target::Line(line))?;
-        freshness::<P>(&self.app.pool).await
+        self.freshness::<P>().await
     }
 
     /// The same for a board a display may show (`READ_BOARDS`).
     pub async fn board<P: projections::Projection>(&self, line: &LineId) -> Result<Freshness, ApiError> {
         authorize(&self.principal, READ_BOARDS, Target::Line(line))?;
-        freshness::<P>(&self.app.pool).await
+        self.freshness::<P>().await
+    }
+
+    /// Where projection `P`'s read model is in the database this request reads from; all zero before
+    /// its first batch.
+    pub async fn freshness<P: projections::Projection>(&self) -> Result<Freshness, ApiError> {
+        let status = projections::engine::checkpoint::read(&self.reads, P::NAME).await?;
+        Ok(Freshness {
+            projection: P::NAME.to_owned(),
+            transaction_id: status.as_ref().map_or(0, |status| status.transaction_id),
+            position: status.as_ref().map_or(0, |status| status.position),
+            events_applied: status.as_ref().map_or(0, |status| status.events_applied),
+            read_from: self.read_from,
+        })
     }
 
     /// The lines of a site, or of one area of it, that the principal may read, as the OEE read model
@@ -104,7 +121,7 @@ impl QueryCall {
         let principal = &self.principal;
         authorize(principal, allowed, if area.is_none() { Target::Site(site) } else { Target::Anywhere })?;
         let names = projections::read_models::oee::query::lines_of(
-            &self.app.pool,
+            &self.reads,
             site.as_str(),
             area.map(|area| area.to_string()),
         )
@@ -173,17 +190,9 @@ pub struct Freshness {
     pub transaction_id: i64,
     pub position: i64,
     pub events_applied: i64,
-}
-
-/// Where projection `P`'s read model is; all zero before its first batch.
-pub async fn freshness<P: projections::Projection>(pool: &PgPool) -> Result<Freshness, ApiError> {
-    let status = projections::engine::checkpoint::read(pool, P::NAME).await?;
-    Ok(Freshness {
-        projection: P::NAME.to_owned(),
-        transaction_id: status.as_ref().map_or(0, |status| status.transaction_id),
-        position: status.as_ref().map_or(0, |status| status.position),
-        events_applied: status.as_ref().map_or(0, |status| status.events_applied),
-    })
+    /// The database that answered: a read replica, or the primary (none configured, or the replica
+    /// lags or cannot be reached).
+    pub read_from: crate::reads::ReadFrom,
 }
 
 /// The largest page a list returns, and the default.

@@ -30,6 +30,8 @@ pub struct ServiceSettings {
     pub token_keys: Option<crate::auth::token::TokenKeys>,
     /// Serve HTTPS with this configuration (`crate::tls`) instead of plain HTTP.
     pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    /// A streaming replica for dashboards, history and exports (`crate::reads`).
+    pub read_replica: Option<crate::reads::ReadReplica>,
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +59,7 @@ impl Default for ServiceSettings {
             ledger_verifier: None,
             token_keys: None,
             tls: None,
+            read_replica: None,
         }
     }
 }

@@ -44,12 +44,15 @@ pub struct AppState {
     pub boards: Boards,
     /// How far the boards' read models are behind the log, shared by every live stream.
     pub lag: Lag,
+    /// Where dashboards, history and exports read: a replica while it keeps up, else the primary.
+    pub reads: crate::reads::Reads,
 }
 
 impl AppState {
     pub fn new(pool: PgPool, settings: ServiceSettings) -> Self {
         let changes = Changes::new(pool.clone());
         Self {
+            reads: crate::reads::Reads::new(pool.clone(), settings.read_replica.clone()),
             // Configured keys, or the database's, loaded on first use.
             keys: OnceCell::new_with(settings.token_keys.clone()),
             settings,

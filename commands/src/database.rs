@@ -42,11 +42,27 @@ pub fn connect_options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
 /// A pool whose every connection acts as `ms5_app`. `url` may name the owner (the embedded default)
 /// or a login role that is a member of `ms5_app`.
 pub async fn application_pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    let mut options = connect_options(url)?;
+    application_pool_options(max_connections).connect_with(application_connect_options(url)?).await
+}
+
+/// The same for a server that may not be up yet, such as a read replica: connections are made when
+/// first used, so a server that is down fails those uses instead of the caller's start.
+pub fn application_pool_lazy(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    Ok(application_pool_options(max_connections)
+        .acquire_timeout(std::time::Duration::from_secs(2))
+        .connect_lazy_with(application_connect_options(url)?))
+}
+
+fn application_connect_options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
+    let options = connect_options(url)?;
     // Names this process's sessions for operators (who owns a projection), unless the URL names them.
-    if options.get_application_name().is_none() {
-        options = options.application_name(&format!("ms5-floor pid {}", std::process::id()));
-    }
+    Ok(match options.get_application_name() {
+        Some(_) => options,
+        None => options.application_name(&format!("ms5-floor pid {}", std::process::id())),
+    })
+}
+
+fn application_pool_options(max_connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max_connections)
         // A ping before every checkout doubles the round trips of a warm command. A connection that died
@@ -58,6 +74,4 @@ pub async fn application_pool(url: &str, max_connections: u32) -> Result<PgPool,
                 Ok(())
             })
         })
-        .connect_with(options)
-        .await
 }

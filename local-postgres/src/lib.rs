@@ -90,6 +90,30 @@ impl Cluster {
         Ok(())
     }
 
+    /// Makes a streaming hot standby of this cluster in `options.data_dir` (a base backup by
+    /// `pg_basebackup`, set up to follow this cluster's WAL) and starts it. The directory must be new.
+    pub fn start_standby(&self, options: &ClusterOptions) -> Result<Cluster, ClusterError> {
+        fs::create_dir_all(&options.data_dir).map_err(io_error(&options.data_dir))?;
+        let standby = Cluster::at(&options.data_dir)?;
+        if let Some(owner) = &standby.run_as {
+            hand_over(owner, &standby.data_dir, false)?;
+        }
+        let data_dir = standby.data_dir.display().to_string();
+        run(as_owner(None, Path::new("chmod"), ["0700", data_dir.as_str()]))?;
+        let (socket_dir, port) = (self.socket_dir.display().to_string(), PORT.to_string());
+        let args = ["-h", &socket_dir, "-p", &port, "-U", CLUSTER_OWNER_WHEN_ROOT, "-D", &data_dir];
+        run(self.command(
+            &self.bin_dir.join("pg_basebackup"),
+            args.into_iter().chain(["--write-recovery-conf", "--wal-method=stream", "--checkpoint=fast"]),
+        ))?;
+        // The copy holds the primary's socket directory, whose lock file names the running primary.
+        let copied_sockets = standby.data_dir.join("socket");
+        if copied_sockets.exists() {
+            fs::remove_dir_all(&copied_sockets).map_err(io_error(&copied_sockets))?;
+        }
+        start(options)
+    }
+
     fn is_running(&self) -> bool {
         self.pg_ctl(&["status"]).is_ok()
     }

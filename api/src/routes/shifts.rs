@@ -21,11 +21,12 @@ use crate::command_call::{CommandCall, CommandResponses};
 use crate::error::ApiError;
 use crate::json::Json;
 use crate::oee_view::RatioView;
-use crate::query_call::{Freshness, QueryCall, QueryErrors, RecordNotFound, freshness};
+use crate::query_call::{Freshness, QueryCall, QueryErrors, RecordNotFound};
 use crate::shift_report_view::ShiftReportContent;
 use crate::state::AppState;
 use crate::views::signatures::{SignatureView, signature_view};
 use domain::oee::LossPart;
+use sqlx::PgPool;
 
 /// Registered before the lines' scope, whose prefix covers this one's: the more specific scope first.
 pub fn configure(config: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -62,8 +63,8 @@ impl ShiftPath {
 }
 
 /// The shift's figures as of `now`; 404 when the line's calendar schedules no such shift that day.
-async fn figures(app: &AppState, key: &ShiftKey, now: DateTime<Utc>) -> Result<ShiftFigures, ApiError> {
-    shift_figures(&app.pool, &key.line.to_string(), key.date, key.shift.as_str(), now)
+async fn figures(pool: &PgPool, key: &ShiftKey, now: DateTime<Utc>) -> Result<ShiftFigures, ApiError> {
+    shift_figures(pool, &key.line.to_string(), key.date, key.shift.as_str(), now)
         .await?
         .ok_or_else(|| ApiError::not_found("shift", &key.record_id()))
 }
@@ -88,7 +89,7 @@ async fn hour_by_hour(call: QueryCall, path: web::Path<ShiftPath>) -> Result<Htt
     let freshness = call.board::<Oee>(&key.line).await?;
     call.registered(&key.line).await?;
     let as_of = Utc::now();
-    let figures = figures(&call.app, &key, as_of).await?;
+    let figures = figures(&call.reads, &key, as_of).await?;
     let (start, end) = (figures.occurrence.interval.start(), figures.occurrence.interval.end());
     Ok(HttpResponse::Ok().json(HourByHour { freshness, as_of, start, end, hours: figures.hours }))
 }
@@ -101,11 +102,13 @@ struct Current {
     ended: bool,
 }
 
-async fn current(app: &AppState, key: &ShiftKey, now: DateTime<Utc>) -> Result<Current, ApiError> {
-    let figures = figures(app, key, now).await?;
+/// `pool` is where the figures are read: the request's read database for a query, the primary for a
+/// command (content that is signed is never a replica's).
+async fn current(app: &AppState, pool: &PgPool, key: &ShiftKey, now: DateTime<Utc>) -> Result<Current, ApiError> {
+    let figures = figures(pool, key, now).await?;
     let ended = figures.occurrence.interval.end() <= now;
     let line = key.line.to_string();
-    let details = shift_details(&app.pool, &line, figures.occurrence.interval, now).await?;
+    let details = shift_details(pool, &line, figures.occurrence.interval, now).await?;
     let record = app.shift_reports.state(&key.record_id()).await?;
     let content = ShiftReportContent::new(line, figures, details, record.notes.clone());
     let canonical = content.canonical().map_err(|error| crate::error::internal(&error))?;
@@ -156,10 +159,10 @@ pub struct ShiftReportAnswer {
 
 async fn report_answer(call: &QueryCall, path: &ShiftPath) -> Result<(ShiftReportAnswer, Option<String>), ApiError> {
     let key = path.key()?;
-    let freshness = vec![call.line::<Oee>(&key.line).await?, freshness::<Calls>(&call.app.pool).await?];
+    let freshness = vec![call.line::<Oee>(&key.line).await?, call.freshness::<Calls>().await?];
     call.registered(&key.line).await?;
     let as_of = Utc::now();
-    let Current { content, canonical, record, ended } = current(&call.app, &key, as_of).await?;
+    let Current { content, canonical, record, ended } = current(&call.app, &call.reads, &key, as_of).await?;
     let digest = content_digest(&canonical);
     let approved = record.approved().map(|(prepared, _)| ApprovedContent {
         version: prepared.version,
@@ -293,7 +296,7 @@ async fn handover_note(
         let key = path.key()?;
         let actor = call.authorize(HAND_OVER_SHIFTS, crate::auth::Target::Line(&key.line))?;
         call.existing(&call.app.lines, "line", &key.line.to_string()).await?;
-        figures(&call.app, &key, Utc::now()).await?;
+        figures(&call.app.pool, &key, Utc::now()).await?;
         let command = ShiftReportCommand::AddHandoverNote {
             key: key.clone(),
             author: actor.user_id,
@@ -323,7 +326,7 @@ async fn prepare(
         let key = path.key()?;
         let actor = call.authorize(APPROVE_SHIFTS, crate::auth::Target::Line(&key.line))?;
         call.existing(&call.app.lines, "line", &key.line.to_string()).await?;
-        let Current { canonical, ended, .. } = current(&call.app, &key, Utc::now()).await?;
+        let Current { canonical, ended, .. } = current(&call.app, &call.app.pool, &key, Utc::now()).await?;
         let command = ShiftReportCommand::PrepareApproval { key: key.clone(), content: canonical, shift_ended: ended };
         call.execute(&call.app.shift_reports, &key.record_id(), command, actor).await
     })

@@ -48,11 +48,14 @@ fn wait_for_exit(mut child: Child) -> std::process::ExitStatus {
 
 /// Stops a test's own cluster and removes its directory however the test ends, so that a failed
 /// assertion leaves no server running.
-struct RemoveClusterOnDrop(std::path::PathBuf);
+pub struct RemoveClusterOnDrop(pub std::path::PathBuf);
 
 impl Drop for RemoveClusterOnDrop {
+    /// Stops every cluster in the directory (a primary and its standbys), then removes it.
     fn drop(&mut self) {
-        let _ = local_postgres::stop_if_running(&self.0.join("postgres"));
+        for entry in std::fs::read_dir(&self.0).into_iter().flatten().flatten() {
+            let _ = local_postgres::stop_if_running(&entry.path());
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
@@ -390,7 +393,7 @@ async fn locks_held_until(pool: &sqlx::PgPool, expected: i64) -> i64 {
 
 /// A cluster of a test's own, with a migrated database: restarting the shared test cluster would fail
 /// every other test. Its guard (which stops and removes it), how it was started, and the database's URL.
-async fn own_cluster(
+pub async fn own_cluster(
     name: &str,
 ) -> (RemoveClusterOnDrop, local_postgres::ClusterOptions, local_postgres::Cluster, String) {
     let dir = std::env::temp_dir().join(format!("ms5-{name}-test-{}", unique_suffix()));

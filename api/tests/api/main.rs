@@ -19,5 +19,6 @@ mod ledger;
 mod live;
 mod oee;
 mod rebuilds;
+mod replica;
 mod signatures;
 mod support;

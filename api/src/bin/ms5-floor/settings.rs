@@ -17,6 +17,13 @@ pub struct Settings {
     /// PostgreSQL to use. Unset: a private cluster in --data-dir.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// A streaming replica of DATABASE_URL's database for dashboards, history and exports; reads go to
+    /// the primary while it lags more than --read-max-lag-seconds or cannot be reached.
+    #[arg(long, env = "MS5_READ_DATABASE_URL", hide_env_values = true)]
+    pub read_database_url: Option<String>,
+    /// How far behind the primary the read replica may be before reads go to the primary.
+    #[arg(long, env = "MS5_READ_MAX_LAG_SECONDS", default_value_t = 5)]
+    pub read_max_lag_seconds: u64,
     /// Owner connection for migrations, when DATABASE_URL's role may not run them.
     #[arg(long, env = "MIGRATION_DATABASE_URL", hide_env_values = true)]
     pub migration_database_url: Option<String>,

@@ -94,8 +94,17 @@ async fn serve(
             .clone()
             .unwrap_or_else(|| settings.data_dir.with_file_name("bootstrap-token"));
         let verifier = verifier_key(seal_key.as_ref(), settings.verifier_key.as_ref())?;
+        let read_replica = match &settings.read_database_url {
+            Some(url) => Some(api::reads::ReadReplica {
+                pool: commands::database::application_pool_lazy(url, settings.pool_size)
+                    .context("MS5_READ_DATABASE_URL")?,
+                max_lag: std::time::Duration::from_secs(settings.read_max_lag_seconds),
+            }),
+            None => None,
+        };
         let service = api::ServiceSettings {
             tls,
+            read_replica,
             ..settings.service(bootstrap_token(&pool, &token_file).await?, verifier, token_keys(settings)?)
         };
         let application = api::Application::build(pool, settings.listen, service).context("binding the listener")?;
