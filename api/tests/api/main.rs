@@ -18,6 +18,7 @@ mod journey;
 mod ledger;
 mod live;
 mod oee;
+mod prometheus;
 mod rebuilds;
 mod replica;
 mod signatures;
