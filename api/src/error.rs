@@ -114,6 +114,10 @@ impl From<StoreError> for ApiError {
             ),
             StoreError::Integrity(alarm) => integrity_alarm(&alarm),
             StoreError::Database(error) => database(error),
+            // A record written by a newer release during a rollout: this instance cannot read it yet.
+            StoreError::Version(error) => {
+                Self::new(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, "newer_event_version", error.to_string())
+            }
             other => internal(&other),
         }
     }

@@ -15,7 +15,11 @@ pub(crate) fn encode_event<E: domain::Event>(event: &E) -> Result<(&'static str,
     Ok((event_type, payload))
 }
 
-pub(crate) fn decode_event<E: domain::Event>(event_type: &str, payload: Value) -> Result<E, StoreError> {
+/// Joins a stored payload of `event_type` at schema `version` into the domain's event, raising it to
+/// the current version first (`domain::versions`).
+pub(crate) fn decode_event<E: domain::Event>(event_type: &str, version: i32, payload: Value) -> Result<E, StoreError> {
+    let version = u32::try_from(version).unwrap_or_default();
+    let payload = domain::versions::upcast(event_type, version, payload)?;
     let mut tagged = serde_json::Map::with_capacity(1);
     tagged.insert(event_type.to_owned(), payload);
     Ok(serde_json::from_value(Value::Object(tagged))?)

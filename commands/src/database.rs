@@ -13,7 +13,12 @@ pub const APPLICATION_ROLE: &str = "ms5_app";
 /// Applies pending migrations, connected as the database owner.
 pub async fn migrate(owner_url: &str) -> Result<(), MigrateError> {
     let mut connection = PgConnection::connect(owner_url).await?;
-    MIGRATOR.run(&mut connection).await?;
+    let mut migrator = sqlx::migrate!("../migrations");
+    // During a rolling upgrade the older release starts against a database the newer one has migrated
+    // already: it finds its own migrations applied and newer ones it does not know, which are additive
+    // (docs/deployment.md, "Rolling upgrades") and leave it working.
+    migrator.set_ignore_missing(true);
+    migrator.run(&mut connection).await?;
     connection.close().await?;
     Ok(())
 }

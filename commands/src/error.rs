@@ -17,6 +17,9 @@ pub enum StoreError {
     Corrupt(#[from] serde_json::Error),
     #[error(transparent)]
     Metadata(#[from] crate::metadata::MetadataError),
+    /// An event of a schema version this release cannot read (written by a newer release).
+    #[error(transparent)]
+    Version(#[from] domain::versions::UpcastError),
 }
 
 /// A stream that is not what the service appended: found when loading, reloading or appending to it.

@@ -55,7 +55,7 @@ impl RecordedEvent {
 
     /// The domain event this row holds.
     pub fn decode<E: domain::Event>(&self) -> Result<E, StoreError> {
-        crate::codec::decode_event(&self.event_type, self.payload.clone())
+        crate::codec::decode_event(&self.event_type, self.event_version, self.payload.clone())
     }
 
     /// Where a reader that has processed this event resumes.

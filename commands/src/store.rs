@@ -513,6 +513,7 @@ fn framework_error<E: std::error::Error>(error: StoreError) -> AggregateError<E>
         StoreError::Database(error) => AggregateError::DatabaseConnectionError(Box::new(error)),
         StoreError::Corrupt(error) => AggregateError::DeserializationError(Box::new(error)),
         StoreError::Metadata(error) => AggregateError::UnexpectedError(Box::new(error)),
+        StoreError::Version(error) => AggregateError::DeserializationError(Box::new(error)),
         error @ (StoreError::IdempotencyKeyUsed | StoreError::Integrity(_)) => {
             AggregateError::UnexpectedError(Box::new(error))
         }
@@ -524,7 +525,7 @@ fn envelope<A: domain::Aggregate>(event: RecordedEvent) -> Result<EventEnvelope<
     Ok(EventEnvelope {
         aggregate_id: event.aggregate_id,
         sequence: usize::try_from(event.sequence).unwrap_or_default(),
-        payload: AdaptedEvent(decode_event(&event.event_type, event.payload)?),
+        payload: AdaptedEvent(decode_event(&event.event_type, event.event_version, event.payload)?),
         metadata: metadata.to_map(),
     })
 }

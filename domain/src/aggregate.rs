@@ -41,9 +41,10 @@ pub trait Event: Serialize + DeserializeOwned + Clone + PartialEq + std::fmt::De
     /// Every persisted event type of this enum, in declaration order.
     const TYPES: &'static [&'static str];
     fn event_type(&self) -> &'static str;
-    /// Schema version of this event's payload; a shape change bumps it and adds an upcaster.
+    /// Schema version of this event's payload; a shape change bumps it and adds an upcaster
+    /// (`crate::versions`).
     fn event_version(&self) -> u32 {
-        1
+        crate::versions::current(self.event_type())
     }
 }
 

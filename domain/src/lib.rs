@@ -28,5 +28,6 @@ pub mod signature;
 mod test_support;
 pub mod user;
 pub mod values;
+pub mod versions;
 
 pub use aggregate::{Aggregate, Command, Event, Rule};

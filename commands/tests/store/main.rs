@@ -13,3 +13,4 @@ mod immutability;
 mod lookups;
 mod snapshots;
 mod support;
+mod versions;

@@ -104,9 +104,10 @@ event_enum! {
         JobStarted { at: DateTime<Utc> },
         JobPaused { reason: Option<Reason>, at: DateTime<Utc> },
         JobResumed { at: DateTime<Utc> },
-        /// `reject_category` is absent from records made before reject reasons were a tree (their codes
-        /// were free text); the loss tree books those rejects as production rejects.
-        ProductionRecorded { good: u64, reject: u64, reject_reason: Option<ReasonCode>, #[serde(default, skip_serializing_if = "Option::is_none")] reject_category: Option<RejectCategory>, at: DateTime<Utc> },
+        /// Version 2: `reject_category` is always present. Version 1 records (made before reject
+        /// reasons were a tree, their codes free text) lack it and are raised with `null`
+        /// (`crate::versions`); the loss tree books those rejects as production rejects.
+        ProductionRecorded { good: u64, reject: u64, reject_reason: Option<ReasonCode>, reject_category: Option<RejectCategory>, at: DateTime<Utc> },
         /// The first reading of a counter in this job: the baseline later readings are measured from.
         CounterBaselineRecorded { counter: CounterId, kind: CountKind, width: CounterWidth, sequence: u64, value: u64, source_timestamp: DateTime<Utc>, at: DateTime<Utc> },
         CounterProductionCounted { counter: CounterId, kind: CountKind, sequence: u64, value: u64, delta: u64, step: CounterStep, source_timestamp: DateTime<Utc>, at: DateTime<Utc> },
