@@ -9,6 +9,7 @@ pub mod auth;
 mod bodies;
 pub mod command_call;
 pub mod error;
+mod floor_metrics;
 pub mod idempotency;
 mod json;
 mod oee_view;

@@ -72,17 +72,31 @@ enum Transport {
 /// When each count of each line was sent: `sent[line][n - 1]` for the line's nth count.
 type Sent = Arc<Vec<Mutex<Vec<Instant>>>>;
 
-pub async fn measure(server: &str, url: &str, binary: &Path, live: &Live) -> anyhow::Result<LiveFigures> {
-    let dir = std::env::temp_dir().join(format!("ms5-bench-live-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let (mut service, address) = start_service(binary, url, &dir).await?;
+/// The service in its own process on a fresh database, with lines that each have a shift calendar, an
+/// ideal cycle time and a running job.
+pub struct Floor {
+    pub service: tokio::process::Child,
+    pub pid: String,
+    pub address: String,
+    pub client: reqwest::Client,
+    /// A team leader's access token.
+    pub leader: String,
+    pub http: Arc<Http>,
+    pub lines: Vec<String>,
+    /// The running job of each line, in the lines' order.
+    pub jobs: Vec<String>,
+}
+
+/// Starts the service binary on `url` (its bootstrap token in `dir`) and sets up `lines` lines.
+pub async fn floor(binary: &Path, url: &str, dir: &Path, lines: usize) -> anyhow::Result<Floor> {
+    let (service, address) = start_service(binary, url, dir).await?;
     let pid = service.id().context("the service has no pid")?.to_string();
     let token = std::fs::read_to_string(dir.join("bootstrap-token")).context("reading the bootstrap token")?;
     let client = reqwest::Client::builder().build()?;
     let base = format!("{address}/api/v1");
     let people = People::bootstrap(&client, &base, token.trim()).await?;
-    let lines: Vec<String> = (1..=live.lines).map(|n| format!("bench/hall-{}/L{n:02}", n % 5)).collect();
-    eprintln!("live: configuring {} lines, each with a running job", lines.len());
+    let lines: Vec<String> = (1..=lines).map(|n| format!("bench/hall-{}/L{n:02}", n % 5)).collect();
+    eprintln!("configuring {} lines, each with a running job", lines.len());
     for line in &lines {
         configure(&client, &base, &people.engineer, line).await?;
     }
@@ -94,6 +108,14 @@ pub async fn measure(server: &str, url: &str, binary: &Path, live: &Live) -> any
     }
     let pool = commands::database::application_pool(url, 2).await?;
     crate::caught_up(&pool).await?;
+    Ok(Floor { service, pid, address, client, leader, http, lines, jobs })
+}
+
+pub async fn measure(server: &str, url: &str, binary: &Path, live: &Live) -> anyhow::Result<LiveFigures> {
+    let dir = std::env::temp_dir().join(format!("ms5-bench-live-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let Floor { mut service, pid, address, client, leader, http, lines, jobs } =
+        floor(binary, url, &dir, live.lines).await?;
     tokio::time::sleep(IDLE).await;
     let rss_before = crate::http::rss_kib_of(&pid);
 

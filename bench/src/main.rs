@@ -3,6 +3,7 @@
 //! Prints a Markdown table. Runs on its own durable private cluster; touches nothing else.
 
 mod baseline;
+mod golive;
 mod http;
 mod lag;
 mod ledger;
@@ -73,6 +74,9 @@ struct Args {
     /// How often each line of the live scenario gets a count, in ms.
     #[arg(long, default_value_t = 1_000)]
     live_every_ms: u64,
+    /// Live streams held open during the go-live scenario.
+    #[arg(long, default_value_t = 200)]
+    golive_subscribers: usize,
     /// The service binary the live scenario runs; default: `ms5-floor` beside this one
     /// (`cargo build --release -p api`).
     #[arg(long)]
@@ -116,6 +120,10 @@ enum Scenario {
     /// live streams over --live-lines lines: its memory per idle stream, and the time from a count to
     /// every subscriber's status while each line gets one every --live-every-ms for --seconds.
     Live,
+    /// The go-live plan's load (`ms5-floor` in its own process, --live-lines lines): 1,000 requests/s
+    /// of counts, board polls, OEE, job and Andon lists for --seconds, with --golive-subscribers live
+    /// streams; latency per kind, the service's memory and the database's growth.
+    GoLive,
 }
 
 /// pgbench runs in our store's database, so that its `events` statement meets our schema.
@@ -364,6 +372,15 @@ async fn main() -> anyhow::Result<()> {
         None
     };
 
+    let golive = if wanted(Scenario::GoLive) {
+        let binary = sibling(args.service.clone(), "ms5-floor", "cargo build --release -p api")?;
+        let plan = golive::GoLive { lines: args.live_lines, subscribers: args.golive_subscribers, load: duration };
+        let url = fresh_database(&cluster, "bench_golive").await?;
+        Some((golive::measure(&url, &binary, &plan).await?, plan))
+    } else {
+        None
+    };
+
     let mut ceiling = Vec::new();
     for clients in [1, 8, 32].into_iter().filter(|_| wanted(Scenario::Ceiling)) {
         eprintln!("pgbench, {clients} clients");
@@ -410,6 +427,9 @@ async fn main() -> anyhow::Result<()> {
     }
     for (figures, load) in plant.into_iter().flatten() {
         print_plant(&figures, &load);
+    }
+    if let Some((figures, plan)) = &golive {
+        golive::print(figures, plan);
     }
     if let Some((figures, load)) = &live {
         live::print(figures, load);

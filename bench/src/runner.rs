@@ -18,6 +18,19 @@ impl Stats {
         self.succeeded as f64 / self.elapsed.as_secs_f64()
     }
 
+    /// Several runs as one: their counts added, their latencies together, the longest elapsed time.
+    pub fn merged<'a>(parts: impl Iterator<Item = &'a Stats>) -> Stats {
+        let mut all = Stats::default();
+        for part in parts {
+            all.succeeded += part.succeeded;
+            all.failed += part.failed;
+            all.elapsed = all.elapsed.max(part.elapsed);
+            all.latencies.extend_from_slice(&part.latencies);
+        }
+        all.latencies.sort_unstable();
+        all
+    }
+
     pub fn percentile(&self, p: f64) -> Duration {
         if self.latencies.is_empty() {
             return Duration::ZERO;

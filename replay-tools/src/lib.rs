@@ -6,6 +6,7 @@
 
 pub mod backup;
 pub mod export;
+pub mod keys;
 pub mod log;
 pub mod rebuild;
 pub mod record;

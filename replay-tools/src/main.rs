@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use commands::ledger::log_file::FileVerification;
 use commands::ledger::witness::WitnessKey;
-use replay_tools::{Database, backup, export, log, rebuild, record, verify, witness};
+use replay_tools::{Database, backup, export, keys, log, rebuild, record, verify, witness};
 
 #[derive(Debug, Parser)]
 #[command(version, about = "MS5 Floor tools for auditors and admins")]
@@ -177,6 +177,16 @@ enum Command {
         state: PathBuf,
         #[arg(long, default_value = "127.0.0.1:7380")]
         listen: std::net::SocketAddr,
+    },
+    /// Make a seal key, which signs the ledger's checkpoints (`MS5_SEAL_KEY_FILE`): the private key is
+    /// written to a new file (mode 0600), the verifier key, which API processes and auditors are given,
+    /// is printed.
+    SealKey {
+        /// The checkpoints' origin (no spaces, no `+`), one per site or database, e.g. `ms5-floor/plant-1`.
+        name: String,
+        /// The file for the private key; it must not exist yet.
+        #[arg(long)]
+        output: PathBuf,
     },
     /// Make a witness key: the private key is written to a new file (mode 0600), the verifier key, which
     /// the service and auditors are given, is printed.
@@ -424,15 +434,8 @@ async fn run(cli: &Cli) -> anyhow::Result<bool> {
             .await?;
             Ok(true)
         }
-        Command::WitnessKey { name, output } => {
-            let verifier = witness::new_key(name, output)?;
-            if cli.json {
-                println!("{}", serde_json::json!({ "verifier_key": verifier, "private_key_file": output }));
-            } else {
-                println!("{verifier}");
-            }
-            Ok(true)
-        }
+        Command::SealKey { name, output } => print_new_key(cli.json, &keys::new_seal_key(name, output)?, output),
+        Command::WitnessKey { name, output } => print_new_key(cli.json, &witness::new_key(name, output)?, output),
         Command::VerifyExport { file, verifier_key } => {
             let report = export::verify_file(file, &verify::verifier_key(verifier_key)?, cli.json).await?;
             print_file_report(cli.json, &report, "clean")?;
@@ -469,6 +472,16 @@ fn print_replay(replayed: &record::Replay) -> anyhow::Result<()> {
         println!("THE HASH CHAIN OF THESE EVENTS DOES NOT VERIFY: run `ms5-replay verify`");
     }
     Ok(())
+}
+
+/// A new key's verifier key, and with --json where its private key went.
+fn print_new_key(json: bool, verifier: &str, output: &std::path::Path) -> anyhow::Result<bool> {
+    if json {
+        println!("{}", serde_json::json!({ "verifier_key": verifier, "private_key_file": output }));
+    } else {
+        println!("{verifier}");
+    }
+    Ok(true)
 }
 
 /// What verifying the log in a database found, as text.

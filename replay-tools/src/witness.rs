@@ -73,12 +73,7 @@ fn keep(file: &Path, log: &VerifierKey, checkpoint: &SignedCheckpoint) -> std::i
 pub fn new_key(name: &str, output: &Path) -> anyhow::Result<String> {
     let text = WitnessKey::generate(name).context("a witness's name has no spaces and no `+`")?;
     let key = WitnessKey::parse(&text)?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(output).with_context(|| format!("creating {}", output.display()))?;
-    std::io::Write::write_all(&mut file, text.as_bytes())?;
-    file.sync_all()?;
+    crate::keys::write_private(output, &text)?;
     Ok(key.verifier().text())
 }
 

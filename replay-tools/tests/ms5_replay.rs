@@ -257,6 +257,26 @@ async fn rc_02_a_backup_restores_into_a_scratch_database_and_verifies_and_a_bad_
     assert_eq!(status, 2, "{out}");
 }
 
+#[tokio::test]
+async fn a_seal_key_made_by_the_tool_signs_checkpoints_that_its_printed_verifier_key_checks() {
+    let dir = std::env::temp_dir().join(format!("ms5-seal-key-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("seal-key");
+    let (status, printed) = replay(&["seal-key", "ms5-floor/plant-1", "--output", file.to_str().unwrap()]);
+    assert_eq!(status, 0, "{printed}");
+    let verifier = printed.trim().to_owned();
+    assert!(verifier.starts_with("ms5-floor/plant-1+"), "{verifier}");
+    let mode = std::fs::metadata(&file).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777);
+    assert_eq!(mode.ok(), Some(0o600), "the private key is for its owner only");
+    let (status, _) = replay(&["seal-key", "ms5-floor/plant-1", "--output", file.to_str().unwrap()]);
+    assert_eq!(status, 2, "an existing key file is never overwritten");
+
+    let sealed = sealed_by(SealKey::parse(&std::fs::read_to_string(&file).unwrap()).unwrap()).await;
+    let (status, out) = replay(&["verify", "--database-url", &sealed.database.url, "--verifier-key", &verifier]);
+    assert_eq!(status, 0, "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The file names in `directory`, sorted.
 fn names_in(directory: &std::path::Path) -> Vec<String> {
     let mut names: Vec<String> =

@@ -1,6 +1,7 @@
 //! `/metrics` in the Prometheus text format: requests by route and status with latency histograms,
 //! command outcomes, sign-ins and lockouts, the database pool (open, idle, most), each projection's
-//! progress and lag, the open live streams and how the status boards were served. The alerts on them
+//! progress and lag, the open live streams and how the status boards were served, and each line's
+//! state, shift figures, Andon calls and last count (`floor_metrics`). The alerts on them
 //! are in `deploy/monitoring/alerts.yaml` (docs/monitoring.md).
 
 use actix_web::{HttpResponse, get, web};
@@ -45,6 +46,9 @@ pub async fn render(app: web::Data<AppState>) -> HttpResponse {
             }
         }
         Err(error) => tracing::warn!(%error, "projection status unavailable for /metrics"),
+    }
+    if let Err(error) = crate::floor_metrics::record(&app).await {
+        tracing::warn!(%error, "the lines' figures are unavailable for /metrics");
     }
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(crate::telemetry::prometheus().render())
 }

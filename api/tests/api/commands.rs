@@ -222,3 +222,51 @@ async fn metrics_show_requests_by_route_and_status_command_outcomes_and_the_pool
     assert!(!text.contains("nowhere"));
     assert!(has(r#"logins_total{outcome="succeeded"}"#));
 }
+
+/// The value of `series` in `/metrics` once `done` holds for it (NaN when the series is absent).
+async fn metric_until(app: &TestApp, series: &str, done: impl Fn(f64) -> bool) -> f64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let value = text
+            .lines()
+            .find_map(|line| line.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
+            .unwrap_or(f64::NAN);
+        if done(value) {
+            return value;
+        }
+        assert!(std::time::Instant::now() < deadline, "{series} is {value}, never as awaited");
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test]
+async fn the_floor_is_in_metrics_per_line_its_state_open_and_unanswered_calls_and_last_count() {
+    let app = spawn(test_settings()).await;
+    let _projectors = app.start_projectors();
+    let (job, olga) = app.running_job().await;
+    app.post(Some(&olga), &format!("/api/v1/jobs/{job}/production"), &json!({"good": 3, "reject": 0}))
+        .await
+        .expect(200);
+    let leader = app.login("theo", crate::support::OWN_PASSWORD).await;
+    let call =
+        json!({"line": LINE, "station": "S1", "call_type": "material", "priority": "high", "description": "film"});
+    let first = app.post(Some(&leader), "/api/v1/andon-calls", &call).await.expect(201);
+    app.post(Some(&leader), "/api/v1/andon-calls", &call).await.expect(201);
+    let first = first.body["aggregate_id"].as_str().unwrap().to_owned();
+    app.post(Some(&leader), &format!("/api/v1/andon-calls/{first}/acknowledge"), &json!({})).await.expect(200);
+
+    let of_line = |name: &str| format!("{name}{{line=\"{LINE}\"}}");
+    metric_until(&app, &of_line("line_running"), |running| running == 1.0).await;
+    metric_until(&app, &of_line("andon_calls_open"), |open| open == 2.0).await;
+    metric_until(&app, &of_line("andon_calls_unacknowledged"), |waiting| waiting == 1.0).await;
+    let waited = metric_until(&app, &of_line("andon_oldest_unacknowledged_seconds"), |s| s >= 0.0).await;
+    assert!(waited < 60.0, "{waited}");
+    let now = chrono::Utc::now().timestamp() as f64;
+    let counted = metric_until(&app, &of_line("line_last_count_timestamp_seconds"), |at| at.is_finite()).await;
+    assert!((now - counted).abs() < 120.0, "the count's time, {counted}, is now ({now})");
+    // The line has no shift calendar: between shifts its shift figures have no value.
+    metric_until(&app, &of_line("line_in_shift"), |in_shift| in_shift == 0.0).await;
+    let oee = metric_until(&app, &format!("line_shift_ratio{{line=\"{LINE}\",figure=\"oee\"}}"), |_| true).await;
+    assert!(oee.is_nan(), "{oee}");
+}

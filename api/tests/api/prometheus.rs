@@ -1,6 +1,6 @@
 //! Debian's Prometheus scraping the service on loopback with our alert rules: a projection stopped by
 //! an event it cannot apply raises `MS5ProjectionStopped`, which resolves once the read model is
-//! rebuilt; the system dashboard's queries evaluate on what was scraped.
+//! rebuilt; the dashboards' queries evaluate on what was scraped.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -115,18 +115,23 @@ async fn prometheus_fires_the_stopped_projection_alert_on_a_poisoned_event_and_r
         .until("the service is scraped", |p| async move {
             p.query("up{job=\"ms5\"} == 1").await.len() == 1
                 && !p.query("projection_stopped{projection=\"jobs\"} == 0").await.is_empty()
+                && !p.query("line_running").await.is_empty()
         })
         .await;
 
-    // Every query of the system dashboard evaluates on what was scraped.
-    let dashboard = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/monitoring/dashboards/system.json");
-    let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(dashboard).unwrap()).unwrap();
-    for panel in dashboard["panels"].as_array().unwrap() {
-        for target in panel["targets"].as_array().unwrap() {
-            prometheus.query(target["expr"].as_str().unwrap()).await;
+    // Every query of the dashboards evaluates on what was scraped (every line chosen).
+    for name in ["system", "production", "andon"] {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../deploy/monitoring/dashboards/{name}.json"));
+        let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        for panel in dashboard["panels"].as_array().unwrap() {
+            for target in panel["targets"].as_array().unwrap() {
+                prometheus.query(&target["expr"].as_str().unwrap().replace("$line", ".+")).await;
+            }
         }
     }
     assert!(!prometheus.query("sum by (status) (http_requests_total)").await.is_empty(), "requests are counted");
+    let line = format!("line_running{{line=\"{LINE}\"}} == 0");
+    assert_eq!(prometheus.query(&line).await.len(), 1, "the line is known, with no job running");
 
     // An event the jobs projection cannot apply: its read model refuses every new row.
     sqlx::query("ALTER TABLE rm_jobs_blue.read_jobs ADD CONSTRAINT poisoned CHECK (false) NOT VALID")
