@@ -30,9 +30,9 @@ pub struct QueryCall {
     pub principal: Principal,
     /// Correlates what the read records (an export) with the request's log lines.
     pub request_id: uuid::Uuid,
-    /// The database this request reads its dashboards, history and exports from, chosen once.
-    pub reads: PgPool,
-    pub read_from: crate::reads::ReadFrom,
+    /// The database this request reads its dashboards, history and exports from: chosen (and counted)
+    /// at its first read, then kept for the whole request.
+    reads: std::sync::OnceLock<(PgPool, crate::reads::ReadFrom)>,
 }
 
 impl FromRequest for QueryCall {
@@ -47,8 +47,7 @@ impl FromRequest for QueryCall {
             let principal = principal.await?;
             let app =
                 app.ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "no state"))?;
-            let (reads, read_from) = app.reads.choose();
-            Ok(Self { app, principal, request_id, reads, read_from })
+            Ok(Self { app, principal, request_id, reads: std::sync::OnceLock::new() })
         })
     }
 }
@@ -97,16 +96,25 @@ impl QueryCall {
         self.freshness::<P>().await
     }
 
+    /// The database this request reads dashboards, history and exports from (`crate::reads`).
+    pub fn reads(&self) -> &PgPool {
+        &self.chosen().0
+    }
+
+    fn chosen(&self) -> &(PgPool, crate::reads::ReadFrom) {
+        self.reads.get_or_init(|| self.app.reads.choose())
+    }
+
     /// Where projection `P`'s read model is in the database this request reads from; all zero before
     /// its first batch.
     pub async fn freshness<P: projections::Projection>(&self) -> Result<Freshness, ApiError> {
-        let status = projections::engine::checkpoint::read(&self.reads, P::NAME).await?;
+        let status = projections::engine::checkpoint::read(self.reads(), P::NAME).await?;
         Ok(Freshness {
             projection: P::NAME.to_owned(),
             transaction_id: status.as_ref().map_or(0, |status| status.transaction_id),
             position: status.as_ref().map_or(0, |status| status.position),
             events_applied: status.as_ref().map_or(0, |status| status.events_applied),
-            read_from: self.read_from,
+            read_from: self.chosen().1,
         })
     }
 
@@ -121,7 +129,7 @@ impl QueryCall {
         let principal = &self.principal;
         authorize(principal, allowed, if area.is_none() { Target::Site(site) } else { Target::Anywhere })?;
         let names = projections::read_models::oee::query::lines_of(
-            &self.reads,
+            self.reads(),
             site.as_str(),
             area.map(|area| area.to_string()),
         )

@@ -100,7 +100,7 @@ async fn search(call: QueryCall, query: web::Query<TrailQuery>) -> Result<HttpRe
     let visible = visible(&call.principal)?;
     let selection = query.selection()?;
     let limit = page_limit(query.limit);
-    let rows = query::page(&call.reads, &selection, &visible, query.after.unwrap_or(0), i64::MAX, limit).await?;
+    let rows = query::page(call.reads(), &selection, &visible, query.after.unwrap_or(0), i64::MAX, limit).await?;
     let next_after =
         (i64::try_from(rows.len()).unwrap_or(0) == limit).then(|| rows.last().map(|row| row.position)).flatten();
     Ok(HttpResponse::Ok().json(TrailPage { entries: rows.into_iter().map(TrailEntry::from).collect(), next_after }))
@@ -148,13 +148,13 @@ async fn export(
     let ExportQuery { format, record_type, record_id, user, action, line, from, to } = query.into_inner();
     let selection =
         TrailQuery { record_type, record_id, user, action, line, from, to, after: None, limit: None }.selection()?;
-    let up_to = query::newest(&call.reads).await?;
+    let up_to = query::newest(call.reads()).await?;
     let kind = match format {
         ExportFormat::Csv => domain::export::ExportKind::TrailCsv,
         ExportFormat::Ndjson => domain::export::ExportKind::TrailNdjson,
     };
     call.record_export(actor, kind, request.query_string(), up_to).await?;
-    let pool = call.reads.clone();
+    let pool = call.reads().clone();
     let chunks = stream::try_unfold(Some(0i64), move |next| {
         let (pool, selection, visible) = (pool.clone(), selection.clone(), visible.clone());
         async move {
@@ -298,11 +298,11 @@ async fn report(
         record_id: Some(record_id.clone()),
         ..Selection::default()
     };
-    let up_to = query::newest(&call.reads).await?;
+    let up_to = query::newest(call.reads()).await?;
     let mut entries: Vec<TrailEntry> = Vec::new();
     let mut after = 0;
     loop {
-        let rows = query::page(&call.reads, &selection, &visible, after, up_to, EXPORT_BATCH).await?;
+        let rows = query::page(call.reads(), &selection, &visible, after, up_to, EXPORT_BATCH).await?;
         let Some(last) = rows.last() else { break };
         after = last.position;
         entries.extend(rows.into_iter().map(TrailEntry::from));
@@ -317,7 +317,7 @@ async fn report(
         Some(line) => call.app.lines.state(&line).await?.time_zone().map(|zone| zone.name().to_owned()),
         None => None,
     };
-    let signatures = commands::signatures::check(&call.reads, &signed)
+    let signatures = commands::signatures::check(call.reads(), &signed)
         .await?
         .into_iter()
         .map(|check| signature_view(check, time_zone.as_deref()))

@@ -232,7 +232,7 @@ async fn list(call: QueryCall, query: web::Query<StopQuery>) -> Result<HttpRespo
         limit: page_limit(query.limit),
     };
     let stops =
-        projections::read_models::downtime::list(&call.reads, &filter).await?.into_iter().map(Stop::from).collect();
+        projections::read_models::downtime::list(call.reads(), &filter).await?.into_iter().map(Stop::from).collect();
     Ok(HttpResponse::Ok().json(StopList { freshness, stops }))
 }
 
@@ -286,14 +286,14 @@ async fn pareto(call: QueryCall, query: web::Query<ParetoQuery>) -> Result<HttpR
         ParetoKey::LossCategory => projections::read_models::downtime::ParetoBy::LossCategory,
     };
     let line = query.line.to_string();
-    let bars = projections::read_models::downtime::pareto(&call.reads, &line, from, to, by)
+    let bars = projections::read_models::downtime::pareto(call.reads(), &line, from, to, by)
         .await?
         .into_iter()
         .map(|bar| ParetoBar { key: bar.key, stops: bar.stops, duration_ms: bar.duration_ms })
         .collect();
     let open =
         projections::read_models::downtime::StopFilter { line, from, to, open_only: true, after: None, limit: 500 };
-    let open_stops = projections::read_models::downtime::list(&call.reads, &open).await?.len();
+    let open_stops = projections::read_models::downtime::list(call.reads(), &open).await?.len();
     Ok(HttpResponse::Ok().json(Pareto { freshness, bars, open_stops }))
 }
 
@@ -333,7 +333,7 @@ async fn reliability(call: QueryCall, query: web::Query<ReliabilityQuery>) -> Re
     let freshness = call.line::<Stops>(&query.line).await?;
     let (from, to) = period(query.from, query.to)?;
     let figures =
-        projections::read_models::downtime::reliability(&call.reads, &query.line.to_string(), from, to).await?;
+        projections::read_models::downtime::reliability(call.reads(), &query.line.to_string(), from, to).await?;
     let projections::read_models::downtime::Reliability {
         failures,
         failure_ms,

@@ -299,7 +299,7 @@ async fn list(call: QueryCall, query: web::Query<JobQuery>) -> Result<HttpRespon
         limit: page_limit(query.limit),
     };
     let jobs =
-        projections::read_models::jobs::list(&call.reads, &filter).await?.into_iter().map(JobSummary::from).collect();
+        projections::read_models::jobs::list(call.reads(), &filter).await?.into_iter().map(JobSummary::from).collect();
     Ok(HttpResponse::Ok().json(JobList { freshness, jobs }))
 }
 
@@ -332,7 +332,7 @@ async fn detail(call: QueryCall, job_id: web::Path<Uuid>) -> Result<HttpResponse
     };
     let line = line.ok_or_else(|| ApiError::not_found("job", &id))?;
     let freshness = call.line::<projections::read_models::jobs::Jobs>(&line).await?;
-    let (job, state) = match projections::read_models::jobs::detail(&call.reads, &id).await? {
+    let (job, state) = match projections::read_models::jobs::detail(call.reads(), &id).await? {
         Some((row, state)) => {
             let state: domain::job::Job =
                 serde_json::from_value(state).map_err(|error| crate::error::internal(&error))?;

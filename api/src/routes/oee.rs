@@ -80,7 +80,7 @@ async fn of_line(call: QueryCall, query: web::Query<LineOeeQuery>) -> Result<Htt
         Periods::Month => Granularity::Month,
     };
     call.registered(&query.line).await?;
-    let oee = line_oee(&call.reads, &query.line.to_string(), range, granularity, as_of).await?;
+    let oee = line_oee(call.reads(), &query.line.to_string(), range, granularity, as_of).await?;
     Ok(HttpResponse::Ok().json(LineOeeAnswer { freshness, as_of, oee: oee.map(LineOeeView::from) }))
 }
 
@@ -127,7 +127,7 @@ async fn roll_up(call: QueryCall, query: web::Query<RollUpQuery>) -> Result<Http
     let (freshness, as_of) = (call.freshness::<Oee>().await?, Utc::now());
     let mut totals = Vec::with_capacity(lines.len());
     for line in lines {
-        if let Some(oee) = line_oee(&call.reads, &line.to_string(), range, Granularity::Shift, as_of).await? {
+        if let Some(oee) = line_oee(call.reads(), &line.to_string(), range, Granularity::Shift, as_of).await? {
             totals.push((oee.line, oee.total));
         }
     }
@@ -206,7 +206,7 @@ async fn of_changeovers(call: QueryCall, query: web::Query<ChangeoverQuery>) -> 
     let range = bounded_range(query.from, query.to)?;
     let freshness = call.line::<Oee>(&query.line).await?;
     call.registered(&query.line).await?;
-    let found = changeover::changeovers(&call.reads, &query.line.to_string(), range).await?;
+    let found = changeover::changeovers(call.reads(), &query.line.to_string(), range).await?;
     let pairs = changeover::per_pair(&found).into_iter().map(PairView::from).collect();
     let changeovers = found.into_iter().map(ChangeoverView::from).collect();
     Ok(HttpResponse::Ok().json(Changeovers { freshness, changeovers, pairs }))

@@ -79,12 +79,12 @@ async fn history(call: QueryCall, query: web::Query<HistoryQuery>) -> Result<Htt
     let (stream_type, _) = call.record(record_type, &id).await?;
     let limit = u64::from(limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE));
     let (predecessor, page, version) =
-        event_log::read_page(&call.reads, stream_type, &id, after_sequence.unwrap_or(0), limit).await?;
+        event_log::read_page(call.reads(), stream_type, &id, after_sequence.unwrap_or(0), limit).await?;
     if version == 0 {
         return Err(ApiError::not_found("record", &id));
     }
     let positions: Vec<i64> = page.iter().map(|event| event.position).collect();
-    let sealed = commands::ledger::rows::sealed_at(&call.reads, &positions).await?;
+    let sealed = commands::ledger::rows::sealed_at(call.reads(), &positions).await?;
     // The page's links, and each sealed event against the leaf it was sealed as: the whole log's
     // integrity is the ledger's verification, which an auditor runs (`POST /api/v1/ledger/verify`).
     let as_sealed = page.iter().all(|event| {
@@ -165,7 +165,9 @@ async fn state_as_of(call: QueryCall, query: web::Query<StateQuery>) -> Result<H
     };
     let (stream_type, _) = call.record(record_type, &id).await?;
     let up_to = match bound {
-        StreamBound::UpToTime(at) => event_log::last_sequence_at(&call.reads, stream_type, &id, at).await?.unwrap_or(0),
+        StreamBound::UpToTime(at) => {
+            event_log::last_sequence_at(call.reads(), stream_type, &id, at).await?.unwrap_or(0)
+        }
         StreamBound::UpToSequence(sequence) => sequence,
         StreamBound::All => u64::MAX,
     };

@@ -89,7 +89,7 @@ async fn hour_by_hour(call: QueryCall, path: web::Path<ShiftPath>) -> Result<Htt
     let freshness = call.board::<Oee>(&key.line).await?;
     call.registered(&key.line).await?;
     let as_of = Utc::now();
-    let figures = figures(&call.reads, &key, as_of).await?;
+    let figures = figures(call.reads(), &key, as_of).await?;
     let (start, end) = (figures.occurrence.interval.start(), figures.occurrence.interval.end());
     Ok(HttpResponse::Ok().json(HourByHour { freshness, as_of, start, end, hours: figures.hours }))
 }
@@ -162,7 +162,7 @@ async fn report_answer(call: &QueryCall, path: &ShiftPath) -> Result<(ShiftRepor
     let freshness = vec![call.line::<Oee>(&key.line).await?, call.freshness::<Calls>().await?];
     call.registered(&key.line).await?;
     let as_of = Utc::now();
-    let Current { content, canonical, record, ended } = current(&call.app, &call.reads, &key, as_of).await?;
+    let Current { content, canonical, record, ended } = current(&call.app, call.reads(), &key, as_of).await?;
     let digest = content_digest(&canonical);
     let approved = record.approved().map(|(prepared, _)| ApprovedContent {
         version: prepared.version,
