@@ -43,6 +43,13 @@ pub use state::AppState;
 /// How long in-flight requests may take to finish after a shutdown.
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// What a listener serves: the whole service, or a projector process's health and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Surface {
+    Everything,
+    Operations,
+}
+
 /// A bound, not yet running service.
 #[allow(missing_debug_implementations)] // actix's `Server` has no Debug
 pub struct Application {
@@ -54,37 +61,8 @@ impl Application {
     /// Binds `listen` (port 0 picks a free port) and prepares the server on `pool`, whose connections
     /// act as the application role.
     pub fn build(pool: PgPool, listen: SocketAddr, settings: ServiceSettings) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(listen)?;
-        let address = listener.local_addr()?;
-        telemetry::prometheus();
         let tls = settings.tls.clone();
-        let state = web::Data::new(AppState::new(pool, settings));
-        let server = HttpServer::new(move || {
-            let (app, document) = App::new()
-                .into_utoipa_app()
-                .openapi(openapi::ApiDoc::openapi())
-                .app_data(state.clone())
-                .app_data(routes::path_config())
-                .app_data(routes::query_config())
-                .configure(routes::configure)
-                .configure(routes::health::configure)
-                .service(routes::metrics::render)
-                .split_for_parts();
-            app.wrap(from_fn(telemetry::observe))
-                .configure(|config| openapi::serve(config, document))
-                .configure(pages::configure)
-                .default_service(web::to(routes::no_such_route))
-        });
-        let server = match tls {
-            Some(config) => server.listen_rustls_0_23(listener, (*config).clone())?,
-            None => server.listen(listener)?,
-        }
-        // The process's one shutdown stops the server (see `run_until`), not actix's own signal handling.
-        .disable_signals()
-        // In-flight requests get this long to finish after a shutdown.
-        .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
-        .run();
-        Ok(Self { server, address })
+        Self::bind(listen, AppState::new(pool, settings), tls, Surface::Everything)
     }
 
     /// Binds `listen` for a process that runs only the projector workers: `/health/live`,
@@ -95,24 +73,51 @@ impl Application {
         listen: SocketAddr,
         tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     ) -> std::io::Result<Self> {
+        Self::bind(listen, AppState::new(pool, ServiceSettings::default()), tls, Surface::Operations)
+    }
+
+    fn bind(
+        listen: SocketAddr,
+        state: AppState,
+        tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+        surface: Surface,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(listen)?;
         let address = listener.local_addr()?;
         telemetry::prometheus();
-        let state = web::Data::new(AppState::new(pool, ServiceSettings::default()));
+        let state = web::Data::new(state);
+        let everything = surface == Surface::Everything;
         let server = HttpServer::new(move || {
-            let (app, _) = App::new()
+            let (app, document) = App::new()
                 .into_utoipa_app()
+                .openapi(openapi::ApiDoc::openapi())
                 .app_data(state.clone())
+                .app_data(routes::path_config())
+                .app_data(routes::query_config())
+                .configure(|config| {
+                    if everything {
+                        routes::configure(config);
+                    }
+                })
                 .configure(routes::health::configure)
                 .service(routes::metrics::render)
                 .split_for_parts();
-            app.wrap(from_fn(telemetry::observe)).default_service(web::to(routes::no_such_route))
+            app.wrap(from_fn(telemetry::observe))
+                .configure(|config| {
+                    if everything {
+                        openapi::serve(config, document);
+                        pages::configure(config);
+                    }
+                })
+                .default_service(web::to(routes::no_such_route))
         });
         let server = match tls {
             Some(config) => server.listen_rustls_0_23(listener, (*config).clone())?,
             None => server.listen(listener)?,
         }
+        // The process's one shutdown stops the server (see `run_until`), not actix's own signal handling.
         .disable_signals()
+        // In-flight requests get this long to finish after a shutdown.
         .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
         .run();
         Ok(Self { server, address })
