@@ -143,11 +143,16 @@ pub async fn measure(url: &str, binary: &Path, plan: &GoLive) -> anyhow::Result<
     })
 }
 
+/// A GET; a failure is its status and the error body's code, or the transport's error.
 async fn get(client: &reqwest::Client, url: &str, token: &str) -> Result<(), String> {
     let response = client.get(url).bearer_auth(token).send().await.map_err(|e| e.to_string())?;
     let status = response.status();
-    response.bytes().await.map_err(|e| e.to_string())?;
-    if status.is_success() { Ok(()) } else { Err(status.to_string()) }
+    let body = response.bytes().await.map_err(|e| e.to_string())?;
+    if status.is_success() {
+        return Ok(());
+    }
+    let error: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    Err(format!("GET {status} {}", error["code"].as_str().unwrap_or_default()))
 }
 
 /// Holds a server-sent events stream open until `stopped`, counting its messages.
@@ -195,7 +200,11 @@ pub fn print(figures: &GoLiveFigures, plan: &GoLive) {
     let [before, largest, after] = figures.rss_kib;
     let [bytes_before, bytes_after] = figures.database_bytes;
     let events = figures.events_after - figures.events_before;
-    println!("\n- live streams: {} messages received, {} streams broken", figures.live_messages, figures.live_broken);
+    println!();
+    for (error, count) in &figures.all.errors {
+        println!("- failed {count} times: {error}");
+    }
+    println!("- live streams: {} messages received, {} streams broken", figures.live_messages, figures.live_broken);
     println!(
         "- service RSS: {:.0} MiB before, {:.0} MiB at most during, {:.0} MiB after",
         before as f64 / 1024.0,

@@ -11,6 +11,8 @@ pub struct Stats {
     pub failed: u64,
     pub elapsed: Duration,
     latencies: Vec<Duration>,
+    /// Each failure's error, and how often it happened.
+    pub errors: std::collections::BTreeMap<String, u64>,
 }
 
 impl Stats {
@@ -26,6 +28,9 @@ impl Stats {
             all.failed += part.failed;
             all.elapsed = all.elapsed.max(part.elapsed);
             all.latencies.extend_from_slice(&part.latencies);
+            for (error, count) in &part.errors {
+                *all.errors.entry(error.clone()).or_default() += count;
+            }
         }
         all.latencies.sort_unstable();
         all
@@ -76,7 +81,10 @@ where
                         stats.succeeded += 1;
                         stats.latencies.push(t0.elapsed());
                     }
-                    Err(_) => stats.failed += 1,
+                    Err(error) => {
+                        stats.failed += 1;
+                        *stats.errors.entry(error).or_default() += 1;
+                    }
                 }
                 iteration += 1;
             }
@@ -89,6 +97,9 @@ where
             total.succeeded += stats.succeeded;
             total.failed += stats.failed;
             total.latencies.extend(stats.latencies);
+            for (error, count) in stats.errors {
+                *total.errors.entry(error).or_default() += count;
+            }
         }
     }
     total.elapsed = started.elapsed();
