@@ -92,7 +92,9 @@ pub async fn floor(binary: &Path, url: &str, dir: &Path, lines: usize) -> anyhow
     let (service, address) = start_service(binary, url, dir).await?;
     let pid = service.id().context("the service has no pid")?.to_string();
     let token = std::fs::read_to_string(dir.join("bootstrap-token")).context("reading the bootstrap token")?;
-    let client = reqwest::Client::builder().build()?;
+    // Idle connections are dropped before actix's 5 s keep-alive ends them, so that no request is sent
+    // on a connection the server is closing at that moment.
+    let client = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(4)).build()?;
     let base = format!("{address}/api/v1");
     let people = People::bootstrap(&client, &base, token.trim()).await?;
     let lines: Vec<String> = (1..=lines).map(|n| format!("bench/hall-{}/L{n:02}", n % 5)).collect();

@@ -104,6 +104,13 @@ async fn without_a_database_url_the_service_runs_its_own_postgres_and_stops_it_o
         std::fs::metadata(&token_file).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777);
     assert_eq!(mode.ok(), Some(0o600));
     let token = std::fs::read_to_string(&token_file).expect("reading the token");
+    // The same, as an image without a shell gives it: the binary prints it.
+    let printed = Command::new(env!("CARGO_BIN_EXE_ms5-floor"))
+        .arg("--print-bootstrap-token")
+        .env("MS5_CONFIG_FILE", &config)
+        .output()
+        .expect("printing the token");
+    assert_eq!(String::from_utf8_lossy(&printed.stdout).trim(), token.trim());
     let body = serde_json::json!({"token": token, "username": "admin", "printed_name": "Ada Admin",
                                   "password": "Correct-Horse-2026", "site": "plant-1"});
     let created = reqwest::Client::new().post(format!("{address}/api/v1/bootstrap")).json(&body).send().await;

@@ -28,6 +28,14 @@ async fn main() -> anyhow::Result<()> {
     if settings.probe_live {
         return probe::live(settings.listen, settings.tls_cert_file.as_deref());
     }
+    if settings.print_bootstrap_token {
+        let file = settings.bootstrap_token_file();
+        let token = std::fs::read_to_string(&file).with_context(|| {
+            format!("no bootstrap token at {} (an account exists, or the service has not started)", file.display())
+        })?;
+        println!("{}", token.trim());
+        return Ok(());
+    }
     // actix's HTTP/1 dispatcher logs every request it cannot parse (a 100 KB URI, a client that goes
     // away mid-body) at ERROR: a client's mistake, one line each. Those requests are answered 4xx and
     // counted; RUST_LOG brings the lines back.

@@ -114,6 +114,10 @@ pub struct Settings {
     /// A PEM file with the certificate's private key.
     #[arg(long, env = "MS5_TLS_KEY_FILE", requires = "tls_cert_file")]
     pub tls_key_file: Option<PathBuf>,
+    /// Do not run: print the one-time bootstrap token a running service wrote (--bootstrap-token-file),
+    /// for images without a shell (`kubectl exec ... -- ms5-floor --print-bootstrap-token`).
+    #[arg(long)]
+    pub print_bootstrap_token: bool,
     /// Do not run: ask the service on --listen whether it is live (`GET /health/live`) and exit 0 if
     /// it is. The container image's health check.
     #[arg(long)]
@@ -128,6 +132,11 @@ pub enum Run {
 }
 
 impl Settings {
+    /// Where a serving process writes the bootstrap token while no account exists.
+    pub fn bootstrap_token_file(&self) -> PathBuf {
+        self.bootstrap_token_file.clone().unwrap_or_else(|| self.data_dir.with_file_name("bootstrap-token"))
+    }
+
     /// The HTTPS configuration, when a certificate and key are given.
     pub fn tls(&self) -> Result<Option<std::sync::Arc<rustls::ServerConfig>>, api::tls::TlsError> {
         match (&self.tls_cert_file, &self.tls_key_file) {

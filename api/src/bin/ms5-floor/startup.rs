@@ -89,10 +89,7 @@ async fn serve(
     } else {
         // Only a process that serves HTTP can take the bootstrap; a projector writing its own token would
         // leave a file that no server accepts.
-        let token_file = settings
-            .bootstrap_token_file
-            .clone()
-            .unwrap_or_else(|| settings.data_dir.with_file_name("bootstrap-token"));
+        let token_file = settings.bootstrap_token_file();
         let verifier = verifier_key(seal_key.as_ref(), settings.verifier_key.as_ref())?;
         let read_replica = match &settings.read_database_url {
             Some(url) => Some(api::reads::ReadReplica {
