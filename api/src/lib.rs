@@ -45,7 +45,7 @@ pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3
 
 /// What a listener serves: the whole service, or a projector process's health and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Surface {
+pub(crate) enum Surface {
     Everything,
     Operations,
 }
@@ -87,11 +87,13 @@ impl Application {
         telemetry::prometheus();
         let state = web::Data::new(state);
         let everything = surface == Surface::Everything;
+        let served = web::Data::new(surface);
         let server = HttpServer::new(move || {
             let (app, document) = App::new()
                 .into_utoipa_app()
                 .openapi(openapi::ApiDoc::openapi())
                 .app_data(state.clone())
+                .app_data(served.clone())
                 .app_data(routes::path_config())
                 .app_data(routes::query_config())
                 .configure(|config| {

@@ -348,6 +348,42 @@ async fn rc_02_the_scheduled_backup_keeps_verified_exports_and_their_checkpoints
     assert_eq!(names_in(&kept), ["3.checkpoint", "5.checkpoint"]);
 }
 
+/// What a backup run killed midway leaves (a half-written export under its `.unverified` name, a
+/// half-written kept checkpoint under its `.partial` name) is never taken for a backup or a kept
+/// checkpoint by the next run, and is left for someone to look at.
+#[tokio::test]
+async fn rc_02_a_backup_run_killed_midway_leaves_only_unnamed_files_that_the_next_run_ignores() {
+    let sealed = sealed().await;
+    let verifier = sealed.key.verifier().as_str().to_owned();
+    let (exports, kept) = (sealed.dir.join("exports"), sealed.dir.join("kept"));
+    std::fs::create_dir_all(&exports).unwrap();
+    std::fs::create_dir_all(&kept).unwrap();
+    let leftover = "ms5-log-20261130T023000.000Z.ndjson.unverified";
+    std::fs::write(exports.join(leftover), "{\"kind\":\"header\"").unwrap();
+    std::fs::write(kept.join("9.checkpoint.partial"), "ms5-floor/test\n9\n").unwrap();
+
+    let (status, out) = replay(&[
+        "backup",
+        "--database-url",
+        &sealed.database.url,
+        "--directory",
+        exports.to_str().unwrap(),
+        "--checkpoints",
+        kept.to_str().unwrap(),
+        "--verifier-key",
+        &verifier,
+    ]);
+    assert_eq!(status, 0, "{out}");
+    assert!(out.contains("no checkpoint was kept before"), "the partial checkpoint is not a kept one: {out}");
+    assert_eq!(names_in(&kept), ["3.checkpoint", "9.checkpoint.partial"]);
+    let files = names_in(&exports);
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(files.contains(&leftover.to_owned()), "the leftover is kept as it was: {files:?}");
+    let backup = files.iter().find(|name| name.ends_with(".ndjson")).unwrap();
+    let (status, out) = replay(&["verify-export", exports.join(backup).to_str().unwrap(), "--verifier-key", &verifier]);
+    assert_eq!(status, 0, "{out}");
+}
+
 #[tokio::test]
 async fn at_14_a_record_replays_step_by_step_and_as_of_a_past_instant_with_what_changed_since() {
     let sealed = sealed().await;

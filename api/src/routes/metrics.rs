@@ -11,7 +11,7 @@ use crate::state::AppState;
 #[utoipa::path(tag = "operations", security(()), responses(
     (status = 200, content_type = "text/plain", body = String, description = "Prometheus text format")))]
 #[get("/metrics")]
-pub async fn render(app: web::Data<AppState>) -> HttpResponse {
+pub async fn render(app: web::Data<AppState>, surface: web::Data<crate::Surface>) -> HttpResponse {
     let pool = &app.pool;
     metrics::gauge!("db_pool_connections", "state" => "open").set(f64::from(pool.size()));
     metrics::gauge!("db_pool_connections", "state" => "idle").set(pool.num_idle() as f64);
@@ -47,7 +47,10 @@ pub async fn render(app: web::Data<AppState>) -> HttpResponse {
         }
         Err(error) => tracing::warn!(%error, "projection status unavailable for /metrics"),
     }
-    if let Err(error) = crate::floor_metrics::record(&app).await {
+    // The lines' figures come from the API's kept boards; a projector process would only read them again.
+    if *surface.get_ref() == crate::Surface::Everything
+        && let Err(error) = crate::floor_metrics::record(&app).await
+    {
         tracing::warn!(%error, "the lines' figures are unavailable for /metrics");
     }
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(crate::telemetry::prometheus().render())

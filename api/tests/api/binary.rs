@@ -367,6 +367,23 @@ async fn produce_until(pool: sqlx::PgPool, stop: tokio::sync::watch::Receiver<bo
     }
 }
 
+/// Registers line plant-1/packing/L3, as an engineer would.
+async fn register_line(pool: &sqlx::PgPool) {
+    let lines: commands::PgEventStore<domain::line::Line> =
+        commands::PgEventStore::new(pool.clone(), Default::default());
+    let actor = domain::actor::Actor {
+        user_id: domain::actor::UserId::from_uuid(uuid::Uuid::from_u128(9)),
+        printed_name: domain::values::Name::parse("Erin Engineer").unwrap(),
+        role: domain::actor::Role::Engineer,
+    };
+    let register = domain::line::LineCommand::Register {
+        line: domain::line_id::LineId::parse("plant-1/packing/L3").unwrap(),
+        name: domain::values::Name::parse("L3").unwrap(),
+        time_zone: chrono_tz::UTC,
+    };
+    commands::execute(&lines, "plant-1/packing/L3", register, &commands::CommandContext::new(actor)).await.unwrap();
+}
+
 async fn raise_call(pool: &sqlx::PgPool) -> Result<(), commands::CommandError<domain::andon::AndonError>> {
     use domain::andon::{AndonCall, AndonCommand, CallType, Priority};
     let calls: commands::PgEventStore<AndonCall> = commands::PgEventStore::new(pool.clone(), Default::default());
@@ -820,6 +837,47 @@ async fn with_a_certificate_the_service_serves_https_only_and_clients_that_break
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(said.contains("the TLS certificate and key"), "{said}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_projector_process_leaves_the_lines_figures_to_the_api_and_reads_no_board_for_them() {
+    let database = testkit::fresh_database().await;
+    let owner = database.owner_pool().await;
+    let app = commands::database::application_pool(&database.url, 2).await.unwrap();
+    register_line(&app).await;
+    let service = |run: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ms5-floor"))
+            .env("DATABASE_URL", &database.url)
+            .env_remove("MIGRATION_DATABASE_URL")
+            .env("MS5_RUN", run)
+            .env("MS5_LISTEN", "127.0.0.1:0")
+            .env("MS5_SEAL_KEY", seal_key_text())
+            .env("MS5_BOOTSTRAP_TOKEN_FILE", std::env::temp_dir().join(format!("ms5-token-{}", unique_suffix())))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let guard = StopOnPanic(Some(child.id()));
+        let address = wait_for_address(&mut child);
+        (child, guard, address)
+    };
+    let (projector, mut projector_guard, projector_address) = service("projector");
+    let known = "SELECT 'lines', count(*) FROM read_oee_lines";
+    assert_eq!(rows_until(&owner, known, &[("lines", 1)]).await, owned(&[("lines", 1)]));
+    let (api, mut api_guard, api_address) = service("api");
+    let metrics = |address: String| async move {
+        reqwest::get(format!("{address}/metrics")).await.unwrap().text().await.unwrap()
+    };
+    let from_api = metrics(api_address).await;
+    assert!(from_api.contains("line_running{line=\"plant-1/packing/L3\"}"), "{from_api}");
+    let from_projector = metrics(projector_address).await;
+    assert!(from_projector.contains("projection_events_applied"), "{from_projector}");
+    assert!(!from_projector.contains("line_running"), "{from_projector}");
+    for (child, guard) in [(projector, &mut projector_guard), (api, &mut api_guard)] {
+        guard.0 = None;
+        assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().is_ok_and(|s| s.success()));
+        assert!(wait_for_exit(child).success());
+    }
 }
 
 #[tokio::test]
