@@ -245,18 +245,6 @@ async fn a_projections_speed_is_the_rate_of_its_last_window_of_ten_seconds_and_f
     assert!((0.09..=0.1).contains(&falling), "{falling}");
 }
 
-/// The first batch that does not succeed. Other tests' transactions on the shared cluster can hold the
-/// commit-order horizon back for a moment, so an empty batch is tried again until the deadline.
-async fn first_failure(connection: &mut sqlx::PgConnection, recorder: &Recorder) -> Result<usize, WorkerError> {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        match catch_up(connection, recorder, 100).await {
-            Ok(0) if Instant::now() < deadline => tokio::task::yield_now().await,
-            other => return other,
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_unique_violation_from_another_writer_or_a_held_row_lock_is_retried_never_recorded_as_a_stop() {
     let fixture = fixture().await;
@@ -271,7 +259,9 @@ async fn a_unique_violation_from_another_writer_or_a_held_row_lock_is_retried_ne
         .execute(&fixture.owner)
         .await
         .unwrap();
-    let failed = first_failure(&mut fixture.connection().await, &recorder).await;
+    // Every event visible at once: a batch that stopped short of the intruder would succeed.
+    fixture.past_horizon().await;
+    let failed = catch_up(&mut fixture.connection().await, &recorder, 100).await;
     assert!(matches!(&failed, Err(error) if !matches!(error, WorkerError::Stopped { .. })), "{failed:?}");
     let status = checkpoint::load(&mut fixture.connection().await, "test_recorder", 1).await.unwrap();
     assert_eq!((status.failed_position, status.events_applied), (None, 0), "nothing recorded, nothing applied");
@@ -285,7 +275,7 @@ async fn a_unique_violation_from_another_writer_or_a_held_row_lock_is_retried_ne
         .unwrap();
     let mut waiting = fixture.connection().await;
     sqlx::query("SET lock_timeout = '50ms'").execute(&mut waiting).await.unwrap();
-    let timed_out = first_failure(&mut waiting, &recorder).await;
+    let timed_out = catch_up(&mut waiting, &recorder, 100).await;
     assert!(matches!(&timed_out, Err(error) if !matches!(error, WorkerError::Stopped { .. })), "{timed_out:?}");
     holder.rollback().await.unwrap();
     sqlx::query("RESET lock_timeout").execute(&mut waiting).await.unwrap();

@@ -89,6 +89,16 @@ impl Fixture {
         sqlx::query_scalar("SELECT position FROM events ORDER BY position").fetch_all(&self.owner).await.unwrap()
     }
 
+    /// Waits until no committed event waits behind the cluster-wide horizon. The horizon only moves
+    /// forward, so from then on a batch sees every event committed so far.
+    pub async fn past_horizon(&self) {
+        let deadline = Instant::now() + DEADLINE;
+        while projections::engine::horizon::horizon(&self.app).await.unwrap().waiting_events > 0 {
+            assert!(Instant::now() < deadline, "events still wait behind the horizon");
+            tokio::task::yield_now().await;
+        }
+    }
+
     /// What the recorder applied: (position, worker), in position order.
     pub async fn applied(&self) -> Vec<(i64, String)> {
         sqlx::query_as("SELECT position, worker FROM test_applied ORDER BY position")
