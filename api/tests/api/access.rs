@@ -124,7 +124,7 @@ async fn the_openapi_document_types_every_answer_and_describes_every_stored_even
 
     let payloads = document["components"]["schemas"]["EventPayload"]["oneOf"].as_array().cloned().unwrap_or_default();
     let described: BTreeSet<&str> = payloads.iter().filter_map(|payload| payload["title"].as_str()).collect();
-    let pinned = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../domain/tests/persisted_names.txt"));
+    let pinned = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../domain/tests/domain/persisted_names.txt"));
     let stored: BTreeSet<&str> =
         pinned.lines().filter_map(|line| line.split_once(": ")).flat_map(|(_, events)| events.split(", ")).collect();
     assert_eq!(described, stored, "one payload shape per persisted event type");

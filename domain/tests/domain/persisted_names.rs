@@ -38,7 +38,7 @@ fn every_persisted_aggregate_and_event_type_name_is_the_one_pinned() {
             assert!(now_events.contains(&event), "{aggregate}: persisted event type {event} was renamed or removed");
         }
     }
-    assert_eq!(current, pinned, "a new name? add it to domain/tests/persisted_names.txt");
+    assert_eq!(current, pinned, "a new name? add it to domain/tests/domain/persisted_names.txt");
 }
 
 #[test]
