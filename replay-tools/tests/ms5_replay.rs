@@ -285,49 +285,67 @@ fn names_in(directory: &std::path::Path) -> Vec<String> {
     names
 }
 
-#[tokio::test]
-async fn rc_02_the_scheduled_backup_keeps_verified_exports_and_their_checkpoints_apart_and_refuses_another_history() {
+/// A sealed log with the scheduled backup's two directories: exports, and the checkpoints it keeps.
+struct BackupSite {
+    sealed: Sealed,
+    verifier: String,
+    exports: std::path::PathBuf,
+    kept: std::path::PathBuf,
+}
+
+async fn backup_site() -> BackupSite {
     let sealed = sealed().await;
     let verifier = sealed.key.verifier().as_str().to_owned();
     let (exports, kept) = (sealed.dir.join("exports"), sealed.dir.join("kept"));
     std::fs::create_dir_all(&exports).unwrap();
     std::fs::create_dir_all(&kept).unwrap();
-    let backup = |url: &str| {
+    BackupSite { sealed, verifier, exports, kept }
+}
+
+impl BackupSite {
+    /// `ms5-replay backup` of the log at `url` into this site's directories.
+    fn backup(&self, url: &str) -> (i32, String) {
         replay(&[
             "backup",
             "--database-url",
             url,
             "--directory",
-            exports.to_str().unwrap(),
+            self.exports.to_str().unwrap(),
             "--checkpoints",
-            kept.to_str().unwrap(),
+            self.kept.to_str().unwrap(),
             "--verifier-key",
-            &verifier,
+            &self.verifier,
         ])
-    };
+    }
+}
 
-    let (status, out) = backup(&sealed.database.url);
+#[tokio::test]
+async fn rc_02_the_scheduled_backup_keeps_verified_exports_and_their_checkpoints_apart_and_refuses_another_history() {
+    let site = backup_site().await;
+    let BackupSite { sealed, verifier, exports, kept } = &site;
+
+    let (status, out) = site.backup(&sealed.database.url);
     assert_eq!(status, 0, "{out}");
     assert!(out.starts_with("backed up 3 entries and 1 checkpoints to "), "{out}");
     assert!(out.contains("no checkpoint was kept before"), "{out}");
-    assert_eq!(names_in(&kept), ["3.checkpoint"]);
+    assert_eq!(names_in(kept), ["3.checkpoint"]);
     let app = commands::database::application_pool(&sealed.database.url, 2).await.unwrap();
     let stored = commands::ledger::rows::latest_checkpoint(&app).await.unwrap().unwrap();
     assert_eq!(std::fs::read_to_string(kept.join("3.checkpoint")).unwrap(), stored.note);
 
     // The next run checks the grown log against what the first kept.
-    grown(&sealed).await;
-    let (status, out) = backup(&sealed.database.url);
+    grown(sealed).await;
+    let (status, out) = site.backup(&sealed.database.url);
     assert_eq!(status, 0, "{out}");
     assert!(out.starts_with("backed up 5 entries and 2 checkpoints"), "{out}");
     assert!(out.contains("it extends the kept checkpoint of 3 entries"), "{out}");
-    assert_eq!(names_in(&kept), ["3.checkpoint", "5.checkpoint"]);
-    let files = names_in(&exports);
+    assert_eq!(names_in(kept), ["3.checkpoint", "5.checkpoint"]);
+    let files = names_in(exports);
     assert_eq!(files.len(), 2, "{files:?}");
     for file in &files {
         assert!(file.starts_with("ms5-log-") && file.ends_with(".ndjson"), "{file}");
         let (status, out) =
-            replay(&["verify-export", exports.join(file).to_str().unwrap(), "--verifier-key", &verifier]);
+            replay(&["verify-export", exports.join(file).to_str().unwrap(), "--verifier-key", verifier]);
         assert_eq!(status, 0, "{file}: {out}");
     }
 
@@ -339,13 +357,13 @@ async fn rc_02_the_scheduled_backup_keeps_verified_exports_and_their_checkpoints
     let mut connection = pool.acquire().await.unwrap();
     seal_all(&mut connection, 6).await;
     seal::write_checkpoint(&mut connection, &sealed.key, chrono::Utc::now()).await.unwrap();
-    let (status, out) = replay(&["verify", "--database-url", &other.database.url, "--verifier-key", &verifier]);
+    let (status, out) = replay(&["verify", "--database-url", &other.database.url, "--verifier-key", verifier]);
     assert_eq!(status, 0, "{out}");
-    let (status, out) = backup(&other.database.url);
+    let (status, out) = site.backup(&other.database.url);
     assert_eq!(status, 1, "{out}");
     assert!(out.starts_with("NO BACKUP: the log in the database does not verify\nFAILED"), "{out}");
-    assert_eq!(names_in(&exports), files, "nothing was exported");
-    assert_eq!(names_in(&kept), ["3.checkpoint", "5.checkpoint"]);
+    assert_eq!(names_in(exports), files, "nothing was exported");
+    assert_eq!(names_in(kept), ["3.checkpoint", "5.checkpoint"]);
 }
 
 /// What a backup run killed midway leaves (a half-written export under its `.unverified` name, a
@@ -353,34 +371,21 @@ async fn rc_02_the_scheduled_backup_keeps_verified_exports_and_their_checkpoints
 /// checkpoint by the next run, and is left for someone to look at.
 #[tokio::test]
 async fn rc_02_a_backup_run_killed_midway_leaves_only_unnamed_files_that_the_next_run_ignores() {
-    let sealed = sealed().await;
-    let verifier = sealed.key.verifier().as_str().to_owned();
-    let (exports, kept) = (sealed.dir.join("exports"), sealed.dir.join("kept"));
-    std::fs::create_dir_all(&exports).unwrap();
-    std::fs::create_dir_all(&kept).unwrap();
+    let site = backup_site().await;
+    let BackupSite { sealed, verifier, exports, kept } = &site;
     let leftover = "ms5-log-20261130T023000.000Z.ndjson.unverified";
     std::fs::write(exports.join(leftover), "{\"kind\":\"header\"").unwrap();
     std::fs::write(kept.join("9.checkpoint.partial"), "ms5-floor/test\n9\n").unwrap();
 
-    let (status, out) = replay(&[
-        "backup",
-        "--database-url",
-        &sealed.database.url,
-        "--directory",
-        exports.to_str().unwrap(),
-        "--checkpoints",
-        kept.to_str().unwrap(),
-        "--verifier-key",
-        &verifier,
-    ]);
+    let (status, out) = site.backup(&sealed.database.url);
     assert_eq!(status, 0, "{out}");
     assert!(out.contains("no checkpoint was kept before"), "the partial checkpoint is not a kept one: {out}");
-    assert_eq!(names_in(&kept), ["3.checkpoint", "9.checkpoint.partial"]);
-    let files = names_in(&exports);
+    assert_eq!(names_in(kept), ["3.checkpoint", "9.checkpoint.partial"]);
+    let files = names_in(exports);
     assert_eq!(files.len(), 2, "{files:?}");
     assert!(files.contains(&leftover.to_owned()), "the leftover is kept as it was: {files:?}");
     let backup = files.iter().find(|name| name.ends_with(".ndjson")).unwrap();
-    let (status, out) = replay(&["verify-export", exports.join(backup).to_str().unwrap(), "--verifier-key", &verifier]);
+    let (status, out) = replay(&["verify-export", exports.join(backup).to_str().unwrap(), "--verifier-key", verifier]);
     assert_eq!(status, 0, "{out}");
 }
 
